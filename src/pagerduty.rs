@@ -1,0 +1,141 @@
+//! The PagerDuty preset: the hosted MCP server of a region, with User API Tokens.
+
+use url::Url;
+
+use crate::auth::AuthScheme;
+use crate::error::{Error, Result};
+use crate::region::Region;
+use crate::server::{check_endpoint, parse_endpoint, ConnectionType, RemoteMcpServer};
+
+/// How a PagerDuty user obtains a User API Token; shown in [`Error::Unauthorized`].
+pub const CREDENTIAL_HELP: &str = "Create a PagerDuty User API Token: in PagerDuty open My Profile → User Settings → API Access → Create API User Token, copy the token (it is shown only once) and give it to the gateway. The token carries all of your permissions and never expires: rotate it regularly, and ask an admin to revoke any token you no longer use.";
+
+/// PagerDuty's hosted MCP server for one region, with per-user User API Tokens sent as
+/// `Authorization: Token <token>`.
+///
+/// ```
+/// use pagerduty_mcp_connect::{ConnectionType, PagerDuty, Region, RemoteMcpServer};
+///
+/// let pagerduty = PagerDuty::new(Region::Eu);
+/// assert_eq!(pagerduty.endpoint().as_str(), "https://mcp.eu.pagerduty.com/mcp");
+/// assert_eq!(pagerduty.auth_scheme().prefix(), "Token ");
+/// assert_eq!(pagerduty.connection_type(), ConnectionType::PerUser);
+///
+/// // Point it elsewhere (a proxy, or the embedded mock server in tests).
+/// let local = PagerDuty::builder()
+///     .region(Region::Us)
+///     .endpoint("http://127.0.0.1:8080/mcp")
+///     .build()?;
+/// assert_eq!(local.endpoint().port(), Some(8080));
+/// # Ok::<(), pagerduty_mcp_connect::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PagerDuty {
+    name: String,
+    region: Region,
+    endpoint: Url,
+    api_url: Url,
+    auth_scheme: AuthScheme,
+}
+
+impl PagerDuty {
+    /// The hosted MCP server of `region` with the defaults: the region's endpoint,
+    /// [`AuthScheme::token`], per-user credentials.
+    pub fn new(region: Region) -> Self {
+        PagerDuty {
+            name: format!("PagerDuty ({region})"),
+            region,
+            endpoint: region.mcp_url(),
+            api_url: region.api_url(),
+            auth_scheme: AuthScheme::token(),
+        }
+    }
+
+    /// A builder to override the endpoint, the REST API URL or the auth scheme.
+    pub fn builder() -> PagerDutyBuilder {
+        PagerDutyBuilder::default()
+    }
+
+    /// The account's service region.
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    /// The base URL of the REST API (the region's, unless overridden).
+    pub fn api_url(&self) -> &Url {
+        &self.api_url
+    }
+}
+
+impl RemoteMcpServer for PagerDuty {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+    fn auth_scheme(&self) -> &AuthScheme {
+        &self.auth_scheme
+    }
+    fn connection_type(&self) -> ConnectionType {
+        ConnectionType::PerUser
+    }
+    fn credential_help(&self) -> &str {
+        CREDENTIAL_HELP
+    }
+}
+
+/// Builds a [`PagerDuty`] with overrides. Setters never fail; [`PagerDutyBuilder::build`] checks.
+#[must_use]
+#[derive(Debug, Clone, Default)]
+pub struct PagerDutyBuilder {
+    region: Region,
+    endpoint: Option<String>,
+    api_url: Option<String>,
+    auth_scheme: Option<AuthScheme>,
+}
+
+impl PagerDutyBuilder {
+    /// The service region (US by default).
+    pub fn region(mut self, region: Region) -> Self {
+        self.region = region;
+        self
+    }
+
+    /// Overrides the MCP endpoint (a proxy, a test server). Must be `https://`, or `http://` on a
+    /// loopback host.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Overrides the REST API base URL (used by the token check). Same rules as the endpoint.
+    pub fn api_url(mut self, api_url: impl Into<String>) -> Self {
+        self.api_url = Some(api_url.into());
+        self
+    }
+
+    /// Overrides the auth scheme ([`AuthScheme::token`] by default).
+    pub fn auth_scheme(mut self, auth_scheme: AuthScheme) -> Self {
+        self.auth_scheme = Some(auth_scheme);
+        self
+    }
+
+    /// Checks the overrides and builds the server description.
+    pub fn build(self) -> Result<PagerDuty> {
+        let mut server = PagerDuty::new(self.region);
+        if let Some(endpoint) = self.endpoint {
+            server.endpoint = parse_endpoint(&endpoint)?;
+        }
+        if let Some(api_url) = self.api_url {
+            let url = parse_endpoint(&api_url)
+                .map_err(|err| Error::config(format!("REST API URL: {err}")))?;
+            check_endpoint(&url)?;
+            server.api_url = url;
+        }
+        if let Some(scheme) = self.auth_scheme {
+            server.auth_scheme = scheme;
+        }
+        Ok(server)
+    }
+}

@@ -1,0 +1,210 @@
+//! What the crate needs to know about a remote MCP server.
+
+use std::fmt;
+
+use url::{Host, Url};
+
+use crate::auth::AuthScheme;
+use crate::error::{Error, Result};
+
+/// Whose credential a connection to the server carries.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ConnectionType {
+    /// Every user connects with their own credential (PagerDuty User API Tokens).
+    #[default]
+    PerUser,
+    /// Every user shares one credential (a service account).
+    Shared,
+}
+
+/// A remote MCP server reachable over Streamable HTTP with a header credential.
+///
+/// Object safe: a gateway can hold `Box<dyn RemoteMcpServer>` or `Arc<dyn RemoteMcpServer>`.
+/// Implemented by the [`PagerDuty`](crate::PagerDuty) preset and by [`GenericServer`].
+pub trait RemoteMcpServer: Send + Sync + fmt::Debug {
+    /// A short human name, for logs and UIs ("PagerDuty (us)").
+    fn name(&self) -> &str;
+    /// The Streamable HTTP endpoint URL.
+    fn endpoint(&self) -> &Url;
+    /// How the credential is put on each request.
+    fn auth_scheme(&self) -> &AuthScheme;
+    /// Whether each user brings their own credential.
+    fn connection_type(&self) -> ConnectionType;
+    /// How a user obtains a credential; shown in [`Error::Unauthorized`] and in UIs.
+    fn credential_help(&self) -> &str;
+}
+
+impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for std::sync::Arc<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn endpoint(&self) -> &Url {
+        (**self).endpoint()
+    }
+    fn auth_scheme(&self) -> &AuthScheme {
+        (**self).auth_scheme()
+    }
+    fn connection_type(&self) -> ConnectionType {
+        (**self).connection_type()
+    }
+    fn credential_help(&self) -> &str {
+        (**self).credential_help()
+    }
+}
+
+impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for Box<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn endpoint(&self) -> &Url {
+        (**self).endpoint()
+    }
+    fn auth_scheme(&self) -> &AuthScheme {
+        (**self).auth_scheme()
+    }
+    fn connection_type(&self) -> ConnectionType {
+        (**self).connection_type()
+    }
+    fn credential_help(&self) -> &str {
+        (**self).credential_help()
+    }
+}
+
+/// Any remote MCP server with a header credential.
+///
+/// ```
+/// use pagerduty_mcp_connect::{AuthScheme, GenericServer, RemoteMcpServer};
+///
+/// let server = GenericServer::new("Example", "https://mcp.example.com/mcp")?
+///     .with_auth_scheme(AuthScheme::bearer())
+///     .with_credential_help("Create a personal access token under Settings → Tokens.");
+/// assert_eq!(server.endpoint().host_str(), Some("mcp.example.com"));
+/// // Plain HTTP is refused except on loopback.
+/// assert!(GenericServer::new("Example", "http://mcp.example.com/mcp").is_err());
+/// assert!(GenericServer::new("Local", "http://127.0.0.1:8080/mcp").is_ok());
+/// # Ok::<(), pagerduty_mcp_connect::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct GenericServer {
+    name: String,
+    endpoint: Url,
+    auth_scheme: AuthScheme,
+    connection_type: ConnectionType,
+    credential_help: String,
+}
+
+impl GenericServer {
+    /// A server called `name` at `endpoint`, with `Authorization: Bearer`, per-user credentials and
+    /// a generic help text. The endpoint must be `https://`, or `http://` on a loopback host.
+    pub fn new(name: impl Into<String>, endpoint: &str) -> Result<Self> {
+        let endpoint = parse_endpoint(endpoint)?;
+        Ok(GenericServer {
+            name: name.into(),
+            endpoint,
+            auth_scheme: AuthScheme::bearer(),
+            connection_type: ConnectionType::PerUser,
+            credential_help: "Ask the administrator of this MCP server how to obtain a personal access token.".to_owned(),
+        })
+    }
+
+    /// Sets how the credential is sent.
+    #[must_use]
+    pub fn with_auth_scheme(mut self, auth_scheme: AuthScheme) -> Self {
+        self.auth_scheme = auth_scheme;
+        self
+    }
+
+    /// Sets whose credential connections carry.
+    #[must_use]
+    pub fn with_connection_type(mut self, connection_type: ConnectionType) -> Self {
+        self.connection_type = connection_type;
+        self
+    }
+
+    /// Sets how a user obtains a credential.
+    #[must_use]
+    pub fn with_credential_help(mut self, help: impl Into<String>) -> Self {
+        self.credential_help = help.into();
+        self
+    }
+}
+
+impl RemoteMcpServer for GenericServer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+    fn auth_scheme(&self) -> &AuthScheme {
+        &self.auth_scheme
+    }
+    fn connection_type(&self) -> ConnectionType {
+        self.connection_type
+    }
+    fn credential_help(&self) -> &str {
+        &self.credential_help
+    }
+}
+
+/// Parses and checks an endpoint URL: `https://`, or `http://` only on a loopback host; no user
+/// name or password in it (credentials travel in headers, never in URLs).
+pub(crate) fn parse_endpoint(endpoint: &str) -> Result<Url> {
+    let url = Url::parse(endpoint.trim())
+        .map_err(|err| Error::config(format!("the endpoint is not a valid URL: {err}")))?;
+    check_endpoint(&url)?;
+    Ok(url)
+}
+
+/// Checks an endpoint URL; see [`parse_endpoint`].
+pub(crate) fn check_endpoint(url: &Url) -> Result<()> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::config(
+            "the endpoint URL must not contain a user name or password; credentials are sent in a header",
+        ));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(Error::config(format!(
+            "refusing plain http:// to {}: credentials may travel unencrypted only to a loopback address; use https://",
+            url.host_str().unwrap_or("")
+        ))),
+        other => Err(Error::config(format!(
+            "unsupported URL scheme {other:?}: use https://"
+        ))),
+    }
+}
+
+/// Whether the URL's host is a loopback address or `localhost`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(domain)) => {
+            domain.eq_ignore_ascii_case("localhost")
+                || domain.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_rules() {
+        assert!(parse_endpoint("https://mcp.pagerduty.com/mcp").is_ok());
+        assert!(parse_endpoint("http://127.0.0.1:1/mcp").is_ok());
+        assert!(parse_endpoint("http://[::1]:1/mcp").is_ok());
+        assert!(parse_endpoint("http://localhost:1/mcp").is_ok());
+        assert!(parse_endpoint("http://mcp.pagerduty.com/mcp").is_err());
+        assert!(parse_endpoint("http://127.0.0.1.example.com/mcp").is_err());
+        assert!(parse_endpoint("ftp://x/mcp").is_err());
+        assert!(parse_endpoint("not a url").is_err());
+        let err = parse_endpoint("https://user:SECRETPW@mcp.example.com/").unwrap_err();
+        assert!(!err.to_string().contains("SECRETPW"));
+    }
+}

@@ -1,0 +1,1 @@
+//! The embedded mock PagerDuty MCP server (feature `testing`).
