@@ -38,6 +38,7 @@
 mod auth;
 pub mod credential;
 mod error;
+mod http_error;
 mod pagerduty;
 mod region;
 mod server;
