@@ -77,7 +77,10 @@ impl AuthScheme {
                 "{header:?} is not a legal HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"
             ))
         })?;
-        if let Some(bad) = prefix.bytes().position(|b| !(b == b' ' || b.is_ascii_graphic())) {
+        if let Some(bad) = prefix
+            .bytes()
+            .position(|b| !(b == b' ' || b.is_ascii_graphic()))
+        {
             return Err(Error::config(format!(
                 "the auth prefix may hold only visible ASCII characters and spaces; byte {bad} is not one"
             )));
@@ -213,8 +216,14 @@ mod tests {
 
     #[test]
     fn never_prefixes_twice() {
-        assert_eq!(value(&AuthScheme::token(), "Token abc").unwrap(), "Token abc");
-        assert_eq!(value(&AuthScheme::token(), "token abc").unwrap(), "Token abc");
+        assert_eq!(
+            value(&AuthScheme::token(), "Token abc").unwrap(),
+            "Token abc"
+        );
+        assert_eq!(
+            value(&AuthScheme::token(), "token abc").unwrap(),
+            "Token abc"
+        );
         assert_eq!(
             value(&AuthScheme::bearer(), "Bearer abc").unwrap(),
             "Bearer abc"

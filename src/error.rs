@@ -180,6 +180,65 @@ impl Error {
         )
     }
 
+    /// Replaces `secret` wherever the server's words could have echoed it.
+    pub(crate) fn scrub_secret(self, secret: &str) -> Self {
+        const REDACTED: &str = "[redacted]";
+        if secret.len() < 4 {
+            return self;
+        }
+        let clean = |text: String| {
+            if text.contains(secret) {
+                text.replace(secret, REDACTED)
+            } else {
+                text
+            }
+        };
+        match self {
+            Error::Unauthorized { message, help } => Error::Unauthorized {
+                message: clean(message),
+                help,
+            },
+            Error::Forbidden { message } => Error::Forbidden {
+                message: clean(message),
+            },
+            Error::RateLimited {
+                retry_after,
+                message,
+            } => Error::RateLimited {
+                retry_after,
+                message: clean(message),
+            },
+            Error::HttpStatus {
+                status,
+                message,
+                retry_after,
+            } => Error::HttpStatus {
+                status,
+                message: clean(message),
+                retry_after,
+            },
+            Error::Protocol { message } => Error::Protocol {
+                message: clean(message),
+            },
+            Error::Server {
+                code,
+                message,
+                data,
+            } => Error::Server {
+                code,
+                message: clean(message),
+                data: data.map(|data| {
+                    if data.to_string().contains(secret) {
+                        serde_json::Value::String(REDACTED.to_owned())
+                    } else {
+                        data
+                    }
+                }),
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Error::InvalidConfig {
             message: message.into(),

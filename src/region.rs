@@ -130,7 +130,10 @@ mod tests {
 
     #[test]
     fn urls_match_the_published_endpoints() {
-        assert_eq!(Region::Us.mcp_url().as_str(), "https://mcp.pagerduty.com/mcp");
+        assert_eq!(
+            Region::Us.mcp_url().as_str(),
+            "https://mcp.pagerduty.com/mcp"
+        );
         assert_eq!(
             Region::Eu.mcp_url().as_str(),
             "https://mcp.eu.pagerduty.com/mcp"

@@ -104,7 +104,9 @@ impl GenericServer {
             endpoint,
             auth_scheme: AuthScheme::bearer(),
             connection_type: ConnectionType::PerUser,
-            credential_help: "Ask the administrator of this MCP server how to obtain a personal access token.".to_owned(),
+            credential_help:
+                "Ask the administrator of this MCP server how to obtain a personal access token."
+                    .to_owned(),
         })
     }
 

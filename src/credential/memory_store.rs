@@ -106,7 +106,9 @@ impl InMemoryCredentialStore {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<UserId, Entry>> {
         // A panic while holding the lock cannot leave a map entry half-written, so the data is
         // still consistent: recover it instead of propagating the poison.
-        self.entries.read().unwrap_or_else(|poison| poison.into_inner())
+        self.entries
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<UserId, Entry>> {

@@ -1,0 +1,410 @@
+//! `McpClient`: one connection pool, many sessions.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::model::Implementation;
+use super::protocol::{ProtocolPreference, ProtocolVersion};
+use super::session::Session;
+use super::transport::build_http_client;
+use crate::credential::Credential;
+use crate::error::{Error, Result};
+use crate::server::{check_endpoint, RemoteMcpServer};
+
+/// The settings shared by every session of a client.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientConfig {
+    pub(crate) request_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_event_bytes: usize,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_base_delay: Duration,
+    pub(crate) max_retry_wait: Duration,
+    pub(crate) default_reconnect_delay: Duration,
+    pub(crate) max_resumptions: u32,
+    pub(crate) preference: ProtocolPreference,
+    pub(crate) client_info: Implementation,
+}
+
+pub(crate) struct ClientInner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) server: Arc<dyn RemoteMcpServer>,
+    pub(crate) config: ClientConfig,
+    /// The `_meta` every stateless-era request carries.
+    pub(crate) stateless_meta: Map<String, Value>,
+    /// The version negotiated with this endpoint the last time (Auto mode).
+    pub(crate) negotiated: Mutex<Option<ProtocolVersion>>,
+}
+
+impl fmt::Debug for ClientInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpClient")
+            .field("server", &self.server.name())
+            .field("endpoint", &self.server.endpoint().as_str())
+            .field("preference", &self.config.preference)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Model Context Protocol client over Streamable HTTP for one remote server.
+///
+/// Cheap to clone: clones share one `reqwest` connection pool, so a gateway builds one client per
+/// remote server and opens a [`Session`] per user credential with [`McpClient::connect`]. The
+/// server's auth header (for PagerDuty `Authorization: Token <token>`) goes on every HTTP request a
+/// session makes.
+///
+/// ```no_run
+/// use pagerduty_mcp_connect::{Credential, McpClient, PagerDuty, Region};
+///
+/// # async fn run() -> Result<(), pagerduty_mcp_connect::Error> {
+/// let client = McpClient::new(PagerDuty::new(Region::Us))?;
+/// let session = client.connect(&Credential::new("u+my-user-api-token")).await?;
+/// for tool in session.list_tools().await? {
+///     println!("{} read-only={}", tool.name, tool.is_read_only());
+/// }
+/// session.close().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct McpClient {
+    inner: Arc<ClientInner>,
+}
+
+impl McpClient {
+    /// A client for `server` with the default settings.
+    pub fn new(server: impl RemoteMcpServer + 'static) -> Result<Self> {
+        Self::builder(server).build()
+    }
+
+    /// A builder for a client of `server`.
+    pub fn builder(server: impl RemoteMcpServer + 'static) -> McpClientBuilder {
+        McpClientBuilder::new(Arc::new(server))
+    }
+
+    /// A builder for a client of an already shared `server`.
+    pub fn builder_shared(server: Arc<dyn RemoteMcpServer>) -> McpClientBuilder {
+        McpClientBuilder::new(server)
+    }
+
+    /// The server this client talks to.
+    pub fn server(&self) -> &dyn RemoteMcpServer {
+        &*self.inner.server
+    }
+
+    /// The protocol version negotiated with the server by an earlier connection, if any.
+    pub fn negotiated_version(&self) -> Option<ProtocolVersion> {
+        *self
+            .inner
+            .negotiated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens a session with `credential`.
+    ///
+    /// With [`ProtocolPreference::Auto`] the first connection probes the stateless era
+    /// (`server/discover`) and falls back to the session era (`initialize`) when the server
+    /// answers like an older server; the outcome is remembered for later connections. A 401 or
+    /// 403 is reported at once as [`Error::Unauthorized`] / [`Error::Forbidden`], never taken as a
+    /// sign of an older server.
+    pub async fn connect(&self, credential: &Credential) -> Result<Session> {
+        let auth = self
+            .inner
+            .server
+            .auth_scheme()
+            .header_value(credential.secret())?;
+        let inner = &self.inner;
+        let version = match inner.config.preference {
+            ProtocolPreference::Exact(version) => {
+                return Session::open(inner, credential, auth, version, true).await;
+            }
+            ProtocolPreference::Auto => self.negotiated_version(),
+        };
+        if let Some(version) = version {
+            match Session::open(inner, credential, auth.clone(), version, false).await {
+                Err(err) if version.is_stateless() && fallback_version(&err).is_some() => {
+                    tracing::debug!(
+                        server = inner.server.name(),
+                        "remembered stateless era no longer accepted; negotiating again"
+                    );
+                }
+                other => return other,
+            }
+        }
+        let probe = Session::open(
+            inner,
+            credential,
+            auth.clone(),
+            ProtocolVersion::V2026_07_28,
+            true,
+        )
+        .await;
+        let session = match probe {
+            Ok(session) => session,
+            Err(err) => {
+                let Some(fallback) = fallback_version(&err) else {
+                    return Err(err);
+                };
+                tracing::debug!(
+                    server = inner.server.name(),
+                    error = %err,
+                    "stateless probe refused; falling back to the session era"
+                );
+                Session::open(inner, credential, auth, fallback, false).await?
+            }
+        };
+        *inner.negotiated.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.version());
+        Ok(session)
+    }
+}
+
+/// Decides from the error of a stateless probe whether the server is an older one, and which
+/// session-era version to offer it. `None` means the error stands.
+fn fallback_version(err: &Error) -> Option<ProtocolVersion> {
+    match err {
+        // Unsupported version: pick the newest session-era version the server lists.
+        Error::Server {
+            code: -32022, data, ..
+        } => {
+            let listed = data
+                .as_ref()
+                .and_then(|d| d.get("supported").or_else(|| d.get("supportedVersions")))
+                .and_then(Value::as_array);
+            match listed {
+                Some(list) => list
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter_map(ProtocolVersion::parse)
+                    .filter(|v| !v.is_stateless())
+                    .max(),
+                None => Some(ProtocolVersion::LATEST_SESSION),
+            }
+        }
+        // A header/body mismatch is this client's bug, not a sign of age.
+        Error::Server { code: -32020, .. } => None,
+        // Any other JSON-RPC error to `server/discover` (missing session id, method not found,
+        // "initialize first" …) comes from a session-era server.
+        Error::Server { .. } => Some(ProtocolVersion::LATEST_SESSION),
+        Error::HttpStatus {
+            status: 400 | 404 | 405 | 406 | 415 | 422,
+            ..
+        } => Some(ProtocolVersion::LATEST_SESSION),
+        _ => None,
+    }
+}
+
+/// Builds an [`McpClient`]. Setters never fail; [`McpClientBuilder::build`] checks.
+#[must_use]
+#[derive(Debug)]
+pub struct McpClientBuilder {
+    server: Arc<dyn RemoteMcpServer>,
+    connect_timeout: Duration,
+    pool_idle_timeout: Duration,
+    http: Option<reqwest::Client>,
+    config: ClientConfig,
+}
+
+impl McpClientBuilder {
+    fn new(server: Arc<dyn RemoteMcpServer>) -> Self {
+        McpClientBuilder {
+            server,
+            connect_timeout: Duration::from_secs(10),
+            pool_idle_timeout: Duration::from_secs(90),
+            http: None,
+            config: ClientConfig {
+                request_timeout: Duration::from_secs(60),
+                idle_timeout: Duration::from_secs(60),
+                max_body_bytes: 8 * 1024 * 1024,
+                max_event_bytes: 8 * 1024 * 1024,
+                max_retries: 2,
+                retry_base_delay: Duration::from_millis(200),
+                max_retry_wait: Duration::from_secs(30),
+                default_reconnect_delay: Duration::from_millis(500),
+                max_resumptions: 5,
+                preference: ProtocolPreference::Auto,
+                client_info: Implementation {
+                    name: "pagerduty-mcp-connect".to_owned(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    title: None,
+                    extra: Map::new(),
+                },
+            },
+        }
+    }
+
+    /// Time allowed to open a TCP/TLS connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one whole request, retries and stream resumption included (default 60 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// Longest silence tolerated while reading a reply or a stream (default 60 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// How long an unused pooled connection is kept open (default 90 s).
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// Largest JSON reply accepted (default 8 MiB); larger is [`Error::TooLarge`].
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_body_bytes = bytes;
+        self
+    }
+
+    /// Largest single SSE event accepted (default 8 MiB); larger is [`Error::TooLarge`].
+    pub fn max_event_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_event_bytes = bytes;
+        self
+    }
+
+    /// How often a request that is safe to repeat is retried after a 429, a 5xx or a broken
+    /// connection (default 2). `0` disables retries.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.config.max_retries = retries;
+        self
+    }
+
+    /// The first retry delay; it doubles with each retry, with jitter (default 200 ms).
+    pub fn retry_base_delay(mut self, delay: Duration) -> Self {
+        self.config.retry_base_delay = delay;
+        self
+    }
+
+    /// The longest `Retry-After` the client waits out itself (default 30 s); a longer one is
+    /// returned as [`Error::RateLimited`] for the caller to handle.
+    pub fn max_retry_wait(mut self, wait: Duration) -> Self {
+        self.config.max_retry_wait = wait;
+        self
+    }
+
+    /// The delay before resuming a dropped SSE stream when the server gave no `retry:` (default
+    /// 500 ms).
+    pub fn default_reconnect_delay(mut self, delay: Duration) -> Self {
+        self.config.default_reconnect_delay = delay;
+        self
+    }
+
+    /// Which protocol version to use (default [`ProtocolPreference::Auto`]).
+    pub fn protocol(mut self, preference: ProtocolPreference) -> Self {
+        self.config.preference = preference;
+        self
+    }
+
+    /// The `clientInfo` sent to the server (default this crate's name and version).
+    pub fn client_info(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        self.config.client_info.name = name.into();
+        self.config.client_info.version = version.into();
+        self
+    }
+
+    /// Uses your own `reqwest::Client` (to share a pool with the rest of your program). You are
+    /// then responsible for its redirect policy: the default one built by this crate follows
+    /// redirects only within the same origin.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Checks the endpoint (HTTPS, or HTTP to loopback only) and builds the client.
+    pub fn build(self) -> Result<McpClient> {
+        check_endpoint(self.server.endpoint())?;
+        if self.config.max_body_bytes == 0 || self.config.max_event_bytes == 0 {
+            return Err(Error::config("size limits must be greater than zero"));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => build_http_client(self.connect_timeout, self.pool_idle_timeout)?,
+        };
+        let info = &self.config.client_info;
+        let mut stateless_meta = Map::new();
+        stateless_meta.insert(
+            "io.modelcontextprotocol/protocolVersion".into(),
+            json!(ProtocolVersion::V2026_07_28.as_str()),
+        );
+        stateless_meta.insert(
+            "io.modelcontextprotocol/clientCapabilities".into(),
+            json!({}),
+        );
+        stateless_meta.insert(
+            "io.modelcontextprotocol/clientInfo".into(),
+            json!({"name": info.name, "version": info.version}),
+        );
+        Ok(McpClient {
+            inner: Arc::new(ClientInner {
+                http,
+                server: self.server,
+                config: self.config,
+                stateless_meta,
+                negotiated: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_rules() {
+        let unsupported = Error::Server {
+            code: -32022,
+            message: "unsupported".into(),
+            data: Some(json!({"supported": ["2025-06-18", "2025-03-26", "1999-01-01"]})),
+        };
+        assert_eq!(
+            fallback_version(&unsupported),
+            Some(ProtocolVersion::V2025_06_18)
+        );
+        let missing_session = Error::Server {
+            code: -32600,
+            message: "Bad Request: Missing session ID".into(),
+            data: None,
+        };
+        assert_eq!(
+            fallback_version(&missing_session),
+            Some(ProtocolVersion::V2025_11_25)
+        );
+        for status in [400, 404, 405] {
+            let err = Error::HttpStatus {
+                status,
+                message: String::new(),
+                retry_after: None,
+            };
+            assert!(fallback_version(&err).is_some());
+        }
+        let unauthorized = Error::Unauthorized {
+            message: String::new(),
+            help: String::new(),
+        };
+        assert_eq!(fallback_version(&unauthorized), None);
+        assert_eq!(
+            fallback_version(&Error::Forbidden {
+                message: String::new()
+            }),
+            None
+        );
+        let server_error = Error::HttpStatus {
+            status: 503,
+            message: String::new(),
+            retry_after: None,
+        };
+        assert_eq!(fallback_version(&server_error), None);
+    }
+}

@@ -1,0 +1,184 @@
+//! The MCP operations of a [`Session`], typed.
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+
+use super::model::{
+    CallToolResult, CompleteResult, CompletionTarget, GetPromptResult, LoggingLevel, Prompt,
+    ReadResourceResult, Resource, ResourceTemplate, Tool,
+};
+use super::session::{RequestOptions, Session};
+use crate::error::{Error, Result};
+
+/// Most pages a list operation follows before it gives up on a server that never stops.
+const MAX_PAGES: usize = 1000;
+
+impl Session {
+    /// Every tool the server offers (following `nextCursor` to the last page).
+    ///
+    /// Tools the server marks read-only or idempotent become safe to retry after a 5xx.
+    pub async fn list_tools(&self) -> Result<Vec<Tool>> {
+        let tools: Vec<Tool> = self.list_all("tools/list", "tools").await?;
+        let mut safe = self
+            .inner
+            .safe_tools
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        safe.clear();
+        safe.extend(
+            tools
+                .iter()
+                .filter(|t| t.is_safe_to_repeat())
+                .map(|t| t.name.clone()),
+        );
+        Ok(tools)
+    }
+
+    /// Every resource the server offers (all pages).
+    pub async fn list_resources(&self) -> Result<Vec<Resource>> {
+        self.list_all("resources/list", "resources").await
+    }
+
+    /// Every resource template the server offers (all pages).
+    pub async fn list_resource_templates(&self) -> Result<Vec<ResourceTemplate>> {
+        self.list_all("resources/templates/list", "resourceTemplates")
+            .await
+    }
+
+    /// Every prompt the server offers (all pages).
+    pub async fn list_prompts(&self) -> Result<Vec<Prompt>> {
+        self.list_all("prompts/list", "prompts").await
+    }
+
+    /// Calls tool `name` with `arguments` (a JSON object, or `null` for none).
+    ///
+    /// A tool that fails reports it in the result ([`CallToolResult::is_error`]); an `Err` means
+    /// the call itself failed.
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<CallToolResult> {
+        self.call_tool_with(name, arguments, RequestOptions::default())
+            .await
+    }
+
+    /// [`Session::call_tool`] with options, for example a progress token.
+    pub async fn call_tool_with(
+        &self,
+        name: &str,
+        arguments: Value,
+        options: RequestOptions,
+    ) -> Result<CallToolResult> {
+        let arguments = match arguments {
+            Value::Null => Value::Object(Map::new()),
+            Value::Object(map) => Value::Object(map),
+            _ => return Err(Error::config("tool arguments must be a JSON object")),
+        };
+        let result = self
+            .request_with(
+                "tools/call",
+                json!({"name": name, "arguments": arguments}),
+                options,
+            )
+            .await?;
+        parse(result, "tools/call")
+    }
+
+    /// Reads the resource at `uri`.
+    pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
+        let result = self.request("resources/read", json!({"uri": uri})).await?;
+        parse(result, "resources/read")
+    }
+
+    /// Gets prompt `name` filled with `arguments` (string values).
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<GetPromptResult> {
+        let arguments: Map<String, Value> = arguments
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        let result = self
+            .request("prompts/get", json!({"name": name, "arguments": arguments}))
+            .await?;
+        parse(result, "prompts/get")
+    }
+
+    /// Asks the server to complete the value of `argument` (currently `value`) of a prompt or
+    /// resource template.
+    pub async fn complete(
+        &self,
+        target: &CompletionTarget,
+        argument: &str,
+        value: &str,
+    ) -> Result<CompleteResult> {
+        let result = self
+            .request(
+                "completion/complete",
+                json!({"ref": target.to_json(), "argument": {"name": argument, "value": value}}),
+            )
+            .await?;
+        parse(result, "completion/complete")
+    }
+
+    /// Checks the server is alive. The 2026-07-28 protocol has no `ping`; there this sends
+    /// `server/discover` instead.
+    pub async fn ping(&self) -> Result<()> {
+        let method = if self.version().is_stateless() {
+            "server/discover"
+        } else {
+            "ping"
+        };
+        self.request(method, Value::Null).await.map(drop)
+    }
+
+    /// Sets the level of log messages the server sends (`notifications/message` on
+    /// [`Session::notifications`]). In the 2026-07-28 protocol the level travels in each later
+    /// request's `_meta` instead.
+    pub async fn set_logging_level(&self, level: LoggingLevel) -> Result<()> {
+        if self.version().is_stateless() {
+            self.set_log_level_for_stateless(level);
+            return Ok(());
+        }
+        self.request("logging/setLevel", json!({"level": level.as_str()}))
+            .await
+            .map(drop)
+    }
+
+    async fn list_all<T: DeserializeOwned>(&self, method: &str, field: &str) -> Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let params = match &cursor {
+                Some(cursor) => json!({"cursor": cursor}),
+                None => Value::Null,
+            };
+            let mut page = self.request(method, params).await?;
+            let list = page
+                .get_mut(field)
+                .map(Value::take)
+                .unwrap_or(Value::Array(Vec::new()));
+            let list: Vec<T> = serde_json::from_value(list)
+                .map_err(|err| Error::protocol(format!("malformed {method} result: {err}")))?;
+            items.extend(list);
+            match page.get("nextCursor") {
+                Some(Value::String(next)) if !next.is_empty() => {
+                    if cursor.as_deref() == Some(next.as_str()) {
+                        return Err(Error::protocol(format!(
+                            "{method}: the server returned the same cursor twice"
+                        )));
+                    }
+                    cursor = Some(next.clone());
+                }
+                _ => return Ok(items),
+            }
+        }
+        Err(Error::protocol(format!(
+            "{method}: more than {MAX_PAGES} pages; giving up"
+        )))
+    }
+}
+
+fn parse<T: DeserializeOwned>(result: Value, method: &str) -> Result<T> {
+    serde_json::from_value(result)
+        .map_err(|err| Error::protocol(format!("malformed {method} result: {err}")))
+}

@@ -1,0 +1,193 @@
+//! The HTTP side of Streamable HTTP: the shared `reqwest` client, header encoding, bounded body
+//! reads and error mapping.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use http::HeaderValue;
+
+use crate::error::Error;
+
+/// `Accept` of every POST: a server may answer either way.
+pub(crate) const ACCEPT_POST: HeaderValue =
+    HeaderValue::from_static("application/json, text/event-stream");
+/// `Accept` of a GET stream.
+pub(crate) const ACCEPT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
+/// `Content-Type` of every POST.
+pub(crate) const CONTENT_JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// Header names.
+pub(crate) const SESSION_ID: &str = "mcp-session-id";
+pub(crate) const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+pub(crate) const MCP_METHOD: &str = "mcp-method";
+pub(crate) const MCP_NAME: &str = "mcp-name";
+pub(crate) const LAST_EVENT_ID: &str = "last-event-id";
+
+/// The `User-Agent` sent on every request.
+pub(crate) const USER_AGENT: &str = concat!("pagerduty-mcp-connect/", env!("CARGO_PKG_VERSION"));
+
+/// Builds the one HTTP client (and connection pool) a [`McpClient`](super::McpClient) shares
+/// between all its sessions. Redirects are followed only within the origin of the request, so a
+/// credential header never reaches another host.
+pub(crate) fn build_http_client(
+    connect_timeout: Duration,
+    pool_idle_timeout: Duration,
+) -> Result<reqwest::Client, Error> {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if !same_origin || attempt.previous().len() > 5 {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(pool_idle_timeout)
+        .redirect(policy)
+        .build()
+        .map_err(|err| Error::transport("could not build the HTTP client", Some(Box::new(err))))
+}
+
+/// Encodes an `Mcp-Name`/`Mcp-Method` value: as is when it is visible ASCII (spaces allowed
+/// inside), otherwise as `=?base64?<standard base64 of the UTF-8 bytes>?=`.
+pub(crate) fn routing_header_value(value: &str) -> HeaderValue {
+    let plain = !value.is_empty()
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !(value.starts_with("=?") && value.ends_with("?="));
+    if plain {
+        if let Ok(header) = HeaderValue::from_str(value) {
+            return header;
+        }
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+    HeaderValue::from_str(&format!("=?base64?{encoded}?=")).expect("base64 is visible ASCII")
+}
+
+/// Whether a reply is an SSE stream.
+pub(crate) fn is_event_stream(headers: &http::HeaderMap) -> bool {
+    content_type(headers).is_some_and(|ct| ct.eq_ignore_ascii_case("text/event-stream"))
+}
+
+/// Whether a reply is JSON.
+pub(crate) fn is_json(headers: &http::HeaderMap) -> bool {
+    content_type(headers).is_some_and(|ct| {
+        ct.eq_ignore_ascii_case("application/json")
+            || (ct.len() > 5 && ct[..ct.len() - 5].ends_with('+') && ct.ends_with("json"))
+    })
+}
+
+fn content_type(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim())
+}
+
+/// Reads a whole body, refusing more than `limit` bytes and a silence longer than `idle`.
+pub(crate) async fn read_body(
+    response: &mut reqwest::Response,
+    limit: usize,
+    idle: Duration,
+) -> Result<Vec<u8>, Error> {
+    if let Some(length) = response.content_length() {
+        if length > limit as u64 {
+            return Err(Error::TooLarge { limit });
+        }
+    }
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .map_or(8 * 1024, |len| len as usize)
+            .min(limit),
+    );
+    while let Some(chunk) = next_chunk(response, idle).await? {
+        if body.len() + chunk.len() > limit {
+            return Err(Error::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The next chunk of a body, or `None` at its end; a silence longer than `idle` is a time-out.
+pub(crate) async fn next_chunk(
+    response: &mut reqwest::Response,
+    idle: Duration,
+) -> Result<Option<bytes::Bytes>, Error> {
+    match tokio::time::timeout(idle, response.chunk()).await {
+        Ok(Ok(chunk)) => Ok(chunk),
+        Ok(Err(err)) => Err(map_reqwest_error(err)),
+        Err(_) => Err(Error::timeout(format!(
+            "the server sent nothing for {} s (idle timeout)",
+            idle.as_secs_f32()
+        ))),
+    }
+}
+
+/// Maps a `reqwest` error. Its message names the URL (which never holds a credential).
+pub(crate) fn map_reqwest_error(err: reqwest::Error) -> Error {
+    if err.is_timeout() {
+        return Error::timeout("the HTTP request timed out");
+    }
+    let message = if err.is_connect() {
+        "could not connect to the server"
+    } else if err.is_body() || err.is_decode() {
+        "the connection broke while reading the reply"
+    } else if err.is_redirect() {
+        "the server redirected too often"
+    } else {
+        "the HTTP request failed"
+    };
+    Error::transport(message, Some(Box::new(err.without_url())))
+}
+
+/// Whether the error happened before the request could reach the server (safe to resend).
+pub(crate) fn is_connect_error(err: &Error) -> bool {
+    match err {
+        Error::Transport {
+            source: Some(source),
+            ..
+        } => source
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_connect),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_values_are_encoded_only_when_needed() {
+        assert_eq!(routing_header_value("list_incidents"), "list_incidents");
+        assert_eq!(routing_header_value("file:///a b.txt"), "file:///a b.txt");
+        assert_eq!(routing_header_value("héllo"), "=?base64?aMOpbGxv?=");
+        assert_eq!(routing_header_value(" x"), "=?base64?IHg=?=");
+        assert_eq!(routing_header_value("a\r\nb"), "=?base64?YQ0KYg==?=");
+        assert_eq!(
+            routing_header_value("=?base64?x?="),
+            "=?base64?PT9iYXNlNjQ/eD89?="
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        );
+        assert!(is_event_stream(&headers));
+        assert!(!is_json(&headers));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(is_json(&headers));
+    }
+}
