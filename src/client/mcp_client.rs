@@ -175,18 +175,23 @@ fn fallback_version(err: &Error) -> Option<ProtocolVersion> {
                 .as_ref()
                 .and_then(|d| d.get("supported").or_else(|| d.get("supportedVersions")))
                 .and_then(Value::as_array);
-            match listed {
-                Some(list) => list
-                    .iter()
+            // Servers list only the versions of the new era there (mcp 2.3.0 lists just
+            // "2026-07-28"), so an empty choice still means: try the handshake.
+            let best = listed.and_then(|list| {
+                list.iter()
                     .filter_map(Value::as_str)
                     .filter_map(ProtocolVersion::parse)
                     .filter(|v| !v.is_stateless())
-                    .max(),
-                None => Some(ProtocolVersion::LATEST_SESSION),
-            }
+                    .max()
+            });
+            Some(best.unwrap_or(ProtocolVersion::LATEST_SESSION))
         }
-        // A header/body mismatch is this client's bug, not a sign of age.
-        Error::Server { code: -32020, .. } => None,
+        // Errors only a 2026-07-28 server gives (header mismatch, missing capability, invalid
+        // params): the server speaks the new era and the error stands.
+        Error::Server {
+            code: -32020 | -32021 | -32602,
+            ..
+        } => None,
         // Any other JSON-RPC error to `server/discover` (missing session id, method not found,
         // "initialize first" …) comes from a session-era server.
         Error::Server { .. } => Some(ProtocolVersion::LATEST_SESSION),

@@ -131,9 +131,20 @@ impl Session {
             let discovered = inner
                 .call("server/discover", Map::new(), &RequestOptions::default())
                 .await?;
-            let details: ServerDetails = serde_json::from_value(discovered).map_err(|err| {
+            let mut details: ServerDetails = serde_json::from_value(discovered).map_err(|err| {
                 Error::protocol(format!("malformed server/discover result: {err}"))
             })?;
+            if details.server_info.name.is_empty() {
+                // 2026-07-28 puts serverInfo in the result's `_meta`.
+                let info = details
+                    .extra
+                    .get("_meta")
+                    .and_then(|meta| meta.get("io.modelcontextprotocol/serverInfo"))
+                    .cloned();
+                if let Some(info) = info.and_then(|i| serde_json::from_value(i).ok()) {
+                    details.server_info = info;
+                }
+            }
             *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
             return Ok(Session { inner });
         }
