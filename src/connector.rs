@@ -1,0 +1,484 @@
+//! `Connector`: the façade a gateway embeds to serve many users against one remote MCP server,
+//! each with their own credential, over one connection pool.
+
+mod policy;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::client::model::{CallToolResult, Tool};
+use crate::client::{McpClient, McpClientBuilder, Session};
+use crate::credential::{Credential, CredentialProvider, SharedCredentialProvider, UserId};
+use crate::error::{Error, Result};
+use crate::server::RemoteMcpServer;
+
+pub use policy::Policy;
+
+/// Many users, one remote MCP server, one connection pool.
+///
+/// Each user's session is opened lazily with the credential the [`CredentialProvider`] returns
+/// for them, reused while it works, evicted after an idle time, and re-opened when the server
+/// expires it or the user's credential changes (a rotated token is used from the next call on).
+/// Nothing is shared between users except the pool.
+///
+/// On a 401 the connector tells the provider ([`CredentialProvider::invalidate`]), drops the
+/// user's session and returns [`Error::Unauthorized`] with the server's credential help; it does
+/// not retry the rejected token. Every call is a `tracing` span (`mcp_call`) with the user, the
+/// tool, the outcome and the latency, never the token.
+///
+/// ```no_run
+/// use pagerduty_mcp_connect::{Connector, InMemoryCredentialStore, PagerDuty, Policy, Region, UserId};
+/// use serde_json::json;
+///
+/// # async fn run() -> Result<(), pagerduty_mcp_connect::Error> {
+/// let store = InMemoryCredentialStore::new();
+/// store.insert("alice@example.com", "u+alice-token");
+/// let connector = Connector::builder()
+///     .server(PagerDuty::new(Region::Us))
+///     .credentials(store.clone())
+///     .policy(Policy::new().read_only(true))
+///     .build()?;
+/// let alice = UserId::from("alice@example.com");
+/// let tools = connector.list_tools(&alice).await?;
+/// let incidents = connector.call_tool(&alice, "list_incidents", json!({})).await?;
+/// # let _ = (tools, incidents);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<ConnectorInner>,
+}
+
+struct ConnectorInner {
+    client: McpClient,
+    credentials: SharedCredentialProvider,
+    policy: Policy,
+    idle_timeout: Duration,
+    token_age_warning: Option<Duration>,
+    users: Mutex<HashMap<UserId, Arc<UserSlot>>>,
+    warned_about_age: Mutex<HashSet<UserId>>,
+    sweeper_started: std::sync::atomic::AtomicBool,
+}
+
+/// One user's state. The async mutex makes concurrent first calls of a user open one session.
+#[derive(Default)]
+struct UserSlot {
+    current: tokio::sync::Mutex<Option<OpenSession>>,
+    last_used: Mutex<Option<Instant>>,
+}
+
+struct OpenSession {
+    session: Session,
+    tools: Option<Arc<Vec<Tool>>>,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("server", &self.inner.client.server().name())
+            .field("policy", &self.inner.policy)
+            .field("idle_timeout", &self.inner.idle_timeout)
+            .field("users", &self.lock_users().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// A builder; `server` and `credentials` are required.
+    pub fn builder() -> ConnectorBuilder {
+        ConnectorBuilder::default()
+    }
+
+    /// The client (and its connection pool) all users share.
+    pub fn client(&self) -> &McpClient {
+        &self.inner.client
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The tools `user` may see: the server's list filtered by the policy.
+    pub async fn list_tools(&self, user: &UserId) -> Result<Vec<Tool>> {
+        let span = tracing::info_span!(
+            "mcp_call",
+            user = %user,
+            operation = "tools/list",
+            outcome = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = async {
+            let tools = self.tools_of(user, true).await?;
+            Ok(tools
+                .iter()
+                .filter(|tool| {
+                    self.inner
+                        .policy
+                        .check_tool(&tool.name, Some(tool))
+                        .is_none()
+                })
+                .cloned()
+                .collect())
+        }
+        .instrument(span.clone())
+        .await;
+        record(&span, started, &result);
+        result
+    }
+
+    /// Calls tool `name` for `user`, if the policy allows it.
+    pub async fn call_tool(
+        &self,
+        user: &UserId,
+        name: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult> {
+        let span = tracing::info_span!(
+            "mcp_call",
+            user = %user,
+            operation = "tools/call",
+            tool = name,
+            outcome = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self
+            .call_tool_inner(user, name, arguments)
+            .instrument(span.clone())
+            .await;
+        record(&span, started, &result);
+        result
+    }
+
+    async fn call_tool_inner(
+        &self,
+        user: &UserId,
+        name: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult> {
+        let policy = &self.inner.policy;
+        // Lists first: they need no round trip.
+        if let Some(reason) = policy
+            .check_tool(name, None)
+            .filter(|_| !policy.needs_annotations())
+        {
+            return Err(Error::PolicyDenied { reason });
+        }
+        if policy.needs_annotations() {
+            let tools = self.tools_of(user, false).await?;
+            let tool = tools.iter().find(|t| t.name == name);
+            if let Some(reason) = policy.check_tool(name, tool) {
+                return Err(Error::PolicyDenied { reason });
+            }
+        }
+        let (session, credential) = self.session_and_credential(user).await?;
+        let result = session.call_tool(name, arguments).await;
+        self.after_call(user, &credential, result).await
+    }
+
+    /// The user's session, for everything the connector does not wrap (resources, prompts,
+    /// raw requests). Policy on tools is not applied to what you send through it.
+    pub async fn session(&self, user: &UserId) -> Result<Session> {
+        self.session_and_credential(user).await.map(|(s, _)| s)
+    }
+
+    /// Closes and forgets `user`'s session (for example when they log out of the gateway).
+    pub async fn disconnect(&self, user: &UserId) -> Result<()> {
+        let slot = self.lock_users().remove(user);
+        if let Some(slot) = slot {
+            if let Some(open) = slot.current.lock().await.take() {
+                return open.session.close().await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of users with an open session.
+    pub fn active_users(&self) -> usize {
+        self.lock_users().len()
+    }
+
+    /// Drops the sessions idle longer than the idle timeout; returns how many. The connector
+    /// also does this by itself in the background.
+    pub fn evict_idle(&self) -> usize {
+        evict_idle(&self.inner)
+    }
+
+    fn lock_users(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Arc<UserSlot>>> {
+        self.inner.users.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn slot(&self, user: &UserId) -> Arc<UserSlot> {
+        self.lock_users().entry(user.clone()).or_default().clone()
+    }
+
+    /// The user's tool list, cached with the session (`refresh` fetches it again).
+    async fn tools_of(&self, user: &UserId, refresh: bool) -> Result<Arc<Vec<Tool>>> {
+        let (session, credential) = self.session_and_credential(user).await?;
+        if !refresh {
+            let slot = self.slot(user);
+            let current = slot.current.lock().await;
+            if let Some(tools) = current.as_ref().and_then(|open| open.tools.clone()) {
+                return Ok(tools);
+            }
+        }
+        let tools = self
+            .after_call(user, &credential, session.list_tools().await)
+            .await?;
+        let tools = Arc::new(tools);
+        let slot = self.slot(user);
+        let mut current = slot.current.lock().await;
+        if let Some(open) = current.as_mut() {
+            if open.session.credential().same_secret(&credential) {
+                open.tools = Some(tools.clone());
+            }
+        }
+        Ok(tools)
+    }
+
+    async fn session_and_credential(&self, user: &UserId) -> Result<(Session, Credential)> {
+        if let Some(reason) = self.inner.policy.check_user(user) {
+            return Err(Error::PolicyDenied { reason });
+        }
+        let credential = self.inner.credentials.credential(user).await?;
+        self.warn_if_old(user, &credential);
+        self.start_sweeper();
+        let slot = self.slot(user);
+        *slot.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        let mut current = slot.current.lock().await;
+        if let Some(open) = current.as_ref() {
+            if !open.session.is_closed() && open.session.credential().same_secret(&credential) {
+                return Ok((open.session.clone(), credential));
+            }
+            // Rotated credential: the old session ends when its in-flight calls finish.
+            tracing::debug!(user = %user, "credential changed; opening a new session");
+        }
+        *current = None;
+        let session = match self.inner.client.connect(&credential).await {
+            Ok(session) => session,
+            Err(err) => return Err(self.on_error(user, &credential, err).await),
+        };
+        *current = Some(OpenSession {
+            session: session.clone(),
+            tools: None,
+        });
+        Ok((session, credential))
+    }
+
+    async fn after_call<T>(
+        &self,
+        user: &UserId,
+        credential: &Credential,
+        result: Result<T>,
+    ) -> Result<T> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(err) => Err(self.on_error(user, credential, err).await),
+        }
+    }
+
+    /// Credential and session bookkeeping after an error.
+    async fn on_error(&self, user: &UserId, credential: &Credential, err: Error) -> Error {
+        match &err {
+            Error::Unauthorized { .. } => {
+                tracing::warn!(user = %user, "the server rejected the user's credential; invalidating it");
+                self.inner.credentials.invalidate(user, credential).await;
+                self.forget_session(user, credential).await;
+            }
+            Error::SessionExpired | Error::Closed => self.forget_session(user, credential).await,
+            _ => {}
+        }
+        err
+    }
+
+    /// Drops the user's session if it still uses `credential`.
+    async fn forget_session(&self, user: &UserId, credential: &Credential) {
+        let slot = self.slot(user);
+        let mut current = slot.current.lock().await;
+        if current
+            .as_ref()
+            .is_some_and(|open| open.session.credential().same_secret(credential))
+        {
+            *current = None;
+        }
+    }
+
+    fn warn_if_old(&self, user: &UserId, credential: &Credential) {
+        let (Some(limit), Some(created)) = (self.inner.token_age_warning, credential.created_at())
+        else {
+            return;
+        };
+        let Ok(age) = SystemTime::now().duration_since(created) else {
+            return;
+        };
+        if age <= limit {
+            return;
+        }
+        let first = self
+            .inner
+            .warned_about_age
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.clone());
+        if first {
+            tracing::warn!(
+                user = %user,
+                age_days = age.as_secs() / 86_400,
+                limit_days = limit.as_secs() / 86_400,
+                "the user's API token is old and should be rotated (it never expires by itself)"
+            );
+        }
+    }
+
+    fn start_sweeper(&self) {
+        use std::sync::atomic::Ordering;
+        if self.inner.sweeper_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak: Weak<ConnectorInner> = Arc::downgrade(&self.inner);
+        let period = (self.inner.idle_timeout / 2).max(Duration::from_millis(50));
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(inner) = weak.upgrade() else { return };
+                evict_idle(&inner);
+            }
+        });
+    }
+}
+
+fn evict_idle(inner: &ConnectorInner) -> usize {
+    let now = Instant::now();
+    let mut users = inner.users.lock().unwrap_or_else(|p| p.into_inner());
+    let before = users.len();
+    users.retain(|_, slot| {
+        let last = *slot.last_used.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = last.is_none_or(|at| now.duration_since(at) >= inner.idle_timeout);
+        // A slot whose lock is held is in use right now: keep it.
+        !idle || slot.current.try_lock().is_err()
+    });
+    before - users.len()
+}
+
+fn record<T>(span: &tracing::Span, started: Instant, result: &Result<T>) {
+    let latency = started.elapsed().as_millis() as u64;
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(Error::PolicyDenied { .. }) => "denied",
+        Err(Error::Unauthorized { .. }) => "unauthorized",
+        Err(Error::Forbidden { .. }) => "forbidden",
+        Err(Error::RateLimited { .. }) => "rate_limited",
+        Err(Error::Timeout { .. }) => "timeout",
+        Err(Error::Credential(_)) => "no_credential",
+        Err(_) => "error",
+    };
+    span.record("outcome", outcome);
+    span.record("latency_ms", latency);
+    let _entered = span.enter();
+    match result {
+        Ok(_) => tracing::info!(outcome, latency_ms = latency, "mcp call finished"),
+        Err(err) => tracing::info!(outcome, latency_ms = latency, error = %err, "mcp call failed"),
+    }
+}
+
+/// Builds a [`Connector`].
+#[must_use]
+#[derive(Default)]
+pub struct ConnectorBuilder {
+    server: Option<Arc<dyn RemoteMcpServer>>,
+    client: Option<Box<dyn FnOnce(McpClientBuilder) -> McpClientBuilder + Send>>,
+    credentials: Option<SharedCredentialProvider>,
+    policy: Policy,
+    idle_timeout: Option<Duration>,
+    token_age_warning: Option<Option<Duration>>,
+}
+
+impl fmt::Debug for ConnectorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectorBuilder")
+            .field("server", &self.server.as_ref().map(|s| s.name().to_owned()))
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorBuilder {
+    /// The remote server (required).
+    pub fn server(mut self, server: impl RemoteMcpServer + 'static) -> Self {
+        self.server = Some(Arc::new(server));
+        self
+    }
+
+    /// Where users' credentials come from (required).
+    pub fn credentials(mut self, provider: impl CredentialProvider + 'static) -> Self {
+        self.credentials = Some(SharedCredentialProvider::new(provider));
+        self
+    }
+
+    /// Adjusts the shared [`McpClient`] (timeouts, limits, protocol preference).
+    pub fn configure_client(
+        mut self,
+        configure: impl FnOnce(McpClientBuilder) -> McpClientBuilder + Send + 'static,
+    ) -> Self {
+        self.client = Some(Box::new(configure));
+        self
+    }
+
+    /// The policy (default: everyone, every tool).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How long an unused session is kept (default 15 minutes).
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = Some(idle);
+        self
+    }
+
+    /// Warn (once per user) when a credential's creation time is older than this (default 90
+    /// days); `None` turns the warning off.
+    pub fn token_age_warning(mut self, age: Option<Duration>) -> Self {
+        self.token_age_warning = Some(age);
+        self
+    }
+
+    /// Checks and builds.
+    pub fn build(self) -> Result<Connector> {
+        let server = self
+            .server
+            .ok_or_else(|| Error::config("Connector::builder() needs .server(…)"))?;
+        let credentials = self
+            .credentials
+            .ok_or_else(|| Error::config("Connector::builder() needs .credentials(…)"))?;
+        let mut client = McpClient::builder_shared(server);
+        if let Some(configure) = self.client {
+            client = configure(client);
+        }
+        Ok(Connector {
+            inner: Arc::new(ConnectorInner {
+                client: client.build()?,
+                credentials,
+                policy: self.policy,
+                idle_timeout: self.idle_timeout.unwrap_or(Duration::from_secs(15 * 60)),
+                token_age_warning: self
+                    .token_age_warning
+                    .unwrap_or(Some(Duration::from_secs(90 * 86_400))),
+                users: Mutex::new(HashMap::new()),
+                warned_about_age: Mutex::new(HashSet::new()),
+                sweeper_started: std::sync::atomic::AtomicBool::new(false),
+            }),
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! What a connector lets users do: who may connect, which tools they may see and call.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::client::model::Tool;
+use crate::credential::UserId;
+
+type UserPredicate = Arc<dyn Fn(&UserId) -> bool + Send + Sync>;
+
+/// The rules a [`Connector`](super::Connector) applies before anything reaches the server.
+///
+/// By default everyone may connect and every tool is allowed. A denied user or tool gets
+/// [`Error::PolicyDenied`](crate::Error::PolicyDenied) and no request is sent.
+///
+/// ```
+/// use pagerduty_mcp_connect::Policy;
+///
+/// let policy = Policy::new()
+///     .allow_users(["alice@example.com", "bob@example.com"])
+///     .read_only(true)
+///     .deny_tools(["create_incident"]);
+/// # let _ = policy;
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct Policy {
+    allowed_users: Option<HashSet<UserId>>,
+    user_predicate: Option<UserPredicate>,
+    read_only: bool,
+    allowed_tools: Option<HashSet<String>>,
+    denied_tools: HashSet<String>,
+}
+
+impl Policy {
+    /// Everyone, every tool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only these users may connect (adds to any earlier list).
+    pub fn allow_users<I, U>(mut self, users: I) -> Self
+    where
+        I: IntoIterator<Item = U>,
+        U: Into<UserId>,
+    {
+        self.allowed_users
+            .get_or_insert_with(HashSet::new)
+            .extend(users.into_iter().map(Into::into));
+        self
+    }
+
+    /// Only users for whom `predicate` answers `true` may connect (checked with the list, if
+    /// any: both must allow).
+    pub fn allow_user_if(
+        mut self,
+        predicate: impl Fn(&UserId) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.user_predicate = Some(Arc::new(predicate));
+        self
+    }
+
+    /// Read-only mode: only tools whose annotations say `readOnlyHint: true` are offered and
+    /// allowed. A tool without annotations counts as one that writes.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Only these tools are offered and allowed (adds to any earlier list).
+    pub fn allow_tools<I, S>(mut self, tools: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_tools
+            .get_or_insert_with(HashSet::new)
+            .extend(tools.into_iter().map(Into::into));
+        self
+    }
+
+    /// These tools are never offered nor allowed, whatever else says.
+    pub fn deny_tools<I, S>(mut self, tools: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.denied_tools.extend(tools.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether read-only mode is on.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Why `user` may not connect, or `None` if they may.
+    pub fn check_user(&self, user: &UserId) -> Option<String> {
+        if let Some(allowed) = &self.allowed_users {
+            if !allowed.contains(user) {
+                return Some(format!(
+                    "user {user} is not on the list of users allowed to connect"
+                ));
+            }
+        }
+        if let Some(predicate) = &self.user_predicate {
+            if !predicate(user) {
+                return Some(format!("user {user} is not allowed to connect"));
+            }
+        }
+        None
+    }
+
+    /// Why the tool `name` (described by `tool` when the server listed it) may not be called, or
+    /// `None` if it may.
+    pub fn check_tool(&self, name: &str, tool: Option<&Tool>) -> Option<String> {
+        if self.denied_tools.contains(name) {
+            return Some(format!("tool {name} is on the deny list"));
+        }
+        if let Some(allowed) = &self.allowed_tools {
+            if !allowed.contains(name) {
+                return Some(format!("tool {name} is not on the allow list"));
+            }
+        }
+        if self.read_only {
+            match tool {
+                None => {
+                    return Some(format!(
+                        "read-only mode: the server does not list tool {name}, so it cannot be shown to be read-only"
+                    ))
+                }
+                Some(tool) if !tool.is_read_only() => {
+                    return Some(format!(
+                        "read-only mode: tool {name} is not annotated readOnlyHint: true"
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        None
+    }
+
+    /// Whether the policy needs the tool's annotations to decide (read-only mode).
+    pub(crate) fn needs_annotations(&self) -> bool {
+        self.read_only
+    }
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field(
+                "allowed_users",
+                &self.allowed_users.as_ref().map(HashSet::len),
+            )
+            .field("user_predicate", &self.user_predicate.is_some())
+            .field("read_only", &self.read_only)
+            .field("allowed_tools", &self.allowed_tools)
+            .field("denied_tools", &self.denied_tools)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tool(name: &str, annotations: serde_json::Value) -> Tool {
+        serde_json::from_value(json!({"name": name, "inputSchema": {}, "annotations": annotations}))
+            .unwrap()
+    }
+
+    #[test]
+    fn user_rules() {
+        let policy = Policy::new()
+            .allow_users(["a", "b"])
+            .allow_user_if(|u| u.as_str() != "b");
+        assert!(policy.check_user(&"a".into()).is_none());
+        assert!(policy.check_user(&"b".into()).is_some());
+        assert!(policy.check_user(&"c".into()).is_some());
+        assert!(Policy::new().check_user(&"anyone".into()).is_none());
+    }
+
+    #[test]
+    fn tool_rules() {
+        let read = tool("list_incidents", json!({"readOnlyHint": true}));
+        let write = tool(
+            "create_incident",
+            json!({"readOnlyHint": false, "destructiveHint": true}),
+        );
+        let bare: Tool =
+            serde_json::from_value(json!({"name": "bare", "inputSchema": {}})).unwrap();
+        let read_only = Policy::new().read_only(true);
+        assert!(read_only
+            .check_tool("list_incidents", Some(&read))
+            .is_none());
+        assert!(read_only
+            .check_tool("create_incident", Some(&write))
+            .is_some());
+        assert!(read_only.check_tool("bare", Some(&bare)).is_some());
+        assert!(read_only.check_tool("unknown", None).is_some());
+        let lists = Policy::new().allow_tools(["a", "b"]).deny_tools(["b"]);
+        assert!(lists.check_tool("a", None).is_none());
+        assert!(lists.check_tool("b", None).is_some());
+        assert!(lists.check_tool("c", None).is_some());
+    }
+}
