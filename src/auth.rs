@@ -132,6 +132,10 @@ fn strip_prefix_ignore_case<'a>(raw: &'a str, prefix: &str) -> Option<&'a str> {
         return None;
     }
     let rest = &raw[trimmed_prefix.len()..];
+    if rest.is_empty() {
+        // The prefix alone ("Token", its trailing space trimmed away): an empty token.
+        return Some(rest);
+    }
     // "Token abc" with prefix "Token ": the prefix's trailing space(s) must be there too, so that
     // a token which merely begins with the same letters ("Tokenizer…") is left alone.
     if prefix.len() > trimmed_prefix.len() {

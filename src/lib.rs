@@ -36,6 +36,8 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod auth;
+pub mod client;
+mod connector;
 pub mod credential;
 mod error;
 mod http_error;
@@ -46,6 +48,16 @@ mod server;
 pub mod testing;
 
 pub use auth::AuthScheme;
+pub use client::model::{
+    CallToolResult, CompleteResult, CompletionTarget, Content, GetPromptResult, LoggingLevel,
+    Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerDetails, ServerNotification,
+    Tool, ToolAnnotations,
+};
+pub use client::{
+    McpClient, McpClientBuilder, NotificationStream, ProtocolPreference, ProtocolVersion,
+    RequestOptions, Session,
+};
+pub use connector::{Connector, ConnectorBuilder, Policy};
 pub use credential::{
     credential_fn, CachedCredentials, Credential, CredentialChain, CredentialError,
     CredentialProvider, EnvCredential, InMemoryCredentialStore, SharedCredentialProvider,
@@ -53,6 +65,7 @@ pub use credential::{
 };
 pub use error::{BoxError, Error, Result};
 pub use pagerduty::{PagerDuty, PagerDutyBuilder, CREDENTIAL_HELP};
+pub use pagerduty::{PagerDutyUser, TokenVerifier};
 pub use region::{Region, UnknownRegion};
 pub use server::{ConnectionType, GenericServer, RemoteMcpServer};
 

@@ -139,3 +139,38 @@ impl PagerDutyBuilder {
         Ok(server)
     }
 }
+
+mod token_check;
+mod user;
+
+pub use token_check::TokenVerifier;
+pub use user::PagerDutyUser;
+
+impl PagerDuty {
+    /// Checks a User API Token against this server's REST API (`GET {api_url}/users/me` with
+    /// `Authorization: Token token=<token>`) and says whose it is, with
+    /// [`region`](PagerDutyUser::region) set to this server's region.
+    ///
+    /// A gateway calls it when a user submits a token, before storing it. Uses the connection
+    /// pool shared by [`TokenVerifier::new`]; see [`TokenVerifier::verify`] for the limits and the
+    /// errors, and for finding the region of a token whose region is not known.
+    ///
+    /// ```no_run
+    /// use pagerduty_mcp_connect::{PagerDuty, Region};
+    /// use secrecy::SecretString;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), pagerduty_mcp_connect::Error> {
+    /// let token = SecretString::from("u+token-from-the-user");
+    /// let user = PagerDuty::new(Region::Us).verify_token(&token).await?;
+    /// println!("token of {} <{}>, role {}", user.name, user.email, user.role);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn verify_token(&self, token: &secrecy::SecretString) -> Result<PagerDutyUser> {
+        TokenVerifier::new()?
+            .with_api_url(self.region, self.api_url.clone())?
+            .verify(token, Some(self.region))
+            .await
+    }
+}

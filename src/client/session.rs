@@ -471,6 +471,15 @@ impl SessionInner {
             .await
             .map_err(transport::map_reqwest_error)?;
         let status = response.status();
+        if status == StatusCode::NOT_FOUND && route.session_id.is_some() {
+            // Whatever the body says, a 404 on a request carrying a session id means the
+            // server no longer knows the session (the caller re-establishes it).
+            return Err(Error::HttpStatus {
+                status: 404,
+                message: "the server does not know the MCP session".to_owned(),
+                retry_after: None,
+            });
+        }
         if !status.is_success() {
             return Err(self.error_reply(status, &mut response).await);
         }

@@ -55,11 +55,12 @@ pub(crate) fn build_http_client(
 /// Encodes an `Mcp-Name`/`Mcp-Method` value: as is when it is visible ASCII (spaces allowed
 /// inside), otherwise as `=?base64?<standard base64 of the UTF-8 bytes>?=`.
 pub(crate) fn routing_header_value(value: &str) -> HeaderValue {
+    let sentinel_shaped = value.starts_with("=?") && value.ends_with("?=");
     let plain = !value.is_empty()
         && !value.starts_with(' ')
         && !value.ends_with(' ')
         && value.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && !(value.starts_with("=?") && value.ends_with("?="));
+        && !sentinel_shaped;
     if plain {
         if let Ok(header) = HeaderValue::from_str(value) {
             return header;

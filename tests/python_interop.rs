@@ -1,0 +1,476 @@
+//! The client against a peer nobody here wrote: the official Python MCP SDK (`mcp` 2.3.0) behind a
+//! PagerDuty-style `Authorization: Token <token>` check, over loopback HTTP, in both protocol eras.
+//!
+//! The peer is installed by `scripts/install-python-peer.sh` (README's test command runs it). When
+//! it is missing the tests print a loud `SKIPPED:` line and pass, unless `REQUIRE_PYTHON_PEER=1`
+//! (set by CI), which makes its absence a failure.
+
+#[path = "support/python_peer.rs"]
+mod python_peer;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pagerduty_mcp_connect::{
+    AuthScheme, CompletionTarget, Credential, Error, GenericServer, McpClient, ProtocolPreference,
+    ProtocolVersion, RequestOptions,
+};
+use python_peer::PythonPeer;
+use serde_json::{json, Value};
+
+const ALICE: &str = "u+alice-peer-token-0001";
+const BOB: &str = "u+bob-peer-token-0002";
+
+fn client(peer: &PythonPeer, preference: ProtocolPreference) -> McpClient {
+    let server = GenericServer::new("python peer", &peer.url)
+        .expect("loopback URL")
+        .with_auth_scheme(AuthScheme::token());
+    McpClient::builder(server)
+        .protocol(preference)
+        .retry_base_delay(Duration::from_millis(20))
+        .build()
+        .expect("client")
+}
+
+const SESSION_ERA: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2025_11_25);
+
+/// Every request the peer saw carried the right `Authorization: Token` header.
+async fn assert_all_authorised(peer: &PythonPeer) -> Vec<Value> {
+    let records = peer.mcp_requests().await;
+    assert!(!records.is_empty(), "the peer saw no requests");
+    for record in &records {
+        assert_eq!(
+            record["auth_matched"], true,
+            "request without the token header: {record}"
+        );
+        let agent = record["user_agent"].as_str().unwrap_or("");
+        assert!(agent.starts_with("pagerduty-mcp-connect/"), "{record}");
+    }
+    records
+}
+
+#[tokio::test]
+async fn auto_negotiates_the_stateless_era_and_remembers_it() {
+    let Some(peer) = PythonPeer::start(&[ALICE, BOB], &[]).await else {
+        return;
+    };
+    let client = client(&peer, ProtocolPreference::Auto);
+    let session = client
+        .connect(&Credential::new(ALICE))
+        .await
+        .expect("connect");
+    assert_eq!(session.version(), ProtocolVersion::V2026_07_28);
+    assert_eq!(
+        client.negotiated_version(),
+        Some(ProtocolVersion::V2026_07_28)
+    );
+    assert!(!session.server_details().server_info.name.is_empty());
+
+    let tools = session.list_tools().await.expect("tools/list");
+    assert!(tools.iter().any(|t| t.name == "echo" && t.is_read_only()));
+    let result = session
+        .call_tool("add", json!({"a": 2, "b": 40}))
+        .await
+        .expect("add");
+    assert!(!result.is_error());
+    assert_eq!(result.structured_content.as_ref().unwrap()["result"], 42);
+
+    // A second user reuses the remembered era: no second discover probe before its requests.
+    peer.reset().await;
+    let bob = client.connect(&Credential::new(BOB)).await.expect("bob");
+    let who = bob.call_tool("whoami", Value::Null).await.expect("whoami");
+    assert_eq!(who.structured_content.unwrap()["token_index"], 1);
+
+    let records = assert_all_authorised(&peer).await;
+    for record in &records {
+        assert_eq!(record["mcp_protocol_version"], "2026-07-28", "{record}");
+        assert!(record["mcp_session_id"].is_null(), "{record}");
+        let method = record["jsonrpc_methods"][0].as_str().unwrap();
+        assert_eq!(record["mcp_method"], method, "{record}");
+        assert_ne!(method, "initialize");
+    }
+    let call = records
+        .iter()
+        .find(|r| r["jsonrpc_methods"][0] == "tools/call")
+        .unwrap();
+    assert_eq!(call["mcp_name"], "whoami");
+}
+
+#[tokio::test]
+async fn stateless_era_base64_encodes_non_ascii_names() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
+        return;
+    };
+    let session = client(
+        &peer,
+        ProtocolPreference::Exact(ProtocolVersion::V2026_07_28),
+    )
+    .connect(&Credential::new(ALICE))
+    .await
+    .expect("connect");
+    // The SDK checks the decoded Mcp-Name against the body: a wrong encoding would be -32020.
+    let result = session
+        .call_tool("café", Value::Null)
+        .await
+        .expect("reaches the tool layer");
+    assert!(
+        result.is_error(),
+        "unknown tool is a tool error: {result:?}"
+    );
+    let records = peer.mcp_requests().await;
+    let call = records
+        .iter()
+        .find(|r| r["jsonrpc_methods"][0] == "tools/call")
+        .unwrap();
+    assert_eq!(call["mcp_name"], "=?base64?Y2Fmw6k=?=");
+    assert_eq!(call["status"], 200);
+}
+
+#[tokio::test]
+async fn session_era_full_surface() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &["--page-size", "2"]).await else {
+        return;
+    };
+    let client = client(&peer, SESSION_ERA);
+    let session = client
+        .connect(&Credential::new(ALICE))
+        .await
+        .expect("connect");
+    assert_eq!(session.version(), ProtocolVersion::V2025_11_25);
+
+    // Pagination: page size 2, so these lists span several pages.
+    let tools = session.list_tools().await.expect("tools");
+    assert!(tools.len() >= 5, "{}", tools.len());
+    let resources = session.list_resources().await.expect("resources");
+    assert!(resources.len() >= 3);
+    let templates = session.list_resource_templates().await.expect("templates");
+    assert!(templates
+        .iter()
+        .any(|t| t.uri_template.contains("{incident_id}")));
+    let prompts = session.list_prompts().await.expect("prompts");
+    assert!(prompts.len() >= 2);
+
+    let text = session
+        .read_resource("text://greeting")
+        .await
+        .expect("read");
+    assert!(text.contents[0].text.as_deref().unwrap_or("").len() > 3);
+    let templated = session
+        .read_resource("text://incidents/P123")
+        .await
+        .expect("read template");
+    assert!(templated.contents[0]
+        .text
+        .as_deref()
+        .unwrap()
+        .contains("P123"));
+
+    let prompt = session
+        .get_prompt(
+            "summarize_incident",
+            [("incident_id".to_owned(), "P9".to_owned())],
+        )
+        .await
+        .expect("prompt");
+    assert!(!prompt.messages.is_empty());
+
+    let completion = session
+        .complete(
+            &CompletionTarget::Prompt("status_update".into()),
+            "audience",
+            "e",
+        )
+        .await
+        .expect("complete");
+    assert!(!completion.completion.values.is_empty());
+
+    session.ping().await.expect("ping");
+    session
+        .set_logging_level(pagerduty_mcp_connect::LoggingLevel::Info)
+        .await
+        .expect("setLevel");
+
+    let failed = session
+        .call_tool("fail", Value::Null)
+        .await
+        .expect("tool error is a result");
+    assert!(failed.is_error());
+
+    let raw = session
+        .request("tools/list", Value::Null)
+        .await
+        .expect("raw");
+    assert!(raw["tools"].is_array());
+
+    session.close().await.expect("close");
+    assert!(matches!(session.ping().await, Err(Error::Closed)));
+
+    let records = assert_all_authorised(&peer).await;
+    let methods: Vec<&str> = records
+        .iter()
+        .map(|r| r["method"].as_str().unwrap())
+        .collect();
+    assert!(methods.contains(&"DELETE"), "{methods:?}");
+    let init = &records[0];
+    assert_eq!(init["jsonrpc_methods"][0], "initialize");
+    assert!(init["mcp_session_id"].is_null());
+    let session_id = init["response_session_id"]
+        .as_str()
+        .expect("session id issued");
+    for record in &records[1..] {
+        assert_eq!(record["mcp_session_id"], session_id, "{record}");
+        assert_eq!(record["mcp_protocol_version"], "2025-11-25", "{record}");
+    }
+}
+
+#[tokio::test]
+async fn progress_and_log_notifications_arrive_before_the_result() {
+    for preference in [SESSION_ERA, ProtocolPreference::Auto] {
+        let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
+            return;
+        };
+        let session = client(&peer, preference)
+            .connect(&Credential::new(ALICE))
+            .await
+            .unwrap();
+        session
+            .set_logging_level(pagerduty_mcp_connect::LoggingLevel::Info)
+            .await
+            .unwrap();
+        let mut notifications = session.notifications();
+        let result = session
+            .call_tool_with(
+                "slow_progress",
+                json!({"steps": 3, "delay_ms": 10}),
+                RequestOptions::with_progress_token("tok-7"),
+            )
+            .await
+            .expect("slow_progress");
+        assert!(!result.is_error());
+        let mut progress = Vec::new();
+        while let Ok(Some(n)) =
+            tokio::time::timeout(Duration::from_millis(300), notifications.next()).await
+        {
+            if n.progress_token() == Some(&json!("tok-7")) {
+                progress.push(n.params["progress"].as_f64().unwrap());
+            }
+        }
+        assert_eq!(progress, [1.0, 2.0, 3.0], "{preference:?}");
+    }
+}
+
+#[tokio::test]
+async fn expired_session_is_reinitialised_once_and_the_new_id_used() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
+        return;
+    };
+    let session = client(&peer, SESSION_ERA)
+        .connect(&Credential::new(ALICE))
+        .await
+        .unwrap();
+    session.list_tools().await.unwrap();
+    assert!(peer.expire_sessions().await >= 1);
+    peer.reset().await;
+    let result = session
+        .call_tool("echo", json!({"text": "again"}))
+        .await
+        .expect("replayed");
+    assert_eq!(result.text(), "again");
+    session
+        .call_tool("echo", json!({"text": "later"}))
+        .await
+        .unwrap();
+
+    let records = assert_all_authorised(&peer).await;
+    let statuses: Vec<(String, u64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["jsonrpc_methods"][0]
+                    .as_str()
+                    .unwrap_or(r["method"].as_str().unwrap())
+                    .to_owned(),
+                r["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(statuses[0], ("tools/call".to_owned(), 404), "{statuses:?}");
+    assert_eq!(statuses[1], ("initialize".to_owned(), 200), "{statuses:?}");
+    let new_id = records[1]["response_session_id"].as_str().unwrap();
+    assert_ne!(records[0]["mcp_session_id"], new_id);
+    for record in &records[2..] {
+        assert_eq!(record["mcp_session_id"], new_id, "{record}");
+    }
+    let inits = statuses.iter().filter(|(m, _)| m == "initialize").count();
+    assert_eq!(inits, 1, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn wrong_token_is_unauthorized_without_a_retry_loop() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
+        return;
+    };
+    for preference in [ProtocolPreference::Auto, SESSION_ERA] {
+        peer.reset().await;
+        let err = client(&peer, preference)
+            .connect(&Credential::new("u+wrong-token-SECRET"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(
+            text.contains("Authentication failed") || text.contains("2006"),
+            "{text}"
+        );
+        let records = peer.mcp_requests().await;
+        assert_eq!(records.len(), 1, "exactly one attempt: {records:?}");
+        assert_eq!(records[0]["status"], 401);
+        assert_eq!(records[0]["auth_matched"], false);
+    }
+}
+
+#[tokio::test]
+async fn dropped_stream_is_resumed_with_last_event_id() {
+    let Some(peer) =
+        PythonPeer::start(&[ALICE], &["--event-store", "--retry-interval", "100"]).await
+    else {
+        return;
+    };
+    let session = client(&peer, SESSION_ERA)
+        .connect(&Credential::new(ALICE))
+        .await
+        .unwrap();
+    let result = session
+        .call_tool("close_stream_then_finish", json!({"delay_ms": 200}))
+        .await
+        .expect("resumed");
+    assert_eq!(result.text(), "finished after stream close");
+    let records = assert_all_authorised(&peer).await;
+    let resumption = records
+        .iter()
+        .find(|r| r["method"] == "GET" && !r["last_event_id"].is_null())
+        .expect("a GET with Last-Event-ID");
+    assert_eq!(resumption["status"], 200);
+}
+
+#[tokio::test]
+async fn get_stream_and_delete_carry_the_header() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
+        return;
+    };
+    let session = client(&peer, SESSION_ERA)
+        .connect(&Credential::new(ALICE))
+        .await
+        .unwrap();
+    let _notifications = session.notifications(); // opens the GET stream
+    let mut saw_get = false;
+    for _ in 0..50 {
+        if peer
+            .mcp_requests()
+            .await
+            .iter()
+            .any(|r| r["method"] == "GET")
+        {
+            saw_get = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(saw_get, "the GET stream was not opened");
+    session.close().await.unwrap();
+    let records = assert_all_authorised(&peer).await;
+    let get = records.iter().find(|r| r["method"] == "GET").unwrap();
+    assert!(get["accept"]
+        .as_str()
+        .unwrap()
+        .contains("text/event-stream"));
+    assert!(records
+        .iter()
+        .any(|r| r["method"] == "DELETE" && r["status"] == 200));
+}
+
+#[tokio::test]
+async fn dropping_a_call_cancels_it_on_the_server() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
+        return;
+    };
+    let session = client(&peer, SESSION_ERA)
+        .connect(&Credential::new(ALICE))
+        .await
+        .unwrap();
+    let call = session.call_tool("sleep", json!({"ms": 5000}));
+    assert!(tokio::time::timeout(Duration::from_millis(300), call)
+        .await
+        .is_err());
+    let mut cancelled = false;
+    for _ in 0..40 {
+        let records = peer.mcp_requests().await;
+        if records
+            .iter()
+            .any(|r| r["jsonrpc_methods"][0] == "notifications/cancelled")
+        {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(cancelled, "no notifications/cancelled reached the server");
+    assert_all_authorised(&peer).await;
+}
+
+#[tokio::test]
+async fn oversized_reply_is_too_large() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &["--json-response"]).await else {
+        return;
+    };
+    let server = GenericServer::new("peer", &peer.url)
+        .unwrap()
+        .with_auth_scheme(AuthScheme::token());
+    let client = McpClient::builder(server)
+        .protocol(SESSION_ERA)
+        .max_body_bytes(64 * 1024)
+        .build()
+        .unwrap();
+    let session = client.connect(&Credential::new(ALICE)).await.unwrap();
+    let err = session
+        .call_tool("big", json!({"kib": 256}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TooLarge { limit: 65536 }), "{err:?}");
+    // The session still works afterwards.
+    session
+        .call_tool("echo", json!({"text": "ok"}))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn pinned_older_versions_work() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &["--json-response"]).await else {
+        return;
+    };
+    for version in [
+        ProtocolVersion::V2025_06_18,
+        ProtocolVersion::V2025_03_26,
+        ProtocolVersion::V2024_11_05,
+    ] {
+        peer.reset().await;
+        let session = client(&peer, ProtocolPreference::Exact(version))
+            .connect(&Credential::new(ALICE))
+            .await
+            .unwrap_or_else(|e| panic!("{version}: {e}"));
+        assert_eq!(session.version(), version);
+        session
+            .call_tool("echo", json!({"text": "v"}))
+            .await
+            .unwrap();
+        let records = assert_all_authorised(&peer).await;
+        let last = records.last().unwrap();
+        if version >= ProtocolVersion::V2025_06_18 {
+            assert_eq!(last["mcp_protocol_version"], version.as_str());
+        } else {
+            assert!(last["mcp_protocol_version"].is_null(), "{last}");
+        }
+    }
+}
