@@ -10,6 +10,7 @@ mod operations;
 mod protocol;
 mod session;
 mod sse;
+mod tool_routing;
 mod transport;
 
 pub use mcp_client::{McpClient, McpClientBuilder};

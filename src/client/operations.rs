@@ -8,6 +8,7 @@ use super::model::{
     ReadResourceResult, Resource, ResourceTemplate, Tool,
 };
 use super::session::{RequestOptions, Session};
+use super::tool_routing::routing_table;
 use crate::error::{Error, Result};
 
 /// Most pages a list operation follows before it gives up on a server that never stops.
@@ -16,21 +17,18 @@ const MAX_PAGES: usize = 1000;
 impl Session {
     /// Every tool the server offers (following `nextCursor` to the last page).
     ///
-    /// Tools the server marks read-only or idempotent become safe to retry after a 5xx.
+    /// Tools the server marks read-only or idempotent become safe to retry after a 5xx, and in
+    /// the 2026-07-28 protocol the arguments their schemas mark with `x-mcp-header` are mirrored
+    /// into `Mcp-Param-*` headers on later calls.
     pub async fn list_tools(&self) -> Result<Vec<Tool>> {
-        let tools: Vec<Tool> = self.list_all("tools/list", "tools").await?;
-        let mut safe = self
-            .inner
-            .safe_tools
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        safe.clear();
-        safe.extend(
-            tools
-                .iter()
-                .filter(|t| t.is_safe_to_repeat())
-                .map(|t| t.name.clone()),
-        );
+        let mut tools: Vec<Tool> = self.list_all("tools/list", "tools").await?;
+        let (table, invalid) = routing_table(&tools);
+        if self.version().is_stateless() && !invalid.is_empty() {
+            // 2026-07-28: a tool with invalid `x-mcp-header` declarations must not be offered.
+            tracing::warn!(tools = ?invalid, "leaving out tools with invalid x-mcp-header declarations");
+            tools.retain(|tool| !invalid.contains(&tool.name));
+        }
+        *self.inner.tools.write().unwrap_or_else(|p| p.into_inner()) = table;
         Ok(tools)
     }
 

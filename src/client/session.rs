@@ -1,6 +1,6 @@
 //! `Session`: one user's connection to the server, and the request machinery under it.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
@@ -17,6 +17,7 @@ use super::mcp_client::ClientInner;
 use super::model::{LoggingLevel, ServerDetails, ServerNotification};
 use super::protocol::ProtocolVersion;
 use super::sse::SseParser;
+use super::tool_routing::{param_header_values, ToolRouting};
 use super::transport::{self, ACCEPT_POST, ACCEPT_STREAM, CONTENT_JSON};
 use crate::credential::Credential;
 use crate::error::{Error, Result};
@@ -71,7 +72,7 @@ pub(crate) struct SessionInner {
     log_level: RwLock<Option<LoggingLevel>>,
     closed: AtomicBool,
     reinit: tokio::sync::Mutex<()>,
-    pub(crate) safe_tools: RwLock<HashSet<String>>,
+    pub(crate) tools: RwLock<HashMap<String, ToolRouting>>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -123,7 +124,7 @@ impl Session {
             log_level: RwLock::new(None),
             closed: AtomicBool::new(false),
             reinit: tokio::sync::Mutex::new(()),
-            safe_tools: RwLock::new(HashSet::new()),
+            tools: RwLock::new(HashMap::new()),
             listener: std::sync::Mutex::new(None),
         };
         if version.is_stateless() {
@@ -314,7 +315,7 @@ impl SessionInner {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.decorate(&mut params, options);
-        let name = routing_name(method, &params);
+        let routing = self.routing_headers(method, &params);
         let safe = self.is_safe_to_repeat(method, &params);
         let body = Bytes::from(jsonrpc::request_bytes(id, method, &params));
         let mut guard = CancelOnDrop {
@@ -324,7 +325,7 @@ impl SessionInner {
         };
         let limit = options.timeout.unwrap_or(self.config().request_timeout);
         let span = tracing::debug_span!("mcp_request", method, id);
-        let result = tokio::time::timeout(limit, self.exchange(id, method, name, body, safe))
+        let result = tokio::time::timeout(limit, self.exchange(id, method, &routing, body, safe))
             .await
             .unwrap_or_else(|_| {
                 Err(Error::timeout(format!(
@@ -374,16 +375,48 @@ impl SessionInner {
         }
     }
 
+    /// The stateless era's routing headers: `Mcp-Method`, `Mcp-Name`, and the `Mcp-Param-*`
+    /// headers the tool's schema declares.
+    fn routing_headers(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+    ) -> Vec<(HeaderName, HeaderValue)> {
+        if !self.version.is_stateless() {
+            return Vec::new();
+        }
+        let mut headers = vec![(
+            HeaderName::from_static(transport::MCP_METHOD),
+            transport::routing_header_value(method),
+        )];
+        if let Some(name) = routing_name(method, params) {
+            headers.push((HeaderName::from_static(transport::MCP_NAME), name));
+        }
+        if method == "tools/call" {
+            let tools = self.tools.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(routing) = params
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(|name| tools.get(name))
+            {
+                let arguments = params.get("arguments").and_then(Value::as_object);
+                headers.extend(param_header_values(routing, arguments));
+            }
+        }
+        headers
+    }
+
     fn is_safe_to_repeat(&self, method: &str, params: &Map<String, Value>) -> bool {
         match method {
             "tools/call" => params
                 .get("name")
                 .and_then(Value::as_str)
                 .is_some_and(|name| {
-                    self.safe_tools
+                    self.tools
                         .read()
                         .unwrap_or_else(|p| p.into_inner())
-                        .contains(name)
+                        .get(name)
+                        .is_some_and(|tool| tool.safe_to_repeat)
                 }),
             _ => true,
         }
@@ -393,7 +426,7 @@ impl SessionInner {
         self: &Arc<Self>,
         id: u64,
         method: &str,
-        name: Option<HeaderValue>,
+        routing: &[(HeaderName, HeaderValue)],
         body: Bytes,
         safe: bool,
     ) -> Result<Value> {
@@ -401,9 +434,7 @@ impl SessionInner {
         let mut reestablished = false;
         loop {
             let route = self.route();
-            let outcome = self
-                .post(&route, id, method, name.clone(), body.clone())
-                .await;
+            let outcome = self.post(&route, id, routing, body.clone()).await;
             match outcome {
                 Err(Error::HttpStatus { status: 404, .. })
                     if route.session_id.is_some() && !reestablished =>
@@ -446,20 +477,13 @@ impl SessionInner {
         self: &Arc<Self>,
         route: &Route,
         id: u64,
-        method: &str,
-        name: Option<HeaderValue>,
+        routing: &[(HeaderName, HeaderValue)],
         body: Bytes,
     ) -> Result<Value> {
         let mut headers = self.headers(route, ACCEPT_POST);
         headers.insert(http::header::CONTENT_TYPE, CONTENT_JSON);
-        if self.version.is_stateless() {
-            headers.insert(
-                HeaderName::from_static(transport::MCP_METHOD),
-                transport::routing_header_value(method),
-            );
-            if let Some(name) = name {
-                headers.insert(HeaderName::from_static(transport::MCP_NAME), name);
-            }
+        for (name, value) in routing {
+            headers.insert(name.clone(), value.clone());
         }
         let mut response = self
             .client
@@ -1090,7 +1114,7 @@ impl Drop for CancelOnDrop {
 fn routing_name(method: &str, params: &Map<String, Value>) -> Option<HeaderValue> {
     let key = match method {
         "tools/call" | "prompts/get" => "name",
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
+        "resources/read" => "uri",
         _ => return None,
     };
     params
