@@ -64,8 +64,11 @@ pub use credential::{
     StaticCredential, UserId,
 };
 pub use error::{BoxError, Error, Result};
+pub use pagerduty::{
+    AreaSummary, CatalogueSummary, PagerDutyArea, PagerDutyUser, TokenVerifier, ToolAccess,
+    ToolCatalogue, ToolSummary,
+};
 pub use pagerduty::{PagerDuty, PagerDutyBuilder, CREDENTIAL_HELP};
-pub use pagerduty::{PagerDutyUser, TokenVerifier};
 pub use region::{Region, UnknownRegion};
 pub use server::{ConnectionType, GenericServer, RemoteMcpServer};
 

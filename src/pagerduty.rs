@@ -140,9 +140,13 @@ impl PagerDutyBuilder {
     }
 }
 
+mod catalogue;
 mod token_check;
 mod user;
 
+pub use catalogue::{
+    AreaSummary, CatalogueSummary, PagerDutyArea, ToolAccess, ToolCatalogue, ToolSummary,
+};
 pub use token_check::TokenVerifier;
 pub use user::PagerDutyUser;
 
