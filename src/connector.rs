@@ -264,7 +264,11 @@ impl Connector {
         *current = None;
         let session = match self.inner.client.connect(&credential).await {
             Ok(session) => session,
-            Err(err) => return Err(self.on_error(user, &credential, err).await),
+            Err(err) => {
+                // Release the user's slot first: `on_error` takes it again.
+                drop(current);
+                return Err(self.on_error(user, &credential, err).await);
+            }
         };
         *current = Some(OpenSession {
             session: session.clone(),

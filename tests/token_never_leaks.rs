@@ -1,0 +1,329 @@
+//! A recognisable token goes through every public type and error path; its text must never show
+//! up in `Debug`, `Display`, an error, a log line (captured at TRACE, every crate), or reach
+//! another origin through a redirect.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::any;
+use axum::Router;
+use pagerduty_mcp_connect::{
+    credential_fn, AuthScheme, CachedCredentials, Connector, Credential, CredentialChain,
+    CredentialProvider, EnvCredential, Error, GenericServer, InMemoryCredentialStore, McpClient,
+    PagerDuty, ProtocolPreference, ProtocolVersion, SharedCredentialProvider, StaticCredential,
+    UserId,
+};
+use secrecy::SecretString;
+use serde_json::json;
+
+const TOKEN: &str = "u+LEAKCHECK7q3Zk9";
+const NEEDLE: &str = "LEAKCHECK";
+
+fn assert_clean(what: &str, text: &str) {
+    assert!(!text.contains(NEEDLE), "{what} leaks the token: {text}");
+}
+
+fn assert_error_clean(err: &Error) {
+    assert_clean("error Display", &err.to_string());
+    assert_clean("error Debug", &format!("{err:?}"));
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        assert_clean("error source", &format!("{inner} {inner:?}"));
+        source = inner.source();
+    }
+}
+
+#[tokio::test]
+async fn public_types_never_format_the_token() {
+    let credential = Credential::new(TOKEN)
+        .with_created_at(SystemTime::UNIX_EPOCH)
+        .with_expires_at(SystemTime::now() + Duration::from_secs(60));
+    assert_clean("Credential", &format!("{credential:?}"));
+
+    let store = InMemoryCredentialStore::new();
+    store.insert("alice", TOKEN);
+    let cached = CachedCredentials::new(store.clone());
+    cached.credential(&UserId::from("alice")).await.unwrap();
+    let chain = CredentialChain::first(store.clone()).or_else(StaticCredential::new(TOKEN));
+    let shared = SharedCredentialProvider::new(chain.clone());
+    let function = credential_fn(|_user: UserId| async { Ok(Credential::new(TOKEN)) });
+    let env = EnvCredential::from_variable("PDMC_TEST_UNSET_VARIABLE");
+    for (what, text) in [
+        ("store", format!("{store:?}")),
+        ("cache", format!("{cached:?}")),
+        ("chain", format!("{chain:?}")),
+        ("shared", format!("{shared:?}")),
+        ("fn", format!("{function:?}")),
+        ("env", format!("{env:?}")),
+        ("static", format!("{:?}", StaticCredential::new(TOKEN))),
+    ] {
+        assert_clean(what, &text);
+    }
+
+    let value = AuthScheme::token()
+        .header_value(&SecretString::from(TOKEN))
+        .unwrap();
+    assert!(value.is_sensitive());
+    assert_clean("HeaderValue", &format!("{value:?}"));
+    assert_clean(
+        "AuthScheme",
+        &format!("{} {:?}", AuthScheme::token(), AuthScheme::token()),
+    );
+
+    // Bad tokens are rejected without being echoed.
+    for bad in [
+        format!("{TOKEN}\r\nX-Injected: 1"),
+        format!("{TOKEN}\n"),
+        format!("{TOKEN}\0"),
+        format!("{TOKEN} more"),
+        format!("{TOKEN}é"),
+    ] {
+        let err = AuthScheme::token()
+            .header_value(&SecretString::from(bad))
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidCredential { .. }));
+        assert_error_clean(&err);
+    }
+    // Through the client too: nothing is sent.
+    let client = McpClient::new(PagerDuty::new(pagerduty_mcp_connect::Region::Us)).unwrap();
+    let err = client
+        .connect(&Credential::new(format!("{TOKEN}\r\n")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidCredential { .. }));
+    assert_error_clean(&err);
+    assert_clean("McpClient", &format!("{client:?}"));
+}
+
+/// A hostile server: echoes the Authorization header back in every error it can.
+async fn echo_server(mode: &'static str) -> String {
+    async fn handler(State(mode): State<&'static str>, headers: HeaderMap) -> impl IntoResponse {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        match mode {
+            "401" => (
+                StatusCode::UNAUTHORIZED,
+                [("content-type", "application/json")],
+                json!({"error": {"message": format!("bad credential {auth}"), "code": 2006}})
+                    .to_string(),
+            ),
+            "403" => (
+                StatusCode::FORBIDDEN,
+                [("content-type", "text/plain")],
+                format!("no access for {auth}"),
+            ),
+            "500" => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [("content-type", "text/plain")],
+                format!("crash while handling {auth}"),
+            ),
+            _ => (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                json!({"jsonrpc": "2.0", "id": 1, "error": {
+                    "code": -32000, "message": format!("rejected {auth}"), "data": {"header": auth}
+                }})
+                .to_string(),
+            ),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = Router::new().route("/mcp", any(handler)).with_state(mode);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/mcp")
+}
+
+#[tokio::test]
+async fn errors_built_from_a_hostile_server_are_scrubbed() {
+    for mode in ["401", "403", "500", "jsonrpc"] {
+        let url = echo_server(mode).await;
+        let server = GenericServer::new("hostile", &url)
+            .unwrap()
+            .with_auth_scheme(AuthScheme::token());
+        let client = McpClient::builder(server)
+            .protocol(ProtocolPreference::Exact(ProtocolVersion::V2026_07_28))
+            .max_retries(0)
+            .build()
+            .unwrap();
+        let err = client.connect(&Credential::new(TOKEN)).await.unwrap_err();
+        assert_error_clean(&err);
+        match mode {
+            "401" => assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}"),
+            "403" => assert!(matches!(err, Error::Forbidden { .. }), "{err:?}"),
+            "500" => assert!(
+                matches!(err, Error::HttpStatus { status: 500, .. }),
+                "{err:?}"
+            ),
+            _ => assert!(matches!(err, Error::Server { code: -32000, .. }), "{err:?}"),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn trace_logs_of_a_whole_session_hold_no_token() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // One thread, so the client, its connection tasks and the mock all log to this subscriber.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let mock = pagerduty_mcp_connect::testing::MockPagerDuty::builder()
+                .user(pagerduty_mcp_connect::testing::MockUser::new(
+                    "PALICE",
+                    "Alice",
+                    "alice@example.com",
+                    "admin",
+                    TOKEN,
+                ))
+                .start()
+                .await
+                .unwrap();
+            let store = InMemoryCredentialStore::new();
+            store.insert("alice", TOKEN);
+            store.insert("mallory", "u+LEAKCHECKwrong0");
+            let connector = Connector::builder()
+                .server(
+                    PagerDuty::builder()
+                        .endpoint(mock.url().as_str())
+                        .build()
+                        .unwrap(),
+                )
+                .credentials(store)
+                .build()
+                .unwrap();
+            let alice = UserId::from("alice");
+            connector.list_tools(&alice).await.unwrap();
+            connector
+                .call_tool(&alice, "list_incidents", json!({}))
+                .await
+                .unwrap();
+            let err = connector
+                .call_tool(&UserId::from("mallory"), "list_incidents", json!({}))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+            assert_error_clean(&err);
+            assert_clean("Connector", &format!("{connector:?}"));
+            let session = connector.session(&alice).await.unwrap();
+            assert_clean("Session", &format!("{session:?}"));
+            assert_clean("mock", &format!("{mock:?}"));
+            for record in mock.requests() {
+                assert_clean("recorded request", &format!("{record:?}"));
+            }
+        });
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("mcp_call"),
+        "the audit span was not logged:\n{logs}"
+    );
+    assert!(logs.contains("alice"), "the user id should be logged");
+    assert!(
+        logs.contains("hyper") || logs.contains("reqwest"),
+        "the HTTP stack's own TRACE output was not captured"
+    );
+    assert_clean("TRACE logs", &logs);
+}
+
+#[tokio::test]
+async fn redirects_to_another_origin_are_not_followed() {
+    // Origin B records whether anything reached it.
+    let reached = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = reached.clone();
+    let listener_b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address_b = listener_b.local_addr().unwrap();
+    let app_b = Router::new().route(
+        "/mcp",
+        any(move |headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap_or("").to_owned())
+                    .unwrap_or_default();
+                seen.lock().unwrap().push(auth);
+                StatusCode::OK
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener_b, app_b).await.unwrap() });
+    // Origin A redirects every request to B.
+    let target = format!("http://{address_b}/mcp");
+    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address_a = listener_a.local_addr().unwrap();
+    let app_a = Router::new().route(
+        "/mcp",
+        any(move || {
+            let target = target.clone();
+            async move { (StatusCode::TEMPORARY_REDIRECT, [("location", target)]) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener_a, app_a).await.unwrap() });
+
+    let server = GenericServer::new("redirecting", &format!("http://{address_a}/mcp"))
+        .unwrap()
+        .with_auth_scheme(AuthScheme::token());
+    let client = McpClient::new(server).unwrap();
+    let err = client.connect(&Credential::new(TOKEN)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::HttpStatus { status: 307, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("another origin"), "{err}");
+    assert_error_clean(&err);
+    assert!(
+        reached.lock().unwrap().is_empty(),
+        "a request reached the other origin: {:?}",
+        reached.lock().unwrap()
+    );
+}
+
+#[test]
+fn plain_http_is_refused_except_to_loopback() {
+    for url in [
+        "http://mcp.example.com/mcp",
+        "http://10.0.0.1/mcp",
+        "ftp://x/mcp",
+    ] {
+        assert!(GenericServer::new("x", url).is_err(), "{url}");
+        assert!(PagerDuty::builder().endpoint(url).build().is_err(), "{url}");
+    }
+    for url in [
+        "http://127.0.0.1:9/mcp",
+        "http://[::1]:9/mcp",
+        "http://localhost:9/mcp",
+    ] {
+        assert!(GenericServer::new("x", url).is_ok(), "{url}");
+    }
+    let err = GenericServer::new("x", &format!("https://user:{TOKEN}@example.com/")).unwrap_err();
+    assert_error_clean(&err);
+}
