@@ -122,7 +122,7 @@ impl Connector {
                 .filter(|tool| {
                     self.inner
                         .policy
-                        .check_tool(&tool.name, Some(tool))
+                        .check_tool(user, &tool.name, Some(tool))
                         .is_none()
                 })
                 .cloned()
@@ -167,15 +167,15 @@ impl Connector {
         let policy = &self.inner.policy;
         // Lists first: they need no round trip.
         if let Some(reason) = policy
-            .check_tool(name, None)
-            .filter(|_| !policy.needs_annotations())
+            .check_tool(user, name, None)
+            .filter(|_| !policy.needs_annotations(user))
         {
             return Err(Error::PolicyDenied { reason });
         }
-        if policy.needs_annotations() {
+        if policy.needs_annotations(user) {
             let tools = self.tools_of(user, false).await?;
             let tool = tools.iter().find(|t| t.name == name);
-            if let Some(reason) = policy.check_tool(name, tool) {
+            if let Some(reason) = policy.check_tool(user, name, tool) {
                 return Err(Error::PolicyDenied { reason });
             }
         }

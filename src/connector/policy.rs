@@ -29,6 +29,7 @@ pub struct Policy {
     allowed_users: Option<HashSet<UserId>>,
     user_predicate: Option<UserPredicate>,
     read_only: bool,
+    read_only_users: HashSet<UserId>,
     allowed_tools: Option<HashSet<String>>,
     denied_tools: HashSet<String>,
 }
@@ -68,6 +69,18 @@ impl Policy {
         self
     }
 
+    /// Read-only mode for these users only (adds to any earlier list); others keep the
+    /// connector-wide setting.
+    pub fn read_only_users<I, U>(mut self, users: I) -> Self
+    where
+        I: IntoIterator<Item = U>,
+        U: Into<UserId>,
+    {
+        self.read_only_users
+            .extend(users.into_iter().map(Into::into));
+        self
+    }
+
     /// Only these tools are offered and allowed (adds to any earlier list).
     pub fn allow_tools<I, S>(mut self, tools: I) -> Self
     where
@@ -90,9 +103,9 @@ impl Policy {
         self
     }
 
-    /// Whether read-only mode is on.
-    pub fn is_read_only(&self) -> bool {
-        self.read_only
+    /// Whether read-only mode is on for `user`.
+    pub fn is_read_only_for(&self, user: &UserId) -> bool {
+        self.read_only || self.read_only_users.contains(user)
     }
 
     /// Why `user` may not connect, or `None` if they may.
@@ -112,9 +125,9 @@ impl Policy {
         None
     }
 
-    /// Why the tool `name` (described by `tool` when the server listed it) may not be called, or
-    /// `None` if it may.
-    pub fn check_tool(&self, name: &str, tool: Option<&Tool>) -> Option<String> {
+    /// Why `user` may not call the tool `name` (described by `tool` when the server listed it),
+    /// or `None` if they may.
+    pub fn check_tool(&self, user: &UserId, name: &str, tool: Option<&Tool>) -> Option<String> {
         if self.denied_tools.contains(name) {
             return Some(format!("tool {name} is on the deny list"));
         }
@@ -123,7 +136,7 @@ impl Policy {
                 return Some(format!("tool {name} is not on the allow list"));
             }
         }
-        if self.read_only {
+        if self.is_read_only_for(user) {
             match tool {
                 None => {
                     return Some(format!(
@@ -141,9 +154,9 @@ impl Policy {
         None
     }
 
-    /// Whether the policy needs the tool's annotations to decide (read-only mode).
-    pub(crate) fn needs_annotations(&self) -> bool {
-        self.read_only
+    /// Whether the policy needs the tool's annotations to decide for `user` (read-only mode).
+    pub(crate) fn needs_annotations(&self, user: &UserId) -> bool {
+        self.is_read_only_for(user)
     }
 }
 
@@ -156,6 +169,7 @@ impl fmt::Debug for Policy {
             )
             .field("user_predicate", &self.user_predicate.is_some())
             .field("read_only", &self.read_only)
+            .field("read_only_users", &self.read_only_users.len())
             .field("allowed_tools", &self.allowed_tools)
             .field("denied_tools", &self.denied_tools)
             .finish()
@@ -192,18 +206,30 @@ mod tests {
         );
         let bare: Tool =
             serde_json::from_value(json!({"name": "bare", "inputSchema": {}})).unwrap();
+        let u = UserId::from("u");
         let read_only = Policy::new().read_only(true);
         assert!(read_only
-            .check_tool("list_incidents", Some(&read))
+            .check_tool(&u, "list_incidents", Some(&read))
             .is_none());
         assert!(read_only
-            .check_tool("create_incident", Some(&write))
+            .check_tool(&u, "create_incident", Some(&write))
             .is_some());
-        assert!(read_only.check_tool("bare", Some(&bare)).is_some());
-        assert!(read_only.check_tool("unknown", None).is_some());
+        assert!(read_only.check_tool(&u, "bare", Some(&bare)).is_some());
+        assert!(read_only.check_tool(&u, "unknown", None).is_some());
         let lists = Policy::new().allow_tools(["a", "b"]).deny_tools(["b"]);
-        assert!(lists.check_tool("a", None).is_none());
-        assert!(lists.check_tool("b", None).is_some());
-        assert!(lists.check_tool("c", None).is_some());
+        assert!(lists.check_tool(&u, "a", None).is_none());
+        assert!(lists.check_tool(&u, "b", None).is_some());
+        assert!(lists.check_tool(&u, "c", None).is_some());
+        let per_user = Policy::new().read_only_users(["bob"]);
+        let bob = UserId::from("bob");
+        assert!(per_user
+            .check_tool(&bob, "create_incident", Some(&write))
+            .is_some());
+        assert!(per_user
+            .check_tool(&bob, "list_incidents", Some(&read))
+            .is_none());
+        assert!(per_user
+            .check_tool(&u, "create_incident", Some(&write))
+            .is_none());
     }
 }
