@@ -1,0 +1,213 @@
+//! What the crate logs: every connector call is an audit span (user, tool, outcome, latency), old
+//! tokens are warned about once per user, and no log line of any crate, at TRACE level, holds a
+//! token.
+//!
+//! One global subscriber captures everything this test binary logs (a thread-local one would race
+//! with tracing's per-callsite interest cache when tests run in parallel), and each test looks at
+//! the lines of its own users.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use pagerduty_mcp_connect::testing::{MockPagerDuty, MockUser};
+use pagerduty_mcp_connect::{
+    Connector, Credential, Error, InMemoryCredentialStore, PagerDuty, Policy, UserId,
+};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn captured() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        captured
+    })
+}
+
+fn logs() -> String {
+    String::from_utf8_lossy(&captured().0.lock().unwrap()).into_owned()
+}
+
+const SECRET: &str = "u+LEAKCHECKaudit77";
+const TOKENS: [&str; 4] = [
+    SECRET,
+    MockPagerDuty::ALICE_TOKEN,
+    MockPagerDuty::BOB_TOKEN,
+    MockPagerDuty::DEMO_TOKEN,
+];
+
+fn assert_no_token(logs: &str) {
+    for token in TOKENS {
+        assert!(!logs.contains(token), "a token is in the logs");
+    }
+    assert!(!logs.contains("LEAKCHECK"), "a token is in the logs");
+}
+
+fn connector(mock: &MockPagerDuty, store: InMemoryCredentialStore, policy: Policy) -> Connector {
+    Connector::builder()
+        .server(
+            PagerDuty::builder()
+                .endpoint(mock.url().as_str())
+                .build()
+                .unwrap(),
+        )
+        .credentials(store)
+        .policy(policy)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_call_is_an_audit_span_with_user_tool_outcome_and_latency() {
+    captured();
+    let mock = MockPagerDuty::start().await;
+    let store = InMemoryCredentialStore::new();
+    store.insert("audit-alice", MockPagerDuty::ALICE_TOKEN);
+    let connector = connector(&mock, store, Policy::new().deny_tools(["create_incident"]));
+    let alice = UserId::from("audit-alice");
+    connector
+        .call_tool(&alice, "list_incidents", json!({}))
+        .await
+        .unwrap();
+    let err = connector
+        .call_tool(&alice, "create_incident", json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PolicyDenied { .. }));
+
+    let logs = logs();
+    let finished: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("user=audit-alice"))
+        .filter(|l| l.contains("mcp call finished") || l.contains("mcp call failed"))
+        .collect();
+    assert_eq!(finished.len(), 2, "{finished:#?}");
+    assert!(finished[0].contains("list_incidents"), "{}", finished[0]);
+    assert!(finished[0].contains("outcome=\"ok\""), "{}", finished[0]);
+    assert!(finished[0].contains("latency_ms="), "{}", finished[0]);
+    assert!(finished[1].contains("create_incident"), "{}", finished[1]);
+    assert!(
+        finished[1].contains("outcome=\"denied\""),
+        "{}",
+        finished[1]
+    );
+    assert_no_token(&logs);
+}
+
+#[tokio::test]
+async fn old_tokens_are_warned_about_once() {
+    captured();
+    let mock = MockPagerDuty::start().await;
+    let store = InMemoryCredentialStore::new();
+    let old = SystemTime::now() - Duration::from_secs(200 * 86_400);
+    store.insert_credential(
+        "aged-alice",
+        Credential::new(MockPagerDuty::ALICE_TOKEN).with_created_at(old),
+    );
+    store.insert_credential(
+        "fresh-bob",
+        Credential::new(MockPagerDuty::BOB_TOKEN).with_created_at(SystemTime::now()),
+    );
+    let connector = connector(&mock, store, Policy::new());
+    for _ in 0..3 {
+        for user in ["aged-alice", "fresh-bob"] {
+            connector
+                .call_tool(&UserId::from(user), "get_user_data", json!({}))
+                .await
+                .unwrap();
+        }
+    }
+    let logs = logs();
+    let warnings: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("should be rotated"))
+        .filter(|l| l.contains("aged-alice") || l.contains("fresh-bob"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].contains("aged-alice"));
+    assert!(warnings[0].contains("age_days=200"), "{}", warnings[0]);
+    assert_no_token(&logs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logs_of_whole_sessions_hold_no_token() {
+    captured();
+    let mock = MockPagerDuty::builder()
+        .user(MockUser::new(
+            "PTRACE1",
+            "Trace",
+            "trace@example.com",
+            "admin",
+            SECRET,
+        ))
+        .start()
+        .await
+        .unwrap();
+    let store = InMemoryCredentialStore::new();
+    store.insert("trace-alice", SECRET);
+    for preference in [
+        pagerduty_mcp_connect::ProtocolPreference::Auto,
+        pagerduty_mcp_connect::ProtocolPreference::Exact(
+            pagerduty_mcp_connect::ProtocolVersion::V2025_11_25,
+        ),
+    ] {
+        store.insert("trace-mallory", "u+LEAKCHECKwrong000");
+        let connector = Connector::builder()
+            .server(
+                PagerDuty::builder()
+                    .endpoint(mock.url().as_str())
+                    .build()
+                    .unwrap(),
+            )
+            .credentials(store.clone())
+            .configure_client(move |c| c.protocol(preference))
+            .build()
+            .unwrap();
+        let alice = UserId::from("trace-alice");
+        connector.list_tools(&alice).await.unwrap();
+        connector
+            .call_tool(&alice, "list_incidents", json!({}))
+            .await
+            .unwrap();
+        mock.expire_sessions();
+        connector
+            .call_tool(&alice, "get_user_data", json!({}))
+            .await
+            .unwrap();
+        let err = connector
+            .call_tool(&UserId::from("trace-mallory"), "list_incidents", json!({}))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+        connector.disconnect(&alice).await.unwrap();
+    }
+    let logs = logs();
+    assert!(
+        logs.contains("user=trace-alice"),
+        "the audit span was not logged"
+    );
+    assert!(
+        logs.contains("hyper") || logs.contains("reqwest"),
+        "the HTTP stack's own TRACE output was not captured"
+    );
+    assert_no_token(&logs);
+}

@@ -1,0 +1,169 @@
+//! What a gateway's policy allows: who may connect, read-only mode from annotations, tool
+//! allow/deny lists. A denied call never reaches the server.
+
+use pagerduty_mcp_connect::testing::MockPagerDuty;
+use pagerduty_mcp_connect::{Connector, Error, InMemoryCredentialStore, PagerDuty, Policy, UserId};
+use serde_json::json;
+
+fn setup(mock: &MockPagerDuty, policy: Policy) -> Connector {
+    let store = InMemoryCredentialStore::new();
+    store.insert("alice", MockPagerDuty::ALICE_TOKEN);
+    store.insert("bob", MockPagerDuty::BOB_TOKEN);
+    store.insert("demo", MockPagerDuty::DEMO_TOKEN);
+    Connector::builder()
+        .server(
+            PagerDuty::builder()
+                .endpoint(mock.url().as_str())
+                .build()
+                .unwrap(),
+        )
+        .credentials(store)
+        .policy(policy)
+        .build()
+        .unwrap()
+}
+
+fn tool_calls(mock: &MockPagerDuty) -> Vec<String> {
+    mock.requests()
+        .iter()
+        .filter(|r| r.jsonrpc_methods.iter().any(|m| m == "tools/call"))
+        .map(|r| r.mcp_name.clone().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn only_allowed_users_connect() {
+    let mock = MockPagerDuty::start().await;
+    let connector = setup(
+        &mock,
+        Policy::new()
+            .allow_users(["alice", "bob"])
+            .allow_user_if(|user| user.as_str() != "bob"),
+    );
+    connector
+        .call_tool(&UserId::from("alice"), "get_user_data", json!({}))
+        .await
+        .unwrap();
+    for user in ["bob", "demo", "mallory"] {
+        let err = connector
+            .call_tool(&UserId::from(user), "get_user_data", json!({}))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::PolicyDenied { .. }), "{user}: {err:?}");
+        let err = connector.list_tools(&UserId::from(user)).await.unwrap_err();
+        assert!(matches!(err, Error::PolicyDenied { .. }));
+        assert!(connector.session(&UserId::from(user)).await.is_err());
+    }
+    let users: Vec<_> = mock
+        .requests()
+        .iter()
+        .filter_map(|r| r.user_id.clone())
+        .collect();
+    assert!(
+        users.iter().all(|u| u == MockPagerDuty::ALICE_USER_ID),
+        "{users:?}"
+    );
+}
+
+#[tokio::test]
+async fn read_only_mode_offers_and_allows_only_read_only_tools() {
+    let mock = MockPagerDuty::start().await;
+    let connector = setup(&mock, Policy::new().read_only(true));
+    let alice = UserId::from("alice");
+    let tools = connector.list_tools(&alice).await.unwrap();
+    assert!(!tools.is_empty());
+    assert!(tools.iter().all(|t| t.is_read_only()), "{tools:?}");
+    assert!(tools.iter().any(|t| t.name == "list_incidents"));
+    assert!(!tools.iter().any(|t| t.name == "create_incident"));
+
+    connector
+        .call_tool(&alice, "list_incidents", json!({}))
+        .await
+        .unwrap();
+    for write in [
+        "create_incident",
+        "manage_incidents",
+        "add_note_to_incident",
+        "no_such_tool",
+    ] {
+        let err = connector
+            .call_tool(
+                &alice,
+                write,
+                json!({"title": "x", "service_id": "PSVC001"}),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::PolicyDenied { .. }),
+            "{write}: {err:?}"
+        );
+    }
+    assert_eq!(
+        tool_calls(&mock),
+        ["list_incidents"],
+        "a denied call reached the server"
+    );
+}
+
+#[tokio::test]
+async fn read_only_for_some_users_only() {
+    let mock = MockPagerDuty::start().await;
+    let connector = setup(&mock, Policy::new().read_only_users(["bob"]));
+    let bob_tools = connector.list_tools(&UserId::from("bob")).await.unwrap();
+    let alice_tools = connector.list_tools(&UserId::from("alice")).await.unwrap();
+    assert!(bob_tools.len() < alice_tools.len());
+    assert!(alice_tools.iter().any(|t| t.name == "create_incident"));
+    let created = connector
+        .call_tool(
+            &UserId::from("alice"),
+            "create_incident",
+            json!({"title": "Disk full", "service_id": "PSVC001"}),
+        )
+        .await
+        .unwrap();
+    assert!(!created.is_error(), "{created:?}");
+    let err = connector
+        .call_tool(
+            &UserId::from("bob"),
+            "create_incident",
+            json!({"title": "Disk full", "service_id": "PSVC001"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PolicyDenied { .. }));
+    assert_eq!(tool_calls(&mock), ["create_incident"]);
+}
+
+#[tokio::test]
+async fn allow_and_deny_lists() {
+    let mock = MockPagerDuty::start().await;
+    let connector = setup(
+        &mock,
+        Policy::new()
+            .allow_tools(["list_incidents", "get_incident", "create_incident"])
+            .deny_tools(["create_incident"]),
+    );
+    let alice = UserId::from("alice");
+    let names: Vec<String> = connector
+        .list_tools(&alice)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"list_incidents".to_owned()));
+    assert!(names.contains(&"get_incident".to_owned()));
+    for denied in ["create_incident", "list_services"] {
+        let err = connector
+            .call_tool(&alice, denied, json!({}))
+            .await
+            .unwrap_err();
+        let Error::PolicyDenied { reason } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(reason.contains(denied), "{reason}");
+    }
+    assert!(tool_calls(&mock).is_empty());
+}
