@@ -95,6 +95,40 @@ async fn public_types_never_format_the_token() {
     assert!(matches!(err, Error::InvalidCredential { .. }));
     assert_error_clean(&err);
     assert_clean("McpClient", &format!("{client:?}"));
+
+    // A live session, its connector and the mock that served them.
+    let mock = pagerduty_mcp_connect::testing::MockPagerDuty::builder()
+        .user(pagerduty_mcp_connect::testing::MockUser::new(
+            "PLEAK01",
+            "Leak Check",
+            "leak@example.com",
+            "admin",
+            TOKEN,
+        ))
+        .start()
+        .await
+        .unwrap();
+    let store = InMemoryCredentialStore::new();
+    store.insert("leak", TOKEN);
+    let connector = pagerduty_mcp_connect::Connector::builder()
+        .server(
+            PagerDuty::builder()
+                .endpoint(mock.url().as_str())
+                .build()
+                .unwrap(),
+        )
+        .credentials(store)
+        .build()
+        .unwrap();
+    let session = connector.session(&UserId::from("leak")).await.unwrap();
+    session.list_tools().await.unwrap();
+    assert_clean("Session", &format!("{session:?}"));
+    assert_clean("Session credential", &format!("{:?}", session.credential()));
+    assert_clean("Connector", &format!("{connector:?}"));
+    assert_clean("MockPagerDuty", &format!("{mock:?}"));
+    for record in mock.requests() {
+        assert_clean("recorded request", &format!("{record:?}"));
+    }
 }
 
 /// A hostile server: echoes the Authorization header back in every error it can.
