@@ -916,7 +916,18 @@ impl SessionInner {
             *guard = (session_id, seen_generation + 1);
         }
         *self.details.write().unwrap_or_else(|p| p.into_inner()) = details;
-        self.send_initialized().await
+        self.send_initialized().await?;
+        // The GET stream ended with the old session (its listener stops on the 404): follow the
+        // new session for those already reading `notifications()`.
+        let listening = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if listening && self.notifications.receiver_count() > 0 {
+            SessionInner::ensure_listener(self);
+        }
+        Ok(())
     }
 
     async fn delete_session(&self) -> Result<()> {
@@ -964,6 +975,7 @@ impl SessionInner {
 /// listens any more.
 async fn listen(weak: Weak<SessionInner>) {
     let mut last_event_id: Option<String> = None;
+    let mut generation: Option<u64> = None;
     let mut failures = 0u32;
     loop {
         let Some(session) = weak.upgrade() else {
@@ -973,6 +985,11 @@ async fn listen(weak: Weak<SessionInner>) {
             return;
         }
         let route = session.route();
+        if generation != Some(route.generation) {
+            // A re-established session has new streams: an old event id means nothing there.
+            generation = Some(route.generation);
+            last_event_id = None;
+        }
         let mut headers = session.headers(&route, ACCEPT_STREAM);
         if let Some(id) = last_event_id
             .as_deref()
@@ -1023,6 +1040,14 @@ async fn listen(weak: Weak<SessionInner>) {
             }
             Ok(response) => {
                 let status = response.status();
+                let reestablished = weak
+                    .upgrade()
+                    .is_some_and(|s| s.route().generation != route.generation);
+                if status == StatusCode::NOT_FOUND && reestablished {
+                    // The session was re-established while this GET was under way: follow it.
+                    failures = 0;
+                    continue;
+                }
                 if status == StatusCode::METHOD_NOT_ALLOWED
                     || status == StatusCode::NOT_FOUND
                     || status == StatusCode::UNAUTHORIZED

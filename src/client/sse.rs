@@ -2,8 +2,10 @@
 //!
 //! Follows the WHATWG event-stream interpretation rules: lines end with CRLF, LF or CR; a leading
 //! byte-order mark is skipped; `:` starts a comment (keep-alive); `data` lines are joined with
-//! `\n`; `id` sets the last event id (ignored when it contains NUL) even for events without data;
-//! `retry` takes digits only; an event is dispatched on a blank line, and only if it has data.
+//! `\n`; `id` fills the last-event-id buffer (ignored when it contains NUL), which becomes the
+//! stream's last event id only when its event ends with a blank line, even an event without data
+//! (so an event cut mid-way never advances the id a resumption sends); `retry` takes digits only;
+//! an event is dispatched on a blank line, and only if it has data.
 
 use std::time::Duration;
 
@@ -25,6 +27,9 @@ pub(crate) struct SseParser {
     data: String,
     event: String,
     has_data: bool,
+    /// The `id` seen in the current (unfinished) event, or carried over from earlier ones.
+    id_buffer: Option<String>,
+    /// The id of the last *complete* event: what `Last-Event-ID` must send.
     last_event_id: Option<String>,
     retry: Option<Duration>,
     max_event_bytes: usize,
@@ -40,6 +45,7 @@ impl SseParser {
             data: String::new(),
             event: String::new(),
             has_data: false,
+            id_buffer: None,
             last_event_id: None,
             retry: None,
             max_event_bytes,
@@ -48,7 +54,7 @@ impl SseParser {
         }
     }
 
-    /// The id of the last event that carried one (what `Last-Event-ID` should send).
+    /// The id of the last complete event that carried one (what `Last-Event-ID` should send).
     pub(crate) fn last_event_id(&self) -> Option<&str> {
         self.last_event_id.as_deref()
     }
@@ -64,9 +70,11 @@ impl SseParser {
         !self.line.is_empty() || self.has_data
     }
 
-    /// Forgets a partial event (after a dropped connection) but keeps the last event id and the
-    /// retry delay, which a resumed stream continues from.
+    /// Forgets a partial event (after a dropped connection), including an `id` it carried, but
+    /// keeps the last complete event's id and the retry delay, which a resumed stream continues
+    /// from.
     pub(crate) fn reset_partial(&mut self) {
+        self.id_buffer = self.last_event_id.clone();
         self.line.clear();
         self.data.clear();
         self.event.clear();
@@ -165,7 +173,7 @@ impl SseParser {
                 self.event.push_str(&String::from_utf8_lossy(value));
             }
             b"id" if !value.contains(&0) => {
-                self.last_event_id = Some(String::from_utf8_lossy(value).into_owned());
+                self.id_buffer = Some(String::from_utf8_lossy(value).into_owned());
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 if let Ok(ms) = std::str::from_utf8(value).unwrap_or("").parse::<u64>() {
@@ -178,6 +186,9 @@ impl SseParser {
     }
 
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        // WHATWG "dispatch the event", step 1: the id becomes the stream's last event id only
+        // now that its event is complete (also for an event without data, like a priming event).
+        self.last_event_id.clone_from(&self.id_buffer);
         if self.has_data {
             out.push(SseEvent {
                 event: std::mem::take(&mut self.event),
@@ -260,6 +271,34 @@ mod tests {
         assert!(parser.is_mid_event());
         parser.reset_partial();
         assert!(!parser.is_mid_event());
-        assert_eq!(parser.last_event_id(), Some("1"));
+        assert_eq!(parser.last_event_id(), None, "event 1 never completed");
+    }
+
+    /// Regression: a stream cut in the middle of an event whose `id:` line had arrived must not
+    /// resume after that event (the server would never replay it: its notification or, worse,
+    /// the response itself was lost). Found with the mock's `drop_sse_next`.
+    #[test]
+    fn an_id_counts_only_once_its_event_is_complete() {
+        let mut parser = SseParser::new(1024);
+        let mut out = Vec::new();
+        parser
+            .feed(
+                b"id: s-0\r\ndata: \r\nretry: 50\r\n\r\nid: s-1\r\ndata: {\"a\":1}\r\n\r\nid: s-2\r\nevent: message\r\ndata: {\"b\"",
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(out.len(), 2, "priming and the first data event");
+        assert_eq!(parser.last_event_id(), Some("s-1"));
+        parser.reset_partial();
+        assert_eq!(parser.last_event_id(), Some("s-1"));
+        // The replay after s-1 starts with s-2 in full.
+        parser
+            .feed(b"id: s-2\r\ndata: {\"b\":2}\r\n\r\n", &mut out)
+            .unwrap();
+        assert_eq!(out.last().unwrap().data, "{\"b\":2}");
+        assert_eq!(parser.last_event_id(), Some("s-2"));
+        // An event without an id keeps the previous one (the buffer carries over).
+        parser.feed(b"data: 3\n\n", &mut out).unwrap();
+        assert_eq!(parser.last_event_id(), Some("s-2"));
     }
 }
