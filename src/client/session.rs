@@ -317,15 +317,15 @@ impl SessionInner {
         self.decorate(&mut params, options);
         let routing = self.routing_headers(method, &params);
         let safe = self.is_safe_to_repeat(method, &params);
-        let body = Bytes::from(jsonrpc::request_bytes(id, method, &params));
         let mut guard = CancelOnDrop {
             session: Arc::downgrade(self),
-            id,
+            id: AtomicU64::new(id),
             armed: !self.version.is_stateless() && method != "initialize",
         };
         let limit = options.timeout.unwrap_or(self.config().request_timeout);
         let span = tracing::debug_span!("mcp_request", method, id);
-        let result = tokio::time::timeout(limit, self.exchange(id, method, &routing, body, safe))
+        let exchange = self.exchange(&guard.id, method, &params, &routing, safe);
+        let result = tokio::time::timeout(limit, exchange)
             .await
             .unwrap_or_else(|_| {
                 Err(Error::timeout(format!(
@@ -422,16 +422,21 @@ impl SessionInner {
         }
     }
 
+    /// Sends the request until it has an answer. `current_id` holds the JSON-RPC id in use: a
+    /// retry after a failure goes out under a new id (the 2026-07-28 protocol requires it for a
+    /// re-issued request, and it keeps a late answer to the first attempt apart).
     async fn exchange(
         self: &Arc<Self>,
-        id: u64,
+        current_id: &AtomicU64,
         method: &str,
+        params: &Map<String, Value>,
         routing: &[(HeaderName, HeaderValue)],
-        body: Bytes,
         safe: bool,
     ) -> Result<Value> {
         let mut attempt = 0u32;
         let mut reestablished = false;
+        let mut id = current_id.load(Ordering::Relaxed);
+        let mut body = Bytes::from(jsonrpc::request_bytes(id, method, params));
         loop {
             let route = self.route();
             let outcome = self.post(&route, id, routing, body.clone()).await;
@@ -466,6 +471,9 @@ impl SessionInner {
                     tracing::debug!(method, attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
+                    id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    current_id.store(id, Ordering::Relaxed);
+                    body = Bytes::from(jsonrpc::request_bytes(id, method, params));
                 }
                 other => return other,
             }
@@ -1103,7 +1111,7 @@ impl Drop for SessionInner {
 /// Sends `notifications/cancelled` when a request's future is dropped before its answer.
 struct CancelOnDrop {
     session: Weak<SessionInner>,
-    id: u64,
+    id: AtomicU64,
     armed: bool,
 }
 
@@ -1121,7 +1129,7 @@ impl Drop for CancelOnDrop {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let params = json!({"requestId": self.id, "reason": "the client cancelled the request"});
+        let params = json!({"requestId": self.id.load(Ordering::Relaxed), "reason": "the client cancelled the request"});
         let body = Bytes::from(jsonrpc::notification_bytes(
             "notifications/cancelled",
             params.as_object(),
