@@ -489,19 +489,10 @@ impl SessionInner {
         body: Bytes,
     ) -> Result<Value> {
         let mut headers = self.headers(route, ACCEPT_POST);
-        headers.insert(http::header::CONTENT_TYPE, CONTENT_JSON);
         for (name, value) in routing {
             headers.insert(name.clone(), value.clone());
         }
-        let mut response = self
-            .client
-            .http
-            .post(self.client.server.endpoint().clone())
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(transport::map_reqwest_error)?;
+        let mut response = self.send_post(headers, body).await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND && route.session_id.is_some() {
             // Whatever the body says, a 404 on a request carrying a session id means the
@@ -737,22 +728,37 @@ impl SessionInner {
 
     /// POSTs a notification or a response (no result expected: 202).
     async fn post_message(&self, route: &Route, body: Bytes) -> Result<()> {
-        let mut headers = self.headers(route, ACCEPT_POST);
+        let response = self
+            .send_post(self.headers(route, ACCEPT_POST), body)
+            .await?;
+        self.expect_success(response).await.map(drop)
+    }
+
+    /// POSTs `body` with `headers` plus `Content-Type: application/json`.
+    async fn send_post(
+        &self,
+        mut headers: http::HeaderMap,
+        body: Bytes,
+    ) -> Result<reqwest::Response> {
         headers.insert(http::header::CONTENT_TYPE, CONTENT_JSON);
-        let mut response = self
-            .client
+        self.client
             .http
             .post(self.client.server.endpoint().clone())
             .headers(headers)
             .body(body)
             .send()
             .await
-            .map_err(transport::map_reqwest_error)?;
+            .map_err(transport::map_reqwest_error)
+    }
+
+    /// The reply if it is a success, else the error it means.
+    async fn expect_success(&self, mut response: reqwest::Response) -> Result<reqwest::Response> {
         let status = response.status();
-        if !status.is_success() {
-            return Err(self.error_reply(status, &mut response).await);
+        if status.is_success() {
+            Ok(response)
+        } else {
+            Err(self.error_reply(status, &mut response).await)
         }
-        Ok(())
     }
 
     async fn notify(
@@ -791,7 +797,7 @@ impl SessionInner {
             "initialize",
             params.as_object().expect("object"),
         ));
-        let mut headers = self.headers(
+        let headers = self.headers(
             &Route {
                 session_id: None,
                 generation: 0,
@@ -799,22 +805,10 @@ impl SessionInner {
             },
             ACCEPT_POST,
         );
-        headers.insert(http::header::CONTENT_TYPE, CONTENT_JSON);
         let limit = self.config().request_timeout;
         let exchange = async {
-            let mut response = self
-                .client
-                .http
-                .post(self.client.server.endpoint().clone())
-                .headers(headers)
-                .body(body)
-                .send()
-                .await
-                .map_err(transport::map_reqwest_error)?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(self.error_reply(status, &mut response).await);
-            }
+            let response = self.send_post(headers, body).await?;
+            let response = self.expect_success(response).await?;
             let session_id = response.headers().get(transport::SESSION_ID).cloned();
             if let Some(id) = &session_id {
                 if id.is_empty() || !id.as_bytes().iter().all(|b| (0x21..0x7f).contains(b)) {
