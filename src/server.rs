@@ -184,10 +184,8 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
         Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(domain)) => {
-            domain.eq_ignore_ascii_case("localhost")
-                || domain.to_ascii_lowercase().ends_with(".localhost")
-        }
+        // Only `localhost` itself: resolvers do not all keep `*.localhost` on this machine.
+        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         None => false,
     }
 }

@@ -196,7 +196,7 @@ fn fallback_version(err: &Error) -> Option<ProtocolVersion> {
         // "initialize first" …) comes from a session-era server.
         Error::Server { .. } => Some(ProtocolVersion::LATEST_SESSION),
         Error::HttpStatus {
-            status: 400 | 404 | 405 | 406 | 415 | 422,
+            status: 400 | 404 | 405 | 415 | 422,
             ..
         } => Some(ProtocolVersion::LATEST_SESSION),
         _ => None,

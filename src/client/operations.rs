@@ -12,7 +12,7 @@ use super::tool_routing::routing_table;
 use crate::error::{Error, Result};
 
 /// Most pages a list operation follows before it gives up on a server that never stops.
-const MAX_PAGES: usize = 1000;
+const MAX_PAGES: usize = 500;
 
 impl Session {
     /// Every tool the server offers (following `nextCursor` to the last page).
@@ -69,13 +69,21 @@ impl Session {
             Value::Object(map) => Value::Object(map),
             _ => return Err(Error::config("tool arguments must be a JSON object")),
         };
-        let result = self
-            .request_with(
-                "tools/call",
-                json!({"name": name, "arguments": arguments}),
-                options,
-            )
-            .await?;
+        let params = json!({"name": name, "arguments": arguments});
+        let result = match self
+            .request_with("tools/call", params.clone(), options.clone())
+            .await
+        {
+            // 2026-07-28: the server wants `Mcp-Param-*` headers its tool schema declares, and
+            // this session has not listed the tools yet: learn them and try once more.
+            Err(Error::Server { code: -32020, .. })
+                if self.version().is_stateless() && !self.knows_tool(name) =>
+            {
+                self.list_tools().await?;
+                self.request_with("tools/call", params, options).await?
+            }
+            other => other?,
+        };
         parse(result, "tools/call")
     }
 
@@ -142,9 +150,18 @@ impl Session {
             .map(drop)
     }
 
+    fn knows_tool(&self, name: &str) -> bool {
+        self.inner
+            .tools
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(name)
+    }
+
     async fn list_all<T: DeserializeOwned>(&self, method: &str, field: &str) -> Result<Vec<T>> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let params = match &cursor {
                 Some(cursor) => json!({"cursor": cursor}),
@@ -160,9 +177,9 @@ impl Session {
             items.extend(list);
             match page.get("nextCursor") {
                 Some(Value::String(next)) if !next.is_empty() => {
-                    if cursor.as_deref() == Some(next.as_str()) {
+                    if !seen.insert(next.clone()) {
                         return Err(Error::protocol(format!(
-                            "{method}: the server returned the same cursor twice"
+                            "{method}: the server returned a cursor it had returned before (a pagination loop)"
                         )));
                     }
                     cursor = Some(next.clone());

@@ -11,6 +11,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 use tokio::sync::broadcast;
+use tracing::Instrument;
 
 use super::jsonrpc::{self, Incoming};
 use super::mcp_client::ClientInner;
@@ -110,7 +111,7 @@ impl Session {
         version: ProtocolVersion,
         strict: bool,
     ) -> Result<Session> {
-        let (notifications, _) = broadcast::channel(256);
+        let (notifications, _) = broadcast::channel(64);
         let mut inner = SessionInner {
             client: client.clone(),
             credential: credential.clone(),
@@ -150,6 +151,11 @@ impl Session {
             return Ok(Session { inner });
         }
         let (session_id, details, chosen) = inner.handshake(version).await?;
+        // From here on, dropping `inner` ends the server's session (DELETE in `Drop`).
+        *inner
+            .session_id
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner()) = (session_id, 1);
         if chosen != version {
             if strict {
                 return Err(Error::protocol(format!(
@@ -159,10 +165,6 @@ impl Session {
             inner.version = chosen;
             inner.version_header = HeaderValue::from_static(chosen.as_str());
         }
-        *inner
-            .session_id
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner()) = (session_id, 1);
         *inner.details.get_mut().unwrap_or_else(|p| p.into_inner()) = details;
         let inner = Arc::new(inner);
         inner.send_initialized().await?;
@@ -324,7 +326,9 @@ impl SessionInner {
         };
         let limit = options.timeout.unwrap_or(self.config().request_timeout);
         let span = tracing::debug_span!("mcp_request", method, id);
-        let exchange = self.exchange(&guard.id, method, &params, &routing, safe);
+        let exchange = self
+            .exchange(&guard.id, method, &params, &routing, safe)
+            .instrument(span);
         let result = tokio::time::timeout(limit, exchange)
             .await
             .unwrap_or_else(|_| {
@@ -333,7 +337,6 @@ impl SessionInner {
                     limit.as_secs_f32()
                 )))
             });
-        drop(span);
         if !matches!(result, Err(Error::Timeout { .. })) {
             guard.armed = false;
         }
@@ -342,7 +345,15 @@ impl SessionInner {
 
     /// Removes this session's token from an error built from the server's words.
     fn scrub(&self, err: Error) -> Error {
-        err.scrub_secret(self.credential.secret().expose_secret())
+        // The token as stored, and as sent (trimmed, without a pasted prefix).
+        let stored = self.credential.secret().expose_secret();
+        let sent = self
+            .auth
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix(self.client.server.auth_scheme().prefix()))
+            .unwrap_or(stored);
+        err.scrub_secret(stored).scrub_secret(sent)
     }
 
     fn decorate(&self, params: &mut Map<String, Value>, options: &RequestOptions) {
@@ -468,7 +479,7 @@ impl SessionInner {
                     if wait > self.config().max_retry_wait {
                         return Err(err);
                     }
-                    tracing::debug!(method, attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
+                    tracing::debug!(method, attempt, wait_ms = wait.as_millis() as u64, error = %self.scrub(err), "retrying");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                     id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -660,7 +671,7 @@ impl SessionInner {
             resumptions += 1;
             parser.reset_partial();
             let delay = parser.retry().unwrap_or(config.default_reconnect_delay);
-            tokio::time::sleep(delay.min(Duration::from_secs(30))).await;
+            tokio::time::sleep(delay.clamp(MIN_RECONNECT_DELAY, Duration::from_secs(30))).await;
             response = self.resume(route, &last_id).await?;
         }
     }
@@ -721,17 +732,22 @@ impl SessionInner {
         let route = route.clone();
         tokio::spawn(async move {
             if let Err(err) = this.post_message(&route, body).await {
-                tracing::debug!(error = %err, "could not answer a server request");
+                tracing::debug!(error = %this.scrub(err), "could not answer a server request");
             }
         });
     }
 
     /// POSTs a notification or a response (no result expected: 202).
     async fn post_message(&self, route: &Route, body: Bytes) -> Result<()> {
-        let response = self
-            .send_post(self.headers(route, ACCEPT_POST), body)
-            .await?;
-        self.expect_success(response).await.map(drop)
+        let exchange = async {
+            let response = self
+                .send_post(self.headers(route, ACCEPT_POST), body)
+                .await?;
+            self.expect_success(response).await.map(drop)
+        };
+        tokio::time::timeout(self.config().request_timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(Error::timeout("no answer to a notification")))
     }
 
     /// POSTs `body` with `headers` plus `Content-Type: application/json`.
@@ -741,14 +757,34 @@ impl SessionInner {
         body: Bytes,
     ) -> Result<reqwest::Response> {
         headers.insert(http::header::CONTENT_TYPE, CONTENT_JSON);
-        self.client
+        let response = self
+            .client
             .http
             .post(self.client.server.endpoint().clone())
             .headers(headers)
             .body(body)
             .send()
             .await
-            .map_err(transport::map_reqwest_error)
+            .map_err(transport::map_reqwest_error)?;
+        self.same_origin(response)
+    }
+
+    /// Refuses a reply that a caller-supplied HTTP client fetched from another origin after a
+    /// redirect (this crate's own client never follows one).
+    fn same_origin(&self, response: reqwest::Response) -> Result<reqwest::Response> {
+        let endpoint = self.client.server.endpoint();
+        if response.url().origin() == endpoint.origin() {
+            Ok(response)
+        } else {
+            Err(Error::HttpStatus {
+                status: response.status().as_u16(),
+                message: format!(
+                    "the reply came from another origin ({}) after a redirect; it was refused. Configure the HTTP client not to follow redirects across origins",
+                    response.url().origin().ascii_serialization()
+                ),
+                retry_after: None,
+            })
+        }
     }
 
     /// The reply if it is a success, else the error it means.
@@ -907,18 +943,34 @@ impl SessionInner {
             self.handshake(self.version)
                 .await
                 .map_err(|err| match err {
-                    Error::Unauthorized { .. } | Error::Forbidden { .. } => err,
+                    Error::Unauthorized { .. }
+                    | Error::Forbidden { .. }
+                    | Error::RateLimited { .. }
+                    | Error::Timeout { .. }
+                    | Error::Transport { .. } => err,
                     _ => Error::SessionExpired,
                 })?;
         if chosen != self.version {
             return Err(Error::SessionExpired);
         }
+        // Finish the handshake on the new session before other requests may use it.
+        let fresh = Route {
+            session_id: session_id.clone(),
+            generation: seen_generation + 1,
+            send_version: self.route().send_version,
+        };
+        let initialized = Bytes::from(jsonrpc::notification_bytes(
+            "notifications/initialized",
+            None,
+        ));
+        self.post_message(&fresh, initialized)
+            .await
+            .map_err(|err| self.scrub(err))?;
         {
             let mut guard = self.session_id.write().unwrap_or_else(|p| p.into_inner());
             *guard = (session_id, seen_generation + 1);
         }
         *self.details.write().unwrap_or_else(|p| p.into_inner()) = details;
-        self.send_initialized().await?;
         // The GET stream ended with the old session (its listener stops on the 404): follow the
         // new session for those already reading `notifications()`.
         let listening = self
@@ -937,7 +989,13 @@ impl SessionInner {
         if self.version.is_stateless() || route.session_id.is_none() {
             return Ok(());
         }
-        let headers = self.headers(&route, ACCEPT_POST);
+        tokio::time::timeout(self.config().request_timeout, self.send_delete(&route))
+            .await
+            .unwrap_or_else(|_| Err(Error::timeout("no answer to the DELETE ending the session")))
+    }
+
+    async fn send_delete(&self, route: &Route) -> Result<()> {
+        let headers = self.headers(route, ACCEPT_POST);
         let mut response = self
             .client
             .http
@@ -979,6 +1037,7 @@ async fn listen(weak: Weak<SessionInner>) {
     let mut last_event_id: Option<String> = None;
     let mut generation: Option<u64> = None;
     let mut failures = 0u32;
+    let mut empty_streams = 0u32;
     loop {
         let Some(session) = weak.upgrade() else {
             return;
@@ -1008,7 +1067,17 @@ async fn listen(weak: Weak<SessionInner>) {
         let config = session.config().clone();
         drop(session);
         let mut delay = config.default_reconnect_delay;
-        match request.await {
+        let answer = match tokio::time::timeout(config.idle_timeout, request).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                failures += 1;
+                if failures > 5 {
+                    return;
+                }
+                continue;
+            }
+        };
+        match answer {
             Ok(mut response)
                 if response.status().is_success()
                     && transport::is_event_stream(response.headers()) =>
@@ -1016,6 +1085,7 @@ async fn listen(weak: Weak<SessionInner>) {
                 failures = 0;
                 let mut parser = SseParser::new(config.max_event_bytes);
                 let mut events = Vec::new();
+                let mut delivered = false;
                 while let Ok(Some(chunk)) =
                     transport::next_chunk(&mut response, config.idle_timeout).await
                 {
@@ -1033,12 +1103,16 @@ async fn listen(weak: Weak<SessionInner>) {
                             continue;
                         };
                         for message in messages {
+                            delivered = true;
                             session.dispatch(&route, 0, message);
                         }
                     }
                 }
                 last_event_id = parser.last_event_id().map(str::to_owned).or(last_event_id);
                 delay = parser.retry().unwrap_or(delay);
+                // A stream that ends without delivering anything (polling, or a misbehaving
+                // server) is reopened ever more slowly, never in a tight loop.
+                empty_streams = if delivered { 0 } else { empty_streams + 1 };
             }
             Ok(response) => {
                 let status = response.status();
@@ -1065,7 +1139,9 @@ async fn listen(weak: Weak<SessionInner>) {
         if failures > 5 {
             return;
         }
-        tokio::time::sleep(delay * (failures + 1)).await;
+        let backoff = 1u32 << empty_streams.min(6);
+        let wait = delay.max(MIN_RECONNECT_DELAY) * (failures + 1) * backoff;
+        tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
     }
 }
 
@@ -1101,6 +1177,9 @@ impl Drop for SessionInner {
         });
     }
 }
+
+/// The shortest wait before reopening a stream, whatever `retry:` the server asks for.
+const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(50);
 
 /// Sends `notifications/cancelled` when a request's future is dropped before its answer.
 struct CancelOnDrop {
@@ -1152,11 +1231,16 @@ fn routing_name(method: &str, params: &Map<String, Value>) -> Option<HeaderValue
 
 /// Refuses a stateless-era result that asks for input this client cannot give.
 fn check_result_type(result: Value) -> Result<Value> {
-    match result.get("resultType").and_then(Value::as_str) {
-        Some("input_required") => Err(Error::protocol(
+    match result.get("resultType") {
+        None => Ok(result),
+        Some(Value::String(kind)) if kind == "complete" => Ok(result),
+        Some(Value::String(kind)) if kind == "input_required" => Err(Error::protocol(
             "the server needs more input from the user (resultType input_required), which this client does not support",
         )),
-        _ => Ok(result),
+        Some(other) => Err(Error::protocol(format!(
+            "unknown resultType {:.40}",
+            other.to_string()
+        ))),
     }
 }
 

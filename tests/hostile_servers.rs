@@ -1,0 +1,174 @@
+//! Servers that misbehave on purpose: the client answers with a clear error in bounded time and
+//! never loops.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use pagerduty_mcp_connect::{
+    AuthScheme, Credential, Error, GenericServer, McpClient, ProtocolPreference, ProtocolVersion,
+};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "u+hostile-test-token";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Behaviour {
+    /// Answers `initialize`, then never answers `notifications/initialized`.
+    HangOnInitialized,
+    /// Offers a GET stream that ends at once asking for `retry: 0`.
+    FlappingGetStream,
+    /// Answers every request with an unknown `resultType`.
+    UnknownResultType,
+    /// Repeats pagination cursors A, B, A, B …
+    CursorCycle,
+}
+
+async fn serve(behaviour: Behaviour, gets: Arc<AtomicUsize>) -> String {
+    let handler = move |method: Method, headers: HeaderMap, body: Bytes| {
+        let gets = gets.clone();
+        async move {
+            if method == Method::GET {
+                gets.fetch_add(1, Ordering::SeqCst);
+                return (
+                    StatusCode::OK,
+                    [("content-type", "text/event-stream")],
+                    "retry: 0\n\n",
+                )
+                    .into_response();
+            }
+            if method == Method::DELETE {
+                return StatusCode::OK.into_response();
+            }
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let id = request.get("id").cloned().unwrap_or(Value::Null);
+            let rpc = request["method"].as_str().unwrap_or("").to_owned();
+            let stateless = headers.contains_key("mcp-method");
+            if stateless {
+                // Behave like a session-era-only server.
+                return (
+                    StatusCode::BAD_REQUEST,
+                    [("content-type", "application/json")],
+                    json!({"jsonrpc":"2.0","id":"server-error","error":{"code":-32600,"message":"Bad Request: Missing session ID"}}).to_string(),
+                )
+                    .into_response();
+            }
+            let result = match rpc.as_str() {
+                "initialize" => json!({
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "hostile", "version": "0"}
+                }),
+                "notifications/initialized" => {
+                    if behaviour == Behaviour::HangOnInitialized {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    return StatusCode::ACCEPTED.into_response();
+                }
+                "tools/list" if behaviour == Behaviour::CursorCycle => {
+                    let next = if request["params"]["cursor"] == "A" {
+                        "B"
+                    } else {
+                        "A"
+                    };
+                    json!({"tools": [{"name": "t", "inputSchema": {}}], "nextCursor": next})
+                }
+                _ if behaviour == Behaviour::UnknownResultType => {
+                    json!({"tools": [], "resultType": "something_new"})
+                }
+                _ => json!({"tools": []}),
+            };
+            let mut response: Response = (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string(),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert("mcp-session-id", "hostile-session".parse().unwrap());
+            response
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, Router::new().route("/mcp", any(handler)))
+            .await
+            .unwrap()
+    });
+    format!("http://{address}/mcp")
+}
+
+fn client(url: &str) -> McpClient {
+    let server = GenericServer::new("hostile", url)
+        .unwrap()
+        .with_auth_scheme(AuthScheme::token());
+    McpClient::builder(server)
+        .protocol(ProtocolPreference::Auto)
+        .request_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_server_that_never_acknowledges_initialized_times_out() {
+    let url = serve(Behaviour::HangOnInitialized, Arc::default()).await;
+    let started = Instant::now();
+    let err = client(&url)
+        .connect(&Credential::new(TOKEN))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_get_stream_asking_for_retry_zero_is_not_reopened_in_a_tight_loop() {
+    let gets = Arc::new(AtomicUsize::new(0));
+    let url = serve(Behaviour::FlappingGetStream, gets.clone()).await;
+    let session = client(&url).connect(&Credential::new(TOKEN)).await.unwrap();
+    let _notifications = session.notifications();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let count = gets.load(Ordering::SeqCst);
+    assert!(count >= 1, "the GET stream was never opened");
+    assert!(count <= 12, "{count} GETs in 1.5 s: a reconnect loop");
+}
+
+#[tokio::test]
+async fn an_unknown_result_type_is_a_protocol_error() {
+    let url = serve(Behaviour::UnknownResultType, Arc::default()).await;
+    let session = client(&url).connect(&Credential::new(TOKEN)).await.unwrap();
+    let err = session.list_tools().await.unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_pagination_cycle_is_detected() {
+    let url = serve(Behaviour::CursorCycle, Arc::default()).await;
+    let session = client(&url).connect(&Credential::new(TOKEN)).await.unwrap();
+    let err = session.list_tools().await.unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+    assert!(err.to_string().contains("cursor"), "{err}");
+}
+
+#[tokio::test]
+async fn pinned_version_refused_by_the_server_is_an_error() {
+    let url = serve(Behaviour::UnknownResultType, Arc::default()).await;
+    let server = GenericServer::new("hostile", &url).unwrap();
+    let client = McpClient::builder(server)
+        .protocol(ProtocolPreference::Exact(ProtocolVersion::V2025_06_18))
+        .build()
+        .unwrap();
+    let err = client.connect(&Credential::new(TOKEN)).await.unwrap_err();
+    assert!(err.to_string().contains("2025-11-25"), "{err}");
+}
