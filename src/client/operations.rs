@@ -84,7 +84,7 @@ impl Session {
             }
             other => other?,
         };
-        parse(result, "tools/call")
+        call_tool_result(result)
     }
 
     /// Reads the resource at `uri`.
@@ -196,4 +196,32 @@ impl Session {
 fn parse<T: DeserializeOwned>(result: Value, method: &str) -> Result<T> {
     serde_json::from_value(result)
         .map_err(|err| Error::protocol(format!("malformed {method} result: {err}")))
+}
+
+/// A `tools/call` result, moving `structuredContent` as it is instead of rebuilding it.
+fn call_tool_result(result: Value) -> Result<CallToolResult> {
+    let Value::Object(mut map) = result else {
+        return Err(Error::protocol(
+            "malformed tools/call result: not an object",
+        ));
+    };
+    let content = match map.remove("content") {
+        Some(content) => parse(content, "tools/call")?,
+        None => Vec::new(),
+    };
+    let is_error = match map.remove("isError") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(flag)) => Some(flag),
+        Some(_) => {
+            return Err(Error::protocol(
+                "malformed tools/call result: isError is not a boolean",
+            ))
+        }
+    };
+    Ok(CallToolResult {
+        content,
+        structured_content: map.remove("structuredContent").filter(|v| !v.is_null()),
+        is_error,
+        extra: map,
+    })
 }

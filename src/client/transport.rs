@@ -93,25 +93,39 @@ pub(crate) async fn read_body(
     response: &mut reqwest::Response,
     limit: usize,
     idle: Duration,
-) -> Result<Vec<u8>, Error> {
+) -> Result<bytes::Bytes, Error> {
     if let Some(length) = response.content_length() {
         if length > limit as u64 {
             return Err(Error::TooLarge { limit });
         }
     }
-    let mut body = Vec::with_capacity(
-        response
-            .content_length()
-            .map_or(8 * 1024, |len| len as usize)
-            .min(limit),
-    );
+    // A small reply usually arrives as one chunk: keep it as it is, without a copy.
+    let Some(first) = next_chunk(response, idle).await? else {
+        return Ok(bytes::Bytes::new());
+    };
+    if first.len() > limit {
+        return Err(Error::TooLarge { limit });
+    }
+    let Some(second) = next_chunk(response, idle).await? else {
+        return Ok(first);
+    };
+    let expected = response
+        .content_length()
+        .map_or(first.len() + second.len(), |len| len as usize);
+    let mut body = Vec::with_capacity(expected.min(limit));
+    for chunk in [first, second] {
+        if body.len() + chunk.len() > limit {
+            return Err(Error::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
     while let Some(chunk) = next_chunk(response, idle).await? {
         if body.len() + chunk.len() > limit {
             return Err(Error::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(body.into())
 }
 
 /// The next chunk of a body, or `None` at its end; a silence longer than `idle` is a time-out.
