@@ -27,11 +27,22 @@ enum Behaviour {
     UnknownResultType,
     /// Repeats pagination cursors A, B, A, B …
     CursorCycle,
+    /// Sends requests, a notification, a keep-alive and multi-line data before the response.
+    ServerRequestsOnStream,
 }
 
 async fn serve(behaviour: Behaviour, gets: Arc<AtomicUsize>) -> String {
+    serve_recording(behaviour, gets, Arc::default()).await
+}
+
+async fn serve_recording(
+    behaviour: Behaviour,
+    gets: Arc<AtomicUsize>,
+    posted: Arc<std::sync::Mutex<Vec<Value>>>,
+) -> String {
     let handler = move |method: Method, headers: HeaderMap, body: Bytes| {
         let gets = gets.clone();
+        let posted = posted.clone();
         async move {
             if method == Method::GET {
                 gets.fetch_add(1, Ordering::SeqCst);
@@ -46,6 +57,7 @@ async fn serve(behaviour: Behaviour, gets: Arc<AtomicUsize>) -> String {
                 return StatusCode::OK.into_response();
             }
             let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            posted.lock().unwrap().push(request.clone());
             let id = request.get("id").cloned().unwrap_or(Value::Null);
             let rpc = request["method"].as_str().unwrap_or("").to_owned();
             let stateless = headers.contains_key("mcp-method");
@@ -69,6 +81,31 @@ async fn serve(behaviour: Behaviour, gets: Arc<AtomicUsize>) -> String {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
                     }
                     return StatusCode::ACCEPTED.into_response();
+                }
+                "tools/call" if behaviour == Behaviour::ServerRequestsOnStream => {
+                    let response = json!({"jsonrpc": "2.0", "id": id, "result": {
+                        "content": [{"type": "text", "text": "done"}]
+                    }})
+                    .to_string();
+                    // Split between two JSON tokens, where the joining newline is whitespace.
+                    let (head, tail) = response.split_at(response.find("\"result\"").unwrap());
+                    let stream = format!(
+                        ": keep-alive\n\n\
+                         event: message\ndata: {{\"jsonrpc\":\"2.0\",\"id\":\"srv-1\",\"method\":\"ping\"}}\n\n\
+                         data: {{\"jsonrpc\":\"2.0\",\"id\":\"srv-2\",\"method\":\"sampling/createMessage\",\"params\":{{}}}}\n\n\
+                         data: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{{\"level\":\"info\",\"data\":\"working\"}}}}\n\n\
+                         : ping\n\n\
+                         data: {head}\ndata: {tail}\n\n"
+                    );
+                    return (
+                        StatusCode::OK,
+                        [
+                            ("content-type", "text/event-stream"),
+                            ("mcp-session-id", "hostile-session"),
+                        ],
+                        stream,
+                    )
+                        .into_response();
                 }
                 "tools/list" if behaviour == Behaviour::CursorCycle => {
                     let next = if request["params"]["cursor"] == "A" {
@@ -171,4 +208,57 @@ async fn pinned_version_refused_by_the_server_is_an_error() {
         .unwrap();
     let err = client.connect(&Credential::new(TOKEN)).await.unwrap_err();
     assert!(err.to_string().contains("2025-11-25"), "{err}");
+}
+
+#[tokio::test]
+async fn server_requests_and_notifications_before_the_response_are_handled() {
+    let posted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let url = serve_recording(
+        Behaviour::ServerRequestsOnStream,
+        Arc::default(),
+        posted.clone(),
+    )
+    .await;
+    let session = client(&url).connect(&Credential::new(TOKEN)).await.unwrap();
+    let mut notifications = session.notifications();
+    let result = session.call_tool("work", json!({})).await.unwrap();
+    // The response was split over two `data:` lines of one event.
+    assert_eq!(result.text(), "done");
+    let note = tokio::time::timeout(Duration::from_secs(2), async {
+        use futures_util::StreamExt;
+        loop {
+            let n = notifications.next().await.unwrap();
+            if n.method == "notifications/message" {
+                return n;
+            }
+        }
+    })
+    .await
+    .expect("the log notification arrived");
+    assert_eq!(note.params["data"], "working");
+    // The server's requests were answered: ping with an empty result, the rest "not found".
+    let mut answers = Vec::new();
+    for _ in 0..40 {
+        answers = posted
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.get("method").is_none() && m.get("id").is_some())
+            .cloned()
+            .collect::<Vec<_>>();
+        if answers.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let ping = answers
+        .iter()
+        .find(|a| a["id"] == "srv-1")
+        .expect("ping answered");
+    assert_eq!(ping["result"], json!({}));
+    let sampling = answers
+        .iter()
+        .find(|a| a["id"] == "srv-2")
+        .expect("sampling answered");
+    assert_eq!(sampling["error"]["code"], -32601);
 }
