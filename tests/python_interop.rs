@@ -474,3 +474,41 @@ async fn pinned_older_versions_work() {
         }
     }
 }
+
+#[tokio::test]
+async fn stateless_era_mirrors_x_mcp_header_arguments() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
+        return;
+    };
+    let session = client(
+        &peer,
+        ProtocolPreference::Exact(ProtocolVersion::V2026_07_28),
+    )
+    .connect(&Credential::new(ALICE))
+    .await
+    .expect("connect");
+    // Without the tool list the client cannot know the header yet: the SDK refuses (-32020),
+    // the client learns the tools and sends the call again with `Mcp-Param-Region`.
+    let result = session
+        .call_tool("regional_echo", json!({"region": "eu-west", "text": "hi"}))
+        .await
+        .expect("regional_echo");
+    assert_eq!(result.text(), "eu-west: hi");
+    // Known now: non-ASCII values are base64-wrapped, and the SDK decodes and checks them.
+    let result = session
+        .call_tool(
+            "regional_echo",
+            json!({"region": "zürich", "text": "grüezi"}),
+        )
+        .await
+        .expect("regional_echo with a non-ASCII region");
+    assert_eq!(result.text(), "zürich: grüezi");
+    let calls: Vec<u64> = peer
+        .mcp_requests()
+        .await
+        .iter()
+        .filter(|r| r["jsonrpc_methods"][0] == "tools/call")
+        .map(|r| r["status"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(calls, [400, 200, 200], "{calls:?}");
+}

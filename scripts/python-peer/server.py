@@ -30,9 +30,10 @@ import sys
 import time
 import warnings
 from itertools import count
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
+from pydantic import Field
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http import EventStore
@@ -78,6 +79,17 @@ def build_server(page_size: int | None) -> MCPServer:
     @mcp.tool(description="Echo the given text back.", annotations=read_only)
     def echo(text: str) -> str:
         return text
+
+    @mcp.tool(
+        description="Echo text for a region; `region` is mirrored into the Mcp-Param-Region header "
+        "(2026-07-28 x-mcp-header), which the SDK checks against the argument.",
+        annotations=read_only,
+    )
+    def regional_echo(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})],
+        text: str,
+    ) -> str:
+        return f"{region}: {text}"
 
     @mcp.tool(description="Add two integers; returns text and structuredContent {result}.", annotations=read_only)
     def add(a: int, b: int) -> dict[str, int]:
