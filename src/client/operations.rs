@@ -70,19 +70,20 @@ impl Session {
             _ => return Err(Error::config("tool arguments must be a JSON object")),
         };
         let params = json!({"name": name, "arguments": arguments});
-        let result = match self
-            .request_with("tools/call", params.clone(), options.clone())
-            .await
-        {
-            // 2026-07-28: the server wants `Mcp-Param-*` headers its tool schema declares, and
-            // this session has not listed the tools yet: learn them and try once more.
-            Err(Error::Server { code: -32020, .. })
-                if self.version().is_stateless() && !self.knows_tool(name) =>
-            {
+        // 2026-07-28: a tool may declare `Mcp-Param-*` headers, known only from `tools/list`.
+        // Keep a copy of the request for one more try if the server asks for them before this
+        // session has listed the tools.
+        let retry = (self.version().is_stateless() && !self.knows_tool(name))
+            .then(|| (params.clone(), options.clone()));
+        let result = match (
+            self.request_with("tools/call", params, options).await,
+            retry,
+        ) {
+            (Err(Error::Server { code: -32020, .. }), Some((params, options))) => {
                 self.list_tools().await?;
                 self.request_with("tools/call", params, options).await?
             }
-            other => other?,
+            (other, _) => other?,
         };
         call_tool_result(result)
     }
