@@ -30,6 +30,55 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## A gateway in a few lines
+//!
+//! A [`Connector`] serves many users over one connection pool: one session per user, opened
+//! lazily with that user's credential, filtered by a [`Policy`]. Here against the embedded mock
+//! server (feature `testing`); in production the server is `PagerDuty::new(region)`.
+//!
+//! ```
+//! # #[cfg(feature = "testing")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), pagerduty_mcp_connect::Error> {
+//! use pagerduty_mcp_connect::testing::MockPagerDuty;
+//! use pagerduty_mcp_connect::{Connector, Error, InMemoryCredentialStore, PagerDuty, Policy, UserId};
+//! use serde_json::json;
+//!
+//! let mock = MockPagerDuty::start().await;
+//! let tokens = InMemoryCredentialStore::new();
+//! tokens.insert("alice@example.com", MockPagerDuty::ALICE_TOKEN);
+//!
+//! let connector = Connector::builder()
+//!     .server(PagerDuty::builder().endpoint(mock.url().as_str()).build()?)
+//!     .credentials(tokens.clone())
+//!     .policy(Policy::new().read_only(true))
+//!     .build()?;
+//!
+//! let alice = UserId::from("alice@example.com");
+//! let tools = connector.list_tools(&alice).await?;
+//! assert!(tools.iter().all(|tool| tool.is_read_only()));
+//!
+//! let me = connector.call_tool(&alice, "get_user_data", json!({})).await?;
+//! assert_eq!(me.structured_content.unwrap()["email"], "alice@example.com");
+//!
+//! // Writes are refused by the policy before anything is sent.
+//! let denied = connector.call_tool(&alice, "create_incident", json!({})).await;
+//! assert!(matches!(denied, Err(Error::PolicyDenied { .. })));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "testing"))]
+//! # fn main() {}
+//! ```
+//!
+//! ## Modules
+//!
+//! - [`client`]: [`McpClient`] and [`Session`], the MCP client over Streamable HTTP in both
+//!   protocol eras, and the typed [`client::model`].
+//! - [`credential`]: [`UserId`], [`Credential`], [`CredentialProvider`] and the ready providers.
+//! - [`testing`] (feature `testing`): the embedded mock PagerDuty MCP server.
+//! - At the top level: [`Region`], [`AuthScheme`], [`PagerDuty`], [`GenericServer`],
+//!   [`Connector`], [`Policy`], [`TokenVerifier`], [`ToolCatalogue`] and [`Error`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
