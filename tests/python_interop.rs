@@ -512,3 +512,71 @@ async fn stateless_era_mirrors_x_mcp_header_arguments() {
         .collect();
     assert_eq!(calls, [400, 200, 200], "{calls:?}");
 }
+
+#[tokio::test]
+async fn list_changed_notifications_arrive_on_the_standing_stream_in_both_eras() {
+    for (preference, name) in [
+        (
+            ProtocolPreference::Exact(ProtocolVersion::V2026_07_28),
+            "dynamic_stateless",
+        ),
+        (SESSION_ERA, "dynamic_session"),
+    ] {
+        let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
+            return;
+        };
+        let session = client(&peer, preference)
+            .connect(&Credential::new(ALICE))
+            .await
+            .expect("connect");
+        let mut notifications = session.notifications();
+        // Wait until the standing stream is open (GET, or POST subscriptions/listen).
+        let mut open = false;
+        for _ in 0..50 {
+            let records = peer.mcp_requests().await;
+            if records
+                .iter()
+                .any(|r| r["method"] == "GET" || r["jsonrpc_methods"][0] == "subscriptions/listen")
+            {
+                open = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            open,
+            "{preference:?}: no standing notification stream was opened"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        session
+            .call_tool("add_dynamic_tool", json!({"name": name}))
+            .await
+            .expect("add_dynamic_tool");
+        let changed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let n = notifications.next().await.expect("stream open");
+                if n.method == "notifications/tools/list_changed" {
+                    return n;
+                }
+            }
+        })
+        .await;
+        assert!(
+            changed.is_ok(),
+            "{preference:?}: no tools/list_changed arrived"
+        );
+        let tools = session.list_tools().await.unwrap();
+        assert!(tools.iter().any(|t| t.name == name), "{preference:?}");
+        let records = assert_all_authorised(&peer).await;
+        if preference == SESSION_ERA {
+            assert!(records.iter().any(|r| r["method"] == "GET"));
+        } else {
+            let listen = records
+                .iter()
+                .find(|r| r["jsonrpc_methods"][0] == "subscriptions/listen")
+                .expect("a subscriptions/listen request");
+            assert_eq!(listen["mcp_method"], "subscriptions/listen");
+            assert_eq!(listen["mcp_protocol_version"], "2026-07-28");
+        }
+    }
+}

@@ -179,12 +179,24 @@ async fn stateless_sse_replies_carry_progress_and_logs_only_when_asked() {
     assert_eq!(progress_steps(&seen, &token), [1, 2, 3], "{seen:?}");
     assert_eq!(log_messages(&seen).len(), 1, "{seen:?}");
 
-    // No GET stream exists in this era.
+    // No GET stream exists in this era. The client asks for a `subscriptions/listen` stream
+    // once; the mock does not offer one (404, method not found) and it is not asked again.
+    let mut listens = 0;
     for record in mock.requests() {
         assert_eq!(record.http_method, "POST", "{record:?}");
         assert!(record.auth_matched);
-        assert_eq!(record.status, Some(200));
+        if record
+            .jsonrpc_methods
+            .iter()
+            .any(|m| m == "subscriptions/listen")
+        {
+            listens += 1;
+            assert_eq!(record.status, Some(404), "{record:?}");
+        } else {
+            assert_eq!(record.status, Some(200), "{record:?}");
+        }
     }
+    assert!(listens <= 1, "{listens} subscriptions/listen requests");
 }
 
 #[tokio::test]

@@ -91,6 +91,19 @@ def build_server(page_size: int | None) -> MCPServer:
     ) -> str:
         return f"{region}: {text}"
 
+    @mcp.tool(description="Add a tool named `name` at run time and announce the change to listeners.")
+    async def add_dynamic_tool(name: str, ctx: Context) -> str:
+        def dynamic() -> str:
+            return f"I am {name}"
+
+        mcp.add_tool(dynamic, name=name, description="A tool added at run time.")
+        await ctx.notify_tools_changed()  # 2026-07-28: reaches `subscriptions/listen` streams
+        try:
+            await ctx.session.send_tool_list_changed()  # session era: the GET stream
+        except Exception:  # noqa: BLE001 - not every era has a session to notify
+            pass
+        return f"added {name}"
+
     @mcp.tool(description="Add two integers; returns text and structuredContent {result}.", annotations=read_only)
     def add(a: int, b: int) -> dict[str, int]:
         return {"result": a + b}

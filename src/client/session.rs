@@ -232,14 +232,14 @@ impl Session {
     }
 
     /// A stream of the server's notifications (progress, log messages, list changes) from
-    /// response streams and, in the session era, from the server's GET stream, which this call
-    /// opens if the server offers one. Each call returns an independent stream; a slow reader
-    /// misses the oldest notifications rather than stalling the session.
+    /// response streams and from a standing stream this call opens if the server offers one: the
+    /// GET stream in the session era, a `subscriptions/listen` request (tools, prompts and
+    /// resources list changes) in the 2026-07-28 protocol. The standing stream closes once no
+    /// returned stream is left. Each call returns an independent stream; a slow reader misses the
+    /// oldest notifications rather than stalling the session.
     pub fn notifications(&self) -> NotificationStream {
         let receiver = self.inner.notifications.subscribe();
-        if !self.inner.version.is_stateless() {
-            SessionInner::ensure_listener(&self.inner);
-        }
+        SessionInner::ensure_listener(&self.inner);
         NotificationStream::new(receiver)
     }
 
@@ -1014,7 +1014,34 @@ impl SessionInner {
         Err(self.scrub(self.error_reply(status, &mut response).await))
     }
 
-    /// Starts the GET stream listener once.
+    /// The 2026-07-28 `subscriptions/listen` request: its SSE response is the stream of
+    /// list-changed notifications (there is no GET stream in that era).
+    fn listen_request(&self, route: &Route) -> reqwest::RequestBuilder {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut params = Map::new();
+        params.insert(
+            "notifications".into(),
+            json!({
+                "toolsListChanged": true,
+                "promptsListChanged": true,
+                "resourcesListChanged": true
+            }),
+        );
+        self.decorate(&mut params, &RequestOptions::default());
+        let mut headers = self.headers(route, ACCEPT_POST);
+        headers.insert(http::header::CONTENT_TYPE, CONTENT_JSON);
+        for (name, value) in self.routing_headers("subscriptions/listen", &params) {
+            headers.insert(name, value);
+        }
+        self.client
+            .http
+            .post(self.client.server.endpoint().clone())
+            .headers(headers)
+            .body(jsonrpc::request_bytes(id, "subscriptions/listen", &params))
+    }
+
+    /// Starts the notification stream listener once: the GET stream in the session era,
+    /// `subscriptions/listen` in the 2026-07-28 protocol.
     fn ensure_listener(this: &Arc<Self>) {
         let mut listener = this.listener.lock().unwrap_or_else(|p| p.into_inner());
         if listener.as_ref().is_some_and(|h| !h.is_finished())
@@ -1051,19 +1078,23 @@ async fn listen(weak: Weak<SessionInner>) {
             generation = Some(route.generation);
             last_event_id = None;
         }
-        let mut headers = session.headers(&route, ACCEPT_STREAM);
-        if let Some(id) = last_event_id
-            .as_deref()
-            .and_then(|id| HeaderValue::from_str(id).ok())
-        {
-            headers.insert(HeaderName::from_static(transport::LAST_EVENT_ID), id);
-        }
-        let request = session
-            .client
-            .http
-            .get(session.client.server.endpoint().clone())
-            .headers(headers)
-            .send();
+        let request = if session.version.is_stateless() {
+            session.listen_request(&route).send()
+        } else {
+            let mut headers = session.headers(&route, ACCEPT_STREAM);
+            if let Some(id) = last_event_id
+                .as_deref()
+                .and_then(|id| HeaderValue::from_str(id).ok())
+            {
+                headers.insert(HeaderName::from_static(transport::LAST_EVENT_ID), id);
+            }
+            session
+                .client
+                .http
+                .get(session.client.server.endpoint().clone())
+                .headers(headers)
+                .send()
+        };
         let config = session.config().clone();
         drop(session);
         let mut delay = config.default_reconnect_delay;
@@ -1095,6 +1126,9 @@ async fn listen(weak: Weak<SessionInner>) {
                     let Some(session) = weak.upgrade() else {
                         return;
                     };
+                    if session.notifications.receiver_count() == 0 {
+                        return; // nobody listens any more: close the stream
+                    }
                     for event in events.drain(..) {
                         let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
                             continue;
@@ -1128,8 +1162,9 @@ async fn listen(weak: Weak<SessionInner>) {
                     || status == StatusCode::NOT_FOUND
                     || status == StatusCode::UNAUTHORIZED
                     || status == StatusCode::FORBIDDEN
+                    || status == StatusCode::BAD_REQUEST
                 {
-                    tracing::debug!(%status, "the server offers no GET stream for this session");
+                    tracing::debug!(%status, "the server offers no notification stream");
                     return;
                 }
                 failures += 1;
