@@ -114,10 +114,9 @@ pub use credential::{
 };
 pub use error::{BoxError, Error, Result};
 pub use pagerduty::{
-    AreaSummary, CatalogueSummary, PagerDutyArea, PagerDutyUser, TokenVerifier, ToolAccess,
-    ToolCatalogue, ToolSummary,
+    AreaSummary, CatalogueSummary, PagerDuty, PagerDutyArea, PagerDutyBuilder, PagerDutyUser,
+    TokenVerifier, ToolAccess, ToolCatalogue, ToolSummary, CREDENTIAL_HELP,
 };
-pub use pagerduty::{PagerDuty, PagerDutyBuilder, CREDENTIAL_HELP};
 pub use region::{Region, UnknownRegion};
 pub use server::{ConnectionType, GenericServer, RemoteMcpServer};
 

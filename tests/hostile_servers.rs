@@ -29,6 +29,8 @@ enum Behaviour {
     CursorCycle,
     /// Sends requests, a notification, a keep-alive and multi-line data before the response.
     ServerRequestsOnStream,
+    /// Starts an SSE reply to `tools/call` with one keep-alive, then falls silent.
+    StallAfterHeaders,
 }
 
 async fn serve(behaviour: Behaviour, gets: Arc<AtomicUsize>) -> String {
@@ -106,6 +108,21 @@ async fn serve_recording(
                         stream,
                     )
                         .into_response();
+                }
+                "tools/call" if behaviour == Behaviour::StallAfterHeaders => {
+                    let first = futures_util::stream::once(async {
+                        Ok::<_, std::convert::Infallible>(Bytes::from_static(b": ping\n\n"))
+                    });
+                    let body = axum::body::Body::from_stream(futures_util::StreamExt::chain(
+                        first,
+                        futures_util::stream::pending(),
+                    ));
+                    return Response::builder()
+                        .status(StatusCode::OK)
+                        .header("content-type", "text/event-stream")
+                        .header("mcp-session-id", "hostile-session")
+                        .body(body)
+                        .unwrap();
                 }
                 "tools/list" if behaviour == Behaviour::CursorCycle => {
                     let next = if request["params"]["cursor"] == "A" {
@@ -261,4 +278,30 @@ async fn server_requests_and_notifications_before_the_response_are_handled() {
         .find(|a| a["id"] == "srv-2")
         .expect("sampling answered");
     assert_eq!(sampling["error"]["code"], -32601);
+}
+
+#[tokio::test]
+async fn a_stream_that_falls_silent_hits_the_idle_timeout() {
+    let url = serve(Behaviour::StallAfterHeaders, Arc::default()).await;
+    let server = GenericServer::new("hostile", &url)
+        .unwrap()
+        .with_auth_scheme(AuthScheme::token());
+    let client = McpClient::builder(server)
+        .request_timeout(Duration::from_secs(30))
+        .idle_timeout(Duration::from_millis(300))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let session = client.connect(&Credential::new(TOKEN)).await.unwrap();
+    let started = Instant::now();
+    let err = session.call_tool("slow", json!({})).await.unwrap_err();
+    let Error::Timeout { what } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(what.contains("idle"), "{what}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
