@@ -250,6 +250,26 @@ async fn redirects_to_another_origin_are_not_followed() {
         "a request reached the other origin: {:?}",
         reached.lock().unwrap()
     );
+
+    // A caller-supplied client with reqwest's default policy does follow the redirect (reqwest
+    // strips `Authorization` on the way); the reply from the other origin is still refused.
+    let server = GenericServer::new("redirecting", &format!("http://{address_a}/mcp"))
+        .unwrap()
+        .with_auth_scheme(AuthScheme::token());
+    let client = McpClient::builder(server)
+        .http_client(reqwest::Client::new())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let err = client.connect(&Credential::new(TOKEN)).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
+    assert!(err.to_string().contains("another origin"), "{err}");
+    assert!(!err.is_retryable());
+    assert_error_clean(&err);
+    assert!(
+        reached.lock().unwrap().iter().all(|auth| auth.is_empty()),
+        "the credential reached the other origin"
+    );
 }
 
 #[test]

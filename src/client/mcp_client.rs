@@ -318,9 +318,14 @@ impl McpClientBuilder {
         self
     }
 
-    /// Uses your own `reqwest::Client` (to share a pool with the rest of your program). You are
-    /// then responsible for its redirect policy: the default one built by this crate follows
-    /// redirects only within the same origin.
+    /// Uses your own `reqwest::Client` (to share a pool with the rest of your program).
+    ///
+    /// Build it with `redirect(reqwest::redirect::Policy::none())` (or a policy that stays within
+    /// the origin): reqwest's default policy follows redirects to other hosts and removes only
+    /// `Authorization` on the way, so a credential in another header would travel along. Replies
+    /// that arrive from another origin are refused with [`Error::InvalidConfig`], but by then the
+    /// request has been sent. The client this crate builds by default follows redirects only
+    /// within the same origin.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self

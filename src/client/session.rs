@@ -683,7 +683,7 @@ impl SessionInner {
             Error::protocol("the server's SSE event id cannot be sent back in a header")
         })?;
         headers.insert(HeaderName::from_static(transport::LAST_EVENT_ID), last);
-        let mut response = self
+        let response = self
             .client
             .http
             .get(self.client.server.endpoint().clone())
@@ -691,6 +691,7 @@ impl SessionInner {
             .send()
             .await
             .map_err(transport::map_reqwest_error)?;
+        let mut response = self.same_origin(response)?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND && route.session_id.is_some() {
             // The request was accepted on the lost session: replaying it could repeat its effect.
@@ -776,14 +777,10 @@ impl SessionInner {
         if response.url().origin() == endpoint.origin() {
             Ok(response)
         } else {
-            Err(Error::HttpStatus {
-                status: response.status().as_u16(),
-                message: format!(
-                    "the reply came from another origin ({}) after a redirect; it was refused. Configure the HTTP client not to follow redirects across origins",
-                    response.url().origin().ascii_serialization()
-                ),
-                retry_after: None,
-            })
+            Err(Error::config(format!(
+                "the reply came from another origin ({}) after a redirect and was refused; build the HTTP client given to McpClientBuilder::http_client with a redirect policy that stays within the origin (or none)",
+                response.url().origin().ascii_serialization()
+            )))
         }
     }
 
@@ -963,9 +960,18 @@ impl SessionInner {
             "notifications/initialized",
             None,
         ));
-        self.post_message(&fresh, initialized)
-            .await
-            .map_err(|err| self.scrub(err))?;
+        if let Err(err) = self.post_message(&fresh, initialized).await {
+            // Do not leave the half-opened session behind on the server.
+            let _ =
+                tokio::time::timeout(self.config().request_timeout, self.send_delete(&fresh)).await;
+            return Err(self.scrub(err));
+        }
+        if self.closed.load(Ordering::Acquire) {
+            // `close()` ran meanwhile and ended the old session: end this one too.
+            let _ =
+                tokio::time::timeout(self.config().request_timeout, self.send_delete(&fresh)).await;
+            return Err(Error::Closed);
+        }
         {
             let mut guard = self.session_id.write().unwrap_or_else(|p| p.into_inner());
             *guard = (session_id, seen_generation + 1);
@@ -996,7 +1002,7 @@ impl SessionInner {
 
     async fn send_delete(&self, route: &Route) -> Result<()> {
         let headers = self.headers(route, ACCEPT_POST);
-        let mut response = self
+        let response = self
             .client
             .http
             .delete(self.client.server.endpoint().clone())
@@ -1004,6 +1010,7 @@ impl SessionInner {
             .send()
             .await
             .map_err(transport::map_reqwest_error)?;
+        let mut response = self.same_origin(response)?;
         let status = response.status();
         if status.is_success()
             || status == StatusCode::METHOD_NOT_ALLOWED
@@ -1012,6 +1019,24 @@ impl SessionInner {
             return Ok(());
         }
         Err(self.scrub(self.error_reply(status, &mut response).await))
+    }
+
+    /// Whether the standing stream may stop because nobody listens. Decided under the listener
+    /// lock, so a `notifications()` call racing with the stop either is seen here or starts a new
+    /// listener.
+    fn listener_may_stop(&self) -> bool {
+        let mut listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        if self.notifications.receiver_count() == 0 {
+            *listener = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Forgets the listener task (it is ending), so a later `notifications()` may start another.
+    fn forget_listener(&self) {
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The 2026-07-28 `subscriptions/listen` request: its SSE response is the stream of
@@ -1057,9 +1082,14 @@ impl SessionInner {
     }
 }
 
-/// The session-era GET stream: server notifications and requests outside any request. Ends when
-/// the server does not offer it (405), forgets the session (404), the session closes, or nobody
-/// listens any more.
+/// The standing notification stream: the GET stream in the session era, `subscriptions/listen`
+/// in the 2026-07-28 protocol. It carries notifications (and, in the session era, server
+/// requests) outside any request of the client.
+///
+/// It ends when the server does not offer it (400, 404, 405), rejects the credential (401,
+/// 403), ends it with a JSON-RPC response, fails six times in a row, when the session closes or
+/// is dropped, or when nobody listens any more. A stream that ends without delivering a
+/// notification is reopened ever more slowly, never faster than [`MIN_LISTEN_DELAY`].
 async fn listen(weak: Weak<SessionInner>) {
     let mut last_event_id: Option<String> = None;
     let mut generation: Option<u64> = None;
@@ -1069,7 +1099,7 @@ async fn listen(weak: Weak<SessionInner>) {
         let Some(session) = weak.upgrade() else {
             return;
         };
-        if session.closed.load(Ordering::Acquire) || session.notifications.receiver_count() == 0 {
+        if session.closed.load(Ordering::Acquire) || session.listener_may_stop() {
             return;
         }
         let route = session.route();
@@ -1099,14 +1129,14 @@ async fn listen(weak: Weak<SessionInner>) {
         drop(session);
         let mut delay = config.default_reconnect_delay;
         let answer = match tokio::time::timeout(config.idle_timeout, request).await {
-            Ok(answer) => answer,
-            Err(_) => {
-                failures += 1;
-                if failures > 5 {
-                    return;
-                }
-                continue;
-            }
+            Ok(Ok(response)) => match weak.upgrade() {
+                Some(session) => session.same_origin(response),
+                None => return,
+            },
+            Ok(Err(err)) => Err(transport::map_reqwest_error(err)),
+            Err(_) => Err(Error::timeout(
+                "no answer to the notification stream request",
+            )),
         };
         match answer {
             Ok(mut response)
@@ -1126,7 +1156,7 @@ async fn listen(weak: Weak<SessionInner>) {
                     let Some(session) = weak.upgrade() else {
                         return;
                     };
-                    if session.notifications.receiver_count() == 0 {
+                    if session.closed.load(Ordering::Acquire) || session.listener_may_stop() {
                         return; // nobody listens any more: close the stream
                     }
                     for event in events.drain(..) {
@@ -1137,15 +1167,24 @@ async fn listen(weak: Weak<SessionInner>) {
                             continue;
                         };
                         for message in messages {
-                            delivered = true;
+                            match &message {
+                                // A response ends a standing stream (`subscriptions/listen`
+                                // answers only when the server tears it down, or to refuse).
+                                Incoming::Response { .. } => {
+                                    tracing::debug!("the server ended the notification stream");
+                                    session.forget_listener();
+                                    return;
+                                }
+                                Incoming::Notification { method, .. }
+                                    if method == "notifications/subscriptions/acknowledged" => {}
+                                _ => delivered = true,
+                            }
                             session.dispatch(&route, 0, message);
                         }
                     }
                 }
                 last_event_id = parser.last_event_id().map(str::to_owned).or(last_event_id);
                 delay = parser.retry().unwrap_or(delay);
-                // A stream that ends without delivering anything (polling, or a misbehaving
-                // server) is reopened ever more slowly, never in a tight loop.
                 empty_streams = if delivered { 0 } else { empty_streams + 1 };
             }
             Ok(response) => {
@@ -1158,16 +1197,27 @@ async fn listen(weak: Weak<SessionInner>) {
                     failures = 0;
                     continue;
                 }
-                if status == StatusCode::METHOD_NOT_ALLOWED
-                    || status == StatusCode::NOT_FOUND
-                    || status == StatusCode::UNAUTHORIZED
-                    || status == StatusCode::FORBIDDEN
-                    || status == StatusCode::BAD_REQUEST
+                if matches!(
+                    status,
+                    StatusCode::METHOD_NOT_ALLOWED
+                        | StatusCode::NOT_FOUND
+                        | StatusCode::UNAUTHORIZED
+                        | StatusCode::FORBIDDEN
+                        | StatusCode::BAD_REQUEST
+                ) || status.is_success()
                 {
+                    // A success without an event stream is a JSON answer: a refusal.
                     tracing::debug!(%status, "the server offers no notification stream");
+                    if let Some(session) = weak.upgrade() {
+                        session.forget_listener();
+                    }
                     return;
                 }
                 failures += 1;
+            }
+            Err(Error::InvalidConfig { message }) => {
+                tracing::warn!(%message, "notification stream refused");
+                return;
             }
             Err(_) => failures += 1,
         }
@@ -1175,10 +1225,13 @@ async fn listen(weak: Weak<SessionInner>) {
             return;
         }
         let backoff = 1u32 << empty_streams.min(6);
-        let wait = delay.max(MIN_RECONNECT_DELAY) * (failures + 1) * backoff;
+        let wait = delay.max(MIN_LISTEN_DELAY) * (failures + 1) * backoff;
         tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
     }
 }
+
+/// The shortest wait before reopening a standing notification stream.
+const MIN_LISTEN_DELAY: Duration = Duration::from_millis(500);
 
 impl Drop for SessionInner {
     fn drop(&mut self) {
@@ -1264,7 +1317,8 @@ fn routing_name(method: &str, params: &Map<String, Value>) -> Option<HeaderValue
         .map(transport::routing_header_value)
 }
 
-/// Refuses a stateless-era result that asks for input this client cannot give.
+/// Refuses a result whose `resultType` (2026-07-28) asks for input this client cannot give or is
+/// unknown; a result without one (every earlier version) is complete.
 fn check_result_type(result: Value) -> Result<Value> {
     match result.get("resultType") {
         None => Ok(result),

@@ -54,8 +54,10 @@ fn param_headers(schema: &Value) -> Option<Vec<(Vec<String>, HeaderName)>> {
 }
 
 /// JSON Schema keywords whose values are subschemas (or maps / lists of them).
-const SUBSCHEMA_KEYWORDS: [&str; 17] = [
+const SUBSCHEMA_KEYWORDS: [&str; 19] = [
     "items",
+    "propertyNames",
+    "contentSchema",
     "prefixItems",
     "additionalProperties",
     "patternProperties",
@@ -83,7 +85,9 @@ fn walk(
     depth: usize,
 ) -> Option<()> {
     if depth > 32 {
-        return Some(()); // far deeper than any real tool schema; do not recurse without bound
+        // Far deeper than any real tool schema. Stop here without judging the rest: excluding a
+        // tool for its depth alone would hide tools that declare no header at all.
+        return Some(());
     }
     match schema {
         Value::Array(items) => {
