@@ -30,6 +30,13 @@ pub(crate) fn parse_messages(value: Value) -> Result<Vec<Incoming>, Error> {
     }
 }
 
+/// The messages in the `data` of one SSE event.
+pub(crate) fn parse_event_data(data: &str) -> Result<Vec<Incoming>, Error> {
+    let value: Value = serde_json::from_str(data)
+        .map_err(|err| Error::protocol(format!("an SSE event is not valid JSON: {err}")))?;
+    parse_messages(value)
+}
+
 /// Classifies one JSON-RPC message.
 pub(crate) fn classify(value: Value) -> Result<Incoming, Error> {
     let Value::Object(mut object) = value else {

@@ -636,13 +636,7 @@ impl SessionInner {
                                 continue; // a priming event: only its id matters
                             }
                             resumptions = 0;
-                            let value: Value =
-                                serde_json::from_str(&event.data).map_err(|err| {
-                                    Error::protocol(format!(
-                                        "an SSE event is not valid JSON: {err}"
-                                    ))
-                                })?;
-                            for message in jsonrpc::parse_messages(value)? {
+                            for message in jsonrpc::parse_event_data(&event.data)? {
                                 if let Some(outcome) = self.dispatch(route, id, message) {
                                     return outcome;
                                 }
@@ -678,16 +672,11 @@ impl SessionInner {
 
     /// GET with `Last-Event-ID` to continue a stream.
     async fn resume(&self, route: &Route, last_event_id: &str) -> Result<reqwest::Response> {
-        let mut headers = self.headers(route, ACCEPT_STREAM);
         let last = HeaderValue::from_str(last_event_id).map_err(|_| {
             Error::protocol("the server's SSE event id cannot be sent back in a header")
         })?;
-        headers.insert(HeaderName::from_static(transport::LAST_EVENT_ID), last);
         let response = self
-            .client
-            .http
-            .get(self.client.server.endpoint().clone())
-            .headers(headers)
+            .stream_request(route, Some(last))
             .send()
             .await
             .map_err(transport::map_reqwest_error)?;
@@ -888,10 +877,7 @@ impl SessionInner {
                     if event.data.trim().is_empty() {
                         continue;
                     }
-                    let value: Value = serde_json::from_str(&event.data).map_err(|err| {
-                        Error::protocol(format!("an SSE event is not valid JSON: {err}"))
-                    })?;
-                    for message in jsonrpc::parse_messages(value)? {
+                    for message in jsonrpc::parse_event_data(&event.data)? {
                         let done = matches!(message, Incoming::Response { .. });
                         found.push(message);
                         if done {
@@ -1001,12 +987,8 @@ impl SessionInner {
     }
 
     async fn send_delete(&self, route: &Route) -> Result<()> {
-        let headers = self.headers(route, ACCEPT_POST);
         let response = self
-            .client
-            .http
-            .delete(self.client.server.endpoint().clone())
-            .headers(headers)
+            .delete_request(route)
             .send()
             .await
             .map_err(transport::map_reqwest_error)?;
@@ -1019,6 +1001,30 @@ impl SessionInner {
             return Ok(());
         }
         Err(self.scrub(self.error_reply(status, &mut response).await))
+    }
+
+    /// A GET opening the session's event stream, resuming after `last_event_id` if given.
+    fn stream_request(
+        &self,
+        route: &Route,
+        last_event_id: Option<HeaderValue>,
+    ) -> reqwest::RequestBuilder {
+        let mut headers = self.headers(route, ACCEPT_STREAM);
+        if let Some(id) = last_event_id {
+            headers.insert(HeaderName::from_static(transport::LAST_EVENT_ID), id);
+        }
+        self.client
+            .http
+            .get(self.client.server.endpoint().clone())
+            .headers(headers)
+    }
+
+    /// A DELETE ending the session `route` names.
+    fn delete_request(&self, route: &Route) -> reqwest::RequestBuilder {
+        self.client
+            .http
+            .delete(self.client.server.endpoint().clone())
+            .headers(self.headers(route, ACCEPT_POST))
     }
 
     /// Whether the standing stream may stop because nobody listens. Decided under the listener
@@ -1111,19 +1117,10 @@ async fn listen(weak: Weak<SessionInner>) {
         let request = if session.version.is_stateless() {
             session.listen_request(&route).send()
         } else {
-            let mut headers = session.headers(&route, ACCEPT_STREAM);
-            if let Some(id) = last_event_id
+            let last = last_event_id
                 .as_deref()
-                .and_then(|id| HeaderValue::from_str(id).ok())
-            {
-                headers.insert(HeaderName::from_static(transport::LAST_EVENT_ID), id);
-            }
-            session
-                .client
-                .http
-                .get(session.client.server.endpoint().clone())
-                .headers(headers)
-                .send()
+                .and_then(|id| HeaderValue::from_str(id).ok());
+            session.stream_request(&route, last).send()
         };
         let config = session.config().clone();
         drop(session);
@@ -1160,10 +1157,7 @@ async fn listen(weak: Weak<SessionInner>) {
                         return; // nobody listens any more: close the stream
                     }
                     for event in events.drain(..) {
-                        let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
-                            continue;
-                        };
-                        let Ok(messages) = jsonrpc::parse_messages(value) else {
+                        let Ok(messages) = jsonrpc::parse_event_data(&event.data) else {
                             continue;
                         };
                         for message in messages {
@@ -1254,12 +1248,7 @@ impl Drop for SessionInner {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let request = self
-            .client
-            .http
-            .delete(self.client.server.endpoint().clone())
-            .headers(self.headers(&route, ACCEPT_POST))
-            .send();
+        let request = self.delete_request(&route).send();
         runtime.spawn(async move {
             let _ = tokio::time::timeout(Duration::from_secs(5), request).await;
         });
