@@ -91,6 +91,7 @@ pub mod credential;
 mod error;
 mod http_error;
 mod pagerduty;
+mod redirect_policy;
 mod region;
 mod server;
 #[cfg(feature = "testing")]

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use http::HeaderValue;
 
 use crate::error::Error;
+use crate::redirect_policy::{same_origin_only, USER_AGENT};
 
 /// `Accept` of every POST: a server may answer either way.
 pub(crate) const ACCEPT_POST: HeaderValue =
@@ -22,9 +23,6 @@ pub(crate) const MCP_METHOD: &str = "mcp-method";
 pub(crate) const MCP_NAME: &str = "mcp-name";
 pub(crate) const LAST_EVENT_ID: &str = "last-event-id";
 
-/// The `User-Agent` sent on every request.
-pub(crate) const USER_AGENT: &str = concat!("pagerduty-mcp-connect/", env!("CARGO_PKG_VERSION"));
-
 /// Builds the one HTTP client (and connection pool) a [`McpClient`](super::McpClient) shares
 /// between all its sessions. Redirects are followed only within the origin of the request, so a
 /// credential header never reaches another host.
@@ -32,22 +30,11 @@ pub(crate) fn build_http_client(
     connect_timeout: Duration,
     pool_idle_timeout: Duration,
 ) -> Result<reqwest::Client, Error> {
-    let policy = reqwest::redirect::Policy::custom(|attempt| {
-        let same_origin = attempt
-            .previous()
-            .first()
-            .is_some_and(|first| first.origin() == attempt.url().origin());
-        if !same_origin || attempt.previous().len() > 5 {
-            attempt.stop()
-        } else {
-            attempt.follow()
-        }
-    });
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(pool_idle_timeout)
-        .redirect(policy)
+        .redirect(same_origin_only())
         .build()
         .map_err(|err| Error::transport("could not build the HTTP client", Some(Box::new(err))))
 }

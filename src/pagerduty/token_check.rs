@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use http::header::{ACCEPT, AUTHORIZATION, LOCATION, USER_AGENT};
+use http::header::{ACCEPT, AUTHORIZATION, LOCATION};
 use http::{HeaderValue, StatusCode};
 use secrecy::SecretString;
 use url::Url;
@@ -14,11 +14,9 @@ use super::CREDENTIAL_HELP;
 use crate::auth::AuthScheme;
 use crate::error::{Error, Result};
 use crate::http_error::{error_from_reply, reply_detail};
+use crate::redirect_policy::{same_origin_only, USER_AGENT};
 use crate::region::Region;
 use crate::server::check_endpoint;
-
-/// The `User-Agent` of the token check.
-const USER_AGENT_VALUE: &str = concat!("pagerduty-mcp-connect/", env!("CARGO_PKG_VERSION"));
 
 /// The media type of PagerDuty's REST API v2.
 const PAGERDUTY_V2: &str = "application/vnd.pagerduty+json;version=2";
@@ -293,7 +291,7 @@ impl TokenVerifier {
             .get(url.clone())
             .header(AUTHORIZATION, auth.clone())
             .header(ACCEPT, PAGERDUTY_V2)
-            .header(USER_AGENT, USER_AGENT_VALUE)
+            .header(http::header::USER_AGENT, USER_AGENT)
             .timeout(self.timeout)
             .send()
             .await
@@ -477,24 +475,11 @@ fn scrub(body: &mut Vec<u8>, secret: &[u8]) {
 
 /// The verifier's own client: same-origin redirects only, the default time limits.
 fn default_client() -> Result<reqwest::Client> {
-    let same_origin = reqwest::redirect::Policy::custom(|attempt| {
-        let same = attempt
-            .previous()
-            .first()
-            .is_some_and(|first| first.origin() == attempt.url().origin());
-        if !same {
-            attempt.stop()
-        } else if attempt.previous().len() > 5 {
-            attempt.error("too many redirects")
-        } else {
-            attempt.follow()
-        }
-    });
     reqwest::Client::builder()
-        .redirect(same_origin)
+        .redirect(same_origin_only())
         .timeout(TokenVerifier::DEFAULT_TIMEOUT)
         .connect_timeout(TokenVerifier::DEFAULT_TIMEOUT)
-        .user_agent(USER_AGENT_VALUE)
+        .user_agent(USER_AGENT)
         .build()
         .map_err(|err| {
             Error::transport(
