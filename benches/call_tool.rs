@@ -30,7 +30,7 @@
 //! * `connect`: a new session per iteration (`initialize` + `notifications/initialized` in the
 //!   session era, `server/discover` in the stateless era); closing it is not timed.
 //!
-//! Run with `cargo bench --bench call_tool` (a few minutes on 2 cores).
+//! Run with `cargo bench -p pagerduty-mcp-connect-benches --bench call_tool` (a few minutes on 2 cores).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -12,4 +12,4 @@ else
         exit 1
     fi
 fi
-cargo test --all-features "$@"
+cargo test --workspace --all-features "$@"
