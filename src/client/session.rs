@@ -8,7 +8,9 @@
 //!   resuming a dropped stream;
 //! - `http_requests`: the other HTTP requests (messages, the GET stream, the DELETE);
 //! - `listener`: the standing notification stream;
-//! - `server_requests`: answering the requests a server sends.
+//! - `server_requests`: answering the requests a server sends;
+//! - `input_required`: multi round-trip requests (2026-07-28 `input_required` results);
+//! - `call_progress`: per-call progress callbacks.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,14 +25,17 @@ use tokio::sync::broadcast;
 
 use super::mcp_client::ClientInner;
 use super::model::{LoggingLevel, ServerDetails, ServerNotification};
+use super::progress::ProgressCallback;
 use super::protocol::ProtocolVersion;
 use super::tool_routing::ToolRouting;
 use super::transport;
-use crate::credential::Credential;
+use crate::credential::{Credential, UserId};
 use crate::error::{Error, Result};
 
+mod call_progress;
 mod handshake;
 mod http_requests;
+mod input_required;
 mod listener;
 mod notification_stream;
 mod reply;
@@ -64,6 +69,12 @@ pub(crate) struct SessionInner {
     reinit: tokio::sync::Mutex<()>,
     pub(crate) tools: RwLock<HashMap<String, ToolRouting>>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The user this session belongs to, when a `Connector` opened it.
+    user: Option<UserId>,
+    /// Permits for server requests being handled (handler and answer) at once.
+    server_requests: Arc<tokio::sync::Semaphore>,
+    /// The per-call progress callbacks, by progress token.
+    progress: std::sync::Mutex<Vec<(Value, ProgressCallback)>>,
 }
 
 /// One user's connection to a remote MCP server, opened by

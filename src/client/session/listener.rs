@@ -20,12 +20,21 @@ impl SessionInner {
     /// listener.
     pub(super) fn listener_may_stop(&self) -> bool {
         let mut listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
-        if self.notifications.receiver_count() == 0 {
+        if self.notifications.receiver_count() == 0 && !self.keeps_listening() {
             *listener = None;
             true
         } else {
             false
         }
+    }
+
+    /// Whether the standing stream stays open without readers: in the session era, when a
+    /// server request handler is registered (so requests outside any call are answered).
+    pub(super) fn keeps_listening(&self) -> bool {
+        let config = self.config();
+        !self.version.is_stateless()
+            && config.listen_for_server_requests
+            && !config.handlers.is_empty()
     }
 
     /// Forgets the listener task (it is ending), so a later `notifications()` may start another.
@@ -161,7 +170,7 @@ async fn listen(weak: Weak<SessionInner>) {
                                     if method == "notifications/subscriptions/acknowledged" => {}
                                 _ => delivered = true,
                             }
-                            session.dispatch(&route, 0, message);
+                            session.dispatch(&route, 0, message, None);
                         }
                     }
                 }

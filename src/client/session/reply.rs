@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{Route, SessionInner};
 use crate::client::jsonrpc::{self, Incoming};
 use crate::client::model::ServerNotification;
+use crate::client::server_request::CallContext;
 use crate::client::sse::SseParser;
 use crate::client::transport::{self, ACCEPT_POST};
 use crate::error::{Error, Result};
@@ -24,6 +25,7 @@ impl SessionInner {
         id: u64,
         routing: &[(HeaderName, HeaderValue)],
         body: Bytes,
+        context: Option<&CallContext>,
     ) -> Result<Value> {
         let mut headers = self.headers(route, ACCEPT_POST);
         for (name, value) in routing {
@@ -44,7 +46,7 @@ impl SessionInner {
             return Err(self.error_reply(status, &mut response).await);
         }
         if transport::is_event_stream(response.headers()) {
-            return self.read_stream(route, id, response).await;
+            return self.read_stream(route, id, response, context).await;
         }
         if status == StatusCode::ACCEPTED || response.content_length() == Some(0) {
             return Err(Error::protocol(format!(
@@ -71,7 +73,7 @@ impl SessionInner {
             .map_err(|err| Error::protocol(format!("the reply is not valid JSON: {err}")))?;
         let mut answer = None;
         for message in jsonrpc::parse_messages(value)? {
-            if let Some(outcome) = self.dispatch(route, id, message) {
+            if let Some(outcome) = self.dispatch(route, id, message, context) {
                 answer.get_or_insert(outcome);
             }
         }
@@ -121,24 +123,28 @@ impl SessionInner {
         route: &Route,
         id: u64,
         message: Incoming,
+        context: Option<&CallContext>,
     ) -> Option<Result<Value>> {
         match message {
             Incoming::Response { id: got, outcome } => {
                 if got.as_u64() == Some(id) {
-                    Some(outcome.and_then(check_result_type))
+                    Some(outcome)
                 } else {
                     tracing::debug!(?got, "ignoring a response to another request");
                     None
                 }
             }
             Incoming::Notification { method, params } => {
+                if method == "notifications/progress" {
+                    self.report_progress(&params);
+                }
                 let _ = self
                     .notifications
                     .send(ServerNotification { method, params });
                 None
             }
             Incoming::Request { id, method, params } => {
-                self.answer_server_request(route, id, &method, params);
+                self.answer_server_request(route, id, &method, params, context);
                 None
             }
         }
@@ -151,6 +157,7 @@ impl SessionInner {
         route: &Route,
         id: u64,
         mut response: reqwest::Response,
+        context: Option<&CallContext>,
     ) -> Result<Value> {
         let config = self.config();
         let mut parser = SseParser::new(config.max_event_bytes);
@@ -167,7 +174,7 @@ impl SessionInner {
                             }
                             resumptions = 0;
                             for message in jsonrpc::parse_event_data(&event.data)? {
-                                if let Some(outcome) = self.dispatch(route, id, message) {
+                                if let Some(outcome) = self.dispatch(route, id, message, context) {
                                     return outcome;
                                 }
                             }
@@ -234,19 +241,3 @@ impl SessionInner {
 
 /// The shortest wait before reopening a stream, whatever `retry:` the server asks for.
 const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(50);
-
-/// Refuses a result whose `resultType` (2026-07-28) asks for input this client cannot give or is
-/// unknown; a result without one (every earlier version) is complete.
-fn check_result_type(result: Value) -> Result<Value> {
-    match result.get("resultType") {
-        None => Ok(result),
-        Some(Value::String(kind)) if kind == "complete" => Ok(result),
-        Some(Value::String(kind)) if kind == "input_required" => Err(Error::protocol(
-            "the server needs more input from the user (resultType input_required), which this client does not support",
-        )),
-        Some(other) => Err(Error::protocol(format!(
-            "unknown resultType {:.40}",
-            other.to_string()
-        ))),
-    }
-}
