@@ -75,6 +75,9 @@ pub(crate) struct SessionInner {
     server_requests: Arc<tokio::sync::Semaphore>,
     /// The per-call progress callbacks, by progress token.
     progress: std::sync::Mutex<Vec<(Value, ProgressCallback)>>,
+    /// Responses that arrived on the standing stream, for requests still reading their own.
+    stray_responses: std::sync::Mutex<Vec<(u64, Result<Value>)>>,
+    stray_arrived: tokio::sync::Notify,
 }
 
 /// One user's connection to a remote MCP server, opened by
