@@ -60,7 +60,10 @@ async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let server = GenericServer::new("conformance", url)?;
     let client = McpClient::builder(server)
         .protocol(preference)
-        .client_info("pagerduty-mcp-connect-conformance", env!("CARGO_PKG_VERSION"))
+        .client_info(
+            "pagerduty-mcp-connect-conformance",
+            env!("CARGO_PKG_VERSION"),
+        )
         .elicitation_handler(server_request_fn(|request: ServerRequest| async move {
             Ok::<_, HandlerError>(accept_elicitation(request.params()))
         }))
@@ -68,11 +71,15 @@ async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
             Ok::<_, HandlerError>(sample(request.params()))
         }))
         .roots_handler(server_request_fn(|_request: ServerRequest| async move {
-            Ok::<_, HandlerError>(json!({"roots": [{"uri": "file:///tmp/conformance", "name": "conformance"}]}))
+            Ok::<_, HandlerError>(
+                json!({"roots": [{"uri": "file:///tmp/conformance", "name": "conformance"}]}),
+            )
         }))
         .build()?;
     // The harness's servers check no credential; the client still sends one, as always.
-    let session = client.connect(&Credential::new("conformance-token")).await?;
+    let session = client
+        .connect(&Credential::new("conformance-token"))
+        .await?;
     eprintln!("connected with protocol version {}", session.version());
 
     let tools = session.list_tools().await?;
@@ -101,10 +108,7 @@ async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
 
 /// The tool calls to make: those the scenario's context names, else one per listed tool. The
 /// `json_schema_echo` tool gets the schema of the tool beside it, as the scenario asks.
-fn planned_calls(
-    context: &Value,
-    tools: &[pagerduty_mcp_connect::Tool],
-) -> Vec<(String, Value)> {
+fn planned_calls(context: &Value, tools: &[pagerduty_mcp_connect::Tool]) -> Vec<(String, Value)> {
     if let Some(calls) = context.get("toolCalls").and_then(Value::as_array) {
         return calls
             .iter()

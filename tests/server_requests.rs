@@ -71,15 +71,21 @@ impl Seen {
             if let Some(answer) = self.answer(id) {
                 return answer;
             }
-            assert!(Instant::now() < deadline, "no answer to server request {id}");
+            assert!(
+                Instant::now() < deadline,
+                "no answer to server request {id}"
+            );
             let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
         }
     }
 }
 
 /// A scripted reply to one request: `None` falls back to the session-era basics.
-type Script =
-    Arc<dyn Fn(Arc<Seen>, Method, HeaderMap, Value) -> BoxFuture<'static, Option<Response>> + Send + Sync>;
+type Script = Arc<
+    dyn Fn(Arc<Seen>, Method, HeaderMap, Value) -> BoxFuture<'static, Option<Response>>
+        + Send
+        + Sync,
+>;
 
 async fn serve(script: Script) -> (String, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
@@ -224,9 +230,9 @@ fn elicit_on_call_stream() -> Script {
                     "content":[{"type":"text","text": answer.to_string()}]}});
                 Ok(Bytes::from(sse_event(&result)))
             });
-            Some(sse_stream(Body::from_stream(futures_util::StreamExt::chain(
-                first, rest,
-            ))))
+            Some(sse_stream(Body::from_stream(
+                futures_util::StreamExt::chain(first, rest),
+            )))
         }
         .boxed()
     })
@@ -270,7 +276,10 @@ async fn an_elicitation_on_the_call_stream_is_answered_by_the_handler_with_the_c
     );
     // The capability is declared, and only that one.
     let initialize = &seen.posts_of("initialize")[0];
-    assert_eq!(initialize["params"]["capabilities"], json!({"elicitation": {}}));
+    assert_eq!(
+        initialize["params"]["capabilities"],
+        json!({"elicitation": {}})
+    );
 }
 
 #[tokio::test]
@@ -319,7 +328,9 @@ async fn a_request_on_the_standing_get_stream_is_answered_without_a_notification
     let client = builder(&url)
         .sampling_handler(server_request_fn(|request: ServerRequest| async move {
             assert_eq!(request.kind(), ServerRequestKind::Sampling);
-            Ok::<_, HandlerError>(json!({"role":"assistant","model":"m","content":{"type":"text","text":"hello"}}))
+            Ok::<_, HandlerError>(
+                json!({"role":"assistant","model":"m","content":{"type":"text","text":"hello"}}),
+            )
         }))
         .build()
         .unwrap();
@@ -329,7 +340,10 @@ async fn a_request_on_the_standing_get_stream_is_answered_without_a_notification
     assert_eq!(seen.wait_answer("p1").await["result"], json!({}));
     assert_eq!(seen.gets.load(Ordering::SeqCst), 1);
     let initialize = &seen.posts_of("initialize")[0];
-    assert_eq!(initialize["params"]["capabilities"], json!({"sampling": {}}));
+    assert_eq!(
+        initialize["params"]["capabilities"],
+        json!({"sampling": {}})
+    );
     drop(session);
 }
 
@@ -349,8 +363,10 @@ async fn a_flood_of_server_requests_costs_bounded_tasks_and_connections() {
                     &json!({"jsonrpc":"2.0","id":format!("ping-{n}"),"method":"ping"}),
                 ));
             }
-            body.push_str(&sse_event(&json!({"jsonrpc":"2.0","id":message["id"],"result":{
-                "content":[{"type":"text","text":"done"}]}})));
+            body.push_str(&sse_event(
+                &json!({"jsonrpc":"2.0","id":message["id"],"result":{
+                "content":[{"type":"text","text":"done"}]}}),
+            ));
             Some(sse_stream(Body::from(body)))
         }
         .boxed()
@@ -461,7 +477,9 @@ fn answering_client(url: &str) -> McpClient {
             Ok::<_, HandlerError>(json!({"action":"accept","content":{"ok":true}}))
         }))
         .sampling_handler(server_request_fn(|_request: ServerRequest| async move {
-            Ok::<_, HandlerError>(json!({"role":"assistant","model":"m","content":{"type":"text","text":"yes"}}))
+            Ok::<_, HandlerError>(
+                json!({"role":"assistant","model":"m","content":{"type":"text","text":"yes"}}),
+            )
         }))
         .build()
         .unwrap()
@@ -473,7 +491,11 @@ async fn input_required_rounds_go_through_the_handlers_until_complete() {
     let client = answering_client(&url);
     let session = client.connect(&credential()).await.unwrap();
     let result = session.call_tool("ask", json!({})).await.unwrap();
-    assert!(result.text().starts_with("done after 3 rounds"), "{}", result.text());
+    assert!(
+        result.text().starts_with("done after 3 rounds"),
+        "{}",
+        result.text()
+    );
 
     let calls = seen.posts_of("tools/call");
     assert_eq!(calls.len(), 4, "the first request and three retries");
@@ -481,9 +503,16 @@ async fn input_required_rounds_go_through_the_handlers_until_complete() {
     assert_eq!(ids.len(), 4, "each retry under a new JSON-RPC id");
     assert!(calls[0]["params"].get("requestState").is_none());
     for (round, call) in calls.iter().enumerate().skip(1) {
-        assert_eq!(call["params"]["requestState"], format!("signed:round-{round}"));
+        assert_eq!(
+            call["params"]["requestState"],
+            format!("signed:round-{round}")
+        );
         let responses = call["params"]["inputResponses"].as_object().unwrap();
-        assert_eq!(responses.len(), 1, "only this round's answers: {responses:?}");
+        assert_eq!(
+            responses.len(),
+            1,
+            "only this round's answers: {responses:?}"
+        );
         assert!(responses.contains_key(&format!("q{round}")));
         // The retry still carries the request's own _meta.
         assert_eq!(
@@ -507,10 +536,7 @@ async fn a_refused_request_state_ends_in_the_servers_error_not_a_loop() {
         .call_tool("ask", json!({"tamper": true}))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, Error::Server { code: -32602, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Server { code: -32602, .. }), "{err:?}");
     assert_eq!(seen.posts_of("tools/call").len(), 2);
 }
 
@@ -525,7 +551,11 @@ async fn input_required_without_a_handler_is_a_clear_error() {
     let err = session.call_tool("ask", json!({})).await.unwrap_err();
     let text = err.to_string();
     assert!(text.contains("elicitation/create"), "{text}");
-    assert_eq!(seen.posts_of("tools/call").len(), 1, "no retry without answers");
+    assert_eq!(
+        seen.posts_of("tools/call").len(),
+        1,
+        "no retry without answers"
+    );
 }
 
 #[tokio::test]

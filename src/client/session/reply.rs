@@ -213,7 +213,8 @@ impl SessionInner {
             resumptions += 1;
             parser.reset_partial();
             let delay = parser.retry().unwrap_or(config.default_reconnect_delay);
-            let wait = tokio::time::sleep(delay.clamp(MIN_RECONNECT_DELAY, Duration::from_secs(30)));
+            let wait =
+                tokio::time::sleep(delay.clamp(MIN_RECONNECT_DELAY, Duration::from_secs(30)));
             tokio::pin!(wait);
             loop {
                 let strayed = self.stray_arrived.notified();
@@ -242,7 +243,10 @@ impl SessionInner {
             return;
         };
         {
-            let mut strays = self.stray_responses.lock().unwrap_or_else(|p| p.into_inner());
+            let mut strays = self
+                .stray_responses
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if strays.len() >= MAX_STRAY_RESPONSES {
                 drop(strays.remove(0));
             }
@@ -253,7 +257,10 @@ impl SessionInner {
 
     /// The response to `id` that arrived on the standing stream, if any.
     pub(super) fn take_stray(&self, id: u64) -> Option<Result<Value>> {
-        let mut strays = self.stray_responses.lock().unwrap_or_else(|p| p.into_inner());
+        let mut strays = self
+            .stray_responses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let index = strays.iter().position(|(got, _)| *got == id)?;
         Some(strays.remove(index).1)
     }
