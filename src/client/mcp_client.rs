@@ -265,6 +265,20 @@ fn fallback_version(err: &Error) -> Option<ProtocolVersion> {
 }
 
 /// Builds an [`McpClient`]. Setters never fail; [`McpClientBuilder::build`] checks.
+///
+/// # Memory and task bounds per request
+///
+/// - A JSON reply is read up to [`max_body_bytes`](McpClientBuilder::max_body_bytes) (8 MiB),
+///   one SSE event up to [`max_event_bytes`](McpClientBuilder::max_event_bytes) (8 MiB); more is
+///   [`Error::TooLarge`].
+/// - Whatever an SSE reply carries before its response (notifications, server requests, keep-
+///   alives), for `initialize` as for any request, is handled as it arrives and never kept:
+///   notifications go to a broadcast of 64 per session (a slow reader misses the oldest), server
+///   requests to at most
+///   [`max_concurrent_server_requests`](McpClientBuilder::max_concurrent_server_requests) tasks
+///   (the excess is dropped unanswered). An endless stream therefore costs at most one event of
+///   memory and ends with the [`request_timeout`](McpClientBuilder::request_timeout).
+/// - Answers to server requests are POSTed through the client's connection pool.
 #[must_use]
 #[derive(Debug)]
 pub struct McpClientBuilder {
