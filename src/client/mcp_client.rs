@@ -477,7 +477,8 @@ impl McpClientBuilder {
 
     /// Whether a session-era session opens its standing GET stream at connect when a server
     /// request handler is registered, so requests the server sends outside any call are
-    /// answered too (default `true`; it costs one idle connection per session). Without it the
+    /// answered too (default `true`; it costs one idle connection per session, and connect waits
+    /// up to 2 s for the server to answer the GET). Without it the
     /// stream is open only while someone reads [`Session::notifications`].
     pub fn listen_for_server_requests(mut self, listen: bool) -> Self {
         self.config.listen_for_server_requests = listen;

@@ -97,7 +97,7 @@ impl Session {
         if inner.keeps_listening() {
             // Requests the server sends outside any call arrive on the GET stream: have it open
             // before the first call (servers drop such requests while no stream is open).
-            let limit = inner.config().idle_timeout.min(Duration::from_secs(5));
+            let limit = inner.config().idle_timeout.min(Duration::from_secs(2));
             SessionInner::open_listener(&inner, limit).await;
         }
         Ok(Session { inner })
