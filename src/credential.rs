@@ -228,13 +228,17 @@ impl CredentialError {
 /// [`CredentialChain`] and [`CachedCredentials`]; a gateway usually writes its own against its
 /// secret store.
 ///
+/// The trait is written with [`async_trait`](macro@crate::async_trait), re-exported by this crate:
+/// implement it with `#[pagerduty_mcp_connect::async_trait]`, no `async-trait` dependency of your
+/// own needed.
+///
 /// ```
-/// use pagerduty_mcp_connect::{Credential, CredentialError, CredentialProvider, UserId};
+/// use pagerduty_mcp_connect::{async_trait, Credential, CredentialError, CredentialProvider, UserId};
 ///
 /// #[derive(Debug)]
 /// struct Vault;
 ///
-/// #[async_trait::async_trait]
+/// #[async_trait]
 /// impl CredentialProvider for Vault {
 ///     async fn credential(&self, user: &UserId) -> Result<Credential, CredentialError> {
 ///         match user.as_str() {
