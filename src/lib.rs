@@ -167,7 +167,7 @@ pub use client::{
     McpClient, McpClientBuilder, NotificationStream, ProtocolPreference, ProtocolVersion,
     RequestOptions, Session,
 };
-pub use connector::{Connector, ConnectorBuilder, Policy};
+pub use connector::{Connector, ConnectorBuilder, Policy, PolicyDenial, PolicyRule};
 pub use credential::{
     credential_fn, CachedCredentials, Credential, CredentialChain, CredentialError,
     CredentialProvider, EnvCredential, InMemoryCredentialStore, SharedCredentialProvider,
