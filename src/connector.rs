@@ -15,7 +15,7 @@ use crate::client::model::{CallToolResult, Tool};
 use crate::client::{McpClient, McpClientBuilder, Session};
 use crate::credential::{Credential, CredentialProvider, SharedCredentialProvider, UserId};
 use crate::error::{Error, Result};
-use crate::server::RemoteMcpServer;
+use crate::server::{ConnectionType, RemoteMcpServer};
 
 pub use policy::{Policy, PolicyDenial, PolicyRule};
 
@@ -92,7 +92,8 @@ impl fmt::Debug for Connector {
 }
 
 impl Connector {
-    /// A builder; `server` and `credentials` are required.
+    /// A builder; `server` is required, and `credentials` unless the server needs no credential
+    /// ([`ConnectionType::NoCredential`](crate::ConnectionType::NoCredential)).
     pub fn builder() -> ConnectorBuilder {
         ConnectorBuilder::default()
     }
@@ -131,11 +132,7 @@ impl Connector {
     /// # run().unwrap();
     /// ```
     pub fn set_policy(&self, policy: Policy) {
-        *self
-            .inner
-            .policy
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+        *self.inner.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
     }
 
     /// The tools `user` may see: the server's list filtered by the policy.
@@ -485,7 +482,8 @@ impl ConnectorBuilder {
         self
     }
 
-    /// Where users' credentials come from (required).
+    /// Where users' credentials come from (required, unless the server's connection type is
+    /// [`ConnectionType::NoCredential`](crate::ConnectionType::NoCredential)).
     pub fn credentials(mut self, provider: impl CredentialProvider + 'static) -> Self {
         self.credentials = Some(SharedCredentialProvider::new(provider));
         self
@@ -525,9 +523,16 @@ impl ConnectorBuilder {
         let server = self
             .server
             .ok_or_else(|| Error::config("Connector::builder() needs .server(…)"))?;
-        let credentials = self
-            .credentials
-            .ok_or_else(|| Error::config("Connector::builder() needs .credentials(…)"))?;
+        let credentials = match self.credentials {
+            Some(credentials) => credentials,
+            None if server.connection_type() == ConnectionType::NoCredential => {
+                // Never revoked: a 401 from such a server is reported, not remembered.
+                SharedCredentialProvider::new(crate::credential::credential_fn(
+                    |_user: UserId| async { Ok(Credential::none()) },
+                ))
+            }
+            None => return Err(Error::config("Connector::builder() needs .credentials(…)")),
+        };
         let mut client = McpClient::builder_shared(server);
         if let Some(configure) = self.client {
             client = configure(client);
@@ -567,12 +572,7 @@ mod tests {
         for n in 0..10_050 {
             connector.first_age_warning(&UserId::from(format!("user-{n}")));
         }
-        let recorded = connector
-            .inner
-            .warned_about_age
-            .lock()
-            .unwrap()
-            .len();
+        let recorded = connector.inner.warned_about_age.lock().unwrap().len();
         assert!(recorded <= 10_000, "{recorded} users recorded");
     }
 }

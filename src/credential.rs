@@ -103,6 +103,12 @@ impl Credential {
         }
     }
 
+    /// The empty credential, for a server that needs none ([`AuthScheme::none`](crate::AuthScheme::none)).
+    /// With any other scheme it is refused as an empty token before anything is sent.
+    pub fn none() -> Self {
+        Credential::new(SecretString::from(""))
+    }
+
     /// Records when the token was created (PagerDuty User API Tokens never expire; their age is
     /// what tells a gateway to ask for a rotation).
     #[must_use]

@@ -153,9 +153,9 @@ mod pagerduty;
 mod redirect_policy;
 mod region;
 mod server;
-mod tls;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 
 pub use auth::AuthScheme;
 pub use client::model::{

@@ -179,7 +179,10 @@ async fn the_policy_can_be_swapped_while_the_connector_runs() {
 
     // An incident freeze: read-only for everyone, from the next call on, same sessions.
     connector.set_policy(Policy::new().read_only(true));
-    assert!(!before.is_read_only_for(&alice), "a snapshot does not change");
+    assert!(
+        !before.is_read_only_for(&alice),
+        "a snapshot does not change"
+    );
     let tools = connector.list_tools(&alice).await.unwrap();
     assert!(!tools.is_empty() && tools.iter().all(|tool| tool.is_read_only()));
     mock.clear_requests();

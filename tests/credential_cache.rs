@@ -88,7 +88,8 @@ async fn a_cancelled_load_leaves_no_stuck_lock() {
     let (store, loads) = slow_store(Duration::from_millis(300));
     let cached = CachedCredentials::new(store);
     let alice = UserId::from("alice");
-    let cancelled = tokio::time::timeout(Duration::from_millis(50), cached.credential(&alice)).await;
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(50), cached.credential(&alice)).await;
     assert!(cancelled.is_err(), "the first load was cut short");
     let credential = tokio::time::timeout(Duration::from_secs(5), cached.credential(&alice))
         .await
@@ -118,7 +119,9 @@ async fn failed_loads_are_not_cached_and_waiters_do_not_hang() {
     )
     .await
     .expect("no waiter hangs");
-    assert!(results.iter().all(|r| r.as_ref().is_err_and(|e| e.is_retryable())));
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().is_err_and(|e| e.is_retryable())));
     // Waiters try in turn, never all at once, and nothing is cached.
     assert_eq!(attempts.load(Ordering::SeqCst), 5);
     assert!(cached.is_empty());
@@ -185,7 +188,10 @@ async fn credential_fn_tells_its_store_when_the_server_rejects_a_token() {
     let alice = UserId::from("alice");
 
     let first = connector.list_tools(&alice).await;
-    assert!(matches!(first, Err(Error::Unauthorized { .. })), "{first:?}");
+    assert!(
+        matches!(first, Err(Error::Unauthorized { .. })),
+        "{first:?}"
+    );
     assert_eq!(
         *rejected.lock().unwrap(),
         vec![(alice.clone(), "u+RevokedByAnAdmin0001".to_owned())]
