@@ -14,3 +14,18 @@ pub(crate) fn client_builder() -> reqwest::ClientBuilder {
     }
     reqwest::Client::builder()
 }
+
+#[cfg(test)]
+mod tests {
+    /// With `rustls-ring` alone, reqwest panics when no crypto provider is installed: this builds
+    /// a client under whatever TLS features the test runs with (CI runs it with `rustls-ring`
+    /// alone, and with the default).
+    #[test]
+    fn the_http_client_builds_with_the_chosen_tls_backend() {
+        super::client_builder()
+            .build()
+            .expect("an HTTP client with the chosen TLS backend");
+        #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+    }
+}
