@@ -19,8 +19,8 @@
 use std::process::ExitCode;
 
 use pagerduty_mcp_connect::{
-    server_request_fn, Credential, GenericServer, HandlerError, McpClient, ProtocolPreference,
-    ProtocolVersion, ServerRequest, Session,
+    server_request_fn, AuthScheme, Credential, GenericServer, HandlerError, McpClient,
+    ProtocolPreference, ProtocolVersion, ServerRequest, Session,
 };
 use serde_json::{json, Map, Value};
 
@@ -57,7 +57,7 @@ async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     };
     eprintln!("scenario {scenario:?}, preference {preference:?}");
 
-    let server = GenericServer::new("conformance", url)?;
+    let server = GenericServer::new("conformance", url, AuthScheme::bearer())?;
     let client = McpClient::builder(server)
         .protocol(preference)
         .client_info(

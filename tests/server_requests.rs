@@ -197,9 +197,7 @@ fn sse_stream(body: Body) -> Response {
 }
 
 fn builder(url: &str) -> McpClientBuilder {
-    let server = GenericServer::new("scripted", url)
-        .unwrap()
-        .with_auth_scheme(AuthScheme::token());
+    let server = GenericServer::new("scripted", url, AuthScheme::token()).unwrap();
     McpClient::builder(server)
         .request_timeout(Duration::from_secs(10))
         .retry_base_delay(Duration::from_millis(10))
@@ -620,9 +618,7 @@ async fn through_a_connector_the_handler_knows_the_user() {
     let witness = users.clone();
     let store = InMemoryCredentialStore::new();
     store.insert("alice", TOKEN);
-    let server = GenericServer::new("scripted", &url)
-        .unwrap()
-        .with_auth_scheme(AuthScheme::token());
+    let server = GenericServer::new("scripted", &url, AuthScheme::token()).unwrap();
     let connector = Connector::builder()
         .server(server)
         .credentials(store)

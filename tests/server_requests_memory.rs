@@ -152,9 +152,7 @@ async fn endless_streams_before_a_response_cost_bounded_memory() {
         let streamed = Arc::new(AtomicU64::new(0));
         let answers = Arc::new(AtomicUsize::new(0));
         let url = serve(flood, streamed.clone(), answers.clone()).await;
-        let server = GenericServer::new("flood", &url)
-            .unwrap()
-            .with_auth_scheme(AuthScheme::token());
+        let server = GenericServer::new("flood", &url, AuthScheme::token()).unwrap();
         let client = McpClient::builder(server)
             .request_timeout(Duration::from_secs(5))
             .max_concurrent_server_requests(4)
