@@ -169,8 +169,12 @@ impl Session {
     /// response streams and from a standing stream this call opens if the server offers one: the
     /// GET stream in the session era, a `subscriptions/listen` request (tools, prompts and
     /// resources list changes) in the 2026-07-28 protocol. The standing stream closes once no
-    /// returned stream is left. Each call returns an independent stream; a slow reader misses the
-    /// oldest notifications rather than stalling the session.
+    /// returned stream is left (in the session era it stays open while a server request handler
+    /// is registered, see
+    /// [`McpClientBuilder::listen_for_server_requests`](super::McpClientBuilder::listen_for_server_requests)).
+    /// Each call returns an independent stream; a slow reader misses the oldest notifications
+    /// rather than stalling the session. For one call's progress, use
+    /// [`RequestOptions::on_progress`] instead: it misses nothing.
     pub fn notifications(&self) -> NotificationStream {
         let receiver = self.inner.notifications.subscribe();
         SessionInner::ensure_listener(&self.inner);
