@@ -33,6 +33,30 @@ pub trait RemoteMcpServer: Send + Sync + fmt::Debug {
     fn connection_type(&self) -> ConnectionType;
     /// How a user obtains a credential; shown in [`Error::Unauthorized`] and in UIs.
     fn credential_help(&self) -> &str;
+
+    /// What to advise when this server answers with HTTP `status` (401, 403 or 429), in place of
+    /// the generic advice ("the credential was not accepted: …", "ask the service's
+    /// administrator …", "too many requests; wait …"). The server's own message comes first in
+    /// the error either way. `None` (the default) keeps the generic advice.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{PagerDuty, Region, RemoteMcpServer};
+    ///
+    /// let advice = PagerDuty::new(Region::Us).error_advice(429).unwrap();
+    /// assert!(advice.contains("960"));
+    /// ```
+    fn error_advice(&self, status: u16) -> Option<&str> {
+        let _ = status;
+        None
+    }
+
+    /// What an application error code in this server's REST-style error bodies
+    /// (`{"error":{"code":2006,"message":…}}`) means, added to the error's message. `None` (the
+    /// default) shows the code alone.
+    fn error_code_meaning(&self, code: i64) -> Option<&str> {
+        let _ = code;
+        None
+    }
 }
 
 impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for std::sync::Arc<S> {
@@ -51,6 +75,12 @@ impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for std::sync::Arc<S> {
     fn credential_help(&self) -> &str {
         (**self).credential_help()
     }
+    fn error_advice(&self, status: u16) -> Option<&str> {
+        (**self).error_advice(status)
+    }
+    fn error_code_meaning(&self, code: i64) -> Option<&str> {
+        (**self).error_code_meaning(code)
+    }
 }
 
 impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for Box<S> {
@@ -68,6 +98,12 @@ impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for Box<S> {
     }
     fn credential_help(&self) -> &str {
         (**self).credential_help()
+    }
+    fn error_advice(&self, status: u16) -> Option<&str> {
+        (**self).error_advice(status)
+    }
+    fn error_code_meaning(&self, code: i64) -> Option<&str> {
+        (**self).error_code_meaning(code)
     }
 }
 
