@@ -160,7 +160,7 @@ async fn allow_and_deny_lists() {
             .call_tool(&alice, denied, json!({}))
             .await
             .unwrap_err();
-        let Error::PolicyDenied { reason } = &err else {
+        let Error::PolicyDenied { reason, .. } = &err else {
             panic!("{err:?}")
         };
         assert!(reason.contains(denied), "{reason}");
