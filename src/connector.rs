@@ -13,7 +13,9 @@ use tracing::Instrument;
 
 use crate::client::model::{CallToolResult, Tool};
 use crate::client::{McpClient, McpClientBuilder, Session};
-use crate::credential::{Credential, CredentialProvider, SharedCredentialProvider, UserId};
+use crate::credential::{
+    Credential, CredentialError, CredentialProvider, SharedCredentialProvider, UserId,
+};
 use crate::error::{Error, Result};
 use crate::redaction::Redactor;
 use crate::server::RemoteMcpServer;
@@ -260,7 +262,22 @@ impl Connector {
         if let Some(reason) = self.inner.policy.check_user(user) {
             return Err(Error::policy_denied(reason));
         }
-        let credential = self.credential(user).await?;
+        let credential = match self.credential(user).await {
+            Ok(credential) => credential,
+            Err(err) => {
+                if matches!(
+                    err,
+                    Error::Credential(
+                        CredentialError::Revoked { .. } | CredentialError::Expired { .. }
+                    )
+                ) {
+                    // The store invalidated the user's credential: the session opened with it
+                    // must not send it again, not even to end itself.
+                    self.abandon_session(user).await;
+                }
+                return Err(err);
+            }
+        };
         self.warn_if_old(user, &credential);
         self.start_sweeper();
         let slot = self.slot(user);
@@ -328,23 +345,40 @@ impl Connector {
             Error::Unauthorized { .. } => {
                 tracing::warn!(user = %user, "the server rejected the user's credential; invalidating it");
                 self.inner.credentials.invalidate(user, credential).await;
-                self.forget_session(user, credential).await;
+                self.forget_session(user, credential, true).await;
             }
-            Error::SessionExpired | Error::Closed => self.forget_session(user, credential).await,
+            Error::SessionExpired { .. } | Error::Closed => {
+                self.forget_session(user, credential, false).await
+            }
             _ => {}
         }
         err
     }
 
-    /// Drops the user's session if it still uses `credential`.
-    async fn forget_session(&self, user: &UserId, credential: &Credential) {
+    /// Drops the user's session if it still uses `credential`; `rejected`: the credential was
+    /// rejected, so the session is given up without sending it again (no DELETE).
+    async fn forget_session(&self, user: &UserId, credential: &Credential, rejected: bool) {
         let slot = self.slot(user);
         let mut current = slot.current.lock().await;
         if current
             .as_ref()
             .is_some_and(|open| open.session.credential().same_secret(credential))
         {
-            *current = None;
+            if let Some(open) = current.take() {
+                if rejected {
+                    open.session.abandon();
+                }
+            }
+        }
+    }
+
+    /// Gives up the user's session, whatever its credential, without another request.
+    async fn abandon_session(&self, user: &UserId) {
+        let slot = self.lock_users().get(user).cloned();
+        if let Some(slot) = slot {
+            if let Some(open) = slot.current.lock().await.take() {
+                open.session.abandon();
+            }
         }
     }
 

@@ -134,8 +134,13 @@ pub enum Error {
     /// transparently (or the request had already been accepted on the lost session).
     ///
     /// Gateway: 503, retryable unless [`Error::may_have_run`].
-    #[error("the MCP session expired on the server and could not be re-established")]
-    SessionExpired,
+    #[non_exhaustive]
+    #[error("the MCP session expired on the server and could not be re-established{}", if *may_have_run { "; the request may already have run on the server" } else { "" })]
+    SessionExpired {
+        /// Whether the server had accepted the request before it lost the session, for a request
+        /// that is not safe to repeat (see [`Error::may_have_run`]).
+        may_have_run: bool,
+    },
 
     /// A time limit was reached.
     ///
@@ -168,7 +173,7 @@ pub enum Error {
     ///
     /// Gateway: 502 (the upstream failed); a 5xx is retryable unless [`Error::may_have_run`].
     #[non_exhaustive]
-    #[error("HTTP {status} from the server: {message}")]
+    #[error("HTTP {status} from the server: {message}{}", if *may_have_run { "; the request may have run on the server" } else { "" })]
     HttpStatus {
         /// The HTTP status code.
         status: u16,
@@ -176,6 +181,9 @@ pub enum Error {
         message: String,
         /// How long the server asked to wait before retrying, when it said.
         retry_after: Option<Duration>,
+        /// Whether the request is not safe to repeat and the server may have run it (a 5xx; see
+        /// [`Error::may_have_run`]).
+        may_have_run: bool,
     },
 
     /// The server's reply breaks the protocol (malformed JSON, wrong content type, missing id …).
@@ -213,6 +221,9 @@ pub enum Error {
     TooLarge {
         /// The limit in bytes.
         limit: usize,
+        /// Whether the request is not safe to repeat and the server answered it, so it probably
+        /// ran (see [`Error::may_have_run`]).
+        may_have_run: bool,
     },
 
     /// The gateway's policy does not allow this user or this tool. Nothing was sent.
@@ -243,7 +254,7 @@ impl Error {
             Error::Unauthorized { .. } => ErrorKind::Unauthorized,
             Error::Forbidden { .. } => ErrorKind::Forbidden,
             Error::RateLimited { .. } => ErrorKind::RateLimited,
-            Error::SessionExpired => ErrorKind::SessionExpired,
+            Error::SessionExpired { .. } => ErrorKind::SessionExpired,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Transport { .. } => ErrorKind::Transport,
             Error::HttpStatus { .. } => ErrorKind::HttpStatus,
@@ -288,9 +299,12 @@ impl Error {
     /// that mean the server did not act (401, 403, 429, a refused connection …).
     pub fn may_have_run(&self) -> bool {
         match self {
-            Error::Timeout { may_have_run, .. }
+            Error::SessionExpired { may_have_run }
+            | Error::Timeout { may_have_run, .. }
             | Error::Transport { may_have_run, .. }
-            | Error::Protocol { may_have_run, .. } => *may_have_run,
+            | Error::HttpStatus { may_have_run, .. }
+            | Error::Protocol { may_have_run, .. }
+            | Error::TooLarge { may_have_run, .. } => *may_have_run,
             _ => false,
         }
     }
@@ -309,7 +323,7 @@ impl Error {
             Error::RateLimited { .. }
             | Error::Timeout { .. }
             | Error::Transport { .. }
-            | Error::SessionExpired
+            | Error::SessionExpired { .. }
             | Error::CredentialTimeout { .. } => true,
             Error::HttpStatus { status, .. } => matches!(status, 500 | 502 | 503 | 504),
             Error::Credential(err) => err.is_retryable(),
@@ -341,9 +355,16 @@ impl Error {
     /// sets `may_have_run` where the outcome is unknown or the server answered.
     pub(crate) fn after_unsafe_request(mut self) -> Self {
         match &mut self {
-            Error::Timeout { may_have_run, .. } | Error::Protocol { may_have_run, .. } => {
-                *may_have_run = true
-            }
+            Error::Timeout { may_have_run, .. }
+            | Error::Protocol { may_have_run, .. }
+            | Error::TooLarge { may_have_run, .. } => *may_have_run = true,
+            Error::HttpStatus {
+                status,
+                may_have_run,
+                ..
+            } => *may_have_run = *status >= 500,
+            // Set where it is created: only a session lost after the request was accepted.
+            Error::SessionExpired { .. } => {}
             Error::Transport {
                 may_have_run,
                 source,
@@ -362,9 +383,12 @@ impl Error {
 
     /// Clears `may_have_run`: the request was safe to repeat.
     pub(crate) fn after_safe_request(mut self) -> Self {
-        if let Error::Timeout { may_have_run, .. }
+        if let Error::SessionExpired { may_have_run }
+        | Error::Timeout { may_have_run, .. }
         | Error::Transport { may_have_run, .. }
-        | Error::Protocol { may_have_run, .. } = &mut self
+        | Error::HttpStatus { may_have_run, .. }
+        | Error::Protocol { may_have_run, .. }
+        | Error::TooLarge { may_have_run, .. } = &mut self
         {
             *may_have_run = false;
         }
@@ -417,10 +441,12 @@ impl Error {
                 status,
                 message,
                 retry_after,
+                may_have_run,
             } => Error::HttpStatus {
                 status,
                 message: clean(message),
                 retry_after,
+                may_have_run,
             },
             Error::Protocol {
                 message,
@@ -443,11 +469,6 @@ impl Error {
             },
             other => other,
         }
-    }
-
-    /// Removes every form of `secret` from the error (see [`Error::redact`]).
-    pub(crate) fn scrub_secret(self, secret: &str) -> Self {
-        self.redact(&Redactor::new().with_secret(secret))
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
@@ -487,10 +508,27 @@ impl Error {
             status,
             message: message.into(),
             retry_after,
+            may_have_run: false,
         }
     }
 
-    pub(crate) fn server(code: i64, message: impl Into<String>, data: Option<serde_json::Value>) -> Self {
+    pub(crate) fn too_large(limit: usize) -> Self {
+        Error::TooLarge {
+            limit,
+            may_have_run: false,
+        }
+    }
+
+    /// The session is gone; `may_have_run` when the server had accepted the request already.
+    pub(crate) fn session_expired(may_have_run: bool) -> Self {
+        Error::SessionExpired { may_have_run }
+    }
+
+    pub(crate) fn server(
+        code: i64,
+        message: impl Into<String>,
+        data: Option<serde_json::Value>,
+    ) -> Self {
         Error::Server {
             code,
             message: message.into(),

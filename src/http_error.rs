@@ -80,23 +80,6 @@ pub(crate) fn error_from_server_reply(
     }
 }
 
-/// Transitional, until the client passes its server description: [`error_from_server_reply`]
-/// for a server known only by its credential help.
-pub(crate) fn error_from_reply(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-    credential_help: &str,
-) -> Error {
-    if credential_help == crate::pagerduty::CREDENTIAL_HELP {
-        return error_from_server_reply(status, headers, body, &crate::PagerDuty::new(crate::Region::Us));
-    }
-    let server = crate::GenericServer::new("server", "https://server.invalid/")
-        .expect("a valid URL")
-        .with_credential_help(credential_help);
-    error_from_server_reply(status, headers, body, &server)
-}
-
 /// The cleaned, bounded one-line summary of a reply's body that [`error_from_reply`] puts into
 /// its messages, or `None` for an empty or unreadable body.
 pub(crate) fn reply_detail(
@@ -419,7 +402,11 @@ mod tests {
         assert!(err.to_string().ends_with(crate::CREDENTIAL_HELP));
         assert_eq!(err.status(), Some(401));
         // A generic server with the same body gets neither the code's meaning nor the region hint.
-        let generic = reply(401, &[], r#"{"error":{"message":"Authentication failed","code":2006}}"#);
+        let generic = reply(
+            401,
+            &[],
+            r#"{"error":{"message":"Authentication failed","code":2006}}"#,
+        );
         assert!(!generic.to_string().contains("region"), "{generic}");
         assert!(generic.to_string().contains("(error 2006)"), "{generic}");
         assert!(generic.to_string().ends_with(HELP));
@@ -621,14 +608,10 @@ mod tests {
     #[test]
     fn unknown_pagerduty_code_and_other_json_shapes() {
         let err = reply(400, &[], r#"{"error":{"message":"Weird","code":9999}}"#);
-        assert!(
-            err.to_string().contains("Weird (error 9999)"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("Weird (error 9999)"), "{err}");
         let err = pagerduty(400, &[], r#"{"error":{"code":2003}}"#);
         assert!(
-            err.to_string()
-                .contains("Missing Arguments (error 2003)"),
+            err.to_string().contains("Missing Arguments (error 2003)"),
             "{err}"
         );
         let err = reply(

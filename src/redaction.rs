@@ -150,7 +150,11 @@ impl Redactor {
         for needle in &self.needles {
             find(text, needle.expose_secret(), |s, e| ranges.push((s, e)));
         }
-        partial_ends(text, &self.needles, |s, e| ranges.push((s, e)));
+        for (offset, segment) in segments(text) {
+            partial_ends(segment, &self.needles, |s, e| {
+                ranges.push((offset + s, offset + e))
+            });
+        }
         // The text with one level of JSON and percent escapes decoded.
         if text.contains(['\\', '%']) {
             let view = DecodedView::new(text);
@@ -160,13 +164,26 @@ impl Redactor {
                         ranges.push(view.original(s, e));
                     });
                 }
-                partial_ends(&view.decoded, &self.needles, |s, e| {
-                    ranges.push(view.original(s, e));
-                });
+                for (offset, segment) in segments(&view.decoded) {
+                    partial_ends(segment, &self.needles, |s, e| {
+                        ranges.push(view.original(offset + s, offset + e));
+                    });
+                }
             }
         }
         merge(ranges)
     }
+}
+
+/// The pieces of `text` between `[redacted]` marks, with their offsets: an earlier, coarser
+/// redaction may have cut a credential, leaving pieces of it on either side of its mark.
+fn segments(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut offset = 0;
+    text.split(REDACTED).map(move |segment| {
+        let start = offset;
+        offset += segment.len() + REDACTED.len();
+        (start, segment)
+    })
 }
 
 /// Calls `hit` with the byte range of each occurrence of `needle` in `haystack`.
@@ -356,7 +373,10 @@ pub(crate) fn redact_credential_like(text: &str) -> String {
         // Skip the separator: `": "`, `=`, `: `, `'`.
         let sep_start = start;
         while start < bytes.len()
-            && matches!(bytes[start], b'"' | b'\'' | b':' | b'=' | b' ' | b'\t' | b'\\')
+            && matches!(
+                bytes[start],
+                b'"' | b'\'' | b':' | b'=' | b' ' | b'\t' | b'\\'
+            )
         {
             start += 1;
         }
@@ -421,7 +441,10 @@ mod tests {
     fn assert_clean(text: &str) {
         let out = redactor().redact(text).into_owned();
         for piece in ["Se\"cr", "cr\\et", "et/Tok", "Tok3n", "3nValue"] {
-            assert!(!out.contains(piece), "{piece:?} left in {out:?} (from {text:?})");
+            assert!(
+                !out.contains(piece),
+                "{piece:?} left in {out:?} (from {text:?})"
+            );
         }
     }
 
@@ -429,7 +452,10 @@ mod tests {
     fn every_form_of_the_value_is_removed() {
         let escaped = json_escaped(TOKEN);
         let twice = json_escaped(&escaped);
-        let unicode: String = TOKEN.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+        let unicode: String = TOKEN
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
         let forms = [
             TOKEN.to_owned(),
             format!("Token {TOKEN}"),
@@ -449,7 +475,10 @@ mod tests {
         for form in forms {
             let text = format!("before {form} after");
             let out = redactor().redact(&text).into_owned();
-            assert!(out.starts_with("before ") && out.ends_with(&format!("{REDACTED} after")), "{text} → {out}");
+            assert!(
+                out.starts_with("before ") && out.ends_with(&format!("{REDACTED} after")),
+                "{text} → {out}"
+            );
             assert_clean(&text);
         }
     }
@@ -468,9 +497,30 @@ mod tests {
     }
 
     #[test]
+    fn pieces_beside_an_earlier_redaction_are_removed() {
+        let text = format!(
+            "Authorization: {REDACTED}{} and {}{REDACTED} end",
+            &TOKEN[6..],
+            &TOKEN[..9]
+        );
+        assert_clean(&text);
+        let out = redactor().redact(&text).into_owned();
+        assert!(
+            out.ends_with(" end") && out.starts_with("Authorization: "),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn ordinary_text_is_left_alone() {
         let r = redactor();
-        for text in ["", "Invalid token provided", "u+", "%%%\\\\ \\u12", "100% sure \\"] {
+        for text in [
+            "",
+            "Invalid token provided",
+            "u+",
+            "%%%\\\\ \\u12",
+            "100% sure \\",
+        ] {
             assert_eq!(r.redact(text), text);
         }
         // Multi-byte text around a match keeps its characters.
@@ -501,7 +551,10 @@ mod tests {
         assert!(out.chars().count() <= MAX_EXCERPT + 1);
         assert!(out.ends_with('…'));
         // A credential-looking word cut by the truncation is still blanked.
-        let text = format!("{} Authorization: Token abcdefghijklmnop", "y".repeat(MAX_EXCERPT - 26));
+        let text = format!(
+            "{} Authorization: Token abcdefghijklmnop",
+            "y".repeat(MAX_EXCERPT - 26)
+        );
         let out = excerpt(&text);
         assert!(!out.contains("abcdefg"), "{out}");
     }

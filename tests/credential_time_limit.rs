@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{
-    Connector, Credential, CredentialError, CredentialProvider, Error, ErrorKind, PagerDuty,
-    UserId,
+    Connector, Credential, CredentialError, CredentialProvider, Error, ErrorKind, PagerDuty, UserId,
 };
 use serde_json::json;
 
@@ -31,7 +30,11 @@ impl CredentialProvider for HangsForAllButAlice {
     }
 }
 
-fn connector(mock: &MockPagerDuty, provider: Arc<HangsForAllButAlice>, limit: Option<Duration>) -> Connector {
+fn connector(
+    mock: &MockPagerDuty,
+    provider: Arc<HangsForAllButAlice>,
+    limit: Option<Duration>,
+) -> Connector {
     let mut builder = Connector::builder()
         .server(
             PagerDuty::builder()
@@ -70,7 +73,9 @@ async fn a_hanging_provider_ends_in_a_typed_error_within_the_limit() {
         connector.call_tool(&mallory, "list_incidents", json!({})),
         async {
             // Alice is served while Mallory's provider hangs.
-            let result = connector.call_tool(&alice, "list_incidents", json!({})).await;
+            let result = connector
+                .call_tool(&alice, "list_incidents", json!({}))
+                .await;
             (result, started.elapsed())
         }
     );

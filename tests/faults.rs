@@ -47,7 +47,7 @@ fn builder(url: &str) -> McpClientBuilder {
         .idle_timeout(Duration::from_secs(2))
 }
 
-async fn mock_session(mock: &MockPagerDuty, builder: McpClientBuilder) -> Session {
+async fn mock_session(_mock: &MockPagerDuty, builder: McpClientBuilder) -> Session {
     builder
         .build()
         .unwrap()
@@ -78,7 +78,10 @@ enum Reply {
     /// Close the connection without answering.
     Reset,
     /// Send the head and `body`'s first half, then fall silent until the client gives up.
-    Stall { content_type: &'static str, body: String },
+    Stall {
+        content_type: &'static str,
+        body: String,
+    },
     /// Send the head, then one byte of `body` every `every`.
     Trickle { body: String, every: Duration },
     /// An SSE stream of notifications without end.
@@ -239,10 +242,7 @@ async fn serve_connection(mut stream: TcpStream, script: Script, seen: Arc<Mutex
                     return;
                 }
             }
-            Reply::Reset => {
-                let _ = stream.set_linger(Some(Duration::ZERO));
-                return;
-            }
+            Reply::Reset => return,
             Reply::Stall { content_type, body } => {
                 let out = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{}",
@@ -324,7 +324,10 @@ async fn a_5xx_on_a_write_is_not_retried_and_may_have_run() {
     session.list_tools().await.unwrap();
     mock.fail_next(1, 500);
     let err = session
-        .call_tool("create_incident", json!({"title": "x", "service_id": "PSVC001"}))
+        .call_tool(
+            "create_incident",
+            json!({"title": "x", "service_id": "PSVC001"}),
+        )
         .await
         .expect_err("500");
     assert_eq!(err.status(), Some(500), "{err:?}");
@@ -341,7 +344,11 @@ async fn a_429_with_delta_seconds_is_waited_out() {
     mock.rate_limit_next(1, Duration::from_secs(1));
     let started = Instant::now();
     session.list_tools().await.expect("waits and succeeds");
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(posts_of(&mock, "tools/list"), 2);
 }
 
@@ -365,7 +372,11 @@ async fn a_429_with_an_http_date_is_waited_out() {
     let started = Instant::now();
     session.list_prompts().await.expect("waits and succeeds");
     // The date has a one-second resolution: between one and two seconds.
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(count(&seen, "POST prompts/list"), 2);
 }
 
@@ -397,7 +408,10 @@ async fn a_hang_is_a_timeout_and_a_hung_write_may_have_run() {
     assert!(!err.may_have_run() && err.is_retryable(), "a read: {err:?}");
     mock.hang_next(1);
     let err = session
-        .call_tool("create_incident", json!({"title": "x", "service_id": "PSVC001"}))
+        .call_tool(
+            "create_incident",
+            json!({"title": "x", "service_id": "PSVC001"}),
+        )
         .await
         .expect_err("hangs");
     assert!(err.is_timeout(), "{err:?}");
@@ -423,7 +437,11 @@ async fn a_stalled_body_hits_the_idle_limit() {
     let err = session.list_prompts().await.expect_err("stalls");
     assert!(err.is_timeout(), "{err:?}");
     assert!(err.to_string().contains("idle"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -443,7 +461,11 @@ async fn a_slow_loris_reply_hits_the_request_limit() {
     let started = Instant::now();
     let err = session.list_prompts().await.expect_err("too slow");
     assert!(err.is_timeout(), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -471,7 +493,10 @@ async fn an_sse_drop_without_ids_is_a_transport_error_and_a_write_is_not_resent(
     }))
     .await;
     let session = raw_session(&url, builder(&url)).await;
-    let err = session.call_tool("write", json!({})).await.expect_err("dropped");
+    let err = session
+        .call_tool("write", json!({}))
+        .await
+        .expect_err("dropped");
     assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
     assert!(err.may_have_run(), "{err:?}");
     assert!(!err.is_retryable());
@@ -482,14 +507,20 @@ async fn an_sse_drop_without_ids_is_a_transport_error_and_a_write_is_not_resent(
 async fn a_reset_after_a_write_was_sent_may_have_run_and_is_not_repeated() {
     let (url, _, seen) = raw_server(Arc::new(|_: &Request| Reply::Reset)).await;
     let session = raw_session(&url, builder(&url)).await;
-    let err = session.call_tool("write", json!({})).await.expect_err("reset");
+    let err = session
+        .call_tool("write", json!({}))
+        .await
+        .expect_err("reset");
     assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
     assert!(err.may_have_run(), "{err:?}");
     assert!(!err.is_retryable(), "{err:?}");
     assert_eq!(count(&seen, "POST tools/call"), 1);
 
     // A read reset the same way is safe to repeat (and is repeated by the client itself).
-    let err = session.call_tool("read", json!({})).await.expect_err("reset");
+    let err = session
+        .call_tool("read", json!({}))
+        .await
+        .expect_err("reset");
     assert!(!err.may_have_run(), "{err:?}");
     assert!(err.is_retryable(), "{err:?}");
     assert!(count(&seen, "POST tools/call") > 2);
@@ -498,7 +529,11 @@ async fn a_reset_after_a_write_was_sent_may_have_run_and_is_not_repeated() {
 #[tokio::test]
 async fn malformed_and_oversized_replies_are_typed_errors_and_the_session_survives() {
     let mock = MockPagerDuty::start().await;
-    let session = mock_session(&mock, builder(mock.url().as_str()).max_body_bytes(64 * 1024)).await;
+    let session = mock_session(
+        &mock,
+        builder(mock.url().as_str()).max_body_bytes(64 * 1024),
+    )
+    .await;
     mock.malformed_next(1);
     let err = session.list_tools().await.expect_err("malformed");
     assert_eq!(err.kind(), ErrorKind::Protocol, "{err:?}");
@@ -522,7 +557,11 @@ async fn an_endless_stream_ends_at_the_request_limit() {
     let started = Instant::now();
     let err = session.list_prompts().await.expect_err("endless");
     assert!(err.is_timeout(), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -537,7 +576,10 @@ async fn a_flood_of_server_requests_is_answered_and_the_call_succeeds() {
     }))
     .await;
     let session = raw_session(&url, builder(&url)).await;
-    session.list_prompts().await.expect("succeeds despite the flood");
+    session
+        .list_prompts()
+        .await
+        .expect("succeeds despite the flood");
     // Answers (JSON-RPC responses, no method) went back; none was a request of ours.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let answers = count(&seen, "POST ");
@@ -553,7 +595,10 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     let err = session.list_tools().await.expect_err("not followed");
     assert!(matches!(err.status(), Some(300..=399)), "{err:?}");
     assert!(err.to_string().contains("another origin"), "{err}");
-    assert!(other.requests().is_empty(), "the other origin saw a request");
+    assert!(
+        other.requests().is_empty(),
+        "the other origin saw a request"
+    );
 }
 
 #[tokio::test]

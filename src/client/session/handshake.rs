@@ -18,12 +18,39 @@ use crate::client::protocol::ProtocolVersion;
 use crate::client::sse::SseParser;
 use crate::client::transport::{self, ACCEPT_POST};
 use crate::credential::Credential;
-use crate::error::{Error, Result};
+use crate::error::{decode, Error, Result};
+use crate::redaction::Redactor;
 
 impl Session {
     /// Opens a session speaking `version`. In the session era the server may answer with another
     /// version; `strict` refuses that.
+    ///
+    /// Every error passes the redaction step for the credential, whichever step of the opening
+    /// it comes from.
     pub(crate) async fn open(
+        client: &Arc<ClientInner>,
+        credential: &Credential,
+        auth: HeaderValue,
+        version: ProtocolVersion,
+        strict: bool,
+    ) -> Result<Session> {
+        let scheme = client.server.auth_scheme();
+        let sent = String::from_utf8_lossy(
+            auth.as_bytes()
+                .get(scheme.prefix().len()..)
+                .unwrap_or_default(),
+        )
+        .into_owned();
+        Session::open_unredacted(client, credential, auth, version, strict)
+            .await
+            .map_err(|err| {
+                err.redact(
+                    &Redactor::for_credential(credential.secret(), scheme).with_secret(&sent),
+                )
+            })
+    }
+
+    async fn open_unredacted(
         client: &Arc<ClientInner>,
         credential: &Credential,
         auth: HeaderValue,
@@ -43,6 +70,7 @@ impl Session {
             notifications,
             log_level: RwLock::new(None),
             closed: AtomicBool::new(false),
+            rejected: AtomicBool::new(false),
             reinit: tokio::sync::Mutex::new(()),
             tools: RwLock::new(HashMap::new()),
             listener: std::sync::Mutex::new(None),
@@ -52,9 +80,7 @@ impl Session {
             let discovered = inner
                 .call("server/discover", Map::new(), &RequestOptions::default())
                 .await?;
-            let mut details: ServerDetails = serde_json::from_value(discovered).map_err(|err| {
-                Error::protocol(format!("malformed server/discover result: {err}"))
-            })?;
+            let mut details: ServerDetails = decode(discovered, "server/discover result")?;
             if details.server_info.name.is_empty() {
                 // 2026-07-28 puts serverInfo in the result's `_meta`.
                 let info = details
@@ -144,12 +170,11 @@ impl SessionInner {
             .filter(|v| !v.is_stateless())
             .ok_or_else(|| {
                 Error::protocol(format!(
-                    "the server chose protocol version {:?}, which this client does not speak",
-                    chosen.chars().take(32).collect::<String>()
+                    "the server chose protocol version {}, which this client does not speak",
+                    describe_version(chosen)
                 ))
             })?;
-        let details: ServerDetails = serde_json::from_value(result)
-            .map_err(|err| Error::protocol(format!("malformed initialize result: {err}")))?;
+        let details: ServerDetails = decode(result, "initialize result")?;
         Ok((session_id, details, chosen))
     }
 
@@ -224,10 +249,10 @@ impl SessionInner {
                     | Error::RateLimited { .. }
                     | Error::Timeout { .. }
                     | Error::Transport { .. } => err,
-                    _ => Error::SessionExpired,
+                    _ => Error::session_expired(false),
                 })?;
         if chosen != self.version {
-            return Err(Error::SessionExpired);
+            return Err(Error::session_expired(false));
         }
         // Finish the handshake on the new session before other requests may use it.
         let fresh = Route {
@@ -267,5 +292,26 @@ impl SessionInner {
             SessionInner::ensure_listener(self);
         }
         Ok(())
+    }
+}
+
+/// A protocol version the server named, quoted only when it looks like one (a date); anything
+/// else is described, never repeated (it could hold anything, an echoed credential included).
+fn describe_version(version: &str) -> String {
+    let looks_like_a_date = version.len() == 10
+        && version.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if looks_like_a_date {
+        format!("{version:?}")
+    } else {
+        format!(
+            "(a string of {} characters that is not a version)",
+            version.chars().count()
+        )
     }
 }

@@ -93,7 +93,10 @@ async fn listen(weak: Weak<SessionInner>) {
         let Some(session) = weak.upgrade() else {
             return;
         };
-        if session.closed.load(Ordering::Acquire) || session.listener_may_stop() {
+        if session.closed.load(Ordering::Acquire)
+            || session.is_rejected()
+            || session.listener_may_stop()
+        {
             return;
         }
         let route = session.route();
@@ -191,6 +194,9 @@ async fn listen(weak: Weak<SessionInner>) {
                     // A success without an event stream is a JSON answer: a refusal.
                     tracing::debug!(%status, "the server offers no notification stream");
                     if let Some(session) = weak.upgrade() {
+                        if status == StatusCode::UNAUTHORIZED {
+                            session.mark_rejected();
+                        }
                         session.forget_listener();
                     }
                     return;
@@ -198,7 +204,10 @@ async fn listen(weak: Weak<SessionInner>) {
                 failures += 1;
             }
             Err(Error::InvalidConfig { message }) => {
-                tracing::warn!(%message, "notification stream refused");
+                if let Some(session) = weak.upgrade() {
+                    let message = session.redact_text(&message);
+                    tracing::warn!(%message, "notification stream refused");
+                }
                 return;
             }
             Err(_) => failures += 1,
