@@ -42,8 +42,9 @@ pub trait RemoteMcpServer: Send + Sync + fmt::Debug {
     /// ```
     /// use pagerduty_mcp_connect::{PagerDuty, Region, RemoteMcpServer};
     ///
-    /// let advice = PagerDuty::new(Region::Us).error_advice(429).unwrap();
-    /// assert!(advice.contains("960"));
+    /// let pagerduty = PagerDuty::new(Region::Us);
+    /// assert!(pagerduty.error_advice(429).unwrap().contains("960"));
+    /// assert_eq!(pagerduty.error_code_meaning(2006), Some("Authentication Failed"));
     /// ```
     fn error_advice(&self, status: u16) -> Option<&str> {
         let _ = status;

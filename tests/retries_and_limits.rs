@@ -95,7 +95,9 @@ async fn a_500_on_a_write_tool_is_not_retried() {
         matches!(err, Error::HttpStatus { status: 500, .. }),
         "{err:?}"
     );
-    assert!(err.is_retryable(), "the caller may decide to retry");
+    // The write may have run: repeating it is not safe, whatever the status says.
+    assert!(err.may_have_run(), "{err:?}");
+    assert!(!err.is_retryable(), "{err:?}");
     let calls = posts_of(&mock, "tools/call");
     assert_eq!(calls.len(), 1, "not retried: {calls:?}");
     assert_eq!(calls[0].status, Some(500));
