@@ -555,12 +555,6 @@ impl Error {
             message: message.into(),
         }
     }
-
-    pub(crate) fn policy_denied(reason: impl Into<String>) -> Self {
-        Error::PolicyDenied {
-            reason: reason.into(),
-        }
-    }
 }
 
 /// The `Display` of an error and of every source under it, one per line.

@@ -351,9 +351,13 @@ mod tests {
     }
 
     fn generic() -> GenericServer {
-        GenericServer::new("test", "https://mcp.example.com/mcp")
-            .unwrap()
-            .with_credential_help(HELP)
+        GenericServer::new(
+            "test",
+            "https://mcp.example.com/mcp",
+            crate::AuthScheme::token(),
+        )
+        .unwrap()
+        .with_credential_help(HELP)
     }
 
     fn reply(status: u16, pairs: &[(&'static str, &str)], body: &str) -> Error {

@@ -37,9 +37,7 @@ const SESSION: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V
 const TOKEN: &str = "u+fault-suite-token";
 
 fn builder(url: &str) -> McpClientBuilder {
-    let server = GenericServer::new("faulty", url)
-        .unwrap()
-        .with_auth_scheme(AuthScheme::token());
+    let server = GenericServer::new("faulty", url, AuthScheme::token()).unwrap();
     McpClient::builder(server)
         .protocol(SESSION)
         .retry_base_delay(Duration::from_millis(20))

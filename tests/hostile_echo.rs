@@ -386,9 +386,7 @@ async fn start() -> (String, Arc<Echo>) {
 }
 
 fn server(url: &str) -> GenericServer {
-    GenericServer::new("echo", url)
-        .unwrap()
-        .with_auth_scheme(AuthScheme::token())
+    GenericServer::new("echo", url, AuthScheme::token()).unwrap()
 }
 
 fn client(url: &str, version: ProtocolVersion) -> McpClient {

@@ -119,11 +119,7 @@ async fn no_request_carries_a_token_after_it_was_rejected_under_load() {
         store.insert(format!("user{user}"), format!("u+token-{user}-gen0"));
     }
     let connector = Connector::builder()
-        .server(
-            GenericServer::new("revoker", &url)
-                .unwrap()
-                .with_auth_scheme(AuthScheme::token()),
-        )
+        .server(GenericServer::new("revoker", &url, AuthScheme::token()).unwrap())
         .credentials(store.clone())
         .configure_client(|b| b.protocol(ProtocolPreference::Exact(ProtocolVersion::V2025_11_25)))
         .build()
