@@ -163,8 +163,10 @@ impl Session {
 fn initialize_outcome(message: Incoming) -> Option<Result<Value>> {
     match message {
         Incoming::Response { id, outcome } if id.as_u64() == Some(0) => Some(outcome),
-        Incoming::Request { method, .. } => {
-            tracing::debug!(method = %method.chars().take(64).collect::<String>(), "ignoring a server request sent before initialize was answered");
+        Incoming::Request { .. } => {
+            // The method is the server's text: never logged (it could hold anything, an echoed
+            // credential included).
+            tracing::debug!("ignoring a server request sent before initialize was answered");
             None
         }
         _ => None,
