@@ -13,7 +13,9 @@ use tracing::Instrument;
 
 use crate::client::model::{CallToolResult, Tool};
 use crate::client::{McpClient, McpClientBuilder, Session};
-use crate::credential::{Credential, CredentialProvider, SharedCredentialProvider, UserId};
+use crate::credential::{
+    Credential, CredentialError, CredentialProvider, SharedCredentialProvider, UserId,
+};
 use crate::error::{Error, Result};
 use crate::server::RemoteMcpServer;
 
@@ -248,7 +250,12 @@ impl Connector {
         if let Some(reason) = self.inner.policy.check_user(user) {
             return Err(Error::PolicyDenied { reason });
         }
-        let credential = self.inner.credentials.credential(user).await?;
+        let credential = self
+            .inner
+            .credentials
+            .credential(user)
+            .await
+            .map_err(|err| self.credential_error(err))?;
         self.warn_if_old(user, &credential);
         self.start_sweeper();
         let slot = self.slot(user);
@@ -275,6 +282,18 @@ impl Connector {
             tools: None,
         });
         Ok((session, credential))
+    }
+
+    /// A store that recorded the server's rejection of the user's token answers as the server
+    /// would: `Unauthorized` with the credential help, and nothing is sent upstream.
+    fn credential_error(&self, err: CredentialError) -> Error {
+        match err {
+            CredentialError::Rejected { .. } => Error::Unauthorized {
+                message: err.to_string(),
+                help: self.inner.client.server().credential_help().to_owned(),
+            },
+            err => Error::Credential(err),
+        }
     }
 
     async fn after_call<T>(
