@@ -2,6 +2,7 @@
 //! each with their own credential, over one connection pool.
 
 mod policy;
+mod regional;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::server::RemoteMcpServer;
 
 pub use policy::Policy;
+pub use regional::{RegionalConnector, RegionalConnectorBuilder};
 
 /// Many users, one remote MCP server, one connection pool.
 ///
@@ -286,7 +288,7 @@ impl Connector {
 
     /// A store that recorded the server's rejection of the user's token answers as the server
     /// would: `Unauthorized` with the credential help, and nothing is sent upstream.
-    fn credential_error(&self, err: CredentialError) -> Error {
+    pub(crate) fn credential_error(&self, err: CredentialError) -> Error {
         match err {
             CredentialError::Rejected { .. } => Error::Unauthorized {
                 message: err.to_string(),

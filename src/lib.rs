@@ -108,6 +108,7 @@ pub use client::{
     RequestOptions, Session,
 };
 pub use connector::{Connector, ConnectorBuilder, Policy};
+pub use connector::{RegionalConnector, RegionalConnectorBuilder};
 pub use credential::{
     credential_fn, CachedCredentials, Credential, CredentialChain, CredentialError,
     CredentialProvider, EnvCredential, InMemoryCredentialStore, SharedCredentialProvider,
