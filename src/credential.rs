@@ -26,6 +26,8 @@ pub use environment::EnvCredential;
 pub use function::{credential_fn, FnCredentialProvider};
 pub use memory_store::InMemoryCredentialStore;
 #[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
+pub use sql_store::sqlx;
+#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
 pub use sql_store::{
     CredentialRecord, KeySource, Revocation, RevokedBy, SqlCredentialStore,
     SqlCredentialStoreBuilder, StoreError, Verification,

@@ -283,7 +283,9 @@ impl RegionalConnectorBuilder {
         let mut regions = self.regions.unwrap_or_else(|| Region::ALL.to_vec());
         regions.dedup();
         if regions.is_empty() {
-            return Err(Error::config("a RegionalConnector needs at least one region"));
+            return Err(Error::config(
+                "a RegionalConnector needs at least one region",
+            ));
         }
         let http = match self.http {
             Some(http) => http,

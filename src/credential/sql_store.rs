@@ -28,6 +28,9 @@ use crate::region::Region;
 pub use error::StoreError;
 pub use key_source::KeySource;
 pub use record::{CredentialRecord, Revocation, RevokedBy, Verification};
+/// The `sqlx` crate the store is built on, for the pools of
+/// [`SqlCredentialStore::sqlite_pool`] and [`SqlCredentialStore::postgres_pool`].
+pub use sqlx;
 
 /// The longest token the store accepts, in bytes.
 const MAX_TOKEN_BYTES: usize = 4096;
@@ -156,6 +159,28 @@ impl SqlCredentialStore {
             Pool::Sqlite(_) => "sqlite",
             #[cfg(feature = "store-postgres")]
             Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The store's SQLite connection pool (for health checks, backups or the gateway's own
+    /// queries; the store's table is `pagerduty_mcp_credentials`).
+    #[cfg(feature = "store-sqlite")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.inner.pool {
+            Pool::Sqlite(pool) => Some(pool),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The store's Postgres connection pool (for health checks or the gateway's own queries;
+    /// the store's table is `pagerduty_mcp_credentials`).
+    #[cfg(feature = "store-postgres")]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.inner.pool {
+            Pool::Postgres(pool) => Some(pool),
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 
@@ -533,7 +558,8 @@ impl SqlCredentialStore {
             .keys
             .open(server, user, &sealed)
             .map_err(|err| err.into_credential_error(user))?;
-        let mut credential = Credential::new(token).with_created_at(to_time(raw.token_created_ms()));
+        let mut credential =
+            Credential::new(token).with_created_at(to_time(raw.token_created_ms()));
         if let Some(region) = region {
             credential = credential.with_region(region);
         }

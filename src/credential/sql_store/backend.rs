@@ -196,10 +196,13 @@ impl RawRecord {
     pub(crate) fn region_value(&self) -> Result<Option<Region>, StoreError> {
         match self.region.as_deref() {
             None => Ok(None),
-            Some(text) => text.parse::<Region>().map(Some).map_err(|err| StoreError::Corrupt {
-                message: format!("the stored region of user {}: {err}", self.user_id),
-                source: None,
-            }),
+            Some(text) => text
+                .parse::<Region>()
+                .map(Some)
+                .map_err(|err| StoreError::Corrupt {
+                    message: format!("the stored region of user {}: {err}", self.user_id),
+                    source: None,
+                }),
         }
     }
 

@@ -32,7 +32,9 @@ use crate::error::BoxError;
 pub enum StoreError {
     /// Another connection or process holds a lock on the database for longer than the store's
     /// busy timeout. Nothing was changed; try again.
-    #[error("the credential database is locked by another connection; nothing was changed: {message}")]
+    #[error(
+        "the credential database is locked by another connection; nothing was changed: {message}"
+    )]
     Locked {
         /// The engine's message.
         message: String,

@@ -131,7 +131,10 @@ impl KeySource {
                     source: Some(Box::new(err)),
                 })?;
                 let value = SecretString::from(value);
-                decode_base64(value.expose_secret(), &format!("the environment variable {var}"))
+                decode_base64(
+                    value.expose_secret(),
+                    &format!("the environment variable {var}"),
+                )
             }
             Kind::File(path) => load_file(path).await,
             Kind::Base64(value) => decode_base64(value.expose_secret(), "the base64 key"),
@@ -174,10 +177,12 @@ fn decode_base64(text: &str, what: &str) -> Result<StoreKey, StoreError> {
 
 async fn load_file(path: &std::path::Path) -> Result<StoreKey, StoreError> {
     let shown = path.display();
-    let metadata = tokio_fs_metadata(path).await.map_err(|err| StoreError::Key {
-        message: format!("cannot read the key file {shown}"),
-        source: Some(Box::new(err)),
-    })?;
+    let metadata = tokio_fs_metadata(path)
+        .await
+        .map_err(|err| StoreError::Key {
+            message: format!("cannot read the key file {shown}"),
+            source: Some(Box::new(err)),
+        })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

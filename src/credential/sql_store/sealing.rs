@@ -141,10 +141,12 @@ impl KeyRing {
             user: user.clone(),
             key_id: sealed.key_id.clone(),
         };
-        let key = self.find(&sealed.key_id).ok_or_else(|| StoreError::WrongKey {
-            found: vec![sealed.key_id.clone()],
-            configured: self.ids(),
-        })?;
+        let key = self
+            .find(&sealed.key_id)
+            .ok_or_else(|| StoreError::WrongKey {
+                found: vec![sealed.key_id.clone()],
+                configured: self.ids(),
+            })?;
         let nonce = XNonce::try_from(sealed.nonce.as_slice()).map_err(|_| unsealable())?;
         let aad = associated_data(server, user);
         let mut plain = key
@@ -232,9 +234,7 @@ mod tests {
         assert_ne!(one.primary_id(), two.primary_id());
         assert_eq!(one.primary_id().len(), 16);
         let alice = UserId::from("alice");
-        let sealed = one
-            .seal("s", &alice, &SecretString::from("u+tok"))
-            .unwrap();
+        let sealed = one.seal("s", &alice, &SecretString::from("u+tok")).unwrap();
         assert!(matches!(
             two.open("s", &alice, &sealed),
             Err(StoreError::WrongKey { .. })
