@@ -1011,3 +1011,32 @@ async fn the_store_is_a_provider_for_many_users_on_one_connector() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn an_import_stores_all_tokens_or_none() {
+    let dir = TempDir::new("import");
+    let store = sqlite(&dir).open().await.unwrap();
+    let bad = vec![
+        (alice(), secret(ALICE_TOKEN)),
+        (bob(), secret("u+bad\r\ntoken")),
+    ];
+    assert!(matches!(
+        store.put_all(bad).await.unwrap_err(),
+        StoreError::InvalidToken { .. }
+    ));
+    assert!(store.is_empty().await.unwrap());
+    let users: Vec<(UserId, secrecy::SecretString)> = (0..500)
+        .map(|i| (UserId::from(format!("user{i}")), secret(&format!("u+Import{i:05}"))))
+        .collect();
+    assert_eq!(store.put_all(users).await.unwrap(), 500);
+    assert_eq!(store.len().await.unwrap(), 500);
+    assert_eq!(
+        store
+            .credential(&UserId::from("user321"))
+            .await
+            .unwrap()
+            .secret()
+            .expose_secret(),
+        "u+Import00321"
+    );
+}

@@ -213,6 +213,31 @@ impl SqlCredentialStore {
         self.write(user, &token, WriteMeta::default(), false).await
     }
 
+    /// Stores many users' tokens in one transaction (an import from another secret store):
+    /// every token is checked first, and either all are stored or none. Returns how many.
+    pub async fn put_all(
+        &self,
+        entries: impl IntoIterator<Item = (UserId, SecretString)>,
+    ) -> Result<usize, StoreError> {
+        let mut rows = Vec::new();
+        for (user, token) in entries {
+            check_token(&token)?;
+            let sealed = self.inner.keys.seal(&self.inner.server, &user, &token)?;
+            rows.push((user, sealed));
+        }
+        let written = self.inner.pool.write_all(&self.inner.server, &rows).await;
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        {
+            let mut local = self.lock_local();
+            for (user, _) in &rows {
+                if let Some(entry) = local.get_mut(user) {
+                    entry.cached = None;
+                }
+            }
+        }
+        written.map(|()| rows.len())
+    }
+
     /// Like [`put`](SqlCredentialStore::put), recording the user's PagerDuty region.
     pub async fn put_in_region(
         &self,

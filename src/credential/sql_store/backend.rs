@@ -365,6 +365,37 @@ impl Pool {
         })
     }
 
+    /// Inserts or replaces many users' tokens in one transaction: all or nothing.
+    pub(crate) async fn write_all(
+        &self,
+        server: &str,
+        rows: &[(UserId, Sealed)],
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for (user, sealed) in rows {
+                sqlx::query(UPSERT)
+                    .bind(server)
+                    .bind(user.as_str())
+                    .bind(sealed.key_id.as_str())
+                    .bind(sealed.nonce.as_slice())
+                    .bind(sealed.ciphertext.as_slice())
+                    .bind(now)
+                    .bind(None::<&str>)
+                    .bind(None::<i64>)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     pub(crate) async fn revoke(
         &self,
         server: &str,
