@@ -40,7 +40,9 @@ fn token_of(i: usize) -> String {
 }
 
 fn users() -> Vec<UserId> {
-    (0..USERS).map(|i| UserId::from(format!("user{i:05}@example.com"))).collect()
+    (0..USERS)
+        .map(|i| UserId::from(format!("user{i:05}@example.com")))
+        .collect()
 }
 
 /// Every timed run of each variant: (lookups, time).

@@ -1026,7 +1026,12 @@ async fn an_import_stores_all_tokens_or_none() {
     ));
     assert!(store.is_empty().await.unwrap());
     let users: Vec<(UserId, secrecy::SecretString)> = (0..500)
-        .map(|i| (UserId::from(format!("user{i}")), secret(&format!("u+Import{i:05}"))))
+        .map(|i| {
+            (
+                UserId::from(format!("user{i}")),
+                secret(&format!("u+Import{i:05}")),
+            )
+        })
         .collect();
     assert_eq!(store.put_all(users).await.unwrap(), 500);
     assert_eq!(store.len().await.unwrap(), 500);
