@@ -8,7 +8,9 @@
 //!   resuming a dropped stream;
 //! - `http_requests`: the other HTTP requests (messages, the GET stream, the DELETE);
 //! - `listener`: the standing notification stream;
-//! - `server_requests`: answering the requests a server sends.
+//! - `server_requests`: answering the requests a server sends;
+//! - `input_required`: multi round-trip requests (2026-07-28 `input_required` results);
+//! - `call_progress`: per-call progress callbacks.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,14 +25,17 @@ use tokio::sync::broadcast;
 
 use super::mcp_client::ClientInner;
 use super::model::{LoggingLevel, ServerDetails, ServerNotification};
+use super::progress::ProgressCallback;
 use super::protocol::ProtocolVersion;
 use super::tool_routing::ToolRouting;
 use super::transport;
-use crate::credential::Credential;
+use crate::credential::{Credential, UserId};
 use crate::error::{Error, Result};
 
+mod call_progress;
 mod handshake;
 mod http_requests;
+mod input_required;
 mod listener;
 mod notification_stream;
 mod reply;
@@ -64,6 +69,15 @@ pub(crate) struct SessionInner {
     reinit: tokio::sync::Mutex<()>,
     pub(crate) tools: RwLock<HashMap<String, ToolRouting>>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The user this session belongs to, when a `Connector` opened it.
+    user: Option<UserId>,
+    /// Permits for server requests being handled (handler and answer) at once.
+    server_requests: Arc<tokio::sync::Semaphore>,
+    /// The per-call progress callbacks, by progress token.
+    progress: std::sync::Mutex<Vec<(Value, ProgressCallback)>>,
+    /// Responses that arrived on the standing stream, for requests still reading their own.
+    stray_responses: std::sync::Mutex<Vec<(u64, Result<Value>)>>,
+    stray_arrived: tokio::sync::Notify,
 }
 
 /// One user's connection to a remote MCP server, opened by
@@ -155,8 +169,12 @@ impl Session {
     /// response streams and from a standing stream this call opens if the server offers one: the
     /// GET stream in the session era, a `subscriptions/listen` request (tools, prompts and
     /// resources list changes) in the 2026-07-28 protocol. The standing stream closes once no
-    /// returned stream is left. Each call returns an independent stream; a slow reader misses the
-    /// oldest notifications rather than stalling the session.
+    /// returned stream is left (in the session era it stays open while a server request handler
+    /// is registered, see
+    /// [`McpClientBuilder::listen_for_server_requests`](super::McpClientBuilder::listen_for_server_requests)).
+    /// Each call returns an independent stream; a slow reader misses the oldest notifications
+    /// rather than stalling the session. For one call's progress, use
+    /// [`RequestOptions::on_progress`] instead: it misses nothing.
     pub fn notifications(&self) -> NotificationStream {
         let receiver = self.inner.notifications.subscribe();
         SessionInner::ensure_listener(&self.inner);
@@ -207,10 +225,10 @@ impl SessionInner {
     /// The common headers of every request of this session.
     fn headers(&self, route: &Route, accept: HeaderValue) -> http::HeaderMap {
         let mut headers = http::HeaderMap::with_capacity(8);
-        headers.insert(
-            self.client.server.auth_scheme().header_name().clone(),
-            self.auth.clone(),
-        );
+        let scheme = self.client.server.auth_scheme();
+        if scheme.sends_credential() {
+            headers.insert(scheme.header_name().clone(), self.auth.clone());
+        }
         headers.insert(http::header::ACCEPT, accept);
         if let Some(id) = &route.session_id {
             headers.insert(HeaderName::from_static(transport::SESSION_ID), id.clone());

@@ -84,9 +84,7 @@ impl RegionalConnector {
 
     /// The region `user` is routed to: their credential's region, else the default region.
     pub async fn region_of(&self, user: &UserId) -> Result<Region> {
-        if let Some(reason) = self.any().policy().check_user(user) {
-            return Err(Error::PolicyDenied { reason });
-        }
+        self.any().policy().check_user(user)?;
         let credential = self
             .inner
             .credentials
