@@ -1,8 +1,8 @@
 //! A fresh database on the Postgres server of `DATABASE_URL` for each test
 //! (`scripts/postgres.sh` starts one and prints the URL).
 //!
-//! Without `DATABASE_URL` the tests fail, unless `PAGERDUTY_MCP_SKIP_POSTGRES=1` says to skip
-//! them (CI never sets it).
+//! Without `DATABASE_URL` the tests fail, unless `PAGERDUTY_MCP_SKIP_POSTGRES=1` (or the
+//! crate-wide `PAGERDUTY_MCP_SKIP_PEERS=1`) says to skip them (CI never sets either).
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +15,9 @@ pub const SKIP_VAR: &str = "PAGERDUTY_MCP_SKIP_POSTGRES";
 /// The URL of a new, empty database, or `None` when the developer opted out.
 pub async fn fresh_database() -> Option<String> {
     let Ok(base) = std::env::var("DATABASE_URL") else {
-        if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
+        if std::env::var(SKIP_VAR).as_deref() == Ok("1")
+            || std::env::var("PAGERDUTY_MCP_SKIP_PEERS").as_deref() == Ok("1")
+        {
             eprintln!(
                 "SKIPPED: DATABASE_URL is not set and {SKIP_VAR}=1: the Postgres tests did not run"
             );
