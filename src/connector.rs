@@ -2,6 +2,7 @@
 //! each with their own credential, over one connection pool.
 
 mod policy;
+mod regional;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,6 +24,7 @@ use crate::redaction::Redactor;
 use crate::server::{ConnectionType, RemoteMcpServer};
 
 pub use policy::{Policy, PolicyDenial, PolicyRule};
+pub use regional::{RegionalConnector, RegionalConnectorBuilder};
 
 /// How long a credential provider may take by default.
 const DEFAULT_CREDENTIAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -318,11 +320,12 @@ impl Connector {
         let credential = match self.credential(user).await {
             Ok(credential) => credential,
             Err(err) => {
+                // (A store's recorded rejection arrives here as `Unauthorized`.)
                 if matches!(
                     err,
                     Error::Credential(
                         CredentialError::Revoked { .. } | CredentialError::Expired { .. }
-                    )
+                    ) | Error::Unauthorized { .. }
                 ) {
                     // The store invalidated the user's credential: the session opened with it
                     // must not send it again, not even to end itself.
@@ -369,7 +372,7 @@ impl Connector {
         let limit = self.inner.credential_timeout;
         match tokio::time::timeout(limit, self.inner.credentials.credential(user)).await {
             Ok(Ok(credential)) => Ok(credential),
-            Ok(Err(err)) => Err(Error::Credential(err)),
+            Ok(Err(err)) => Err(self.credential_error(err)),
             Err(_) => {
                 tracing::warn!(user = %user, limit_ms = limit.as_millis() as u64, "the credential provider did not answer in time");
                 Err(Error::CredentialTimeout {
@@ -377,6 +380,18 @@ impl Connector {
                     after: limit,
                 })
             }
+        }
+    }
+
+    /// A store that recorded the server's rejection of the user's token answers as the server
+    /// would: `Unauthorized` with the credential help, and nothing is sent upstream.
+    pub(crate) fn credential_error(&self, err: CredentialError) -> Error {
+        match err {
+            CredentialError::Rejected { .. } => Error::Unauthorized {
+                message: err.to_string(),
+                help: self.inner.client.server().credential_help().to_owned(),
+            },
+            err => Error::Credential(err),
         }
     }
 

@@ -16,6 +16,8 @@ mod chain;
 mod environment;
 mod function;
 mod memory_store;
+#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
+mod sql_store;
 mod static_credential;
 
 pub use cache::CachedCredentials;
@@ -23,7 +25,16 @@ pub use chain::CredentialChain;
 pub use environment::EnvCredential;
 pub use function::{credential_fn, FnCredentialProvider};
 pub use memory_store::InMemoryCredentialStore;
+#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
+pub use sql_store::sqlx;
+#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
+pub use sql_store::{
+    CredentialRecord, KeySource, Revocation, RevokedBy, SqlCredentialStore,
+    SqlCredentialStoreBuilder, StoreError, Verification,
+};
 pub use static_credential::StaticCredential;
+
+use crate::region::Region;
 
 /// The identity of one user of the gateway (for example an email address or an SSO subject).
 ///
@@ -90,6 +101,7 @@ pub struct Credential {
     secret: Arc<SecretString>,
     created_at: Option<SystemTime>,
     expires_at: Option<SystemTime>,
+    region: Option<Region>,
 }
 
 impl Credential {
@@ -100,6 +112,7 @@ impl Credential {
             secret: Arc::new(token.into()),
             created_at: None,
             expires_at: None,
+            region: None,
         }
     }
 
@@ -122,6 +135,20 @@ impl Credential {
     pub fn with_expires_at(mut self, expires_at: SystemTime) -> Self {
         self.expires_at = Some(expires_at);
         self
+    }
+
+    /// Records the PagerDuty service region the token belongs to (as the token check found it).
+    /// A [`RegionalConnector`](crate::RegionalConnector) connects the user to that region's
+    /// hosted MCP server.
+    #[must_use]
+    pub fn with_region(mut self, region: Region) -> Self {
+        self.region = Some(region);
+        self
+    }
+
+    /// The PagerDuty service region the token belongs to, if known.
+    pub fn region(&self) -> Option<Region> {
+        self.region
     }
 
     /// The secret token.
@@ -168,6 +195,7 @@ impl fmt::Debug for Credential {
             .field("secret", &"** redacted **")
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
+            .field("region", &self.region)
             .finish()
     }
 }
@@ -187,6 +215,17 @@ pub enum CredentialError {
     /// must supply a new one.
     #[error("the credential of user {user} was revoked or rejected by the server; the user must supply a new one")]
     Revoked {
+        /// The user.
+        user: UserId,
+    },
+    /// The server rejected the user's credential earlier (HTTP 401) and the store recorded it
+    /// (for example `SqlCredentialStore` after [`CredentialProvider::invalidate`]). A
+    /// [`Connector`](crate::Connector) answers this at once with [`Error::Unauthorized`] and the
+    /// server's credential help, without sending anything upstream, until a new token is stored.
+    ///
+    /// [`Error::Unauthorized`]: crate::Error::Unauthorized
+    #[error("the server rejected the credential of user {user} earlier (HTTP 401); the user must supply a new one")]
+    Rejected {
         /// The user.
         user: UserId,
     },

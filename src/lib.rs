@@ -171,6 +171,7 @@ pub use client::{
     RequestOptions, ServerRequest, ServerRequestHandler, ServerRequestKind, Session,
 };
 pub use connector::{Connector, ConnectorBuilder, Policy, PolicyDenial, PolicyRule};
+pub use connector::{RegionalConnector, RegionalConnectorBuilder};
 pub use credential::{
     credential_fn, CachedCredentials, Credential, CredentialChain, CredentialError,
     CredentialProvider, EnvCredential, InMemoryCredentialStore, SharedCredentialProvider,
