@@ -9,7 +9,7 @@ pub mod model;
 mod operations;
 mod protocol;
 mod session;
-mod sse;
+pub(crate) mod sse;
 mod tool_routing;
 mod transport;
 
