@@ -1,0 +1,271 @@
+//! The session-era handshake (`initialize`, `notifications/initialized`), opening a session in
+//! either era, and re-establishing an expired session.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use http::HeaderValue;
+use serde_json::{json, Map, Value};
+use tokio::sync::broadcast;
+
+use super::{RequestOptions, Route, Session, SessionInner};
+use crate::client::jsonrpc::{self, Incoming};
+use crate::client::mcp_client::ClientInner;
+use crate::client::model::ServerDetails;
+use crate::client::protocol::ProtocolVersion;
+use crate::client::sse::SseParser;
+use crate::client::transport::{self, ACCEPT_POST};
+use crate::credential::Credential;
+use crate::error::{Error, Result};
+
+impl Session {
+    /// Opens a session speaking `version`. In the session era the server may answer with another
+    /// version; `strict` refuses that.
+    pub(crate) async fn open(
+        client: &Arc<ClientInner>,
+        credential: &Credential,
+        auth: HeaderValue,
+        version: ProtocolVersion,
+        strict: bool,
+    ) -> Result<Session> {
+        let (notifications, _) = broadcast::channel(64);
+        let mut inner = SessionInner {
+            client: client.clone(),
+            credential: credential.clone(),
+            auth,
+            version,
+            version_header: HeaderValue::from_static(version.as_str()),
+            session_id: RwLock::new((None, 0)),
+            details: RwLock::new(ServerDetails::default()),
+            next_id: AtomicU64::new(1),
+            notifications,
+            log_level: RwLock::new(None),
+            closed: AtomicBool::new(false),
+            reinit: tokio::sync::Mutex::new(()),
+            tools: RwLock::new(HashMap::new()),
+            listener: std::sync::Mutex::new(None),
+        };
+        if version.is_stateless() {
+            let inner = Arc::new(inner);
+            let discovered = inner
+                .call("server/discover", Map::new(), &RequestOptions::default())
+                .await?;
+            let mut details: ServerDetails = serde_json::from_value(discovered).map_err(|err| {
+                Error::protocol(format!("malformed server/discover result: {err}"))
+            })?;
+            if details.server_info.name.is_empty() {
+                // 2026-07-28 puts serverInfo in the result's `_meta`.
+                let info = details
+                    .extra
+                    .get("_meta")
+                    .and_then(|meta| meta.get("io.modelcontextprotocol/serverInfo"))
+                    .cloned();
+                if let Some(info) = info.and_then(|i| serde_json::from_value(i).ok()) {
+                    details.server_info = info;
+                }
+            }
+            *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
+            return Ok(Session { inner });
+        }
+        let (session_id, details, chosen) = inner.handshake(version).await?;
+        // From here on, dropping `inner` ends the server's session (DELETE in `Drop`).
+        *inner
+            .session_id
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner()) = (session_id, 1);
+        if chosen != version {
+            if strict {
+                return Err(Error::protocol(format!(
+                    "the server chose protocol version {chosen}, but {version} was required"
+                )));
+            }
+            inner.version = chosen;
+            inner.version_header = HeaderValue::from_static(chosen.as_str());
+        }
+        *inner.details.get_mut().unwrap_or_else(|p| p.into_inner()) = details;
+        let inner = Arc::new(inner);
+        inner.send_initialized().await?;
+        Ok(Session { inner })
+    }
+}
+
+impl SessionInner {
+    /// The session-era handshake: `initialize` offering `version`. Returns the session id, the
+    /// server's details and the version the server chose.
+    pub(super) async fn handshake(
+        &self,
+        version: ProtocolVersion,
+    ) -> Result<(Option<HeaderValue>, ServerDetails, ProtocolVersion)> {
+        let info = &self.config().client_info;
+        let params = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": {},
+            "clientInfo": {"name": info.name, "version": info.version},
+        });
+        let body = Bytes::from(jsonrpc::request_bytes(
+            0,
+            "initialize",
+            params.as_object().expect("object"),
+        ));
+        let headers = self.headers(
+            &Route {
+                session_id: None,
+                generation: 0,
+                send_version: false,
+            },
+            ACCEPT_POST,
+        );
+        let limit = self.config().request_timeout;
+        let exchange = async {
+            let response = self.send_post(headers, body).await?;
+            let response = self.expect_success(response).await?;
+            let session_id = response.headers().get(transport::SESSION_ID).cloned();
+            if let Some(id) = &session_id {
+                if id.is_empty() || !id.as_bytes().iter().all(|b| (0x21..0x7f).contains(b)) {
+                    return Err(Error::protocol(
+                        "the server's Mcp-Session-Id is not visible ASCII",
+                    ));
+                }
+            }
+            let result = self.read_initialize_reply(response).await?;
+            Ok((session_id, result))
+        };
+        let (session_id, result) = tokio::time::timeout(limit, exchange)
+            .await
+            .unwrap_or_else(|_| Err(Error::timeout("no answer to initialize")))
+            .map_err(|err| self.scrub(err))?;
+        let chosen = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::protocol("the initialize result has no protocolVersion"))?;
+        let chosen = ProtocolVersion::parse(chosen)
+            .filter(|v| !v.is_stateless())
+            .ok_or_else(|| {
+                Error::protocol(format!(
+                    "the server chose protocol version {:?}, which this client does not speak",
+                    chosen.chars().take(32).collect::<String>()
+                ))
+            })?;
+        let details: ServerDetails = serde_json::from_value(result)
+            .map_err(|err| Error::protocol(format!("malformed initialize result: {err}")))?;
+        Ok((session_id, details, chosen))
+    }
+
+    pub(super) async fn read_initialize_reply(
+        &self,
+        mut response: reqwest::Response,
+    ) -> Result<Value> {
+        let config = self.config();
+        let messages: Vec<Incoming> = if transport::is_event_stream(response.headers()) {
+            let mut parser = SseParser::new(config.max_event_bytes);
+            let mut events = Vec::new();
+            let mut found = Vec::new();
+            'read: while let Some(chunk) =
+                transport::next_chunk(&mut response, config.idle_timeout).await?
+            {
+                parser.feed(&chunk, &mut events)?;
+                for event in events.drain(..) {
+                    if event.data.trim().is_empty() {
+                        continue;
+                    }
+                    for message in jsonrpc::parse_event_data(&event.data)? {
+                        let done = matches!(message, Incoming::Response { .. });
+                        found.push(message);
+                        if done {
+                            break 'read;
+                        }
+                    }
+                }
+            }
+            found
+        } else {
+            let bytes =
+                transport::read_body(&mut response, config.max_body_bytes, config.idle_timeout)
+                    .await?;
+            let value: Value = serde_json::from_slice(&bytes)
+                .map_err(|err| Error::protocol(format!("the reply is not valid JSON: {err}")))?;
+            jsonrpc::parse_messages(value)?
+        };
+        for message in messages {
+            if let Incoming::Response { id, outcome } = message {
+                if id.as_u64() == Some(0) {
+                    return outcome;
+                }
+            }
+        }
+        Err(Error::protocol("the server sent no response to initialize"))
+    }
+
+    pub(super) async fn send_initialized(self: &Arc<Self>) -> Result<()> {
+        let body = Bytes::from(jsonrpc::notification_bytes(
+            "notifications/initialized",
+            None,
+        ));
+        self.post_message(&self.route(), body)
+            .await
+            .map_err(|err| self.scrub(err))
+    }
+
+    /// Re-runs the handshake after the server forgot the session (at most once per generation,
+    /// however many requests noticed).
+    pub(super) async fn reestablish(self: &Arc<Self>, seen_generation: u64) -> Result<()> {
+        let _guard = self.reinit.lock().await;
+        if self.route().generation != seen_generation {
+            return Ok(()); // another request already did it
+        }
+        let (session_id, details, chosen) =
+            self.handshake(self.version)
+                .await
+                .map_err(|err| match err {
+                    Error::Unauthorized { .. }
+                    | Error::Forbidden { .. }
+                    | Error::RateLimited { .. }
+                    | Error::Timeout { .. }
+                    | Error::Transport { .. } => err,
+                    _ => Error::SessionExpired,
+                })?;
+        if chosen != self.version {
+            return Err(Error::SessionExpired);
+        }
+        // Finish the handshake on the new session before other requests may use it.
+        let fresh = Route {
+            session_id: session_id.clone(),
+            generation: seen_generation + 1,
+            send_version: self.route().send_version,
+        };
+        let initialized = Bytes::from(jsonrpc::notification_bytes(
+            "notifications/initialized",
+            None,
+        ));
+        if let Err(err) = self.post_message(&fresh, initialized).await {
+            // Do not leave the half-opened session behind on the server.
+            let _ =
+                tokio::time::timeout(self.config().request_timeout, self.send_delete(&fresh)).await;
+            return Err(self.scrub(err));
+        }
+        if self.closed.load(Ordering::Acquire) {
+            // `close()` ran meanwhile and ended the old session: end this one too.
+            let _ =
+                tokio::time::timeout(self.config().request_timeout, self.send_delete(&fresh)).await;
+            return Err(Error::Closed);
+        }
+        {
+            let mut guard = self.session_id.write().unwrap_or_else(|p| p.into_inner());
+            *guard = (session_id, seen_generation + 1);
+        }
+        *self.details.write().unwrap_or_else(|p| p.into_inner()) = details;
+        // The GET stream ended with the old session (its listener stops on the 404): follow the
+        // new session for those already reading `notifications()`.
+        let listening = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if listening && self.notifications.receiver_count() > 0 {
+            SessionInner::ensure_listener(self);
+        }
+        Ok(())
+    }
+}
