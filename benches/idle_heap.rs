@@ -290,7 +290,11 @@ fn main() {
     let (sockets_at_start, figures) = figures;
     println!(
         "\nidle_heap: {n} idle sessions, live heap beyond the warmed shared pool{}",
-        if test { " (test mode: counts too small to read)" } else { "" }
+        if test {
+            " (test mode: counts too small to read)"
+        } else {
+            ""
+        }
     );
     println!(
         "{:<34} {:>16} {:>12} {:>14}",

@@ -94,7 +94,11 @@ fn connector(url: &Url, users: usize, version: ProtocolVersion) -> Connector {
 }
 
 fn user_ids(users: usize) -> Arc<Vec<UserId>> {
-    Arc::new((0..users).map(|i| UserId::from(format!("user-{i}"))).collect())
+    Arc::new(
+        (0..users)
+            .map(|i| UserId::from(format!("user-{i}")))
+            .collect(),
+    )
 }
 
 fn connector_call(connector: Connector, ids: Arc<Vec<UserId>>) -> Call {
@@ -180,9 +184,7 @@ async fn compare(
             row.push(&drive(call, callers, per_caller).await);
         }
     }
-    println!(
-        "\n{title} ({callers} callers x {per_caller} calls, median of {rounds} rounds)"
-    );
+    println!("\n{title} ({callers} callers x {per_caller} calls, median of {rounds} rounds)");
     println!(
         "{:<20} {:>10} {:>9} {:>9} {:>13} {:>11}",
         "client", "calls/s", "p50 ms", "p99 ms", "calls/s ÷ 1st", "p99 ÷ 1st"
@@ -250,8 +252,11 @@ async fn many_users(
         }
     }
     let ours = connector(&url, users, version);
-    let (raws, rmcp_shared, rmcp_default) =
-        (Arc::new(raws), Arc::new(rmcp_shared), Arc::new(rmcp_default));
+    let (raws, rmcp_shared, rmcp_default) = (
+        Arc::new(raws),
+        Arc::new(rmcp_shared),
+        Arc::new(rmcp_default),
+    );
     let clients: Vec<(&'static str, Call)> = vec![
         ("raw_reqwest", raw_call(raws.clone())),
         ("connector", connector_call(ours.clone(), user_ids(users))),
@@ -265,7 +270,11 @@ async fn many_users(
     for (name, call) in &clients {
         one_request_per_call(mock, name, call).await;
     }
-    let era = if stateless { "stateless 2026-07-28" } else { "session 2025-11-25" };
+    let era = if stateless {
+        "stateless 2026-07-28"
+    } else {
+        "session 2025-11-25"
+    };
     compare(
         &format!("many_users: {users} users, {era}"),
         &clients,
@@ -384,7 +393,11 @@ fn main() {
         println!(
             "many_users: {} cores, {}",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
-            if test { "test mode (counts too small to read)" } else { "full run" }
+            if test {
+                "test mode (counts too small to read)"
+            } else {
+                "full run"
+            }
         );
         let rounds = if test { 1 } else { 3 };
         for &stateless in &[false, true] {

@@ -208,20 +208,15 @@ async fn era_known(
 }
 
 /// Every user through a new `Auto` connector (`share` = `share_negotiation(true)`).
-async fn new_connector(
-    mock: &MockPagerDuty,
-    tokens: &mut Tokens,
-    n: usize,
-    share: bool,
-) -> Cost {
+async fn new_connector(mock: &MockPagerDuty, tokens: &mut Tokens, n: usize, share: bool) -> Cost {
     let url = mock.url();
     let (cost, kept) = measure(mock, n, || {
         let (user, token) = tokens.take();
         let store = InMemoryCredentialStore::new();
         store.insert(user.clone(), token);
         let ours = connector(&url, &store, move |c| {
-            let _ = share; // PENDING share_negotiation
             c.protocol(ProtocolPreference::Auto)
+                .share_negotiation(share)
         });
         async move {
             first_call(&ours, &user).await;
@@ -265,7 +260,10 @@ async fn auto_new_connector(
     // The first connector that shares finds the era; those after it do not probe.
     new_connector(mock, tokens, 1, true).await;
     let shared = new_connector(mock, tokens, n, true).await;
-    print_header(&format!("new_user: auto, a new connector per user, {label}"), n);
+    print_header(
+        &format!("new_user: auto, a new connector per user, {label}"),
+        n,
+    );
     print_row("raw_reqwest (knows the era)", &raw, &raw);
     print_row("connector", &alone, &raw);
     print_row("connector, share_negotiation", &shared, &raw);
@@ -291,7 +289,11 @@ fn main() {
         let http = reqwest::Client::builder().build().expect("reqwest client");
         println!(
             "new_user: {}",
-            if test { "test mode (counts too small to read)" } else { "full run" }
+            if test {
+                "test mode (counts too small to read)"
+            } else {
+                "full run"
+            }
         );
         era_known(&both, &http, &mut tokens, n, true).await;
         era_known(&both, &http, &mut tokens, n, false).await;

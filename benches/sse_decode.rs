@@ -117,8 +117,14 @@ fn main() {
         .build()
         .expect("runtime");
     let cases = [
-        ("small events", small_events(if test { 500 } else { 20_000 })),
-        ("large events", large_events(if test { 2 } else { 16 }, 1024 * 1024)),
+        (
+            "small events",
+            small_events(if test { 500 } else { 20_000 }),
+        ),
+        (
+            "large events",
+            large_events(if test { 2 } else { 16 }, 1024 * 1024),
+        ),
     ];
     println!(
         "sse_decode: MB/s of input, median of {passes} passes, {CHUNK}-byte chunks{}",
@@ -158,9 +164,13 @@ fn main() {
                 mb / t[t.len() / 2].as_secs_f64()
             })
             .collect();
-        for (decoder, rate) in ["pagerduty_mcp_connect", "sse-stream 0.2", "eventsource-stream 0.2"]
-            .iter()
-            .zip(&rates)
+        for (decoder, rate) in [
+            "pagerduty_mcp_connect",
+            "sse-stream 0.2",
+            "eventsource-stream 0.2",
+        ]
+        .iter()
+        .zip(&rates)
         {
             println!(
                 "{:<14} {:>10.1} {:<22} {:>10.0} {:>12.2}",

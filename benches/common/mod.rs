@@ -161,7 +161,9 @@ impl Raw {
                     "io.modelcontextprotocol/clientInfo": {"name": "raw-bench", "version": "0"},
                 }),
             );
-            request = request.header("mcp-method", "tools/call").header("mcp-name", TOOL);
+            request = request
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", TOOL);
         }
         let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
         let response = request

@@ -1,11 +1,12 @@
 //! `McpClient`: one connection pool, many sessions.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::endpoint_cache::EndpointCache;
 use super::model::Implementation;
 use super::protocol::{ProtocolPreference, ProtocolVersion};
 use super::session::Session;
@@ -36,8 +37,9 @@ pub(crate) struct ClientInner {
     pub(crate) config: ClientConfig,
     /// The `_meta` every stateless-era request carries.
     pub(crate) stateless_meta: Map<String, Value>,
-    /// The version negotiated with this endpoint the last time (Auto mode).
-    pub(crate) negotiated: Mutex<Option<ProtocolVersion>>,
+    /// What was learnt about the endpoint: the negotiated era (Auto mode) and the latest
+    /// `server/discover` result.
+    pub(crate) endpoint: EndpointCache,
 }
 
 impl fmt::Debug for ClientInner {
@@ -98,11 +100,7 @@ impl McpClient {
 
     /// The protocol version negotiated with the server by an earlier connection, if any.
     pub fn negotiated_version(&self) -> Option<ProtocolVersion> {
-        *self
-            .inner
-            .negotiated
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.endpoint.negotiated()
     }
 
     /// Opens a session with `credential`.
@@ -158,7 +156,7 @@ impl McpClient {
                 Session::open(inner, credential, auth, fallback, false).await?
             }
         };
-        *inner.negotiated.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.version());
+        inner.endpoint.set_negotiated(session.version());
         Ok(session)
     }
 }
@@ -211,6 +209,7 @@ pub struct McpClientBuilder {
     connect_timeout: Duration,
     pool_idle_timeout: Duration,
     http: Option<reqwest::Client>,
+    share_negotiation: bool,
     config: ClientConfig,
 }
 
@@ -221,6 +220,7 @@ impl McpClientBuilder {
             connect_timeout: Duration::from_secs(10),
             pool_idle_timeout: Duration::from_secs(90),
             http: None,
+            share_negotiation: false,
             config: ClientConfig {
                 request_timeout: Duration::from_secs(60),
                 idle_timeout: Duration::from_secs(60),
@@ -318,6 +318,27 @@ impl McpClientBuilder {
         self
     }
 
+    /// Shares the protocol era negotiated with the endpoint with every client in this process
+    /// that also opts in, keyed by the endpoint's URL (default `false`). With
+    /// [`ProtocolPreference::Auto`], the first client to reach an endpoint probes it; clients
+    /// and [`Connector`](crate::Connector)s built later for the same URL go straight to the era
+    /// it found (a session-era endpoint then costs a new user the protocol minimum of three
+    /// requests: `initialize`, `notifications/initialized`, the call). If the endpoint later
+    /// refuses that era, the entry is dropped and the next connection negotiates again.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{McpClient, PagerDuty, Region};
+    ///
+    /// let client = McpClient::builder(PagerDuty::new(Region::Us))
+    ///     .share_negotiation(true)
+    ///     .build()?;
+    /// # Ok::<(), pagerduty_mcp_connect::Error>(())
+    /// ```
+    pub fn share_negotiation(mut self, share: bool) -> Self {
+        self.share_negotiation = share;
+        self
+    }
+
     /// Uses your own `reqwest::Client` (to share a pool with the rest of your program).
     ///
     /// Build it with `redirect(reqwest::redirect::Policy::none())` (or a policy that stays within
@@ -355,13 +376,14 @@ impl McpClientBuilder {
             "io.modelcontextprotocol/clientInfo".into(),
             json!({"name": info.name, "version": info.version}),
         );
+        let endpoint = EndpointCache::new(self.server.endpoint(), self.share_negotiation);
         Ok(McpClient {
             inner: Arc::new(ClientInner {
                 http,
                 server: self.server,
                 config: self.config,
                 stateless_meta,
-                negotiated: Mutex::new(None),
+                endpoint,
             }),
         })
     }

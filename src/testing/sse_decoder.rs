@@ -24,7 +24,11 @@ impl SseDecoder {
     }
 
     /// Feeds one chunk; calls `on_event(event_type, data)` for each event it completes.
-    pub fn feed(&mut self, chunk: &[u8], mut on_event: impl FnMut(&str, &str)) -> Result<(), Error> {
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        mut on_event: impl FnMut(&str, &str),
+    ) -> Result<(), Error> {
         self.parser.feed(chunk, &mut self.events)?;
         for event in self.events.drain(..) {
             on_event(&event.event, &event.data);

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
 use http::HeaderValue;
 use serde_json::{json, Map, Value};
-use tokio::sync::broadcast;
 
 use super::{RequestOptions, Route, Session, SessionInner};
+use crate::client::endpoint_cache::CacheHints;
 use crate::client::jsonrpc::{self, Incoming};
 use crate::client::mcp_client::ClientInner;
 use crate::client::model::ServerDetails;
@@ -30,7 +30,6 @@ impl Session {
         version: ProtocolVersion,
         strict: bool,
     ) -> Result<Session> {
-        let (notifications, _) = broadcast::channel(64);
         let mut inner = SessionInner {
             client: client.clone(),
             credential: credential.clone(),
@@ -38,9 +37,9 @@ impl Session {
             version,
             version_header: HeaderValue::from_static(version.as_str()),
             session_id: RwLock::new((None, 0)),
-            details: RwLock::new(ServerDetails::default()),
+            details: RwLock::new(Arc::default()),
             next_id: AtomicU64::new(1),
-            notifications,
+            notifications: OnceLock::new(),
             log_level: RwLock::new(None),
             closed: AtomicBool::new(false),
             reinit: tokio::sync::Mutex::new(()),
@@ -49,24 +48,21 @@ impl Session {
         };
         if version.is_stateless() {
             let inner = Arc::new(inner);
-            let discovered = inner
-                .call("server/discover", Map::new(), &RequestOptions::default())
-                .await?;
-            let mut details: ServerDetails = serde_json::from_value(discovered).map_err(|err| {
-                Error::protocol(format!("malformed server/discover result: {err}"))
-            })?;
-            if details.server_info.name.is_empty() {
-                // 2026-07-28 puts serverInfo in the result's `_meta`.
-                let info = details
-                    .extra
-                    .get("_meta")
-                    .and_then(|meta| meta.get("io.modelcontextprotocol/serverInfo"))
-                    .cloned();
-                if let Some(info) = info.and_then(|i| serde_json::from_value(i).ok()) {
-                    details.server_info = info;
+            // `server/discover` once per endpoint: later sessions reuse its result when its
+            // `ttlMs`/`cacheScope` allow, and otherwise start from what is not user-specific
+            // (the server's identity and versions) without a round trip.
+            let cache = &client.endpoint;
+            let known = cache
+                .discovered_for(credential)
+                .or_else(|| cache.endpoint_facts().map(Arc::new));
+            match known {
+                Some(details) => {
+                    *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
+                }
+                None => {
+                    inner.discover().await?;
                 }
             }
-            *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
             return Ok(Session { inner });
         }
         let (session_id, details, chosen) = inner.handshake(version).await?;
@@ -84,7 +80,8 @@ impl Session {
             inner.version = chosen;
             inner.version_header = HeaderValue::from_static(chosen.as_str());
         }
-        *inner.details.get_mut().unwrap_or_else(|p| p.into_inner()) = details;
+        *inner.details.get_mut().unwrap_or_else(|p| p.into_inner()) =
+            client.endpoint.intern_initialized(details);
         let inner = Arc::new(inner);
         inner.send_initialized().await?;
         Ok(Session { inner })
@@ -92,6 +89,34 @@ impl Session {
 }
 
 impl SessionInner {
+    /// `server/discover` with this session's credential: keeps the result as the session's
+    /// details and as the endpoint's latest, with its cache hints.
+    pub(super) async fn discover(self: &Arc<Self>) -> Result<Arc<ServerDetails>> {
+        let discovered = self
+            .call("server/discover", Map::new(), &RequestOptions::default())
+            .await?;
+        let hints = CacheHints::of(&discovered);
+        let mut details: ServerDetails = serde_json::from_value(discovered)
+            .map_err(|err| Error::protocol(format!("malformed server/discover result: {err}")))?;
+        if details.server_info.name.is_empty() {
+            // 2026-07-28 puts serverInfo in the result's `_meta`.
+            let info = details
+                .extra
+                .get("_meta")
+                .and_then(|meta| meta.get("io.modelcontextprotocol/serverInfo"))
+                .cloned();
+            if let Some(info) = info.and_then(|i| serde_json::from_value(i).ok()) {
+                details.server_info = info;
+            }
+        }
+        let details = Arc::new(details);
+        self.client
+            .endpoint
+            .store_discovered(hints, details.clone(), &self.credential);
+        *self.details.write().unwrap_or_else(|p| p.into_inner()) = details.clone();
+        Ok(details)
+    }
+
     /// The session-era handshake: `initialize` offering `version`. Returns the session id, the
     /// server's details and the version the server chose.
     pub(super) async fn handshake(
@@ -121,7 +146,14 @@ impl SessionInner {
         let exchange = async {
             let response = self.send_post(headers, body).await?;
             let response = self.expect_success(response).await?;
-            let session_id = response.headers().get(transport::SESSION_ID).cloned();
+            // Copied out of the response: a cloned `HeaderValue` would share, and so keep alive,
+            // the whole read buffer the headers were parsed from (8 KiB or more per session).
+            let session_id = response
+                .headers()
+                .get(transport::SESSION_ID)
+                .map(|id| HeaderValue::from_bytes(id.as_bytes()))
+                .transpose()
+                .map_err(|_| Error::protocol("the server's Mcp-Session-Id is not visible ASCII"))?;
             if let Some(id) = &session_id {
                 if id.is_empty() || !id.as_bytes().iter().all(|b| (0x21..0x7f).contains(b)) {
                     return Err(Error::protocol(
@@ -255,7 +287,8 @@ impl SessionInner {
             let mut guard = self.session_id.write().unwrap_or_else(|p| p.into_inner());
             *guard = (session_id, seen_generation + 1);
         }
-        *self.details.write().unwrap_or_else(|p| p.into_inner()) = details;
+        *self.details.write().unwrap_or_else(|p| p.into_inner()) =
+            self.client.endpoint.intern_initialized(details);
         // The GET stream ended with the old session (its listener stops on the 404): follow the
         // new session for those already reading `notifications()`.
         let listening = self
@@ -263,7 +296,7 @@ impl SessionInner {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_some();
-        if listening && self.notifications.receiver_count() > 0 {
+        if listening && self.listeners() > 0 {
             SessionInner::ensure_listener(self);
         }
         Ok(())

@@ -132,9 +132,7 @@ impl SessionInner {
                 }
             }
             Incoming::Notification { method, params } => {
-                let _ = self
-                    .notifications
-                    .send(ServerNotification { method, params });
+                self.publish(ServerNotification { method, params });
                 None
             }
             Incoming::Request { id, method, params } => {

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
 use super::{RequestOptions, SessionInner};
+use crate::client::endpoint_cache::era_refused;
 use crate::client::jsonrpc;
 use crate::client::tool_routing::param_header_values;
 use crate::client::transport;
@@ -52,6 +53,10 @@ impl SessionInner {
             });
         if !matches!(result, Err(Error::Timeout { .. })) {
             guard.armed = false;
+        }
+        if self.version.is_stateless() && result.as_ref().is_err_and(era_refused) {
+            // The endpoint no longer speaks the remembered era: negotiate again next time.
+            self.client.endpoint.forget();
         }
         result.map_err(|err| self.scrub(err))
     }
