@@ -57,6 +57,9 @@ impl CacheHints {
 /// One `server/discover` result and the terms of its reuse.
 struct Discovered {
     details: Arc<ServerDetails>,
+    /// The part of `details` that is not user-specific, shared by the sessions that may not
+    /// reuse the whole.
+    facts: Arc<ServerDetails>,
     scope: Scope,
     /// When it goes stale (`ttlMs`); `None` when the server gave no `ttlMs`.
     stale_at: Option<Instant>,
@@ -152,8 +155,18 @@ impl EndpointCache {
         details: Arc<ServerDetails>,
         credential: &Credential,
     ) {
+        let mut facts = ServerDetails {
+            server_info: details.server_info.clone(),
+            ..ServerDetails::default()
+        };
+        if let Some(versions) = details.extra.get("supportedVersions") {
+            facts
+                .extra
+                .insert("supportedVersions".to_owned(), versions.clone());
+        }
         *self.discovered.lock().unwrap_or_else(|p| p.into_inner()) = Some(Discovered {
             details,
+            facts: Arc::new(facts),
             scope: hints.scope,
             stale_at: hints.ttl.map(|ttl| Instant::now() + ttl),
             owner: credential.clone(),
@@ -180,19 +193,9 @@ impl EndpointCache {
     /// What any user may know of the endpoint even when the discover result itself may not be
     /// reused: who the server is and which versions it speaks (every 2026-07-28 result names the
     /// server). Capabilities and instructions are left out.
-    pub(crate) fn endpoint_facts(&self) -> Option<ServerDetails> {
+    pub(crate) fn endpoint_facts(&self) -> Option<Arc<ServerDetails>> {
         let guard = self.discovered.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = guard.as_ref()?;
-        let mut facts = ServerDetails {
-            server_info: entry.details.server_info.clone(),
-            ..ServerDetails::default()
-        };
-        if let Some(versions) = entry.details.extra.get("supportedVersions") {
-            facts
-                .extra
-                .insert("supportedVersions".to_owned(), versions.clone());
-        }
-        Some(facts)
+        guard.as_ref().map(|entry| entry.facts.clone())
     }
 
     /// `details` of a new session-era session, sharing one allocation with the sessions before

@@ -54,7 +54,7 @@ impl Session {
             let cache = &client.endpoint;
             let known = cache
                 .discovered_for(credential)
-                .or_else(|| cache.endpoint_facts().map(Arc::new));
+                .or_else(|| cache.endpoint_facts());
             match known {
                 Some(details) => {
                     *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
