@@ -315,5 +315,23 @@ fn main() {
         );
     }
     println!("  budget: 1024 bytes per idle session; sockets bounded by the pool and the {IN_FLIGHT} calls in flight");
+    for f in &figures {
+        if let (Some(now), Some(start)) = (f.sockets, sockets_at_start) {
+            // The pool (this crate's and the raw one) plus the calls in flight, never the users.
+            assert!(
+                now.saturating_sub(start) <= 2 * IN_FLIGHT + 8,
+                "{}: {now} sockets open for {n} users",
+                f.name
+            );
+        }
+        if !test && f.name.starts_with("connector") {
+            assert!(
+                f.per_session <= 1024.0,
+                "{}: {:.0} bytes per idle session",
+                f.name,
+                f.per_session
+            );
+        }
+    }
     drop(mock);
 }

@@ -196,6 +196,12 @@ async fn era_known(
     print_row("raw_reqwest", &raw, &raw);
     print_row("rmcp (shared pool)", &rmcp, &raw);
     print_row("connector", &connector_cost, &raw);
+    // The protocol minimum: the call alone, or initialize + initialized + the call.
+    let minimum = if stateless { 1.0 } else { 3.0 };
+    assert_eq!(
+        connector_cost.posts, minimum,
+        "a new user costs more than the protocol minimum"
+    );
     for raw in raws {
         raw.delete().await;
     }
@@ -267,6 +273,10 @@ async fn auto_new_connector(
     print_row("raw_reqwest (knows the era)", &raw, &raw);
     print_row("connector", &alone, &raw);
     print_row("connector, share_negotiation", &shared, &raw);
+    if !raw_stateless {
+        // No probe once another connector in the process found the era.
+        assert_eq!(shared.posts, 3.0, "share_negotiation still probes");
+    }
 }
 
 fn main() {

@@ -109,7 +109,10 @@ async fn auto_finds_the_stateless_era_on_a_dual_era_server_and_remembers_it() {
     // discover result is `private` with `ttlMs: 0`, so Alice starts from the server's identity
     // and versions only).
     assert_eq!(methods(&records), ["POST tools/call"]);
-    assert_eq!(alice.server_details().server_info.name, "pagerduty-mcp-mock");
+    assert_eq!(
+        alice.server_details().server_info.name,
+        "pagerduty-mcp-mock"
+    );
     for record in &records {
         assert_eq!(record.status, Some(200), "{record:?}");
         assert_eq!(record.protocol_version.as_deref(), Some("2026-07-28"));
