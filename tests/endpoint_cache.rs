@@ -138,3 +138,26 @@ async fn shared_negotiation_spares_later_clients_the_probe() {
     session.close().await.expect("close");
     mock.shutdown().await;
 }
+
+#[tokio::test]
+async fn shared_negotiation_spares_later_clients_the_discover_too() {
+    let mock = mock(Eras::Both).await;
+    let token = Credential::new(MockPagerDuty::DEMO_TOKEN);
+    let first = client(&mock, ProtocolPreference::Auto, true);
+    let session = first.connect(&token).await.expect("connect");
+    assert_eq!(session.version(), ProtocolVersion::V2026_07_28);
+    mock.clear_requests();
+    let second = client(&mock, ProtocolPreference::Auto, true);
+    let session = second.connect(&token).await.expect("connect");
+    assert_eq!(session.version(), ProtocolVersion::V2026_07_28);
+    session
+        .call_tool("get_user_data", json!({}))
+        .await
+        .expect("call");
+    assert_eq!(methods(&mock), ["POST tools/call"], "no probe, no discover");
+    assert_eq!(
+        session.server_details().server_info.name,
+        "pagerduty-mcp-mock"
+    );
+    mock.shutdown().await;
+}

@@ -90,9 +90,17 @@ pub(crate) fn era_refused(err: &Error) -> bool {
     )
 }
 
-/// The eras found by clients that share them, by endpoint URL.
-fn shared_eras() -> &'static Mutex<HashMap<String, ProtocolVersion>> {
-    static ERAS: OnceLock<Mutex<HashMap<String, ProtocolVersion>>> = OnceLock::new();
+/// What clients that share it found about an endpoint: its era, and (2026-07-28) the part of
+/// its discover result that is not user-specific.
+#[derive(Clone)]
+struct SharedEndpoint {
+    version: ProtocolVersion,
+    facts: Option<Arc<ServerDetails>>,
+}
+
+/// The endpoints found by clients that share them, by endpoint URL.
+fn shared_eras() -> &'static Mutex<HashMap<String, SharedEndpoint>> {
+    static ERAS: OnceLock<Mutex<HashMap<String, SharedEndpoint>>> = OnceLock::new();
     ERAS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
@@ -117,7 +125,7 @@ impl EndpointCache {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(key)
-                .copied()?;
+                .map(|shared| shared.version)?;
             *self.negotiated.lock().unwrap_or_else(|p| p.into_inner()) = Some(version);
             Some(version)
         })
@@ -127,11 +135,18 @@ impl EndpointCache {
     pub(crate) fn set_negotiated(&self, version: ProtocolVersion) {
         *self.negotiated.lock().unwrap_or_else(|p| p.into_inner()) = Some(version);
         if let Some(key) = &self.shared_key {
+            let local = self
+                .discovered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|entry| entry.facts.clone());
             let mut eras = shared_eras().lock().unwrap_or_else(|p| p.into_inner());
             if eras.len() >= MAX_SHARED_ENDPOINTS && !eras.contains_key(key) {
                 eras.clear();
             }
-            eras.insert(key.clone(), version);
+            let facts = local.or_else(|| eras.get(key).and_then(|shared| shared.facts.clone()));
+            eras.insert(key.clone(), SharedEndpoint { version, facts });
         }
     }
 
@@ -164,9 +179,16 @@ impl EndpointCache {
                 .extra
                 .insert("supportedVersions".to_owned(), versions.clone());
         }
+        let facts = Arc::new(facts);
+        if let Some(key) = &self.shared_key {
+            let mut eras = shared_eras().lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(shared) = eras.get_mut(key) {
+                shared.facts = Some(facts.clone());
+            }
+        }
         *self.discovered.lock().unwrap_or_else(|p| p.into_inner()) = Some(Discovered {
             details,
-            facts: Arc::new(facts),
+            facts,
             scope: hints.scope,
             stale_at: hints.ttl.map(|ttl| Instant::now() + ttl),
             owner: credential.clone(),
@@ -195,7 +217,18 @@ impl EndpointCache {
     /// server). Capabilities and instructions are left out.
     pub(crate) fn endpoint_facts(&self) -> Option<Arc<ServerDetails>> {
         let guard = self.discovered.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().map(|entry| entry.facts.clone())
+        if let Some(entry) = guard.as_ref() {
+            return Some(entry.facts.clone());
+        }
+        drop(guard);
+        // Another client on this endpoint discovered it (when shared, and the era still holds).
+        let key = self.shared_key.as_ref()?;
+        let shared = shared_eras()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()?;
+        shared.facts.filter(|_| shared.version.is_stateless())
     }
 
     /// `details` of a new session-era session, sharing one allocation with the sessions before

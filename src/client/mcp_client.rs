@@ -322,9 +322,11 @@ impl McpClientBuilder {
     /// that also opts in, keyed by the endpoint's URL (default `false`). With
     /// [`ProtocolPreference::Auto`], the first client to reach an endpoint probes it; clients
     /// and [`Connector`](crate::Connector)s built later for the same URL go straight to the era
-    /// it found (a session-era endpoint then costs a new user the protocol minimum of three
-    /// requests: `initialize`, `notifications/initialized`, the call). If the endpoint later
-    /// refuses that era, the entry is dropped and the next connection negotiates again.
+    /// it found: a session-era endpoint then costs a new user the protocol minimum of three
+    /// requests (`initialize`, `notifications/initialized`, the call), and a 2026-07-28 endpoint
+    /// one (the call: the server's identity and versions, which are not user-specific, come
+    /// from the first client's `server/discover`). If the endpoint later refuses that era, the
+    /// entry is dropped and the next connection negotiates again.
     ///
     /// ```
     /// use pagerduty_mcp_connect::{McpClient, PagerDuty, Region};
