@@ -150,9 +150,8 @@ fn connector(url: &Url, users: usize, version: ProtocolVersion) -> (Connector, V
     for (i, id) in ids.iter().enumerate() {
         store.insert(id.clone(), common::token_of(i));
     }
-    let server = GenericServer::new("mock", url.as_str())
-        .expect("loopback endpoint")
-        .with_auth_scheme(AuthScheme::token());
+    let server =
+        GenericServer::new("mock", url.as_str(), AuthScheme::token()).expect("loopback endpoint");
     let connector = Connector::builder()
         .server(server)
         .credentials(store)

@@ -82,9 +82,8 @@ fn connector(url: &Url, users: usize, version: ProtocolVersion) -> Connector {
     for i in 0..users {
         store.insert(UserId::from(format!("user-{i}")), common::token_of(i));
     }
-    let server = GenericServer::new("mock", url.as_str())
-        .expect("loopback endpoint")
-        .with_auth_scheme(AuthScheme::token());
+    let server =
+        GenericServer::new("mock", url.as_str(), AuthScheme::token()).expect("loopback endpoint");
     Connector::builder()
         .server(server)
         .credentials(store)

@@ -79,9 +79,7 @@ where
 }
 
 fn server(url: &Url) -> GenericServer {
-    GenericServer::new("mock", url.as_str())
-        .expect("loopback endpoint")
-        .with_auth_scheme(AuthScheme::token())
+    GenericServer::new("mock", url.as_str(), AuthScheme::token()).expect("loopback endpoint")
 }
 
 fn connector(

@@ -17,9 +17,8 @@ async fn mock(eras: Eras) -> MockPagerDuty {
 }
 
 fn client(mock: &MockPagerDuty, preference: ProtocolPreference, share: bool) -> McpClient {
-    let server = GenericServer::new("mock", mock.url().as_str())
-        .expect("loopback URL")
-        .with_auth_scheme(AuthScheme::token());
+    let server =
+        GenericServer::new("mock", mock.url().as_str(), AuthScheme::token()).expect("loopback URL");
     McpClient::builder(server)
         .protocol(preference)
         .share_negotiation(share)
