@@ -80,7 +80,7 @@ async fn a_new_stateless_user_costs_one_round_trip_and_private_details_stay_priv
 
     // Her own capabilities and instructions, on request, with her credential.
     mock.clear_requests();
-    let own = alice.discover().await.expect("discover");
+    let own = alice.refresh_server_details().await.expect("discover");
     assert_eq!(own.capabilities, full.capabilities);
     assert_eq!(alice.server_details().instructions, full.instructions);
     let records = mock.requests();

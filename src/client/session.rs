@@ -8,7 +8,9 @@
 //!   resuming a dropped stream;
 //! - `http_requests`: the other HTTP requests (messages, the GET stream, the DELETE);
 //! - `listener`: the standing notification stream;
-//! - `server_requests`: answering the requests a server sends.
+//! - `server_requests`: answering the requests a server sends;
+//! - `input_required`: multi round-trip requests (2026-07-28 `input_required` results);
+//! - `call_progress`: per-call progress callbacks.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,14 +25,17 @@ use tokio::sync::broadcast;
 
 use super::mcp_client::ClientInner;
 use super::model::{LoggingLevel, ServerDetails, ServerNotification};
+use super::progress::ProgressCallback;
 use super::protocol::ProtocolVersion;
 use super::tool_routing::ToolRouting;
 use super::transport;
-use crate::credential::Credential;
+use crate::credential::{Credential, UserId};
 use crate::error::{Error, Result};
 
+mod call_progress;
 mod handshake;
 mod http_requests;
+mod input_required;
 mod listener;
 mod notification_stream;
 mod reply;
@@ -70,6 +75,15 @@ pub(crate) struct SessionInner {
     reinit: tokio::sync::Mutex<()>,
     pub(crate) tools: RwLock<HashMap<String, ToolRouting>>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The user this session belongs to, when a `Connector` opened it.
+    user: Option<UserId>,
+    /// Permits for server requests being handled (handler and answer) at once.
+    server_requests: Arc<tokio::sync::Semaphore>,
+    /// The per-call progress callbacks, by progress token.
+    progress: std::sync::Mutex<Vec<(Value, ProgressCallback)>>,
+    /// Responses that arrived on the standing stream, for requests still reading their own.
+    stray_responses: std::sync::Mutex<Vec<(u64, Result<Value>)>>,
+    stray_arrived: tokio::sync::Notify,
 }
 
 /// One user's connection to a remote MCP server, opened by
@@ -103,7 +117,7 @@ impl Session {
     }
 
     /// What the server said about itself (name, version, capabilities, instructions). In the
-    /// 2026-07-28 protocol see [`Session::discover`] for when capabilities and instructions may
+    /// 2026-07-28 protocol see [`Session::refresh_server_details`] for when capabilities and instructions may
     /// be missing.
     pub fn server_details(&self) -> ServerDetails {
         self.inner
@@ -124,12 +138,16 @@ impl Session {
     /// it), and otherwise from what is not user-specific (the server's identity and protocol
     /// versions, without capabilities or instructions). Call this when you need this user's own
     /// capabilities or instructions in that case.
-    pub async fn discover(&self) -> Result<ServerDetails> {
+    pub async fn refresh_server_details(&self) -> Result<ServerDetails> {
         if !self.inner.version.is_stateless() {
             return Ok(self.server_details());
         }
-        let details = self.inner.discover().await?;
-        Ok(details.as_ref().clone())
+        match self.inner.discover().await? {
+            Some(details) => Ok(details.as_ref().clone()),
+            None => Err(Error::protocol(
+                "the server/discover result does not list protocol version 2026-07-28 in supportedVersions",
+            )),
+        }
     }
 
     /// The credential this session sends.
@@ -182,8 +200,12 @@ impl Session {
     /// response streams and from a standing stream this call opens if the server offers one: the
     /// GET stream in the session era, a `subscriptions/listen` request (tools, prompts and
     /// resources list changes) in the 2026-07-28 protocol. The standing stream closes once no
-    /// returned stream is left. Each call returns an independent stream; a slow reader misses the
-    /// oldest notifications rather than stalling the session.
+    /// returned stream is left (in the session era it stays open while a server request handler
+    /// is registered, see
+    /// [`McpClientBuilder::listen_for_server_requests`](super::McpClientBuilder::listen_for_server_requests)).
+    /// Each call returns an independent stream; a slow reader misses the oldest notifications
+    /// rather than stalling the session. For one call's progress, use
+    /// [`RequestOptions::on_progress`] instead: it misses nothing.
     pub fn notifications(&self) -> NotificationStream {
         let receiver = self
             .inner

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -17,20 +18,19 @@ use crate::client::model::ServerDetails;
 use crate::client::protocol::ProtocolVersion;
 use crate::client::sse::SseParser;
 use crate::client::transport::{self, ACCEPT_POST};
-use crate::credential::Credential;
+use crate::credential::{Credential, UserId};
 use crate::error::{Error, Result};
 
 impl Session {
-    /// Opens a session speaking `version`. In the session era the server may answer with another
-    /// version; `strict` refuses that.
-    pub(crate) async fn open(
+    /// A session object that has not talked to the server yet.
+    fn unopened(
         client: &Arc<ClientInner>,
         credential: &Credential,
         auth: HeaderValue,
         version: ProtocolVersion,
-        strict: bool,
-    ) -> Result<Session> {
-        let mut inner = SessionInner {
+        user: Option<UserId>,
+    ) -> SessionInner {
+        SessionInner {
             client: client.clone(),
             credential: credential.clone(),
             auth,
@@ -45,26 +45,50 @@ impl Session {
             reinit: tokio::sync::Mutex::new(()),
             tools: RwLock::new(HashMap::new()),
             listener: std::sync::Mutex::new(None),
-        };
+            user,
+            server_requests: Arc::new(tokio::sync::Semaphore::new(
+                client.config.max_concurrent_server_requests,
+            )),
+            progress: std::sync::Mutex::new(Vec::new()),
+            stray_responses: std::sync::Mutex::new(Vec::new()),
+            stray_arrived: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Opens a session speaking `version`. In the session era the server may answer with another
+    /// version; `strict` refuses that.
+    pub(crate) async fn open(
+        client: &Arc<ClientInner>,
+        credential: &Credential,
+        auth: HeaderValue,
+        version: ProtocolVersion,
+        strict: bool,
+        user: Option<UserId>,
+    ) -> Result<Session> {
         if version.is_stateless() {
-            let inner = Arc::new(inner);
             // `server/discover` once per endpoint: later sessions reuse its result when its
             // `ttlMs`/`cacheScope` allow, and otherwise start from what is not user-specific
             // (the server's identity and versions) without a round trip.
             let cache = &client.endpoint;
-            let known = cache
+            if let Some(details) = cache
                 .discovered_for(credential)
-                .or_else(|| cache.endpoint_facts());
-            match known {
-                Some(details) => {
-                    *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
-                }
-                None => {
-                    inner.discover().await?;
-                }
+                .or_else(|| cache.endpoint_facts())
+            {
+                let inner = Self::unopened(client, credential, auth, version, user);
+                *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
+                return Ok(Session {
+                    inner: Arc::new(inner),
+                });
             }
-            return Ok(Session { inner });
+            return Self::discover(client, credential, auth, user)
+                .await?
+                .ok_or_else(|| {
+                    Error::protocol(
+                        "the server/discover result does not list protocol version 2026-07-28 in supportedVersions",
+                    )
+                });
         }
+        let mut inner = Self::unopened(client, credential, auth, version, user);
         let (session_id, details, chosen) = inner.handshake(version).await?;
         // From here on, dropping `inner` ends the server's session (DELETE in `Drop`).
         *inner
@@ -84,37 +108,88 @@ impl Session {
             client.endpoint.intern_initialized(details);
         let inner = Arc::new(inner);
         inner.send_initialized().await?;
+        if inner.keeps_listening() {
+            // Requests the server sends outside any call arrive on the GET stream: have it open
+            // before the first call (servers drop such requests while no stream is open).
+            let limit = inner.config().idle_timeout.min(Duration::from_secs(2));
+            SessionInner::open_listener(&inner, limit).await;
+        }
         Ok(Session { inner })
+    }
+
+    /// Opens a 2026-07-28 session with `server/discover`. `Ok(None)`: the server answered, but
+    /// its result does not prove it speaks 2026-07-28 (a session-era server may answer unknown
+    /// methods with an empty result).
+    pub(crate) async fn discover(
+        client: &Arc<ClientInner>,
+        credential: &Credential,
+        auth: HeaderValue,
+        user: Option<UserId>,
+    ) -> Result<Option<Session>> {
+        let version = ProtocolVersion::V2026_07_28;
+        let inner = Arc::new(Self::unopened(client, credential, auth, version, user));
+        Ok(inner.discover().await?.map(|_| Session { inner }))
     }
 }
 
+/// The outcome of `initialize` if `message` is its response; anything else that arrives before
+/// it is dropped.
+fn initialize_outcome(message: Incoming) -> Option<Result<Value>> {
+    match message {
+        Incoming::Response { id, outcome } if id.as_u64() == Some(0) => Some(outcome),
+        Incoming::Request { method, .. } => {
+            tracing::debug!(method = %method.chars().take(64).collect::<String>(), "ignoring a server request sent before initialize was answered");
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The server's details from a `server/discover` result, if the result proves the server
+/// speaks `version`: an object whose `supportedVersions` lists it (the field the 2026-07-28
+/// specification requires). Anything else (`{}`, no list, a list without it) is `None`.
+fn discover_details(result: Value, version: ProtocolVersion) -> Result<Option<ServerDetails>> {
+    let lists_version = result
+        .get("supportedVersions")
+        .and_then(Value::as_array)
+        .is_some_and(|list| list.iter().any(|v| v.as_str() == Some(version.as_str())));
+    if !lists_version {
+        return Ok(None);
+    }
+    let mut details: ServerDetails = serde_json::from_value(result)
+        .map_err(|err| Error::protocol(format!("malformed server/discover result: {err}")))?;
+    if details.server_info.name.is_empty() {
+        // 2026-07-28 may put serverInfo in the result's `_meta`.
+        let info = details
+            .extra
+            .get("_meta")
+            .and_then(|meta| meta.get("io.modelcontextprotocol/serverInfo"))
+            .cloned();
+        if let Some(info) = info.and_then(|i| serde_json::from_value(i).ok()) {
+            details.server_info = info;
+        }
+    }
+    Ok(Some(details))
+}
+
 impl SessionInner {
-    /// `server/discover` with this session's credential: keeps the result as the session's
-    /// details and as the endpoint's latest, with its cache hints.
-    pub(super) async fn discover(self: &Arc<Self>) -> Result<Arc<ServerDetails>> {
+    /// `server/discover` with this session's credential. When the result shows a 2026-07-28
+    /// server, keeps it as the session's details and as the endpoint's latest, with its cache
+    /// hints; `Ok(None)` otherwise.
+    pub(super) async fn discover(self: &Arc<Self>) -> Result<Option<Arc<ServerDetails>>> {
         let discovered = self
             .call("server/discover", Map::new(), &RequestOptions::default())
             .await?;
         let hints = CacheHints::of(&discovered);
-        let mut details: ServerDetails = serde_json::from_value(discovered)
-            .map_err(|err| Error::protocol(format!("malformed server/discover result: {err}")))?;
-        if details.server_info.name.is_empty() {
-            // 2026-07-28 puts serverInfo in the result's `_meta`.
-            let info = details
-                .extra
-                .get("_meta")
-                .and_then(|meta| meta.get("io.modelcontextprotocol/serverInfo"))
-                .cloned();
-            if let Some(info) = info.and_then(|i| serde_json::from_value(i).ok()) {
-                details.server_info = info;
-            }
-        }
+        let Some(details) = discover_details(discovered, self.version)? else {
+            return Ok(None);
+        };
         let details = Arc::new(details);
         self.client
             .endpoint
             .store_discovered(hints, details.clone(), &self.credential);
         *self.details.write().unwrap_or_else(|p| p.into_inner()) = details.clone();
-        Ok(details)
+        Ok(Some(details))
     }
 
     /// The session-era handshake: `initialize` offering `version`. Returns the session id, the
@@ -126,7 +201,7 @@ impl SessionInner {
         let info = &self.config().client_info;
         let params = json!({
             "protocolVersion": version.as_str(),
-            "capabilities": {},
+            "capabilities": Value::Object(self.config().handlers.capabilities()),
             "clientInfo": {"name": info.name, "version": info.version},
         });
         let body = Bytes::from(jsonrpc::request_bytes(
@@ -185,16 +260,19 @@ impl SessionInner {
         Ok((session_id, details, chosen))
     }
 
+    /// Reads the reply to `initialize` up to its response. Whatever comes before it on an
+    /// event stream is handled as it arrives and never kept (notifications go to the session's
+    /// bounded broadcast, requests are not answered before the session exists), so an endless
+    /// stream costs at most one event of memory (`max_event_bytes`) until the request timeout.
     pub(super) async fn read_initialize_reply(
         &self,
         mut response: reqwest::Response,
     ) -> Result<Value> {
         let config = self.config();
-        let messages: Vec<Incoming> = if transport::is_event_stream(response.headers()) {
+        if transport::is_event_stream(response.headers()) {
             let mut parser = SseParser::new(config.max_event_bytes);
             let mut events = Vec::new();
-            let mut found = Vec::new();
-            'read: while let Some(chunk) =
+            while let Some(chunk) =
                 transport::next_chunk(&mut response, config.idle_timeout).await?
             {
                 parser.feed(&chunk, &mut events)?;
@@ -203,26 +281,20 @@ impl SessionInner {
                         continue;
                     }
                     for message in jsonrpc::parse_event_data(&event.data)? {
-                        let done = matches!(message, Incoming::Response { .. });
-                        found.push(message);
-                        if done {
-                            break 'read;
+                        if let Some(outcome) = initialize_outcome(message) {
+                            return outcome;
                         }
                     }
                 }
             }
-            found
         } else {
             let bytes =
                 transport::read_body(&mut response, config.max_body_bytes, config.idle_timeout)
                     .await?;
             let value: Value = serde_json::from_slice(&bytes)
                 .map_err(|err| Error::protocol(format!("the reply is not valid JSON: {err}")))?;
-            jsonrpc::parse_messages(value)?
-        };
-        for message in messages {
-            if let Incoming::Response { id, outcome } = message {
-                if id.as_u64() == Some(0) {
+            for message in jsonrpc::parse_messages(value)? {
+                if let Some(outcome) = initialize_outcome(message) {
                     return outcome;
                 }
             }
@@ -300,5 +372,45 @@ impl SessionInner {
             SessionInner::ensure_listener(self);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discover_results_must_prove_the_new_era() {
+        let v = ProtocolVersion::V2026_07_28;
+        assert!(discover_details(json!({}), v).unwrap().is_none());
+        assert!(discover_details(json!({"capabilities": {}}), v)
+            .unwrap()
+            .is_none());
+        assert!(
+            discover_details(json!({"supportedVersions": ["2025-11-25"]}), v)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            discover_details(json!({"supportedVersions": "2026-07-28"}), v)
+                .unwrap()
+                .is_none()
+        );
+        let details = discover_details(
+            json!({"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}},
+                   "serverInfo": {"name": "s", "version": "1"}}),
+            v,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(details.server_info.name, "s");
+        let details = discover_details(
+            json!({"supportedVersions": ["2026-07-28"], "capabilities": {},
+                   "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "m", "version": "2"}}}),
+            v,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(details.server_info.name, "m");
     }
 }

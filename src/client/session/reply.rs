@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{Route, SessionInner};
 use crate::client::jsonrpc::{self, Incoming};
 use crate::client::model::ServerNotification;
+use crate::client::server_request::CallContext;
 use crate::client::sse::SseParser;
 use crate::client::transport::{self, ACCEPT_POST};
 use crate::error::{Error, Result};
@@ -24,6 +25,7 @@ impl SessionInner {
         id: u64,
         routing: &[(HeaderName, HeaderValue)],
         body: Bytes,
+        context: Option<&CallContext>,
     ) -> Result<Value> {
         let mut headers = self.headers(route, ACCEPT_POST);
         for (name, value) in routing {
@@ -44,7 +46,7 @@ impl SessionInner {
             return Err(self.error_reply(status, &mut response).await);
         }
         if transport::is_event_stream(response.headers()) {
-            return self.read_stream(route, id, response).await;
+            return self.read_stream(route, id, response, context).await;
         }
         if status == StatusCode::ACCEPTED || response.content_length() == Some(0) {
             return Err(Error::protocol(format!(
@@ -71,7 +73,7 @@ impl SessionInner {
             .map_err(|err| Error::protocol(format!("the reply is not valid JSON: {err}")))?;
         let mut answer = None;
         for message in jsonrpc::parse_messages(value)? {
-            if let Some(outcome) = self.dispatch(route, id, message) {
+            if let Some(outcome) = self.dispatch(route, id, message, context) {
                 answer.get_or_insert(outcome);
             }
         }
@@ -121,22 +123,26 @@ impl SessionInner {
         route: &Route,
         id: u64,
         message: Incoming,
+        context: Option<&CallContext>,
     ) -> Option<Result<Value>> {
         match message {
             Incoming::Response { id: got, outcome } => {
                 if got.as_u64() == Some(id) {
-                    Some(outcome.and_then(check_result_type))
+                    Some(outcome)
                 } else {
                     tracing::debug!(?got, "ignoring a response to another request");
                     None
                 }
             }
             Incoming::Notification { method, params } => {
+                if method == "notifications/progress" {
+                    self.report_progress(&params);
+                }
                 self.publish(ServerNotification { method, params });
                 None
             }
             Incoming::Request { id, method, params } => {
-                self.answer_server_request(route, id, &method, params);
+                self.answer_server_request(route, id, &method, params, context);
                 None
             }
         }
@@ -149,6 +155,7 @@ impl SessionInner {
         route: &Route,
         id: u64,
         mut response: reqwest::Response,
+        context: Option<&CallContext>,
     ) -> Result<Value> {
         let config = self.config();
         let mut parser = SseParser::new(config.max_event_bytes);
@@ -156,7 +163,15 @@ impl SessionInner {
         let mut resumptions = 0u32;
         loop {
             let read = loop {
-                match transport::next_chunk(&mut response, config.idle_timeout).await {
+                let strayed = self.stray_arrived.notified();
+                let chunk = tokio::select! {
+                    chunk = transport::next_chunk(&mut response, config.idle_timeout) => chunk,
+                    () = strayed => match self.take_stray(id) {
+                        Some(outcome) => return outcome,
+                        None => continue,
+                    },
+                };
+                match chunk {
                     Ok(Some(chunk)) => {
                         parser.feed(&chunk, &mut events)?;
                         for event in events.drain(..) {
@@ -165,7 +180,7 @@ impl SessionInner {
                             }
                             resumptions = 0;
                             for message in jsonrpc::parse_event_data(&event.data)? {
-                                if let Some(outcome) = self.dispatch(route, id, message) {
+                                if let Some(outcome) = self.dispatch(route, id, message, context) {
                                     return outcome;
                                 }
                             }
@@ -177,6 +192,9 @@ impl SessionInner {
                 }
             };
             // The stream ended (or broke) before the response.
+            if let Some(outcome) = self.take_stray(id) {
+                return outcome;
+            }
             let Some(last_id) = parser.last_event_id().map(str::to_owned) else {
                 return Err(read.unwrap_or_else(|| {
                     Error::transport(
@@ -193,9 +211,56 @@ impl SessionInner {
             resumptions += 1;
             parser.reset_partial();
             let delay = parser.retry().unwrap_or(config.default_reconnect_delay);
-            tokio::time::sleep(delay.clamp(MIN_RECONNECT_DELAY, Duration::from_secs(30))).await;
+            let wait =
+                tokio::time::sleep(delay.clamp(MIN_RECONNECT_DELAY, Duration::from_secs(30)));
+            tokio::pin!(wait);
+            loop {
+                let strayed = self.stray_arrived.notified();
+                tokio::select! {
+                    () = &mut wait => break,
+                    () = strayed => {}
+                }
+                if let Some(outcome) = self.take_stray(id) {
+                    return outcome;
+                }
+            }
+            if let Some(outcome) = self.take_stray(id) {
+                return outcome;
+            }
             response = self.resume(route, &last_id).await?;
         }
+    }
+
+    /// Keeps a response that arrived on the standing stream for the request it answers (at most
+    /// [`MAX_STRAY_RESPONSES`], the oldest dropped first).
+    pub(super) fn keep_stray(&self, message: Incoming) {
+        let Incoming::Response { id, outcome } = message else {
+            return;
+        };
+        let Some(id) = id.as_u64() else {
+            return;
+        };
+        {
+            let mut strays = self
+                .stray_responses
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if strays.len() >= MAX_STRAY_RESPONSES {
+                drop(strays.remove(0));
+            }
+            strays.push((id, outcome));
+        }
+        self.stray_arrived.notify_waiters();
+    }
+
+    /// The response to `id` that arrived on the standing stream, if any.
+    pub(super) fn take_stray(&self, id: u64) -> Option<Result<Value>> {
+        let mut strays = self
+            .stray_responses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let index = strays.iter().position(|(got, _)| *got == id)?;
+        Some(strays.remove(index).1)
     }
 
     /// GET with `Last-Event-ID` to continue a stream.
@@ -230,21 +295,8 @@ impl SessionInner {
     }
 }
 
+/// Most responses kept from the standing stream for requests still reading their own.
+const MAX_STRAY_RESPONSES: usize = 16;
+
 /// The shortest wait before reopening a stream, whatever `retry:` the server asks for.
 const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(50);
-
-/// Refuses a result whose `resultType` (2026-07-28) asks for input this client cannot give or is
-/// unknown; a result without one (every earlier version) is complete.
-fn check_result_type(result: Value) -> Result<Value> {
-    match result.get("resultType") {
-        None => Ok(result),
-        Some(Value::String(kind)) if kind == "complete" => Ok(result),
-        Some(Value::String(kind)) if kind == "input_required" => Err(Error::protocol(
-            "the server needs more input from the user (resultType input_required), which this client does not support",
-        )),
-        Some(other) => Err(Error::protocol(format!(
-            "unknown resultType {:.40}",
-            other.to_string()
-        ))),
-    }
-}

@@ -13,13 +13,15 @@ use tracing::Instrument;
 use super::{RequestOptions, SessionInner};
 use crate::client::endpoint_cache::era_refused;
 use crate::client::jsonrpc;
+use crate::client::protocol::listed_versions;
+use crate::client::server_request::CallContext;
 use crate::client::tool_routing::param_header_values;
 use crate::client::transport;
 use crate::error::{Error, Result};
 
 impl SessionInner {
     /// Sends one request and waits for its result, with retries, session re-establishment,
-    /// the time limit and cancellation on drop.
+    /// `input_required` rounds (2026-07-28), the time limit and cancellation on drop.
     pub(crate) async fn call(
         self: &Arc<Self>,
         method: &str,
@@ -30,6 +32,18 @@ impl SessionInner {
             return Err(Error::Closed);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let generated;
+        let options = match (&options.on_progress, &options.progress_token) {
+            (Some(_), None) => {
+                // A per-call callback needs a token: one unique within the session.
+                let mut with_token = options.clone();
+                with_token.progress_token = Some(json!(format!("pmc-{id}")));
+                generated = with_token;
+                &generated
+            }
+            _ => options,
+        };
+        let _progress = self.register_progress(options);
         self.decorate(&mut params, options);
         let routing = self.routing_headers(method, &params);
         let safe = self.is_safe_to_repeat(method, &params);
@@ -40,9 +54,15 @@ impl SessionInner {
         };
         let limit = options.timeout.unwrap_or(self.config().request_timeout);
         let span = tracing::debug_span!("mcp_request", method, id);
-        let exchange = self
-            .exchange(&guard.id, method, &params, &routing, safe)
-            .instrument(span);
+        let context = options.context.as_ref();
+        let exchange = async {
+            let result = self
+                .exchange(&guard.id, method, &params, &routing, safe, context)
+                .await?;
+            self.complete_rounds(&guard.id, method, &params, &routing, safe, context, result)
+                .await
+        }
+        .instrument(span);
         let result = tokio::time::timeout(limit, exchange)
             .await
             .unwrap_or_else(|_| {
@@ -148,14 +168,16 @@ impl SessionInner {
         params: &Map<String, Value>,
         routing: &[(HeaderName, HeaderValue)],
         safe: bool,
+        context: Option<&CallContext>,
     ) -> Result<Value> {
         let mut attempt = 0u32;
         let mut reestablished = false;
+        let mut version_retried = false;
         let mut id = current_id.load(Ordering::Relaxed);
         let mut body = Bytes::from(jsonrpc::request_bytes(id, method, params));
         loop {
             let route = self.route();
-            let outcome = self.post(&route, id, routing, body.clone()).await;
+            let outcome = self.post(&route, id, routing, body.clone(), context).await;
             match outcome {
                 Err(Error::HttpStatus { status: 404, .. })
                     if route.session_id.is_some() && !reestablished =>
@@ -171,6 +193,24 @@ impl SessionInner {
                 }
                 Err(Error::HttpStatus { status: 404, .. }) if route.session_id.is_some() => {
                     return Err(Error::SessionExpired)
+                }
+                Err(Error::Server {
+                    code: -32022, data, ..
+                }) if self.version.is_stateless()
+                    && !version_retried
+                    && listed_versions(data.as_ref()).contains(&self.version) =>
+                {
+                    // "Unsupported protocol version", yet the server lists the one sent: the
+                    // specification says to retry with a listed version, so once more (the
+                    // server did not process the request), under a new id.
+                    tracing::debug!(
+                        method,
+                        "the server refused the protocol version it lists; retrying once"
+                    );
+                    version_retried = true;
+                    id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    current_id.store(id, Ordering::Relaxed);
+                    body = Bytes::from(jsonrpc::request_bytes(id, method, params));
                 }
                 Err(err)
                     if attempt < self.config().max_retries
