@@ -24,6 +24,15 @@ pub trait ServerRequestHandler: Send + Sync + fmt::Debug {
     async fn handle(&self, request: ServerRequest) -> Result<Value, HandlerError>;
 }
 
+/// A shared handler is a handler, so one value can serve several kinds (register a clone for
+/// each) or several clients.
+#[async_trait]
+impl<T: ServerRequestHandler + ?Sized> ServerRequestHandler for Arc<T> {
+    async fn handle(&self, request: ServerRequest) -> Result<Value, HandlerError> {
+        (**self).handle(request).await
+    }
+}
+
 /// Why a handler did not produce a result; answered to the server as a JSON-RPC error.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
