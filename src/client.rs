@@ -4,6 +4,7 @@
 //! connection, opened with that user's [`Credential`](crate::Credential).
 
 mod decoder_proptests;
+mod endpoint_cache;
 mod handler;
 mod jsonrpc;
 mod mcp_client;
@@ -13,7 +14,7 @@ mod progress;
 mod protocol;
 mod server_request;
 mod session;
-mod sse;
+pub(crate) mod sse;
 mod tool_routing;
 mod transport;
 

@@ -6,6 +6,7 @@ mod regional;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -80,17 +81,48 @@ struct ConnectorInner {
     idle_timeout: Duration,
     credential_timeout: Duration,
     token_age_warning: Option<Duration>,
-    users: Mutex<HashMap<UserId, Arc<UserSlot>>>,
+    /// Read-locked on every call (a user already known), write-locked only for a new user or
+    /// an eviction.
+    users: RwLock<HashMap<UserId, Arc<UserSlot>>>,
+    /// The origin of the slots' `last_used` clocks.
+    epoch: Instant,
     /// When each user was last warned about an old token (bounded, see `warn_if_old`).
     warned_about_age: Mutex<HashMap<UserId, Instant>>,
     sweeper_started: std::sync::atomic::AtomicBool,
 }
 
-/// One user's state. The async mutex makes concurrent first calls of a user open one session.
+/// One user's state. A call for a user with an open session takes one short lock here; the
+/// async `opening` lock makes concurrent first calls of a user open one session.
 #[derive(Default)]
 struct UserSlot {
-    current: tokio::sync::Mutex<Option<OpenSession>>,
-    last_used: Mutex<Option<Instant>>,
+    /// The open session; locked only for a moment, never across an `.await`.
+    current: Mutex<Option<OpenSession>>,
+    /// Held while a session is being opened for the user.
+    opening: tokio::sync::Mutex<()>,
+    /// When the user last called, in milliseconds since the connector's epoch, plus one (0:
+    /// never).
+    last_used: AtomicU64,
+}
+
+impl UserSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<OpenSession>> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The open session, if it is still usable with `credential`.
+    fn usable(&self, credential: &Credential) -> Option<Session> {
+        self.lock()
+            .as_ref()
+            .filter(|open| {
+                !open.session.is_closed() && open.session.credential().same_secret(credential)
+            })
+            .map(|open| open.session.clone())
+    }
+}
+
+/// Milliseconds since `epoch`, plus one (so that 0 can mean "never").
+fn clock(epoch: Instant) -> u64 {
+    epoch.elapsed().as_millis() as u64 + 1
 }
 
 struct OpenSession {
@@ -104,7 +136,7 @@ impl fmt::Debug for Connector {
             .field("server", &self.inner.client.server().name())
             .field("policy", &*self.policy())
             .field("idle_timeout", &self.inner.idle_timeout)
-            .field("users", &self.lock_users().len())
+            .field("users", &self.read_users().len())
             .finish_non_exhaustive()
     }
 }
@@ -254,18 +286,17 @@ impl Connector {
 
     /// Closes and forgets `user`'s session (for example when they log out of the gateway).
     pub async fn disconnect(&self, user: &UserId) -> Result<()> {
-        let slot = self.lock_users().remove(user);
-        if let Some(slot) = slot {
-            if let Some(open) = slot.current.lock().await.take() {
-                return open.session.close().await;
-            }
+        let slot = self.write_users().remove(user);
+        let open = slot.and_then(|slot| slot.lock().take());
+        match open {
+            Some(open) => open.session.close().await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The number of users with an open session.
     pub fn active_users(&self) -> usize {
-        self.lock_users().len()
+        self.read_users().len()
     }
 
     /// Drops the sessions idle longer than the idle timeout; returns how many. The connector
@@ -274,12 +305,19 @@ impl Connector {
         evict_idle(&self.inner)
     }
 
-    fn lock_users(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Arc<UserSlot>>> {
-        self.inner.users.lock().unwrap_or_else(|p| p.into_inner())
+    fn read_users(&self) -> std::sync::RwLockReadGuard<'_, HashMap<UserId, Arc<UserSlot>>> {
+        self.inner.users.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_users(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<UserId, Arc<UserSlot>>> {
+        self.inner.users.write().unwrap_or_else(|p| p.into_inner())
     }
 
     fn slot(&self, user: &UserId) -> Arc<UserSlot> {
-        self.lock_users().entry(user.clone()).or_default().clone()
+        if let Some(slot) = self.read_users().get(user) {
+            return slot.clone();
+        }
+        self.write_users().entry(user.clone()).or_default().clone()
     }
 
     /// The user's tool list, cached with the session (`refresh` fetches it again).
@@ -292,8 +330,8 @@ impl Connector {
         let (session, credential) = self.session_and_credential(policy, user).await?;
         if !refresh {
             let slot = self.slot(user);
-            let current = slot.current.lock().await;
-            if let Some(tools) = current.as_ref().and_then(|open| open.tools.clone()) {
+            let tools = slot.lock().as_ref().and_then(|open| open.tools.clone());
+            if let Some(tools) = tools {
                 return Ok(tools);
             }
         }
@@ -302,8 +340,7 @@ impl Connector {
             .await?;
         let tools = Arc::new(tools);
         let slot = self.slot(user);
-        let mut current = slot.current.lock().await;
-        if let Some(open) = current.as_mut() {
+        if let Some(open) = slot.lock().as_mut() {
             if open.session.credential().same_secret(&credential) {
                 open.tools = Some(tools.clone());
             }
@@ -337,16 +374,21 @@ impl Connector {
         self.warn_if_old(user, &credential);
         self.start_sweeper();
         let slot = self.slot(user);
-        *slot.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        let mut current = slot.current.lock().await;
-        if let Some(open) = current.as_ref() {
-            if !open.session.is_closed() && open.session.credential().same_secret(&credential) {
-                return Ok((open.session.clone(), credential));
-            }
-            // Rotated credential: the old session ends when its in-flight calls finish.
+        slot.last_used
+            .store(clock(self.inner.epoch), Ordering::Relaxed);
+        if let Some(session) = slot.usable(&credential) {
+            return Ok((session, credential));
+        }
+        let opening = slot.opening.lock().await;
+        // Another call of this user may have opened it meanwhile.
+        if let Some(session) = slot.usable(&credential) {
+            return Ok((session, credential));
+        }
+        if slot.lock().take().is_some() {
+            // Rotated credential (or closed session): the old session ends when its in-flight
+            // calls finish.
             tracing::debug!(user = %user, "credential changed; opening a new session");
         }
-        *current = None;
         let session = match self
             .inner
             .client
@@ -355,12 +397,11 @@ impl Connector {
         {
             Ok(session) => session,
             Err(err) => {
-                // Release the user's slot first: `on_error` takes it again.
-                drop(current);
+                drop(opening);
                 return Err(self.on_error(user, &credential, err).await);
             }
         };
-        *current = Some(OpenSession {
+        *slot.lock() = Some(OpenSession {
             session: session.clone(),
             tools: None,
         });
@@ -432,7 +473,7 @@ impl Connector {
     /// rejected, so the session is given up without sending it again (no DELETE).
     async fn forget_session(&self, user: &UserId, credential: &Credential, rejected: bool) {
         let slot = self.slot(user);
-        let mut current = slot.current.lock().await;
+        let mut current = slot.lock();
         if current
             .as_ref()
             .is_some_and(|open| open.session.credential().same_secret(credential))
@@ -447,11 +488,10 @@ impl Connector {
 
     /// Gives up the user's session, whatever its credential, without another request.
     async fn abandon_session(&self, user: &UserId) {
-        let slot = self.lock_users().get(user).cloned();
-        if let Some(slot) = slot {
-            if let Some(open) = slot.current.lock().await.take() {
-                open.session.abandon();
-            }
+        let slot = self.read_users().get(user).cloned();
+        let open = slot.and_then(|slot| slot.lock().take());
+        if let Some(open) = open {
+            open.session.abandon();
         }
     }
 
@@ -505,8 +545,9 @@ impl Connector {
     }
 
     fn start_sweeper(&self) {
-        use std::sync::atomic::Ordering;
-        if self.inner.sweeper_started.swap(true, Ordering::AcqRel) {
+        if self.inner.sweeper_started.load(Ordering::Acquire)
+            || self.inner.sweeper_started.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -525,14 +566,15 @@ impl Connector {
 }
 
 fn evict_idle(inner: &ConnectorInner) -> usize {
-    let now = Instant::now();
-    let mut users = inner.users.lock().unwrap_or_else(|p| p.into_inner());
+    let now = clock(inner.epoch);
+    let idle_ms = inner.idle_timeout.as_millis() as u64;
+    let mut users = inner.users.write().unwrap_or_else(|p| p.into_inner());
     let before = users.len();
     users.retain(|_, slot| {
-        let last = *slot.last_used.lock().unwrap_or_else(|p| p.into_inner());
-        let idle = last.is_none_or(|at| now.duration_since(at) >= inner.idle_timeout);
-        // A slot whose lock is held is in use right now: keep it.
-        !idle || slot.current.try_lock().is_err()
+        let last = slot.last_used.load(Ordering::Relaxed);
+        let idle = last == 0 || now.saturating_sub(last) >= idle_ms;
+        // A slot whose session is being opened right now is in use: keep it.
+        !idle || slot.opening.try_lock().is_err()
     });
     before - users.len()
 }
@@ -722,7 +764,8 @@ impl ConnectorBuilder {
                 token_age_warning: self
                     .token_age_warning
                     .unwrap_or(Some(Duration::from_secs(90 * 86_400))),
-                users: Mutex::new(HashMap::new()),
+                users: RwLock::new(HashMap::new()),
+                epoch: Instant::now(),
                 warned_about_age: Mutex::new(HashMap::new()),
                 sweeper_started: std::sync::atomic::AtomicBool::new(false),
             }),

@@ -99,6 +99,7 @@ mod options;
 mod record;
 mod session;
 mod sse;
+mod sse_decoder;
 mod state;
 mod stateless;
 mod tools;
@@ -108,4 +109,6 @@ mod users;
 pub use mock_server::{MockPagerDuty, MockPagerDutyBuilder, MockSession};
 pub use options::{Eras, ResponseMode};
 pub use record::RecordedRequest;
+#[doc(hidden)]
+pub use sse_decoder::SseDecoder;
 pub use users::MockUser;

@@ -86,8 +86,8 @@ async fn auto_finds_the_stateless_era_on_a_dual_era_server_and_remembers_it() {
     assert_eq!(records[0].status, Some(200));
     assert_all_authorised(&records);
 
-    // The second user goes straight to the remembered era: its one request is the stateless
-    // discover, answered 200 at once; nothing was refused, nothing was initialised.
+    // The second user goes straight to the remembered era: no probe, no discover, nothing
+    // refused, nothing initialised.
     mock.clear_requests();
     let alice = client
         .connect(&Credential::new(ALICE))
@@ -104,9 +104,13 @@ async fn auto_finds_the_stateless_era_on_a_dual_era_server_and_remembers_it() {
         who.text()
     );
     let records = mock.requests();
+    // Discover runs once per endpoint: the new user's only request is the call (the mock's
+    // discover result is `private` with `ttlMs: 0`, so Alice starts from the server's identity
+    // and versions only).
+    assert_eq!(methods(&records), ["POST tools/call"]);
     assert_eq!(
-        methods(&records),
-        ["POST server/discover", "POST tools/call"]
+        alice.server_details().server_info.name,
+        "pagerduty-mcp-mock"
     );
     for record in &records {
         assert_eq!(record.status, Some(200), "{record:?}");

@@ -1,11 +1,12 @@
 //! `McpClient`: one connection pool, many sessions.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::endpoint_cache::EndpointCache;
 use super::handler::{ServerRequestHandler, ServerRequestHandlers};
 use super::model::Implementation;
 use super::protocol::{ProtocolPreference, ProtocolVersion};
@@ -41,8 +42,9 @@ pub(crate) struct ClientInner {
     pub(crate) config: ClientConfig,
     /// The `_meta` every stateless-era request carries.
     pub(crate) stateless_meta: Map<String, Value>,
-    /// The version negotiated with this endpoint the last time (Auto mode).
-    pub(crate) negotiated: Mutex<Option<ProtocolVersion>>,
+    /// What was learnt about the endpoint: the negotiated era (Auto mode) and the latest
+    /// `server/discover` result.
+    pub(crate) endpoint: EndpointCache,
     /// Held while the first connection probes the era, so concurrent first connections to the
     /// endpoint share one probe.
     pub(crate) negotiation: tokio::sync::Mutex<()>,
@@ -106,11 +108,7 @@ impl McpClient {
 
     /// The protocol version negotiated with the server by an earlier connection, if any.
     pub fn negotiated_version(&self) -> Option<ProtocolVersion> {
-        *self
-            .inner
-            .negotiated
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.endpoint.negotiated()
     }
 
     /// Opens a session with `credential`.
@@ -161,7 +159,7 @@ impl McpClient {
                         server = inner.server.name(),
                         "remembered stateless era no longer accepted; negotiating again"
                     );
-                    *inner.negotiated.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    inner.endpoint.forget();
                 }
                 other => return other,
             }
@@ -192,7 +190,7 @@ impl McpClient {
                 opener.open(fallback, false).await?
             }
         };
-        *inner.negotiated.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.version());
+        inner.endpoint.set_negotiated(session.version());
         Ok(session)
     }
 }
@@ -286,6 +284,7 @@ pub struct McpClientBuilder {
     connect_timeout: Duration,
     pool_idle_timeout: Duration,
     http: Option<reqwest::Client>,
+    share_negotiation: bool,
     config: ClientConfig,
 }
 
@@ -296,6 +295,7 @@ impl McpClientBuilder {
             connect_timeout: Duration::from_secs(10),
             pool_idle_timeout: Duration::from_secs(90),
             http: None,
+            share_negotiation: false,
             config: ClientConfig {
                 request_timeout: Duration::from_secs(60),
                 idle_timeout: Duration::from_secs(60),
@@ -393,6 +393,29 @@ impl McpClientBuilder {
     pub fn client_info(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
         self.config.client_info.name = name.into();
         self.config.client_info.version = version.into();
+        self
+    }
+
+    /// Shares the protocol era negotiated with the endpoint with every client in this process
+    /// that also opts in, keyed by the endpoint's URL (default `false`). With
+    /// [`ProtocolPreference::Auto`], the first client to reach an endpoint probes it; clients
+    /// and [`Connector`](crate::Connector)s built later for the same URL go straight to the era
+    /// it found: a session-era endpoint then costs a new user the protocol minimum of three
+    /// requests (`initialize`, `notifications/initialized`, the call), and a 2026-07-28 endpoint
+    /// one (the call: the server's identity and versions, which are not user-specific, come
+    /// from the first client's `server/discover`). If the endpoint later refuses that era, the
+    /// entry is dropped and the next connection negotiates again.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{McpClient, PagerDuty, Region};
+    ///
+    /// let client = McpClient::builder(PagerDuty::new(Region::Us))
+    ///     .share_negotiation(true)
+    ///     .build()?;
+    /// # Ok::<(), pagerduty_mcp_connect::Error>(())
+    /// ```
+    pub fn share_negotiation(mut self, share: bool) -> Self {
+        self.share_negotiation = share;
         self
     }
 
@@ -527,13 +550,14 @@ impl McpClientBuilder {
             "io.modelcontextprotocol/clientInfo".into(),
             json!({"name": info.name, "version": info.version}),
         );
+        let endpoint = EndpointCache::new(self.server.endpoint(), self.share_negotiation);
         Ok(McpClient {
             inner: Arc::new(ClientInner {
                 http,
                 server: self.server,
                 config: self.config,
                 stateless_meta,
-                negotiated: Mutex::new(None),
+                endpoint,
                 negotiation: tokio::sync::Mutex::new(()),
             }),
         })

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
@@ -46,6 +46,9 @@ mod server_requests;
 pub use notification_stream::NotificationStream;
 pub use request_options::RequestOptions;
 
+/// How many notifications a slow reader of [`Session::notifications`] may lag behind.
+const NOTIFICATION_BUFFER: usize = 64;
+
 /// Where the session-era session id and the version header stand for one HTTP request.
 #[derive(Clone)]
 struct Route {
@@ -61,9 +64,12 @@ pub(crate) struct SessionInner {
     version: ProtocolVersion,
     version_header: HeaderValue,
     session_id: RwLock<(Option<HeaderValue>, u64)>,
-    details: RwLock<ServerDetails>,
+    /// Shared with the other sessions of the client when the server said the same to them.
+    details: RwLock<Arc<ServerDetails>>,
     next_id: AtomicU64,
-    notifications: broadcast::Sender<ServerNotification>,
+    /// Created by the first `notifications()` call: most sessions never have a listener, and an
+    /// idle session must stay small.
+    notifications: OnceLock<broadcast::Sender<ServerNotification>>,
     log_level: RwLock<Option<LoggingLevel>>,
     closed: AtomicBool,
     /// The server rejected the credential (401), or the connector learnt it was invalidated:
@@ -113,13 +119,38 @@ impl Session {
         self.inner.version
     }
 
-    /// What the server said about itself (name, version, capabilities, instructions).
+    /// What the server said about itself (name, version, capabilities, instructions). In the
+    /// 2026-07-28 protocol see [`Session::refresh_server_details`] for when capabilities and instructions may
+    /// be missing.
     pub fn server_details(&self) -> ServerDetails {
         self.inner
             .details
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
             .clone()
+    }
+
+    /// Asks the server about itself again with this session's credential (`server/discover`)
+    /// and returns the answer, which [`Session::server_details`] returns from then on. In the
+    /// session era the details come with `initialize` and no request is sent.
+    ///
+    /// A 2026-07-28 client sends `server/discover` once per endpoint, not once per session: a
+    /// later session starts from that result when its `ttlMs` and `cacheScope` allow (fresh,
+    /// and `public` or without a scope; a `private` result only for the credential that got
+    /// it), and otherwise from what is not user-specific (the server's identity and protocol
+    /// versions, without capabilities or instructions). Call this when you need this user's own
+    /// capabilities or instructions in that case.
+    pub async fn refresh_server_details(&self) -> Result<ServerDetails> {
+        if !self.inner.version.is_stateless() {
+            return Ok(self.server_details());
+        }
+        match self.inner.discover().await? {
+            Some(details) => Ok(details.as_ref().clone()),
+            None => Err(Error::protocol(
+                "the server/discover result does not list protocol version 2026-07-28 in supportedVersions",
+            )),
+        }
     }
 
     /// The credential this session sends.
@@ -179,7 +210,11 @@ impl Session {
     /// rather than stalling the session. For one call's progress, use
     /// [`RequestOptions::on_progress`] instead: it misses nothing.
     pub fn notifications(&self) -> NotificationStream {
-        let receiver = self.inner.notifications.subscribe();
+        let receiver = self
+            .inner
+            .notifications
+            .get_or_init(|| broadcast::channel(NOTIFICATION_BUFFER).0)
+            .subscribe();
         SessionInner::ensure_listener(&self.inner);
         NotificationStream::new(receiver)
     }
@@ -221,6 +256,20 @@ impl Session {
 }
 
 impl SessionInner {
+    /// How many [`NotificationStream`]s are open.
+    fn listeners(&self) -> usize {
+        self.notifications
+            .get()
+            .map_or(0, broadcast::Sender::receiver_count)
+    }
+
+    /// Hands a notification to the open [`NotificationStream`]s (dropped when there is none).
+    fn publish(&self, notification: ServerNotification) {
+        if let Some(sender) = self.notifications.get() {
+            let _ = sender.send(notification);
+        }
+    }
+
     fn route(&self) -> Route {
         let guard = self.session_id.read().unwrap_or_else(|p| p.into_inner());
         Route {

@@ -109,7 +109,7 @@ impl SseParser {
             }
             self.skip_lf = false;
         }
-        while let Some(end) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', chunk) {
             let (head, tail) = chunk.split_at(end);
             let cr = tail[0] == b'\r';
             chunk = &tail[1..];

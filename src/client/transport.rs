@@ -93,6 +93,10 @@ pub(crate) async fn read_body(
     if first.len() > limit {
         return Err(Error::too_large(limit));
     }
+    if response.content_length() == Some(first.len() as u64) {
+        // The whole body is here: no second read (and no second idle timer).
+        return Ok(first);
+    }
     let Some(second) = next_chunk(response, idle).await? else {
         return Ok(first);
     };

@@ -3,15 +3,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderValue;
 use serde_json::{json, Map, Value};
-use tokio::sync::broadcast;
 
 use super::{RequestOptions, Route, Session, SessionInner};
+use crate::client::endpoint_cache::CacheHints;
 use crate::client::jsonrpc::{self, Incoming};
 use crate::client::mcp_client::ClientInner;
 use crate::client::model::ServerDetails;
@@ -31,7 +31,6 @@ impl Session {
         version: ProtocolVersion,
         user: Option<UserId>,
     ) -> SessionInner {
-        let (notifications, _) = broadcast::channel(64);
         SessionInner {
             client: client.clone(),
             credential: credential.clone(),
@@ -39,9 +38,9 @@ impl Session {
             version,
             version_header: HeaderValue::from_static(version.as_str()),
             session_id: RwLock::new((None, 0)),
-            details: RwLock::new(ServerDetails::default()),
+            details: RwLock::new(Arc::default()),
             next_id: AtomicU64::new(1),
-            notifications,
+            notifications: OnceLock::new(),
             log_level: RwLock::new(None),
             closed: AtomicBool::new(false),
             rejected: AtomicBool::new(false),
@@ -86,6 +85,20 @@ impl Session {
         user: Option<UserId>,
     ) -> Result<Session> {
         if version.is_stateless() {
+            // `server/discover` once per endpoint: later sessions reuse its result when its
+            // `ttlMs`/`cacheScope` allow, and otherwise start from what is not user-specific
+            // (the server's identity and versions) without a round trip.
+            let cache = &client.endpoint;
+            if let Some(details) = cache
+                .discovered_for(credential)
+                .or_else(|| cache.endpoint_facts())
+            {
+                let inner = Self::unopened(client, credential, auth, version, user);
+                *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
+                return Ok(Session {
+                    inner: Arc::new(inner),
+                });
+            }
             return Self::discover_unredacted(client, credential, auth, user)
                 .await?
                 .ok_or_else(|| {
@@ -110,7 +123,8 @@ impl Session {
             inner.version = chosen;
             inner.version_header = HeaderValue::from_static(chosen.as_str());
         }
-        *inner.details.get_mut().unwrap_or_else(|p| p.into_inner()) = details;
+        *inner.details.get_mut().unwrap_or_else(|p| p.into_inner()) =
+            client.endpoint.intern_initialized(details);
         let inner = Arc::new(inner);
         inner.send_initialized().await?;
         if inner.keeps_listening() {
@@ -147,14 +161,7 @@ impl Session {
     ) -> Result<Option<Session>> {
         let version = ProtocolVersion::V2026_07_28;
         let inner = Arc::new(Self::unopened(client, credential, auth, version, user));
-        let discovered = inner
-            .call("server/discover", Map::new(), &RequestOptions::default())
-            .await?;
-        let Some(details) = discover_details(discovered, version)? else {
-            return Ok(None);
-        };
-        *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
-        Ok(Some(Session { inner }))
+        Ok(inner.discover().await?.map(|_| Session { inner }))
     }
 }
 
@@ -200,6 +207,25 @@ fn discover_details(result: Value, version: ProtocolVersion) -> Result<Option<Se
 }
 
 impl SessionInner {
+    /// `server/discover` with this session's credential. When the result shows a 2026-07-28
+    /// server, keeps it as the session's details and as the endpoint's latest, with its cache
+    /// hints; `Ok(None)` otherwise.
+    pub(super) async fn discover(self: &Arc<Self>) -> Result<Option<Arc<ServerDetails>>> {
+        let discovered = self
+            .call("server/discover", Map::new(), &RequestOptions::default())
+            .await?;
+        let hints = CacheHints::of(&discovered);
+        let Some(details) = discover_details(discovered, self.version)? else {
+            return Ok(None);
+        };
+        let details = Arc::new(details);
+        self.client
+            .endpoint
+            .store_discovered(hints, details.clone(), &self.credential);
+        *self.details.write().unwrap_or_else(|p| p.into_inner()) = details.clone();
+        Ok(Some(details))
+    }
+
     /// The session-era handshake: `initialize` offering `version`. Returns the session id, the
     /// server's details and the version the server chose.
     pub(super) async fn handshake(
@@ -229,7 +255,14 @@ impl SessionInner {
         let exchange = async {
             let response = self.send_post(headers, body).await?;
             let response = self.expect_success(response).await?;
-            let session_id = response.headers().get(transport::SESSION_ID).cloned();
+            // Copied out of the response: a cloned `HeaderValue` would share, and so keep alive,
+            // the whole read buffer the headers were parsed from (8 KiB or more per session).
+            let session_id = response
+                .headers()
+                .get(transport::SESSION_ID)
+                .map(|id| HeaderValue::from_bytes(id.as_bytes()))
+                .transpose()
+                .map_err(|_| Error::protocol("the server's Mcp-Session-Id is not visible ASCII"))?;
             if let Some(id) = &session_id {
                 if id.is_empty() || !id.as_bytes().iter().all(|b| (0x21..0x7f).contains(b)) {
                     return Err(Error::protocol(
@@ -359,7 +392,8 @@ impl SessionInner {
             let mut guard = self.session_id.write().unwrap_or_else(|p| p.into_inner());
             *guard = (session_id, seen_generation + 1);
         }
-        *self.details.write().unwrap_or_else(|p| p.into_inner()) = details;
+        *self.details.write().unwrap_or_else(|p| p.into_inner()) =
+            self.client.endpoint.intern_initialized(details);
         // The GET stream ended with the old session (its listener stops on the 404): follow the
         // new session for those already reading `notifications()`.
         let listening = self
@@ -367,7 +401,7 @@ impl SessionInner {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_some();
-        if listening && self.notifications.receiver_count() > 0 {
+        if listening && self.listeners() > 0 {
             SessionInner::ensure_listener(self);
         }
         Ok(())

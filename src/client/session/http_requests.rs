@@ -37,13 +37,19 @@ impl SessionInner {
             return Err(self.rejected_error());
         }
         headers.insert(http::header::CONTENT_TYPE, CONTENT_JSON);
-        let response = self
+        let mut request = self
             .client
             .http
             .post(self.client.server.endpoint().clone())
-            .headers(headers)
             .body(body)
-            .send()
+            .build()
+            .map_err(transport::map_reqwest_error)?;
+        // The request has no header of its own yet: hand it ours instead of merging them in.
+        *request.headers_mut() = headers;
+        let response = self
+            .client
+            .http
+            .execute(request)
             .await
             .map_err(transport::map_reqwest_error)?;
         self.same_origin(response)
@@ -53,7 +59,13 @@ impl SessionInner {
     /// redirect (this crate's own client never follows one).
     pub(super) fn same_origin(&self, response: reqwest::Response) -> Result<reqwest::Response> {
         let endpoint = self.client.server.endpoint();
-        if response.url().origin() == endpoint.origin() {
+        let url = response.url();
+        // The origin of an http(s) URL is its scheme, host and port: compared in place, without
+        // building two `Origin` values per reply.
+        if url.scheme() == endpoint.scheme()
+            && url.host() == endpoint.host()
+            && url.port_or_known_default() == endpoint.port_or_known_default()
+        {
             Ok(response)
         } else {
             Err(Error::config(format!(

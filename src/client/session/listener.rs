@@ -20,7 +20,7 @@ impl SessionInner {
     /// listener.
     pub(super) fn listener_may_stop(&self) -> bool {
         let mut listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
-        if self.notifications.receiver_count() == 0 && !self.keeps_listening() {
+        if self.listeners() == 0 && !self.keeps_listening() {
             *listener = None;
             true
         } else {

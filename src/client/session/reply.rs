@@ -136,9 +136,7 @@ impl SessionInner {
                 if method == "notifications/progress" {
                     self.report_progress(&params);
                 }
-                let _ = self
-                    .notifications
-                    .send(ServerNotification { method, params });
+                self.publish(ServerNotification { method, params });
                 None
             }
             Incoming::Request { id, method, params } => {

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
 use super::{RequestOptions, SessionInner};
+use crate::client::endpoint_cache::era_refused;
 use crate::client::jsonrpc;
 use crate::client::protocol::listed_versions;
 use crate::client::server_request::CallContext;
@@ -75,6 +76,10 @@ impl SessionInner {
             });
         if !matches!(result, Err(Error::Timeout { .. })) {
             guard.armed = false;
+        }
+        if self.version.is_stateless() && result.as_ref().is_err_and(era_refused) {
+            // The endpoint no longer speaks the remembered era: negotiate again next time.
+            self.client.endpoint.forget();
         }
         result.map_err(|err| {
             // Whether the server may have carried out a request that is not safe to repeat.

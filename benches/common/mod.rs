@@ -1,0 +1,298 @@
+//! What the table-printing bench binaries share: the command line, the baselines (a hand-made
+//! `reqwest` client and the official `rmcp` client), statistics and small probes.
+//!
+//! Each binary is `harness = false`: `cargo bench -p pagerduty-mcp-connect-benches --bench NAME`
+//! runs it in full, `-- --test` once with small counts (what CI does).
+
+#![allow(dead_code)] // each binary uses its own part of this module
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::{header, HeaderValue};
+use rmcp::model::{
+    CallToolRequestParams, ClientConfig as RmcpClientConfig, ProtocolVersion as RmcpVersion,
+};
+use rmcp::service::RunningService;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
+};
+use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
+use serde_json::{json, Map, Value};
+use url::Url;
+
+pub const TOOL: &str = "list_incidents";
+pub const SESSION_VERSION: &str = "2025-11-25";
+pub const STATELESS_VERSION: &str = "2026-07-28";
+const ACCEPT: &str = "application/json, text/event-stream";
+
+/// Whether the binary runs once as a test (`--test`, small counts) or in full.
+pub fn test_mode() -> bool {
+    std::env::args().any(|arg| arg == "--test")
+}
+
+/// The arguments of every `call_tool` in the benches.
+pub fn arguments() -> Map<String, Value> {
+    let Value::Object(map) = json!({"statuses": ["triggered", "acknowledged"], "limit": 10}) else {
+        unreachable!()
+    };
+    map
+}
+
+/// The token of bench user `i` (each user has their own).
+pub fn token_of(i: usize) -> String {
+    format!("u+BenchUserToken{i:06}")
+}
+
+pub fn auth_value(token: &str) -> HeaderValue {
+    let mut value = HeaderValue::from_str(&format!("Token {token}")).expect("visible ASCII");
+    value.set_sensitive(true);
+    value
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline: a hand-written minimal JSON-RPC over HTTP client (one shared pool).
+// ---------------------------------------------------------------------------------------------
+
+/// The least an MCP client must do per user: hold the auth header (and the session id).
+pub struct Raw {
+    http: reqwest::Client,
+    url: Url,
+    auth: HeaderValue,
+    session_id: Option<String>,
+    stateless: bool,
+    next_id: AtomicU64,
+}
+
+impl Raw {
+    /// Session era: a hand-made `initialize` + `notifications/initialized` (2 round trips).
+    pub async fn session(http: &reqwest::Client, url: &Url, token: &str) -> Raw {
+        let mut raw = Raw {
+            http: http.clone(),
+            url: url.clone(),
+            auth: auth_value(token),
+            session_id: None,
+            stateless: false,
+            next_id: AtomicU64::new(1),
+        };
+        let body = json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {
+                "protocolVersion": SESSION_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "raw-bench", "version": "0"},
+            },
+        });
+        let response = raw
+            .http
+            .post(raw.url.clone())
+            .header(header::AUTHORIZATION, raw.auth.clone())
+            .header(header::ACCEPT, ACCEPT)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(&body).expect("JSON"))
+            .send()
+            .await
+            .expect("initialize sent");
+        // Copied out: a cloned `HeaderValue` would keep the response's read buffer alive.
+        raw.session_id = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        assert!(raw.session_id.is_some(), "the mock gave no session id");
+        let init = read_result(response).await;
+        assert_eq!(init["protocolVersion"], SESSION_VERSION);
+        let initialized = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        let response = raw
+            .base_request()
+            .body(&initialized[..])
+            .send()
+            .await
+            .expect("initialized sent");
+        assert_eq!(response.status(), 202);
+        raw
+    }
+
+    /// Stateless era: nothing to set up (0 round trips).
+    pub fn stateless(http: &reqwest::Client, url: &Url, token: &str) -> Raw {
+        Raw {
+            http: http.clone(),
+            url: url.clone(),
+            auth: auth_value(token),
+            session_id: None,
+            stateless: true,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn base_request(&self) -> reqwest::RequestBuilder {
+        let version = if self.stateless {
+            STATELESS_VERSION
+        } else {
+            SESSION_VERSION
+        };
+        let mut request = self
+            .http
+            .post(self.url.clone())
+            .header(header::AUTHORIZATION, self.auth.clone())
+            .header(header::ACCEPT, ACCEPT)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("mcp-protocol-version", version);
+        if let Some(id) = &self.session_id {
+            request = request.header("mcp-session-id", id.as_str());
+        }
+        request
+    }
+
+    /// `tools/call list_incidents`; returns its `result`.
+    pub async fn call_tool(&self) -> Value {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut params = Map::new();
+        params.insert("name".into(), json!(TOOL));
+        params.insert("arguments".into(), Value::Object(arguments()));
+        let mut request = self.base_request();
+        if self.stateless {
+            params.insert(
+                "_meta".into(),
+                json!({
+                    "io.modelcontextprotocol/protocolVersion": STATELESS_VERSION,
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                    "io.modelcontextprotocol/clientInfo": {"name": "raw-bench", "version": "0"},
+                }),
+            );
+            request = request
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", TOOL);
+        }
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+        let response = request
+            .body(serde_json::to_vec(&body).expect("JSON"))
+            .send()
+            .await
+            .expect("request sent");
+        let result = read_result(response).await;
+        assert_ne!(result["isError"], json!(true));
+        result
+    }
+
+    pub async fn delete(&self) {
+        if let Some(id) = &self.session_id {
+            let _ = self
+                .http
+                .delete(self.url.clone())
+                .header(header::AUTHORIZATION, self.auth.clone())
+                .header("mcp-session-id", id.as_str())
+                .header("mcp-protocol-version", SESSION_VERSION)
+                .send()
+                .await;
+        }
+    }
+}
+
+/// Reads a JSON reply and returns the response's `result`.
+async fn read_result(response: reqwest::Response) -> Value {
+    assert!(response.status().is_success(), "HTTP {}", response.status());
+    let bytes = response.bytes().await.expect("body");
+    match serde_json::from_slice::<Value>(&bytes).expect("JSON reply") {
+        Value::Object(mut message) => message
+            .remove("result")
+            .unwrap_or_else(|| panic!("not a result: {message:?}")),
+        other => panic!("not a JSON-RPC response: {other}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline: the official Rust SDK.
+// ---------------------------------------------------------------------------------------------
+
+pub type RmcpClient = RunningService<RoleClient, RmcpClientConfig>;
+
+/// rmcp's transport for `token`: over `http` (a shared pool) or, with `None`, its default
+/// client (one per transport, without idle pooling).
+pub fn rmcp_transport(
+    http: Option<&reqwest::Client>,
+    url: &Url,
+    token: &str,
+) -> StreamableHttpClientTransport<reqwest::Client> {
+    // `auth_header` always writes `Bearer <value>`; the `Token` scheme goes through
+    // `custom_headers`.
+    let headers = HashMap::from([(header::AUTHORIZATION, auth_value(token))]);
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(headers);
+    match http {
+        Some(http) => StreamableHttpClientTransport::with_client(http.clone(), config),
+        None => StreamableHttpClientTransport::from_config(config),
+    }
+}
+
+/// An rmcp client in the session era (`initialize` + `notifications/initialized`).
+pub async fn rmcp_session(http: Option<&reqwest::Client>, url: &Url, token: &str) -> RmcpClient {
+    RmcpClientConfig::default()
+        .with_protocol_version(RmcpVersion::V_2025_11_25)
+        .serve(rmcp_transport(http, url, token))
+        .await
+        .expect("rmcp initialize")
+}
+
+/// An rmcp client in the stateless era (`server/discover`).
+pub async fn rmcp_stateless(http: Option<&reqwest::Client>, url: &Url, token: &str) -> RmcpClient {
+    RmcpClientConfig::default()
+        .serve_with_lifecycle(
+            rmcp_transport(http, url, token),
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![RmcpVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("rmcp discover")
+}
+
+pub async fn rmcp_call_tool(client: &RmcpClient) {
+    let result = client
+        .call_tool(CallToolRequestParams::new(TOOL).with_arguments(arguments()))
+        .await
+        .expect("rmcp call_tool");
+    assert_ne!(result.is_error, Some(true));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and probes.
+// ---------------------------------------------------------------------------------------------
+
+/// Latency percentiles of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Percentiles {
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+pub fn percentiles(latencies: &mut [Duration]) -> Percentiles {
+    assert!(!latencies.is_empty(), "no latency recorded");
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    Percentiles {
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+/// The median of some figures.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Open TCP sockets of this process (from `/proc/self/fd`); `None` off Linux.
+pub fn open_sockets() -> Option<usize> {
+    let dir = std::fs::read_dir("/proc/self/fd").ok()?;
+    Some(
+        dir.filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count(),
+    )
+}

@@ -1,0 +1,413 @@
+//! Many users through one client, and many callers on one session, against raw `reqwest` and
+//! `rmcp` measured in the same run on the same embedded mock.
+//!
+//! * `many_users`: 64 and 512 concurrent users, one caller each with its own token, each making
+//!   `tools/call list_incidents` in a loop, in both eras:
+//!   - `raw_reqwest`: one `reqwest` pool, a hand-made session per user (the floor);
+//!   - `connector`: one [`Connector`] for all users (this crate);
+//!   - `rmcp_shared_pool`: one `rmcp` client per user over one shared `reqwest` pool;
+//!   - `rmcp_default`: one `rmcp` client per user with its default HTTP client (no idle pooling).
+//! * `shared_session`: 64 callers on one session (`Session`, and `Connector` with one user) vs
+//!   64 callers on one raw session and one rmcp client.
+//!
+//! Sessions are opened and every connection warmed before timing; each round runs the clients
+//! one after the other, and the rounds interleave them so that a slow patch of the machine hits
+//! all of them. Printed: calls/s, p50/p99 latency, and ratios to `raw_reqwest` (and rmcp).
+//!
+//! `cargo bench -p pagerduty-mcp-connect-benches --bench many_users` (about 2 minutes on 2 cores);
+//! `-- --test` runs it once with a handful of users.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Percentiles, Raw, RmcpClient};
+use pagerduty_mcp_connect::testing::{MockPagerDuty, ResponseMode};
+use pagerduty_mcp_connect::{
+    AuthScheme, Connector, GenericServer, InMemoryCredentialStore, ProtocolPreference,
+    ProtocolVersion, UserId,
+};
+use serde_json::Value;
+use url::Url;
+
+type Call = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+struct Outcome {
+    calls: usize,
+    wall: Duration,
+    latency: Percentiles,
+}
+
+impl Outcome {
+    fn calls_per_s(&self) -> f64 {
+        self.calls as f64 / self.wall.as_secs_f64()
+    }
+}
+
+/// `callers` tasks, caller `i` calling `call(i)` `per_caller` times.
+async fn drive(call: &Call, callers: usize, per_caller: usize) -> Outcome {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|i| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_caller);
+                for _ in 0..per_caller {
+                    let began = Instant::now();
+                    call(i).await;
+                    latencies.push(began.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(callers * per_caller);
+    for task in tasks {
+        latencies.extend(task.await.expect("caller task"));
+    }
+    let wall = start.elapsed();
+    Outcome {
+        calls: latencies.len(),
+        wall,
+        latency: common::percentiles(&mut latencies),
+    }
+}
+
+fn connector(url: &Url, users: usize, version: ProtocolVersion) -> Connector {
+    let store = InMemoryCredentialStore::new();
+    for i in 0..users {
+        store.insert(UserId::from(format!("user-{i}")), common::token_of(i));
+    }
+    let server =
+        GenericServer::new("mock", url.as_str(), AuthScheme::token()).expect("loopback endpoint");
+    Connector::builder()
+        .server(server)
+        .credentials(store)
+        .configure_client(move |client| client.protocol(ProtocolPreference::Exact(version)))
+        .build()
+        .expect("connector")
+}
+
+fn user_ids(users: usize) -> Arc<Vec<UserId>> {
+    Arc::new(
+        (0..users)
+            .map(|i| UserId::from(format!("user-{i}")))
+            .collect(),
+    )
+}
+
+fn connector_call(connector: Connector, ids: Arc<Vec<UserId>>) -> Call {
+    Arc::new(move |i| {
+        let (connector, ids) = (connector.clone(), ids.clone());
+        Box::pin(async move {
+            let result = connector
+                .call_tool(&ids[i], common::TOOL, Value::Object(common::arguments()))
+                .await
+                .expect("connector call_tool");
+            assert_ne!(result.is_error, Some(true));
+        })
+    })
+}
+
+fn raw_call(raws: Arc<Vec<Raw>>) -> Call {
+    Arc::new(move |i| {
+        let raws = raws.clone();
+        Box::pin(async move {
+            raws[i].call_tool().await;
+        })
+    })
+}
+
+fn rmcp_call(clients: Arc<Vec<RmcpClient>>) -> Call {
+    Arc::new(move |i| {
+        let clients = clients.clone();
+        Box::pin(async move { common::rmcp_call_tool(&clients[i]).await })
+    })
+}
+
+/// Checks that one call of `call` is one HTTP request (nobody caches or adds requests).
+async fn one_request_per_call(mock: &MockPagerDuty, name: &str, call: &Call) {
+    mock.clear_requests();
+    call(0).await;
+    let sent = mock.requests().len();
+    assert_eq!(sent, 1, "{name}: one call sent {sent} HTTP requests");
+}
+
+struct Row {
+    name: &'static str,
+    calls_per_s: Vec<f64>,
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+}
+
+impl Row {
+    fn new(name: &'static str) -> Self {
+        Row {
+            name,
+            calls_per_s: Vec::new(),
+            p50: Vec::new(),
+            p99: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, outcome: &Outcome) {
+        self.calls_per_s.push(outcome.calls_per_s());
+        self.p50.push(common::ms(outcome.latency.p50));
+        self.p99.push(common::ms(outcome.latency.p99));
+    }
+
+    fn medians(&self) -> (f64, f64, f64) {
+        (
+            common::median(&mut self.calls_per_s.clone()),
+            common::median(&mut self.p50.clone()),
+            common::median(&mut self.p99.clone()),
+        )
+    }
+}
+
+/// Runs `clients` for `rounds` rounds and prints the table, ratios to the first one.
+async fn compare(
+    title: &str,
+    clients: &[(&'static str, Call)],
+    callers: usize,
+    per_caller: usize,
+    rounds: usize,
+) {
+    let mut rows: Vec<Row> = clients.iter().map(|(name, _)| Row::new(name)).collect();
+    for _ in 0..rounds {
+        for ((_, call), row) in clients.iter().zip(rows.iter_mut()) {
+            row.push(&drive(call, callers, per_caller).await);
+        }
+    }
+    println!("\n{title} ({callers} callers x {per_caller} calls, median of {rounds} rounds)");
+    println!(
+        "{:<20} {:>10} {:>9} {:>9} {:>13} {:>11}",
+        "client", "calls/s", "p50 ms", "p99 ms", "calls/s ÷ 1st", "p99 ÷ 1st"
+    );
+    let (base_rate, _, base_p99) = rows[0].medians();
+    for row in &rows {
+        let (rate, p50, p99) = row.medians();
+        println!(
+            "{:<20} {:>10.0} {:>9.2} {:>9.2} {:>13.2} {:>11.2}",
+            row.name,
+            rate,
+            p50,
+            p99,
+            rate / base_rate,
+            p99 / base_p99
+        );
+    }
+    let rate_of = |name: &str| {
+        rows.iter()
+            .find(|row| row.name == name)
+            .map(|row| row.medians().0)
+    };
+    let (Some(ours), Some(raw)) = (
+        rate_of("connector").or(rate_of("session")),
+        rate_of("raw_reqwest"),
+    ) else {
+        return;
+    };
+    let mut summary = format!("  ours ÷ raw calls/s {:.2}", ours / raw);
+    for other in ["rmcp_shared_pool", "rmcp_default", "rmcp"] {
+        if let Some(rate) = rate_of(other) {
+            summary += &format!(", ours ÷ {other} {:.2}", ours / rate);
+        }
+    }
+    println!("{summary}");
+}
+
+async fn many_users(
+    mock: &MockPagerDuty,
+    http: &reqwest::Client,
+    users: usize,
+    stateless: bool,
+    per_caller: usize,
+    rounds: usize,
+) {
+    let url = mock.url();
+    let version = if stateless {
+        ProtocolVersion::V2026_07_28
+    } else {
+        ProtocolVersion::V2025_11_25
+    };
+    let mut raws = Vec::with_capacity(users);
+    let mut rmcp_shared = Vec::with_capacity(users);
+    let mut rmcp_default = Vec::with_capacity(users);
+    for i in 0..users {
+        let token = common::token_of(i);
+        if stateless {
+            raws.push(Raw::stateless(http, &url, &token));
+            rmcp_shared.push(common::rmcp_stateless(Some(http), &url, &token).await);
+            rmcp_default.push(common::rmcp_stateless(None, &url, &token).await);
+        } else {
+            raws.push(Raw::session(http, &url, &token).await);
+            rmcp_shared.push(common::rmcp_session(Some(http), &url, &token).await);
+            rmcp_default.push(common::rmcp_session(None, &url, &token).await);
+        }
+    }
+    let ours = connector(&url, users, version);
+    let (raws, rmcp_shared, rmcp_default) = (
+        Arc::new(raws),
+        Arc::new(rmcp_shared),
+        Arc::new(rmcp_default),
+    );
+    let clients: Vec<(&'static str, Call)> = vec![
+        ("raw_reqwest", raw_call(raws.clone())),
+        ("connector", connector_call(ours.clone(), user_ids(users))),
+        ("rmcp_shared_pool", rmcp_call(rmcp_shared.clone())),
+        ("rmcp_default", rmcp_call(rmcp_default.clone())),
+    ];
+    // Open every session and warm every pool; then check one call = one request.
+    for (_, call) in &clients {
+        drive(call, users, 1).await;
+    }
+    for (name, call) in &clients {
+        one_request_per_call(mock, name, call).await;
+    }
+    let era = if stateless {
+        "stateless 2026-07-28"
+    } else {
+        "session 2025-11-25"
+    };
+    compare(
+        &format!("many_users: {users} users, {era}"),
+        &clients,
+        users,
+        per_caller,
+        rounds,
+    )
+    .await;
+    drop(clients);
+    for raw in raws.iter() {
+        raw.delete().await;
+    }
+    for i in 0..users {
+        let _ = ours.disconnect(&UserId::from(format!("user-{i}"))).await;
+    }
+    for clients in [rmcp_shared, rmcp_default] {
+        if let Ok(clients) = Arc::try_unwrap(clients) {
+            for client in clients {
+                let _ = client.cancel().await;
+            }
+        }
+    }
+}
+
+async fn shared_session(
+    mock: &MockPagerDuty,
+    http: &reqwest::Client,
+    callers: usize,
+    per_caller: usize,
+    rounds: usize,
+) {
+    let url = mock.url();
+    let token = common::token_of(0);
+    let raw = Arc::new(Raw::session(http, &url, &token).await);
+    let rmcp_client = Arc::new(common::rmcp_session(Some(http), &url, &token).await);
+    let ours = connector(&url, 1, ProtocolVersion::V2025_11_25);
+    let alice = UserId::from("user-0");
+    let session = ours.session(&alice).await.expect("session");
+    let raw_one: Call = {
+        let raw = raw.clone();
+        Arc::new(move |_| {
+            let raw = raw.clone();
+            Box::pin(async move {
+                raw.call_tool().await;
+            })
+        })
+    };
+    let session_one: Call = {
+        let session = session.clone();
+        Arc::new(move |_| {
+            let session = session.clone();
+            Box::pin(async move {
+                let result = session
+                    .call_tool(common::TOOL, Value::Object(common::arguments()))
+                    .await
+                    .expect("call_tool");
+                assert_ne!(result.is_error, Some(true));
+            })
+        })
+    };
+    let ids = Arc::new(vec![alice.clone(); callers]);
+    let rmcp_one: Call = {
+        let client = rmcp_client.clone();
+        Arc::new(move |_| {
+            let client = client.clone();
+            Box::pin(async move { common::rmcp_call_tool(&client).await })
+        })
+    };
+    let clients: Vec<(&'static str, Call)> = vec![
+        ("raw_reqwest", raw_one),
+        ("session", session_one),
+        ("connector", connector_call(ours.clone(), ids)),
+        ("rmcp", rmcp_one),
+    ];
+    for (_, call) in &clients {
+        drive(call, callers, 1).await;
+    }
+    for (name, call) in &clients {
+        one_request_per_call(mock, name, call).await;
+    }
+    compare(
+        &format!("shared_session: {callers} callers on one session, session 2025-11-25"),
+        &clients,
+        callers,
+        per_caller,
+        rounds,
+    )
+    .await;
+    drop(clients);
+    raw.delete().await;
+    let _ = ours.disconnect(&alice).await;
+    if let Ok(client) = Arc::try_unwrap(rmcp_client) {
+        let _ = client.cancel().await;
+    }
+}
+
+fn main() {
+    let test = common::test_mode();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let user_counts: &[usize] = if test { &[4, 16] } else { &[64, 512] };
+        let max_users = *user_counts.iter().max().expect("counts");
+        let mock = MockPagerDuty::builder()
+            .response_mode(ResponseMode::Json)
+            .max_recorded_requests(16)
+            .start()
+            .await
+            .expect("mock");
+        for i in 0..max_users {
+            assert!(mock.add_token(MockPagerDuty::DEMO_USER_ID, common::token_of(i)));
+        }
+        let http = reqwest::Client::builder().build().expect("reqwest client");
+        println!(
+            "many_users: {} cores, {}",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            if test {
+                "test mode (counts too small to read)"
+            } else {
+                "full run"
+            }
+        );
+        let rounds = if test { 1 } else { 3 };
+        for &stateless in &[false, true] {
+            for &users in user_counts {
+                // About the same number of calls per run whatever the user count.
+                let per_caller = if test { 2 } else { (6400 / users).max(10) };
+                many_users(&mock, &http, users, stateless, per_caller, rounds).await;
+            }
+        }
+        let (callers, per_caller) = if test { (8, 2) } else { (64, 100) };
+        shared_session(&mock, &http, callers, per_caller, rounds).await;
+        mock.shutdown().await;
+    });
+}
