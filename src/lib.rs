@@ -89,6 +89,8 @@ pub mod client;
 mod connector;
 pub mod credential;
 mod error;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 mod http_error;
 mod pagerduty;
 mod redirect_policy;
