@@ -149,13 +149,16 @@ fn upstream_params(params: Value) -> Value {
     }
 }
 
-/// Removes what belongs to the upstream hop (its protocol's result fields and identity) from a
-/// result before it goes to the agent, who gets the gateway's own.
+/// Replaces what belongs to the upstream hop (its protocol's result fields and identity) in a
+/// result before it goes to the agent, who gets the gateway's own. The result is complete (the
+/// client resolved any `input_required` rounds); rmcp removes `resultType` again for agents of
+/// the session era and adds its own cache hints for 2026-07-28 agents.
 pub(crate) fn sanitize_result(mut result: Value) -> Value {
     if let Value::Object(map) = &mut result {
-        for key in ["resultType", "ttlMs", "cacheScope"] {
+        for key in ["ttlMs", "cacheScope"] {
             map.remove(key);
         }
+        map.insert("resultType".into(), Value::String("complete".into()));
         let empty = match map.get_mut("_meta") {
             Some(Value::Object(meta)) => {
                 meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
@@ -232,7 +235,10 @@ impl ServerHandler for GatewayHandler {
                 tool
             })
             .collect();
-        convert(&serde_json::json!({ "tools": tools }), "tools/list")
+        convert(
+            &sanitize_result(serde_json::json!({ "tools": tools })),
+            "tools/list",
+        )
     }
 
     async fn call_tool(
