@@ -107,8 +107,19 @@ pub(crate) async fn authenticate(
         }
     }
     let is_delete = request.method() == Method::DELETE;
+    // A call is in flight until its reply has been sent in full. Standing streams (GET, and
+    // 2026-07-28 `subscriptions/listen`) are not calls: shutdown ends them.
+    let is_call = request.method() == Method::POST
+        && request
+            .headers()
+            .get("mcp-method")
+            .is_none_or(|m| m.as_bytes() != b"subscriptions/listen");
+    let in_flight = is_call.then(|| state.drain.enter());
     request.extensions_mut().insert(AgentUser { user: user.clone() });
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if let Some(in_flight) = in_flight {
+        response = response.map(|body| Body::new(super::drain::GuardedBody::new(body, in_flight)));
+    }
     match (&session, is_delete) {
         (Some(session), true) if response.status().is_success() => {
             state.session_owners.unbind(session);

@@ -25,6 +25,41 @@ impl Drop for InFlight {
     }
 }
 
+/// A response body that keeps its request counted as in flight until it is sent (or dropped).
+pub(crate) struct GuardedBody {
+    inner: axum::body::Body,
+    _in_flight: InFlight,
+}
+
+impl GuardedBody {
+    pub(crate) fn new(inner: axum::body::Body, in_flight: InFlight) -> Self {
+        GuardedBody {
+            inner,
+            _in_flight: in_flight,
+        }
+    }
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 impl Drain {
     pub(crate) fn enter(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);

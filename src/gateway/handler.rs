@@ -51,7 +51,6 @@ impl GatewayHandler {
         Fut: Future<Output = crate::Result<T>>,
     {
         let user = user_of(context.extensions.get::<http::request::Parts>())?;
-        let _in_flight = self.state.drain.enter();
         let started = Instant::now();
         // Dropping the upstream future (the agent cancelled, or went away) cancels upstream.
         let result = tokio::select! {
