@@ -3,16 +3,22 @@
 //! [`McpClient`] holds one connection pool for one remote server; [`Session`] is one user's
 //! connection, opened with that user's [`Credential`](crate::Credential).
 
+mod handler;
 mod jsonrpc;
 mod mcp_client;
 pub mod model;
 mod operations;
+mod progress;
 mod protocol;
+mod server_request;
 mod session;
 mod sse;
 mod tool_routing;
 mod transport;
 
+pub use handler::{server_request_fn, FnServerRequestHandler, HandlerError, ServerRequestHandler};
 pub use mcp_client::{McpClient, McpClientBuilder};
+pub use progress::Progress;
 pub use protocol::{ProtocolPreference, ProtocolVersion};
+pub use server_request::{CallContext, ServerRequest, ServerRequestKind};
 pub use session::{NotificationStream, RequestOptions, Session};

@@ -12,7 +12,9 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::client::model::{CallToolResult, Tool};
-use crate::client::{McpClient, McpClientBuilder, Session};
+use crate::client::{
+    McpClient, McpClientBuilder, RequestOptions, ServerRequestHandler, ServerRequestKind, Session,
+};
 use crate::credential::{Credential, CredentialProvider, SharedCredentialProvider, UserId};
 use crate::error::{Error, Result};
 use crate::server::RemoteMcpServer;
@@ -141,6 +143,20 @@ impl Connector {
         name: &str,
         arguments: Value,
     ) -> Result<CallToolResult> {
+        self.call_tool_with(user, name, arguments, RequestOptions::default())
+            .await
+    }
+
+    /// [`Connector::call_tool`] with options: a per-call progress callback
+    /// ([`RequestOptions::on_progress`]), a context handed to the server request handlers with
+    /// each request this call's reply carries ([`RequestOptions::context`]), a timeout.
+    pub async fn call_tool_with(
+        &self,
+        user: &UserId,
+        name: &str,
+        arguments: Value,
+        options: RequestOptions,
+    ) -> Result<CallToolResult> {
         let span = tracing::info_span!(
             "mcp_call",
             user = %user,
@@ -151,7 +167,7 @@ impl Connector {
         );
         let started = Instant::now();
         let result = self
-            .call_tool_inner(user, name, arguments)
+            .call_tool_inner(user, name, arguments, options)
             .instrument(span.clone())
             .await;
         record(&span, started, &result);
@@ -163,6 +179,7 @@ impl Connector {
         user: &UserId,
         name: &str,
         arguments: Value,
+        options: RequestOptions,
     ) -> Result<CallToolResult> {
         let policy = &self.inner.policy;
         // Lists first: they need no round trip.
@@ -180,7 +197,7 @@ impl Connector {
             }
         }
         let (session, credential) = self.session_and_credential(user).await?;
-        let result = session.call_tool(name, arguments).await;
+        let result = session.call_tool_with(name, arguments, options).await;
         self.after_call(user, &credential, result).await
     }
 
@@ -262,7 +279,12 @@ impl Connector {
             tracing::debug!(user = %user, "credential changed; opening a new session");
         }
         *current = None;
-        let session = match self.inner.client.connect(&credential).await {
+        let session = match self
+            .inner
+            .client
+            .connect_as(&credential, Some(user.clone()))
+            .await
+        {
             Ok(session) => session,
             Err(err) => {
                 // Release the user's slot first: `on_error` takes it again.
@@ -406,6 +428,7 @@ pub struct ConnectorBuilder {
     policy: Policy,
     idle_timeout: Option<Duration>,
     token_age_warning: Option<Option<Duration>>,
+    handlers: Vec<(ServerRequestKind, Value, Arc<dyn ServerRequestHandler>)>,
 }
 
 impl fmt::Debug for ConnectorBuilder {
@@ -439,6 +462,44 @@ impl ConnectorBuilder {
         self
     }
 
+    /// Answers `elicitation/create` for every user's session with `handler`; each request
+    /// carries its user ([`ServerRequest::user`](crate::ServerRequest::user)), so a gateway can
+    /// forward it to that user's agent. See
+    /// [`McpClientBuilder::server_request_handler`] for how requests are answered.
+    pub fn elicitation_handler(self, handler: impl ServerRequestHandler + 'static) -> Self {
+        self.server_request_handler(
+            ServerRequestKind::Elicitation,
+            serde_json::json!({}),
+            handler,
+        )
+    }
+
+    /// Answers `sampling/createMessage` for every user's session with `handler`.
+    pub fn sampling_handler(self, handler: impl ServerRequestHandler + 'static) -> Self {
+        self.server_request_handler(ServerRequestKind::Sampling, serde_json::json!({}), handler)
+    }
+
+    /// Answers `roots/list` for every user's session with `handler`.
+    pub fn roots_handler(self, handler: impl ServerRequestHandler + 'static) -> Self {
+        self.server_request_handler(
+            ServerRequestKind::Roots,
+            serde_json::json!({"listChanged": false}),
+            handler,
+        )
+    }
+
+    /// Answers server requests of `kind` with `handler`, declaring `capability`; as
+    /// [`McpClientBuilder::server_request_handler`], for every user's session.
+    pub fn server_request_handler(
+        mut self,
+        kind: ServerRequestKind,
+        capability: Value,
+        handler: impl ServerRequestHandler + 'static,
+    ) -> Self {
+        self.handlers.push((kind, capability, Arc::new(handler)));
+        self
+    }
+
     /// The policy (default: everyone, every tool).
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
@@ -469,6 +530,9 @@ impl ConnectorBuilder {
         let mut client = McpClient::builder_shared(server);
         if let Some(configure) = self.client {
             client = configure(client);
+        }
+        for (kind, capability, handler) in self.handlers {
+            client = client.add_handler(kind, capability, handler);
         }
         Ok(Connector {
             inner: Arc::new(ConnectorInner {

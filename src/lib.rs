@@ -106,8 +106,9 @@ pub use client::model::{
     Tool, ToolAnnotations,
 };
 pub use client::{
-    McpClient, McpClientBuilder, NotificationStream, ProtocolPreference, ProtocolVersion,
-    RequestOptions, Session,
+    server_request_fn, CallContext, FnServerRequestHandler, HandlerError, McpClient,
+    McpClientBuilder, NotificationStream, Progress, ProtocolPreference, ProtocolVersion,
+    RequestOptions, ServerRequest, ServerRequestHandler, ServerRequestKind, Session,
 };
 pub use connector::{Connector, ConnectorBuilder, Policy};
 pub use credential::{

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::handler::HandlerError;
 use crate::error::Error;
 
 /// A message received from the server.
@@ -134,12 +135,16 @@ pub(crate) fn notification_bytes(method: &str, params: Option<&Map<String, Value
 }
 
 /// Serialises a response to a server request.
-pub(crate) fn response_bytes(id: &Value, outcome: Result<Value, (i64, &str)>) -> Vec<u8> {
+pub(crate) fn response_bytes(id: &Value, outcome: Result<&Value, &HandlerError>) -> Vec<u8> {
     let message = match outcome {
         Ok(result) => serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result}),
-        Err((code, message)) => serde_json::json!({
-            "jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}
-        }),
+        Err(error) => {
+            let mut body = serde_json::json!({"code": error.code(), "message": error.message()});
+            if let Some(data) = error.data() {
+                body["data"] = data.clone();
+            }
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "error": body})
+        }
     };
     serde_json::to_vec(&message).expect("JSON always serialises")
 }

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::handler::{ServerRequestHandler, ServerRequestHandlers};
 use super::model::Implementation;
 use super::protocol::{ProtocolPreference, ProtocolVersion};
+use super::server_request::ServerRequestKind;
 use super::session::Session;
 use super::transport::build_http_client;
-use crate::credential::Credential;
+use crate::credential::{Credential, UserId};
 use crate::error::{Error, Result};
 use crate::server::{check_endpoint, RemoteMcpServer};
 
@@ -28,6 +30,9 @@ pub(crate) struct ClientConfig {
     pub(crate) max_resumptions: u32,
     pub(crate) preference: ProtocolPreference,
     pub(crate) client_info: Implementation,
+    pub(crate) handlers: ServerRequestHandlers,
+    pub(crate) max_concurrent_server_requests: usize,
+    pub(crate) listen_for_server_requests: bool,
 }
 
 pub(crate) struct ClientInner {
@@ -38,6 +43,9 @@ pub(crate) struct ClientInner {
     pub(crate) stateless_meta: Map<String, Value>,
     /// The version negotiated with this endpoint the last time (Auto mode).
     pub(crate) negotiated: Mutex<Option<ProtocolVersion>>,
+    /// Held while the first connection probes the era, so concurrent first connections to the
+    /// endpoint share one probe.
+    pub(crate) negotiation: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for ClientInner {
@@ -109,43 +117,69 @@ impl McpClient {
     ///
     /// With [`ProtocolPreference::Auto`] the first connection probes the stateless era
     /// (`server/discover`) and falls back to the session era (`initialize`) when the server
-    /// answers like an older server; the outcome is remembered for later connections. A 401 or
-    /// 403 is reported at once as [`Error::Unauthorized`] / [`Error::Forbidden`], never taken as a
-    /// sign of an older server.
+    /// answers like an older server, or with a discover result that does not show a 2026-07-28
+    /// server (its `supportedVersions` must list it). The outcome is remembered for later
+    /// connections; connections that start while the first one probes wait for its outcome
+    /// instead of probing too. A 401 or 403 is reported at once as [`Error::Unauthorized`] /
+    /// [`Error::Forbidden`], never taken as a sign of an older server.
     pub async fn connect(&self, credential: &Credential) -> Result<Session> {
+        self.connect_as(credential, None).await
+    }
+
+    /// [`McpClient::connect`] for `user`: server requests of this session carry the user.
+    pub(crate) async fn connect_as(
+        &self,
+        credential: &Credential,
+        user: Option<UserId>,
+    ) -> Result<Session> {
         let auth = self
             .inner
             .server
             .auth_scheme()
             .header_value(credential.secret())?;
-        let inner = &self.inner;
-        let version = match inner.config.preference {
-            ProtocolPreference::Exact(version) => {
-                return Session::open(inner, credential, auth, version, true).await;
-            }
-            ProtocolPreference::Auto => self.negotiated_version(),
+        let opener = Opener {
+            client: &self.inner,
+            credential,
+            auth,
+            user,
         };
-        if let Some(version) = version {
-            match Session::open(inner, credential, auth.clone(), version, false).await {
+        match self.inner.config.preference {
+            ProtocolPreference::Exact(version) => opener.open(version, true).await,
+            ProtocolPreference::Handshake => {
+                opener.open(ProtocolVersion::LATEST_SESSION, false).await
+            }
+            ProtocolPreference::Auto => self.connect_auto(&opener).await,
+        }
+    }
+
+    async fn connect_auto(&self, opener: &Opener<'_>) -> Result<Session> {
+        let inner = &self.inner;
+        if let Some(version) = self.negotiated_version() {
+            match opener.open(version, false).await {
                 Err(err) if version.is_stateless() && fallback_version(&err).is_some() => {
                     tracing::debug!(
                         server = inner.server.name(),
                         "remembered stateless era no longer accepted; negotiating again"
                     );
+                    *inner.negotiated.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 }
                 other => return other,
             }
         }
-        let probe = Session::open(
-            inner,
-            credential,
-            auth.clone(),
-            ProtocolVersion::V2026_07_28,
-            true,
-        )
-        .await;
-        let session = match probe {
-            Ok(session) => session,
+        let _probing = inner.negotiation.lock().await;
+        if let Some(version) = self.negotiated_version() {
+            // Another connection probed while this one waited.
+            return opener.open(version, false).await;
+        }
+        let session = match opener.discover().await {
+            Ok(Some(session)) => session,
+            Ok(None) => {
+                tracing::debug!(
+                    server = inner.server.name(),
+                    "the server/discover result does not show a 2026-07-28 server; using the handshake"
+                );
+                opener.open(ProtocolVersion::LATEST_SESSION, false).await?
+            }
             Err(err) => {
                 let Some(fallback) = fallback_version(&err) else {
                     return Err(err);
@@ -155,7 +189,7 @@ impl McpClient {
                     error = %err,
                     "stateless probe refused; falling back to the session era"
                 );
-                Session::open(inner, credential, auth, fallback, false).await?
+                opener.open(fallback, false).await?
             }
         };
         *inner.negotiated.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.version());
@@ -163,27 +197,54 @@ impl McpClient {
     }
 }
 
+/// What opening a session needs, for each attempt of a negotiation.
+struct Opener<'a> {
+    client: &'a Arc<ClientInner>,
+    credential: &'a Credential,
+    auth: http::HeaderValue,
+    user: Option<UserId>,
+}
+
+impl Opener<'_> {
+    async fn open(&self, version: ProtocolVersion, strict: bool) -> Result<Session> {
+        Session::open(
+            self.client,
+            self.credential,
+            self.auth.clone(),
+            version,
+            strict,
+            self.user.clone(),
+        )
+        .await
+    }
+
+    /// The stateless probe: `None` when the server answered but not as a 2026-07-28 server.
+    async fn discover(&self) -> Result<Option<Session>> {
+        Session::discover(
+            self.client,
+            self.credential,
+            self.auth.clone(),
+            self.user.clone(),
+        )
+        .await
+    }
+}
+
 /// Decides from the error of a stateless probe whether the server is an older one, and which
 /// session-era version to offer it. `None` means the error stands.
 fn fallback_version(err: &Error) -> Option<ProtocolVersion> {
     match err {
-        // Unsupported version: pick the newest session-era version the server lists.
+        // Unsupported version: pick the newest session-era version the server lists. (A listed
+        // 2026-07-28 was already retried once by the request loop.)
         Error::Server {
             code: -32022, data, ..
         } => {
-            let listed = data
-                .as_ref()
-                .and_then(|d| d.get("supported").or_else(|| d.get("supportedVersions")))
-                .and_then(Value::as_array);
+            let best = super::protocol::listed_versions(data.as_ref())
+                .into_iter()
+                .filter(|v| !v.is_stateless())
+                .max();
             // Servers list only the versions of the new era there (mcp 2.3.0 lists just
             // "2026-07-28"), so an empty choice still means: try the handshake.
-            let best = listed.and_then(|list| {
-                list.iter()
-                    .filter_map(Value::as_str)
-                    .filter_map(ProtocolVersion::parse)
-                    .filter(|v| !v.is_stateless())
-                    .max()
-            });
             Some(best.unwrap_or(ProtocolVersion::LATEST_SESSION))
         }
         // Errors only a 2026-07-28 server gives (header mismatch, missing capability, invalid
@@ -238,6 +299,9 @@ impl McpClientBuilder {
                     title: None,
                     extra: Map::new(),
                 },
+                handlers: ServerRequestHandlers::default(),
+                max_concurrent_server_requests: 16,
+                listen_for_server_requests: true,
             },
         }
     }
@@ -318,6 +382,94 @@ impl McpClientBuilder {
         self
     }
 
+    /// Answers `elicitation/create` with `handler` and declares the `elicitation` capability
+    /// (form mode: `{}`). See [`McpClientBuilder::server_request_handler`] for the details.
+    pub fn elicitation_handler(self, handler: impl ServerRequestHandler + 'static) -> Self {
+        self.server_request_handler(ServerRequestKind::Elicitation, json!({}), handler)
+    }
+
+    /// Answers `sampling/createMessage` with `handler` and declares the `sampling` capability.
+    pub fn sampling_handler(self, handler: impl ServerRequestHandler + 'static) -> Self {
+        self.server_request_handler(ServerRequestKind::Sampling, json!({}), handler)
+    }
+
+    /// Answers `roots/list` with `handler` and declares the `roots` capability
+    /// (`{"listChanged": false}`).
+    pub fn roots_handler(self, handler: impl ServerRequestHandler + 'static) -> Self {
+        self.server_request_handler(
+            ServerRequestKind::Roots,
+            json!({"listChanged": false}),
+            handler,
+        )
+    }
+
+    /// Answers server requests of `kind` with `handler`, declaring `capability` (a JSON object,
+    /// for example `{"form": {}, "url": {}}` for elicitation) as the client's capability for it.
+    ///
+    /// Only the kinds with a handler are declared (in `initialize`, or in each 2026-07-28
+    /// request's `_meta`); a request of another kind is answered `-32601` at once, and `ping`
+    /// always gets an empty result. Requests are answered wherever they arrive: on a call's
+    /// response stream (the handler then sees that call's
+    /// [`RequestOptions::context`](super::RequestOptions::context)), on the session's standing
+    /// GET stream (opened at connect when a handler is registered, see
+    /// [`McpClientBuilder::listen_for_server_requests`]), or inside a 2026-07-28
+    /// `input_required` result. At most
+    /// [`max_concurrent_server_requests`](McpClientBuilder::max_concurrent_server_requests)
+    /// are handled at once per session.
+    pub fn server_request_handler(
+        mut self,
+        kind: ServerRequestKind,
+        capability: Value,
+        handler: impl ServerRequestHandler + 'static,
+    ) -> Self {
+        self.config
+            .handlers
+            .insert(kind, Arc::new(handler), capability);
+        self
+    }
+
+    /// One handler for several kinds (each declared with an empty capability object).
+    pub fn server_requests_handler(
+        mut self,
+        kinds: impl IntoIterator<Item = ServerRequestKind>,
+        handler: Arc<dyn ServerRequestHandler>,
+    ) -> Self {
+        for kind in kinds {
+            self.config
+                .handlers
+                .insert(kind, handler.clone(), json!({}));
+        }
+        self
+    }
+
+    pub(crate) fn add_handler(
+        mut self,
+        kind: ServerRequestKind,
+        capability: Value,
+        handler: Arc<dyn ServerRequestHandler>,
+    ) -> Self {
+        self.config.handlers.insert(kind, handler, capability);
+        self
+    }
+
+    /// How many server requests one session handles at once (default 16): handlers running
+    /// plus answers being sent. A request arriving while all are busy is dropped unanswered
+    /// (logged at WARN), so a flooding server costs neither tasks nor connections beyond this.
+    /// `ping` and requests without a handler count too.
+    pub fn max_concurrent_server_requests(mut self, limit: usize) -> Self {
+        self.config.max_concurrent_server_requests = limit;
+        self
+    }
+
+    /// Whether a session-era session opens its standing GET stream at connect when a server
+    /// request handler is registered, so requests the server sends outside any call are
+    /// answered too (default `true`; it costs one idle connection per session). Without it the
+    /// stream is open only while someone reads [`Session::notifications`].
+    pub fn listen_for_server_requests(mut self, listen: bool) -> Self {
+        self.config.listen_for_server_requests = listen;
+        self
+    }
+
     /// Uses your own `reqwest::Client` (to share a pool with the rest of your program).
     ///
     /// Build it with `redirect(reqwest::redirect::Policy::none())` (or a policy that stays within
@@ -337,6 +489,11 @@ impl McpClientBuilder {
         if self.config.max_body_bytes == 0 || self.config.max_event_bytes == 0 {
             return Err(Error::config("size limits must be greater than zero"));
         }
+        if self.config.max_concurrent_server_requests == 0 {
+            return Err(Error::config(
+                "max_concurrent_server_requests must be greater than zero",
+            ));
+        }
         let http = match self.http {
             Some(http) => http,
             None => build_http_client(self.connect_timeout, self.pool_idle_timeout)?,
@@ -349,7 +506,7 @@ impl McpClientBuilder {
         );
         stateless_meta.insert(
             "io.modelcontextprotocol/clientCapabilities".into(),
-            json!({}),
+            Value::Object(self.config.handlers.capabilities()),
         );
         stateless_meta.insert(
             "io.modelcontextprotocol/clientInfo".into(),
@@ -362,6 +519,7 @@ impl McpClientBuilder {
                 config: self.config,
                 stateless_meta,
                 negotiated: Mutex::new(None),
+                negotiation: tokio::sync::Mutex::new(()),
             }),
         })
     }

@@ -94,4 +94,22 @@ pub enum ProtocolPreference {
     Auto,
     /// Use exactly this version; fail if the server does not accept it.
     Exact(ProtocolVersion),
+    /// The session era (`initialize`), offering the newest session-era version and accepting
+    /// whichever session-era version the server chooses; never probes the stateless era. What
+    /// the Python SDK calls legacy mode: for servers that mishandle a 2026-07-28 probe.
+    Handshake,
+}
+
+/// The versions this client speaks among those a `-32022` error's `data` lists (under
+/// `supported`, or `supportedVersions` as some servers write it).
+pub(crate) fn listed_versions(data: Option<&serde_json::Value>) -> Vec<ProtocolVersion> {
+    data.and_then(|d| d.get("supported").or_else(|| d.get("supportedVersions")))
+        .and_then(serde_json::Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(serde_json::Value::as_str)
+                .filter_map(ProtocolVersion::parse)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -1,0 +1,64 @@
+//! Progress of one call, as [`RequestOptions::on_progress`](super::RequestOptions::on_progress)
+//! reports it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// One `notifications/progress` for a call.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    progress: f64,
+    total: Option<f64>,
+    message: Option<String>,
+}
+
+impl Progress {
+    /// A progress report (for tests of your own callbacks).
+    pub fn new(progress: f64, total: Option<f64>, message: Option<String>) -> Self {
+        Progress {
+            progress,
+            total,
+            message,
+        }
+    }
+
+    /// Reads the `params` of a `notifications/progress`; `None` when it has no number.
+    pub(crate) fn from_params(params: &Value) -> Option<Self> {
+        Some(Progress {
+            progress: params.get("progress")?.as_f64()?,
+            total: params.get("total").and_then(Value::as_f64),
+            message: params
+                .get("message")
+                .and_then(Value::as_str)
+                .map(|m| m.chars().take(1024).collect()),
+        })
+    }
+
+    /// How far the work is (increases with each report).
+    pub fn progress(&self) -> f64 {
+        self.progress
+    }
+
+    /// The total, when the server knows it.
+    pub fn total(&self) -> Option<f64> {
+        self.total
+    }
+
+    /// A human-readable message, when the server sent one (at most 1,024 characters kept).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+}
+
+/// A per-call progress callback.
+#[derive(Clone)]
+pub(crate) struct ProgressCallback(pub(crate) Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl fmt::Debug for ProgressCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProgressCallback")
+    }
+}

@@ -1,0 +1,376 @@
+//! The session-era handshake (`initialize`, `notifications/initialized`), opening a session in
+//! either era, and re-establishing an expired session.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use http::HeaderValue;
+use serde_json::{json, Map, Value};
+use tokio::sync::broadcast;
+
+use super::{RequestOptions, Route, Session, SessionInner};
+use crate::client::jsonrpc::{self, Incoming};
+use crate::client::mcp_client::ClientInner;
+use crate::client::model::ServerDetails;
+use crate::client::protocol::ProtocolVersion;
+use crate::client::sse::SseParser;
+use crate::client::transport::{self, ACCEPT_POST};
+use crate::credential::{Credential, UserId};
+use crate::error::{Error, Result};
+
+impl Session {
+    /// A session object that has not talked to the server yet.
+    fn unopened(
+        client: &Arc<ClientInner>,
+        credential: &Credential,
+        auth: HeaderValue,
+        version: ProtocolVersion,
+        user: Option<UserId>,
+    ) -> SessionInner {
+        let (notifications, _) = broadcast::channel(64);
+        SessionInner {
+            client: client.clone(),
+            credential: credential.clone(),
+            auth,
+            version,
+            version_header: HeaderValue::from_static(version.as_str()),
+            session_id: RwLock::new((None, 0)),
+            details: RwLock::new(ServerDetails::default()),
+            next_id: AtomicU64::new(1),
+            notifications,
+            log_level: RwLock::new(None),
+            closed: AtomicBool::new(false),
+            reinit: tokio::sync::Mutex::new(()),
+            tools: RwLock::new(HashMap::new()),
+            listener: std::sync::Mutex::new(None),
+            user,
+            server_requests: Arc::new(tokio::sync::Semaphore::new(
+                client.config.max_concurrent_server_requests,
+            )),
+            progress: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Opens a session speaking `version`. In the session era the server may answer with another
+    /// version; `strict` refuses that.
+    pub(crate) async fn open(
+        client: &Arc<ClientInner>,
+        credential: &Credential,
+        auth: HeaderValue,
+        version: ProtocolVersion,
+        strict: bool,
+        user: Option<UserId>,
+    ) -> Result<Session> {
+        if version.is_stateless() {
+            return Self::discover(client, credential, auth, user)
+                .await?
+                .ok_or_else(|| {
+                    Error::protocol(
+                        "the server/discover result does not list protocol version 2026-07-28 in supportedVersions",
+                    )
+                });
+        }
+        let mut inner = Self::unopened(client, credential, auth, version, user);
+        let (session_id, details, chosen) = inner.handshake(version).await?;
+        // From here on, dropping `inner` ends the server's session (DELETE in `Drop`).
+        *inner
+            .session_id
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner()) = (session_id, 1);
+        if chosen != version {
+            if strict {
+                return Err(Error::protocol(format!(
+                    "the server chose protocol version {chosen}, but {version} was required"
+                )));
+            }
+            inner.version = chosen;
+            inner.version_header = HeaderValue::from_static(chosen.as_str());
+        }
+        *inner.details.get_mut().unwrap_or_else(|p| p.into_inner()) = details;
+        let inner = Arc::new(inner);
+        inner.send_initialized().await?;
+        if inner.keeps_listening() {
+            SessionInner::ensure_listener(&inner);
+        }
+        Ok(Session { inner })
+    }
+
+    /// Opens a 2026-07-28 session with `server/discover`. `Ok(None)`: the server answered, but
+    /// its result does not prove it speaks 2026-07-28 (a session-era server may answer unknown
+    /// methods with an empty result).
+    pub(crate) async fn discover(
+        client: &Arc<ClientInner>,
+        credential: &Credential,
+        auth: HeaderValue,
+        user: Option<UserId>,
+    ) -> Result<Option<Session>> {
+        let version = ProtocolVersion::V2026_07_28;
+        let inner = Arc::new(Self::unopened(client, credential, auth, version, user));
+        let discovered = inner
+            .call("server/discover", Map::new(), &RequestOptions::default())
+            .await?;
+        let Some(details) = discover_details(discovered, version)? else {
+            return Ok(None);
+        };
+        *inner.details.write().unwrap_or_else(|p| p.into_inner()) = details;
+        Ok(Some(Session { inner }))
+    }
+}
+
+/// The outcome of `initialize` if `message` is its response; anything else that arrives before
+/// it is dropped.
+fn initialize_outcome(message: Incoming) -> Option<Result<Value>> {
+    match message {
+        Incoming::Response { id, outcome } if id.as_u64() == Some(0) => Some(outcome),
+        Incoming::Request { method, .. } => {
+            tracing::debug!(method = %method.chars().take(64).collect::<String>(), "ignoring a server request sent before initialize was answered");
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The server's details from a `server/discover` result, if the result proves the server
+/// speaks `version`: an object whose `supportedVersions` lists it (the field the 2026-07-28
+/// specification requires). Anything else (`{}`, no list, a list without it) is `None`.
+fn discover_details(result: Value, version: ProtocolVersion) -> Result<Option<ServerDetails>> {
+    let lists_version = result
+        .get("supportedVersions")
+        .and_then(Value::as_array)
+        .is_some_and(|list| list.iter().any(|v| v.as_str() == Some(version.as_str())));
+    if !lists_version {
+        return Ok(None);
+    }
+    let mut details: ServerDetails = serde_json::from_value(result)
+        .map_err(|err| Error::protocol(format!("malformed server/discover result: {err}")))?;
+    if details.server_info.name.is_empty() {
+        // 2026-07-28 may put serverInfo in the result's `_meta`.
+        let info = details
+            .extra
+            .get("_meta")
+            .and_then(|meta| meta.get("io.modelcontextprotocol/serverInfo"))
+            .cloned();
+        if let Some(info) = info.and_then(|i| serde_json::from_value(i).ok()) {
+            details.server_info = info;
+        }
+    }
+    Ok(Some(details))
+}
+
+impl SessionInner {
+    /// The session-era handshake: `initialize` offering `version`. Returns the session id, the
+    /// server's details and the version the server chose.
+    pub(super) async fn handshake(
+        &self,
+        version: ProtocolVersion,
+    ) -> Result<(Option<HeaderValue>, ServerDetails, ProtocolVersion)> {
+        let info = &self.config().client_info;
+        let params = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": Value::Object(self.config().handlers.capabilities()),
+            "clientInfo": {"name": info.name, "version": info.version},
+        });
+        let body = Bytes::from(jsonrpc::request_bytes(
+            0,
+            "initialize",
+            params.as_object().expect("object"),
+        ));
+        let headers = self.headers(
+            &Route {
+                session_id: None,
+                generation: 0,
+                send_version: false,
+            },
+            ACCEPT_POST,
+        );
+        let limit = self.config().request_timeout;
+        let exchange = async {
+            let response = self.send_post(headers, body).await?;
+            let response = self.expect_success(response).await?;
+            let session_id = response.headers().get(transport::SESSION_ID).cloned();
+            if let Some(id) = &session_id {
+                if id.is_empty() || !id.as_bytes().iter().all(|b| (0x21..0x7f).contains(b)) {
+                    return Err(Error::protocol(
+                        "the server's Mcp-Session-Id is not visible ASCII",
+                    ));
+                }
+            }
+            let result = self.read_initialize_reply(response).await?;
+            Ok((session_id, result))
+        };
+        let (session_id, result) = tokio::time::timeout(limit, exchange)
+            .await
+            .unwrap_or_else(|_| Err(Error::timeout("no answer to initialize")))
+            .map_err(|err| self.scrub(err))?;
+        let chosen = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::protocol("the initialize result has no protocolVersion"))?;
+        let chosen = ProtocolVersion::parse(chosen)
+            .filter(|v| !v.is_stateless())
+            .ok_or_else(|| {
+                Error::protocol(format!(
+                    "the server chose protocol version {:?}, which this client does not speak",
+                    chosen.chars().take(32).collect::<String>()
+                ))
+            })?;
+        let details: ServerDetails = serde_json::from_value(result)
+            .map_err(|err| Error::protocol(format!("malformed initialize result: {err}")))?;
+        Ok((session_id, details, chosen))
+    }
+
+    /// Reads the reply to `initialize` up to its response. Whatever comes before it on an
+    /// event stream is handled as it arrives and never kept (notifications go to the session's
+    /// bounded broadcast, requests are not answered before the session exists), so an endless
+    /// stream costs at most one event of memory (`max_event_bytes`) until the request timeout.
+    pub(super) async fn read_initialize_reply(
+        &self,
+        mut response: reqwest::Response,
+    ) -> Result<Value> {
+        let config = self.config();
+        if transport::is_event_stream(response.headers()) {
+            let mut parser = SseParser::new(config.max_event_bytes);
+            let mut events = Vec::new();
+            while let Some(chunk) =
+                transport::next_chunk(&mut response, config.idle_timeout).await?
+            {
+                parser.feed(&chunk, &mut events)?;
+                for event in events.drain(..) {
+                    if event.data.trim().is_empty() {
+                        continue;
+                    }
+                    for message in jsonrpc::parse_event_data(&event.data)? {
+                        if let Some(outcome) = initialize_outcome(message) {
+                            return outcome;
+                        }
+                    }
+                }
+            }
+        } else {
+            let bytes =
+                transport::read_body(&mut response, config.max_body_bytes, config.idle_timeout)
+                    .await?;
+            let value: Value = serde_json::from_slice(&bytes)
+                .map_err(|err| Error::protocol(format!("the reply is not valid JSON: {err}")))?;
+            for message in jsonrpc::parse_messages(value)? {
+                if let Some(outcome) = initialize_outcome(message) {
+                    return outcome;
+                }
+            }
+        }
+        Err(Error::protocol("the server sent no response to initialize"))
+    }
+
+    pub(super) async fn send_initialized(self: &Arc<Self>) -> Result<()> {
+        let body = Bytes::from(jsonrpc::notification_bytes(
+            "notifications/initialized",
+            None,
+        ));
+        self.post_message(&self.route(), body)
+            .await
+            .map_err(|err| self.scrub(err))
+    }
+
+    /// Re-runs the handshake after the server forgot the session (at most once per generation,
+    /// however many requests noticed).
+    pub(super) async fn reestablish(self: &Arc<Self>, seen_generation: u64) -> Result<()> {
+        let _guard = self.reinit.lock().await;
+        if self.route().generation != seen_generation {
+            return Ok(()); // another request already did it
+        }
+        let (session_id, details, chosen) =
+            self.handshake(self.version)
+                .await
+                .map_err(|err| match err {
+                    Error::Unauthorized { .. }
+                    | Error::Forbidden { .. }
+                    | Error::RateLimited { .. }
+                    | Error::Timeout { .. }
+                    | Error::Transport { .. } => err,
+                    _ => Error::SessionExpired,
+                })?;
+        if chosen != self.version {
+            return Err(Error::SessionExpired);
+        }
+        // Finish the handshake on the new session before other requests may use it.
+        let fresh = Route {
+            session_id: session_id.clone(),
+            generation: seen_generation + 1,
+            send_version: self.route().send_version,
+        };
+        let initialized = Bytes::from(jsonrpc::notification_bytes(
+            "notifications/initialized",
+            None,
+        ));
+        if let Err(err) = self.post_message(&fresh, initialized).await {
+            // Do not leave the half-opened session behind on the server.
+            let _ =
+                tokio::time::timeout(self.config().request_timeout, self.send_delete(&fresh)).await;
+            return Err(self.scrub(err));
+        }
+        if self.closed.load(Ordering::Acquire) {
+            // `close()` ran meanwhile and ended the old session: end this one too.
+            let _ =
+                tokio::time::timeout(self.config().request_timeout, self.send_delete(&fresh)).await;
+            return Err(Error::Closed);
+        }
+        {
+            let mut guard = self.session_id.write().unwrap_or_else(|p| p.into_inner());
+            *guard = (session_id, seen_generation + 1);
+        }
+        *self.details.write().unwrap_or_else(|p| p.into_inner()) = details;
+        // The GET stream ended with the old session (its listener stops on the 404): follow the
+        // new session for those already reading `notifications()`.
+        let listening = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if listening && self.notifications.receiver_count() > 0 {
+            SessionInner::ensure_listener(self);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discover_results_must_prove_the_new_era() {
+        let v = ProtocolVersion::V2026_07_28;
+        assert!(discover_details(json!({}), v).unwrap().is_none());
+        assert!(discover_details(json!({"capabilities": {}}), v)
+            .unwrap()
+            .is_none());
+        assert!(
+            discover_details(json!({"supportedVersions": ["2025-11-25"]}), v)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            discover_details(json!({"supportedVersions": "2026-07-28"}), v)
+                .unwrap()
+                .is_none()
+        );
+        let details = discover_details(
+            json!({"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}},
+                   "serverInfo": {"name": "s", "version": "1"}}),
+            v,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(details.server_info.name, "s");
+        let details = discover_details(
+            json!({"supportedVersions": ["2026-07-28"], "capabilities": {},
+                   "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "m", "version": "2"}}}),
+            v,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(details.server_info.name, "m");
+    }
+}

@@ -1,0 +1,83 @@
+//! Per-request options: progress (token or callback), time limit and the caller's context.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::client::progress::{Progress, ProgressCallback};
+use crate::client::server_request::CallContext;
+
+/// Per-request options.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use pagerduty_mcp_connect::RequestOptions;
+///
+/// let options = RequestOptions::default()
+///     .timeout(Duration::from_secs(120))
+///     .on_progress(|p| println!("{} of {:?}: {:?}", p.progress(), p.total(), p.message()))
+///     .context(Arc::new("agent-42"));
+/// # let _ = options;
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct RequestOptions {
+    /// Sent as `_meta.progressToken`; the server's `notifications/progress` for this request
+    /// carry it and arrive on [`Session::notifications`](super::Session::notifications) (and on
+    /// the [`RequestOptions::on_progress`] callback, if set).
+    pub progress_token: Option<Value>,
+    /// Overrides the client's request timeout for this request.
+    pub timeout: Option<Duration>,
+    pub(crate) on_progress: Option<ProgressCallback>,
+    pub(crate) context: Option<CallContext>,
+}
+
+impl fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("progress_token", &self.progress_token)
+            .field("timeout", &self.timeout)
+            .field("on_progress", &self.on_progress.is_some())
+            .field("context", &self.context.is_some())
+            .finish()
+    }
+}
+
+impl RequestOptions {
+    /// Options with a progress token.
+    pub fn with_progress_token(token: impl Into<Value>) -> Self {
+        RequestOptions {
+            progress_token: Some(token.into()),
+            ..RequestOptions::default()
+        }
+    }
+
+    /// Sets the timeout of this request.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Calls `callback` with each progress notification of this request, in order, from
+    /// whichever stream carries it. A progress token is generated unless one is set. The
+    /// callback runs on the task reading the reply: keep it short (hand the value to a channel
+    /// for anything slow).
+    #[must_use]
+    pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.on_progress = Some(ProgressCallback(Arc::new(callback)));
+        self
+    }
+
+    /// Attaches an opaque value to this request. Every server request its reply carries (and
+    /// every `input_required` round) reaches the handler with it, as
+    /// [`ServerRequest::call_context`](crate::ServerRequest::call_context).
+    #[must_use]
+    pub fn context(mut self, context: CallContext) -> Self {
+        self.context = Some(context);
+        self
+    }
+}
