@@ -32,12 +32,14 @@
 //! ```
 
 mod agent_auth;
+mod agent_call;
 mod drain;
 mod errors;
 mod handler;
 mod keys;
 mod list_changed;
 mod metrics;
+mod pending;
 mod service;
 mod users_file;
 

@@ -4,8 +4,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::collections::HashMap;
+
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
+    CallToolRequestParams, InputRequiredResult, ProtocolVersion, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
     ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
@@ -15,13 +17,15 @@ use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::agent_auth::AgentUser;
+use super::agent_call::{ask_peer, progress_param, AgentCall, Event, Running, Upstream};
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
 use super::service::GatewayState;
-use crate::client::Session;
+use crate::client::model::CallToolResult;
+use crate::client::{HandlerError, Session};
 use crate::credential::{CredentialProvider, UserId};
 use crate::error::Error;
 
@@ -54,23 +58,125 @@ impl GatewayHandler {
         let started = Instant::now();
         // Dropping the upstream future (the agent cancelled, or went away) cancels upstream.
         let result = tokio::select! {
-            result = call(user.clone()) => Some(result),
-            () = context.ct.cancelled() => None,
+            result = call(user.clone()) => result,
+            () = context.ct.cancelled() => return Err(self.cancelled(method, tool, &user, started)),
         };
+        self.finish(method, tool, &user, started, result)
+    }
+
+    /// Runs an upstream call to its end, passing its progress and server requests to the agent;
+    /// a 2026-07-28 agent asked for input gets `input_required` and the call waits, parked.
+    async fn drive(
+        &self,
+        context: RequestContext<RoleServer>,
+        user: UserId,
+        tool: String,
+        mut running: Running,
+        started: Instant,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let progress_token = context.meta.get_progress_token();
+        let stateless_agent = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        enum Step {
+            Done(crate::Result<CallToolResult>),
+            Event(Option<Event>),
+            Cancelled,
+        }
+        let mut events_open = true;
+        loop {
+            // Events first: progress sent before the result reaches the agent before it.
+            let step = tokio::select! {
+                biased;
+                event = running.events.recv(), if events_open => Step::Event(event),
+                result = &mut running.upstream => Step::Done(result),
+                () = context.ct.cancelled() => Step::Cancelled,
+            };
+            match step {
+                Step::Done(result) => {
+                    while let Ok(Event::Progress(progress)) = running.events.try_recv() {
+                        if let Some(token) = &progress_token {
+                            let _ = context
+                                .peer
+                                .notify_progress(progress_param(token, &progress))
+                                .await;
+                        }
+                    }
+                    let result = self.finish("tools/call", Some(&tool), &user, started, result)?;
+                    let result: rmcp::model::CallToolResult =
+                        convert(&sanitize_result(to_json(&result)), "tools/call")?;
+                    return Ok(CallToolResponse::from(result));
+                }
+                Step::Cancelled => {
+                    // Dropping `running` cancels the upstream call.
+                    return Err(self.cancelled("tools/call", Some(&tool), &user, started));
+                }
+                Step::Event(None) => events_open = false,
+                Step::Event(Some(Event::Progress(progress))) => {
+                    if let Some(token) = &progress_token {
+                        let _ = context
+                            .peer
+                            .notify_progress(progress_param(token, &progress))
+                            .await;
+                    }
+                }
+                Step::Event(Some(Event::Input(need))) if !stateless_agent => {
+                    // The session-era agent is asked on this call's own stream.
+                    let ask = ask_peer(&context.peer, need.method, need.params);
+                    let answer = tokio::select! {
+                        answer = ask => answer,
+                        () = context.ct.cancelled() => {
+                            return Err(self.cancelled("tools/call", Some(&tool), &user, started));
+                        }
+                    };
+                    let _ = need.answer.send(answer);
+                }
+                Step::Event(Some(Event::Input(need))) => {
+                    let key = format!("{}#{}", need.method, self.state.pending.len());
+                    let request = json!({ "method": need.method, "params": need.params });
+                    let answers = HashMap::from([(key.clone(), need.answer)]);
+                    let state = match self.state.pending.park(
+                        user.clone(),
+                        tool.clone(),
+                        running,
+                        answers,
+                        started,
+                    ) {
+                        Ok(state) => state,
+                        Err(_running) => {
+                            return Err(ErrorData::new(
+                                ErrorCode::INTERNAL_ERROR,
+                                "too many of your calls are waiting for answers; answer or cancel them first",
+                                None,
+                            ));
+                        }
+                    };
+                    let input: InputRequiredResult = convert(
+                        &json!({
+                            "resultType": "input_required",
+                            "inputRequests": { key: request },
+                            "requestState": state,
+                        }),
+                        need.method,
+                    )?;
+                    return Ok(CallToolResponse::InputRequired(input));
+                }
+            }
+        }
+    }
+
+    /// The log line and metrics of a finished call, and its result for the agent.
+    fn finish<T>(
+        &self,
+        method: &'static str,
+        tool: Option<&str>,
+        user: &UserId,
+        started: Instant,
+        result: crate::Result<T>,
+    ) -> Result<T, ErrorData> {
         let latency = started.elapsed();
         let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
         let tool_field = tool.unwrap_or("");
-        let Some(result) = result else {
-            self.state
-                .metrics
-                .record_call(method, tool, "cancelled", latency);
-            tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool_field, outcome = "cancelled", latency_ms, "call cancelled by the agent");
-            return Err(ErrorData::new(
-                ErrorCode(-32800),
-                "the request was cancelled",
-                None,
-            ));
-        };
         let outcome = outcome(&result);
         self.state.metrics.record_call(method, tool, outcome, latency);
         match result {
@@ -83,6 +189,23 @@ impl GatewayHandler {
                 Err(to_error_data(&err, &self.state.help))
             }
         }
+    }
+
+    /// The log line and metrics of a call the agent cancelled.
+    fn cancelled(
+        &self,
+        method: &'static str,
+        tool: Option<&str>,
+        user: &UserId,
+        started: Instant,
+    ) -> ErrorData {
+        let latency = started.elapsed();
+        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.state
+            .metrics
+            .record_call(method, tool, "cancelled", latency);
+        tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool.unwrap_or(""), outcome = "cancelled", latency_ms, "call cancelled by the agent");
+        ErrorData::new(ErrorCode(-32800), "the request was cancelled", None)
     }
 
     /// A request the connector does not wrap, sent on the user's session. A 401 invalidates the
@@ -245,18 +368,48 @@ impl ServerHandler for GatewayHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let connector = self.state.connector.clone();
+        let user = user_of(context.extensions.get::<http::request::Parts>())?;
         let name = request.name.to_string();
-        let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let tool = name.clone();
-        let result = self
-            .forward(&context, "tools/call", Some(&name), |user| async move {
-                connector.call_tool(&user, &tool, arguments).await
-            })
-            .await?;
-        let result: rmcp::model::CallToolResult =
-            convert(&sanitize_result(to_json(&result)), "tools/call")?;
-        Ok(CallToolResponse::from(result))
+        let (running, started) = match request.request_state.as_deref() {
+            // A 2026-07-28 agent comes back with the answers to an `input_required` round.
+            Some(state) => {
+                let Some(parked) = self.state.pending.take(state, &user, &name) else {
+                    return Err(ErrorData::invalid_params(
+                        "unknown or expired requestState: call the tool again without it",
+                        None,
+                    ));
+                };
+                let responses = request.input_responses.unwrap_or_default();
+                for (key, answer) in parked.answers {
+                    let reply = match responses.get(&key) {
+                        Some(value) => Ok(value.clone()),
+                        None => Err(HandlerError::invalid_params(format!(
+                            "the agent did not answer input request {key}"
+                        ))),
+                    };
+                    let _ = answer.send(reply);
+                }
+                (parked.running, parked.started)
+            }
+            None => {
+                let capabilities = context.client_capabilities();
+                let elicitation = capabilities
+                    .as_ref()
+                    .is_some_and(|c| c.elicitation.is_some());
+                let sampling = capabilities.as_ref().is_some_and(|c| c.sampling.is_some());
+                let (options, events) = AgentCall::options(user.clone(), elicitation, sampling);
+                let connector = self.state.connector.clone();
+                let arguments = Value::Object(request.arguments.unwrap_or_default());
+                let (call_user, tool) = (user.clone(), name.clone());
+                let upstream: Upstream = Box::pin(async move {
+                    connector
+                        .call_tool_with(&call_user, &tool, arguments, options)
+                        .await
+                });
+                (Running { upstream, events }, Instant::now())
+            }
+        };
+        self.drive(context, user, name, running, started).await
     }
 
     async fn list_resources(

@@ -19,7 +19,9 @@ use super::drain::Drain;
 use super::handler::GatewayHandler;
 use super::keys::GatewayKeys;
 use super::list_changed::ListChanged;
+use super::agent_call::forwarding_handler;
 use super::metrics::GatewayMetrics;
+use super::pending::PendingCalls;
 use crate::connector::{Connector, ConnectorBuilder, Policy};
 use crate::credential::{CredentialProvider, SharedCredentialProvider};
 use crate::error::{Error, Result};
@@ -34,6 +36,7 @@ pub(crate) struct GatewayState {
     pub(crate) session_owners: SessionOwners,
     pub(crate) drain: Arc<Drain>,
     pub(crate) list_changed: Arc<ListChanged>,
+    pub(crate) pending: PendingCalls,
     pub(crate) help: String,
     pub(crate) name: String,
     pub(crate) instructions: Option<String>,
@@ -344,6 +347,8 @@ impl GatewayBuilder {
             connector = configure(connector);
         }
         let connector = connector
+            .elicitation_handler(forwarding_handler())
+            .sampling_handler(forwarding_handler())
             .server(server.clone())
             .credentials(credentials.clone())
             .policy(self.policy)
@@ -360,6 +365,7 @@ impl GatewayBuilder {
                 session_owners: SessionOwners::default(),
                 drain: Arc::new(Drain::default()),
                 list_changed: Arc::new(ListChanged::default()),
+                pending: PendingCalls::default(),
                 help,
                 instructions: self.instructions.or_else(|| {
                     Some(format!(
