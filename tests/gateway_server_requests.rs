@@ -10,6 +10,7 @@ mod gateway_support;
 
 use gateway_support::{agent, agent_with, ok, python, TestGateway, ALICE_KEY, DEMO_KEY, ERAS};
 use pagerduty_mcp_connect::gateway::{Gateway, GatewayKeys};
+use pagerduty_mcp_connect::testing::{Eras, MockPagerDuty};
 use pagerduty_mcp_connect::{InMemoryCredentialStore, PagerDuty, Policy};
 use serde_json::json;
 
@@ -122,4 +123,40 @@ async fn a_sampling_request_reaches_the_agent_and_its_answer_completes_the_call(
         assert_eq!(result["answer"]["content"]["text"], "all good now", "{mode}: {out}");
         assert_eq!(out["samplings"].as_array().unwrap().len(), 1, "{mode}: {out}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_changed_notifications_reach_the_users_agents() {
+    if python().is_none() {
+        return;
+    }
+    // A session-era upstream, whose standing GET stream carries its list changes.
+    let mock = MockPagerDuty::builder()
+        .eras(Eras::SessionOnly)
+        .start()
+        .await
+        .unwrap();
+    let gw = TestGateway::start_with(mock, Policy::new(), |b| b).await;
+    for mode in ERAS {
+        let waiting = agent(
+            &gw.url,
+            ALICE_KEY,
+            mode,
+            json!([{"op": "list_tools"}, {"op": "wait_list_changed", "seconds": 20}]),
+        );
+        // The upstream announces a change now and then until the agent has heard one.
+        let announce = async {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                gw.mock
+                    .notify("notifications/tools/list_changed", json!({}));
+            }
+        };
+        let out = tokio::select! {
+            out = waiting => out,
+            () = announce => unreachable!(),
+        };
+        assert_eq!(ok(&out, 1), &json!(true), "{mode}: {out}");
+    }
+    gw.shutdown().await;
 }

@@ -19,6 +19,9 @@ Each result is `{"ok": ...}` or `{"error": {"code": ..., "message": ...}}`. Step
     list_prompts                     -> list of names
     get_prompt {name, args}          -> list of message texts
     complete {prompt, argument, value} -> list of values
+    wait_list_changed {seconds}      -> true once notifications/tools/list_changed arrived (the
+                                        session's stream in the handshake era, a
+                                        subscriptions/listen stream at 2026-07-28), false on timeout
 A connection that fails (for example HTTP 401) prints {"connect_error": "..."} and exits 0.
 
 Elicitation requests (and sampling requests) from the server are recorded and answered with
@@ -66,6 +69,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             role="assistant", content=TextContent(type="text", text=args.sampling_answer), model="gateway-test-agent"
         )
 
+    notifications: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
+        if isinstance(method, str):
+            notifications.append(method)
+
     http_client = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=60.0))
     transport = streamable_http_client(args.url, http_client=http_client)
     client = Client(
@@ -73,6 +83,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         mode=args.mode,
         elicitation_callback=on_elicit,
         sampling_callback=on_sample,
+        message_handler=on_message,
         cache=None,
     )
     try:
@@ -130,6 +141,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         {"name": step["argument"], "value": step["value"]},
                     )
                     results.append({"ok": done.completion.values})
+                elif op == "wait_list_changed":
+                    seconds = float(step.get("seconds", 15))
+                    if args.mode == "legacy":
+                        deadline = asyncio.get_running_loop().time() + seconds
+                        while "notifications/tools/list_changed" not in notifications:
+                            if asyncio.get_running_loop().time() > deadline:
+                                break
+                            await asyncio.sleep(0.05)
+                        results.append({"ok": "notifications/tools/list_changed" in notifications})
+                    else:
+                        async def first_event() -> bool:
+                            async with client.listen(tools_list_changed=True) as sub:
+                                async for _event in sub:
+                                    return True
+                            return False
+
+                        try:
+                            results.append({"ok": await asyncio.wait_for(first_event(), seconds)})
+                        except asyncio.TimeoutError:
+                            results.append({"ok": False})
                 else:
                     results.append({"error": {"code": None, "message": f"unknown op {op}"}})
             except BaseException as exc:  # noqa: BLE001 - every failure is data for the test
