@@ -227,3 +227,48 @@ async fn graceful_shutdown_lets_calls_in_flight_finish() {
         .unwrap();
     drop(peer);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_cancelling_a_call_cancels_it_upstream() {
+    let mock = MockPagerDuty::builder()
+        .eras(pagerduty_mcp_connect::testing::Eras::SessionOnly)
+        .hang_duration(Duration::from_secs(30))
+        .start()
+        .await
+        .unwrap();
+    let gw = TestGateway::start_with(mock, Policy::new(), |b| b).await;
+    for version in [ProtocolVersion::V2025_11_25, ProtocolVersion::V2026_07_28] {
+        let alice = agent(&gw.url, ALICE_KEY, version).await;
+        // Open the upstream session first, so that the hang hits the call itself.
+        alice.call_tool("get_user_data", json!({})).await.unwrap();
+        let cancelled_before = cancelled_upstream(&gw);
+        gw.mock.hang_next(1);
+        let options = pagerduty_mcp_connect::RequestOptions::default().timeout(Duration::from_millis(700));
+        let err = alice
+            .call_tool_with("list_incidents", json!({}), options)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, pagerduty_mcp_connect::Error::Timeout { .. }), "{err}");
+        // The gateway drops its upstream call, which tells the upstream.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while cancelled_upstream(&gw) == cancelled_before {
+            assert!(tokio::time::Instant::now() < deadline, "{version}: no cancellation reached upstream");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(gw.gateway.in_flight(), 0);
+    }
+    let metrics = reqwest::get(format!("{}/metrics", gw.base)).await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"mcp_gateway_calls_total{method="tools/call",tool="list_incidents",outcome="cancelled"} 2"#),
+        "{metrics}"
+    );
+    gw.shutdown().await;
+}
+
+fn cancelled_upstream(gw: &TestGateway) -> usize {
+    gw.mock
+        .requests()
+        .iter()
+        .filter(|r| r.jsonrpc_methods.iter().any(|m| m == "notifications/cancelled"))
+        .count()
+}
