@@ -71,10 +71,15 @@ async fn proxy(State(proxy): State<Proxy>, request: Request) -> Response {
     let Some(token) = proxy.tokens.get(key) else {
         return Response::builder().status(401).body(Body::empty()).unwrap();
     };
-    let body = axum::body::to_bytes(body, 8 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 8 << 20)
+        .await
+        .unwrap_or_default();
     let mut upstream = proxy.http.request(parts.method, &proxy.upstream);
     for (name, value) in &parts.headers {
-        if !matches!(name.as_str(), "host" | "authorization" | "content-length" | "connection") {
+        if !matches!(
+            name.as_str(),
+            "host" | "authorization" | "content-length" | "connection"
+        ) {
             upstream = upstream.header(name, value);
         }
     }
@@ -89,7 +94,10 @@ async fn proxy(State(proxy): State<Proxy>, request: Request) -> Response {
     };
     let mut response = Response::builder().status(reply.status());
     for (name, value) in reply.headers() {
-        if !matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection") {
+        if !matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
             response = response.header(name, value);
         }
     }
@@ -106,8 +114,15 @@ async fn serve(router: axum::Router) -> String {
 }
 
 /// An agent session to `url` with `credential` sent under `scheme`.
-async fn agent(url: &str, scheme: AuthScheme, credential: &str, version: ProtocolVersion) -> Session {
-    let server = GenericServer::new("hop", url).unwrap().with_auth_scheme(scheme);
+async fn agent(
+    url: &str,
+    scheme: AuthScheme,
+    credential: &str,
+    version: ProtocolVersion,
+) -> Session {
+    let server = GenericServer::new("hop", url)
+        .unwrap()
+        .with_auth_scheme(scheme);
     McpClient::builder(server)
         .protocol(ProtocolPreference::Exact(version))
         .build()
@@ -139,13 +154,18 @@ fn rss_kib() -> Option<u64> {
 fn connections_to(port: u16) -> usize {
     let mut count = 0;
     for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(table) = std::fs::read_to_string(file) else { continue };
+        let Ok(table) = std::fs::read_to_string(file) else {
+            continue;
+        };
         for line in table.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() < 4 || fields[3] != "01" {
                 continue;
             }
-            let remote_port = fields[2].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            let remote_port = fields[2]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
             if remote_port == Some(port) {
                 count += 1;
             }

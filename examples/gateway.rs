@@ -123,7 +123,11 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
     if !args.allow_tools.is_empty() {
         policy = policy.allow_tools(args.allow_tools.iter().cloned());
     }
-    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     hosts.extend(args.allowed_hosts.iter().cloned());
     let upstream = pagerduty_mcp_connect::RemoteMcpServer::endpoint(&server).to_string();
     let gateway = Gateway::builder()

@@ -42,17 +42,31 @@ async fn two_users_see_their_own_data_in_both_eras() {
             );
             let tools = ok(out, 2).as_array().unwrap();
             assert!(tools.iter().any(|t| t == "list_incidents"), "{out}");
-            assert!(ok(out, 3).as_array().unwrap().iter().any(|r| r == "pagerduty://users/me"));
+            assert!(ok(out, 3)
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "pagerduty://users/me"));
             assert_eq!(ok(out, 4)[0], "pagerduty://incidents/{incident_id}");
-            assert!(ok(out, 5).as_array().unwrap().iter().any(|p| p == "incident_summary"));
+            assert!(ok(out, 5)
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "incident_summary"));
             assert!(ok(out, 6)[0].as_str().unwrap().contains("1001"), "{out}");
-            assert!(!ok(out, 7).as_array().unwrap().is_empty(), "completion: {out}");
+            assert!(
+                !ok(out, 7).as_array().unwrap().is_empty(),
+                "completion: {out}"
+            );
         }
     }
     // Upstream, every request carried its own user's token, and only the two users came.
     let requests = gw.mock.requests();
     assert!(!requests.is_empty());
-    assert!(requests.iter().all(|r| r.auth_matched), "every upstream request authenticated");
+    assert!(
+        requests.iter().all(|r| r.auth_matched),
+        "every upstream request authenticated"
+    );
     let users: std::collections::HashSet<_> =
         requests.iter().filter_map(|r| r.user_id.clone()).collect();
     assert_eq!(
@@ -73,7 +87,12 @@ async fn an_unknown_or_missing_key_gets_401_before_anything_goes_upstream() {
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
     });
-    for auth in [None, Some("Bearer gk_not_a_key_0123456789"), Some("Token u+MockAliceToken00002"), Some(&*format!("Basic {ALICE_KEY}"))] {
+    for auth in [
+        None,
+        Some("Bearer gk_not_a_key_0123456789"),
+        Some("Token u+MockAliceToken00002"),
+        Some(&*format!("Basic {ALICE_KEY}")),
+    ] {
         let mut request = http
             .post(&gw.url)
             .header("content-type", "application/json")
@@ -92,7 +111,13 @@ async fn an_unknown_or_missing_key_gets_401_before_anything_goes_upstream() {
     if python().is_some() {
         for mode in ERAS {
             // A pinned 2026-07-28 client sends nothing until its first request.
-            let out = agent(&gw.url, "gk_not_a_key_0123456789", mode, json!([{"op": "list_tools"}])).await;
+            let out = agent(
+                &gw.url,
+                "gk_not_a_key_0123456789",
+                mode,
+                json!([{"op": "list_tools"}]),
+            )
+            .await;
             assert!(
                 out.get("connect_error").is_some() || out["results"][0].get("error").is_some(),
                 "{mode}: {out}"
@@ -100,9 +125,20 @@ async fn an_unknown_or_missing_key_gets_401_before_anything_goes_upstream() {
         }
         assert!(gw.mock.requests().is_empty(), "nothing went upstream");
     }
-    let metrics = reqwest::get(format!("{}/metrics", gw.base)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"mcp_gateway_rejected_requests_total{reason="unknown_key"}"#), "{metrics}");
-    assert!(metrics.contains(r#"mcp_gateway_rejected_requests_total{reason="missing_key"}"#), "{metrics}");
+    let metrics = reqwest::get(format!("{}/metrics", gw.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"mcp_gateway_rejected_requests_total{reason="unknown_key"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"mcp_gateway_rejected_requests_total{reason="missing_key"}"#),
+        "{metrics}"
+    );
     gw.shutdown().await;
 }
 
@@ -127,13 +163,25 @@ async fn a_read_only_gateway_refuses_a_write_tool_before_anything_is_sent_upstre
         )
         .await;
         let tools = ok(&out, 0).as_array().unwrap();
-        assert!(!tools.iter().any(|t| t == "create_incident"), "{mode}: write tools are not offered: {out}");
-        assert!(!tools.iter().any(|t| t == "list_teams"), "{mode}: denied tools are not offered");
+        assert!(
+            !tools.iter().any(|t| t == "create_incident"),
+            "{mode}: write tools are not offered: {out}"
+        );
+        assert!(
+            !tools.iter().any(|t| t == "list_teams"),
+            "{mode}: denied tools are not offered"
+        );
         assert!(tools.iter().any(|t| t == "list_incidents"));
         let refused = err(&out, 1);
         assert_eq!(refused["code"], -32003, "{mode}: {out}");
-        assert!(refused["message"].as_str().unwrap().contains("read-only"), "{refused}");
-        assert!(err(&out, 2)["message"].as_str().unwrap().contains("deny list"));
+        assert!(
+            refused["message"].as_str().unwrap().contains("read-only"),
+            "{refused}"
+        );
+        assert!(err(&out, 2)["message"]
+            .as_str()
+            .unwrap()
+            .contains("deny list"));
         ok(&out, 3);
         assert_eq!(
             gw.upstream_tool_calls(),
@@ -169,15 +217,27 @@ async fn a_revoked_upstream_token_is_a_clear_error_for_that_user_only() {
         assert_eq!(first["code"], -32001, "{mode}: {out}");
         let message = first["message"].as_str().unwrap();
         assert!(message.contains("401"), "{message}");
-        assert!(message.contains("Create API User Token"), "says how to get a new token: {message}");
+        assert!(
+            message.contains("Create API User Token"),
+            "says how to get a new token: {message}"
+        );
         assert!(!message.contains(MockPagerDuty::ALICE_TOKEN));
-        let rejected_upstream = gw.mock.requests().iter().filter(|r| r.auth_present && !r.auth_matched).count();
+        let rejected_upstream = gw
+            .mock
+            .requests()
+            .iter()
+            .filter(|r| r.auth_present && !r.auth_matched)
+            .count();
         assert!(rejected_upstream >= 1);
         // The credential is invalidated: later calls fail at once, without another try upstream.
         assert_eq!(err(&out, 1)["code"], -32001, "{out}");
         assert_eq!(err(&out, 2)["code"], -32001, "{out}");
         assert_eq!(
-            gw.mock.requests().iter().filter(|r| r.auth_present && !r.auth_matched).count(),
+            gw.mock
+                .requests()
+                .iter()
+                .filter(|r| r.auth_present && !r.auth_matched)
+                .count(),
             rejected_upstream,
             "{mode}: the revoked token was not sent again"
         );
@@ -185,7 +245,9 @@ async fn a_revoked_upstream_token_is_a_clear_error_for_that_user_only() {
         let demo = agent(&gw.url, DEMO_KEY, mode, me.clone()).await;
         assert_eq!(ok(&demo, 0)["structured"]["email"], "demo@example.com");
         // A new token (the admin rotates it) works from the next call on.
-        assert!(gw.mock.add_token(MockPagerDuty::ALICE_USER_ID, "u+alice-new-token-42"));
+        assert!(gw
+            .mock
+            .add_token(MockPagerDuty::ALICE_USER_ID, "u+alice-new-token-42"));
         gw.credentials.rotate("alice", "u+alice-new-token-42");
         let again = agent(&gw.url, ALICE_KEY, mode, me).await;
         assert_eq!(ok(&again, 0)["structured"]["email"], "alice@example.com");

@@ -18,8 +18,7 @@ use pagerduty_mcp_connect::{
 };
 use serde_json::json;
 
-#[path = "support/python_peer.rs"]
-mod python_peer;
+use gateway_support::python_peer;
 
 /// Everything logged in this test binary.
 fn logs() -> Arc<Mutex<Vec<u8>>> {
@@ -70,7 +69,10 @@ async fn one_log_line_per_call_metrics_and_health() {
     let alice = agent(&gw.url, ALICE_KEY, ProtocolVersion::V2026_07_28).await;
     let me = alice.call_tool("get_user_data", json!({})).await.unwrap();
     assert_eq!(me.structured_content.unwrap()["email"], "alice@example.com");
-    let denied = alice.call_tool("create_incident", json!({})).await.unwrap_err();
+    let denied = alice
+        .call_tool("create_incident", json!({}))
+        .await
+        .unwrap_err();
     assert!(denied.to_string().contains("read-only"), "{denied}");
 
     let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
@@ -98,7 +100,12 @@ async fn one_log_line_per_call_metrics_and_health() {
         1,
         "{lines:#?}"
     );
-    for secret in [MockPagerDuty::ALICE_TOKEN, MockPagerDuty::DEMO_TOKEN, ALICE_KEY, DEMO_KEY] {
+    for secret in [
+        MockPagerDuty::ALICE_TOKEN,
+        MockPagerDuty::DEMO_TOKEN,
+        ALICE_KEY,
+        DEMO_KEY,
+    ] {
         assert!(!text.contains(secret), "a secret in the logs");
     }
 
@@ -146,7 +153,10 @@ async fn a_session_cannot_be_used_with_another_users_key() {
     .await
     .unwrap();
     assert_eq!(init.status(), 200);
-    let session = init.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let before = gw.mock.requests().len();
     let stolen = post(
         DEMO_KEY,
@@ -179,7 +189,12 @@ async fn graceful_shutdown_lets_calls_in_flight_finish() {
     let keys = GatewayKeys::new();
     keys.insert(ALICE_KEY, "alice").unwrap();
     let gateway = Gateway::builder()
-        .server(PagerDuty::builder().endpoint(peer.url.as_str()).build().unwrap())
+        .server(
+            PagerDuty::builder()
+                .endpoint(peer.url.as_str())
+                .build()
+                .unwrap(),
+        )
         .credentials(credentials)
         .keys(keys)
         .shutdown_grace(Duration::from_secs(20))
@@ -218,7 +233,6 @@ async fn graceful_shutdown_lets_calls_in_flight_finish() {
         assert_eq!(health.status(), 503);
         let result = call.await.unwrap().expect("the call in flight finishes");
         assert_eq!(result.text(), "slept 1500 ms");
-
     }
     tokio::time::timeout(Duration::from_secs(20), server)
         .await
@@ -243,21 +257,33 @@ async fn an_agent_cancelling_a_call_cancels_it_upstream() {
         alice.call_tool("get_user_data", json!({})).await.unwrap();
         let cancelled_before = cancelled_upstream(&gw);
         gw.mock.hang_next(1);
-        let options = pagerduty_mcp_connect::RequestOptions::default().timeout(Duration::from_millis(700));
+        let options =
+            pagerduty_mcp_connect::RequestOptions::default().timeout(Duration::from_millis(700));
         let err = alice
             .call_tool_with("list_incidents", json!({}), options)
             .await
             .unwrap_err();
-        assert!(matches!(err, pagerduty_mcp_connect::Error::Timeout { .. }), "{err}");
+        assert!(
+            matches!(err, pagerduty_mcp_connect::Error::Timeout { .. }),
+            "{err}"
+        );
         // The gateway drops its upstream call, which tells the upstream.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while cancelled_upstream(&gw) == cancelled_before {
-            assert!(tokio::time::Instant::now() < deadline, "{version}: no cancellation reached upstream");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{version}: no cancellation reached upstream"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(gw.gateway.in_flight(), 0);
     }
-    let metrics = reqwest::get(format!("{}/metrics", gw.base)).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", gw.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains(r#"mcp_gateway_calls_total{method="tools/call",tool="list_incidents",outcome="cancelled"} 2"#),
         "{metrics}"
@@ -269,6 +295,10 @@ fn cancelled_upstream(gw: &TestGateway) -> usize {
     gw.mock
         .requests()
         .iter()
-        .filter(|r| r.jsonrpc_methods.iter().any(|m| m == "notifications/cancelled"))
+        .filter(|r| {
+            r.jsonrpc_methods
+                .iter()
+                .any(|m| m == "notifications/cancelled")
+        })
         .count()
 }

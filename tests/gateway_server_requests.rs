@@ -37,13 +37,17 @@ async fn progress_reaches_the_agent_that_made_the_call() {
             ],
             "{mode}: {alice}"
         );
-        assert!(ok(&demo, 0)["progress"].as_array().unwrap().is_empty(), "{mode}: {demo}");
+        assert!(
+            ok(&demo, 0)["progress"].as_array().unwrap().is_empty(),
+            "{mode}: {demo}"
+        );
     }
     gw.shutdown().await;
 }
 
 async fn gateway_to_asking_upstream() -> (Gateway, String) {
-    let upstream = asking_upstream::start(&[("u+alice-upstream", "alice"), ("u+demo-upstream", "demo")]).await;
+    let upstream =
+        asking_upstream::start(&[("u+alice-upstream", "alice"), ("u+demo-upstream", "demo")]).await;
     let credentials = InMemoryCredentialStore::new();
     credentials.insert("alice", "u+alice-upstream");
     credentials.insert("demo", "u+demo-upstream");
@@ -51,7 +55,12 @@ async fn gateway_to_asking_upstream() -> (Gateway, String) {
     keys.insert(ALICE_KEY, "alice").unwrap();
     keys.insert(DEMO_KEY, "demo").unwrap();
     let gateway = Gateway::builder()
-        .server(PagerDuty::builder().endpoint(upstream.as_str()).build().unwrap())
+        .server(
+            PagerDuty::builder()
+                .endpoint(upstream.as_str())
+                .build()
+                .unwrap(),
+        )
         .credentials(credentials)
         .keys(keys)
         .build()
@@ -76,7 +85,10 @@ async fn an_elicitation_reaches_the_right_agent_and_its_answer_completes_the_cal
                 ALICE_KEY,
                 mode,
                 json!([{"op": "call", "tool": "confirm_action", "args": {"action": "deploy"}}]),
-                &["--elicit-answer", r#"{"action": "accept", "content": {"confirm": true}}"#],
+                &[
+                    "--elicit-answer",
+                    r#"{"action": "accept", "content": {"confirm": true}}"#
+                ],
             ),
             agent_with(
                 &url,
@@ -89,7 +101,10 @@ async fn an_elicitation_reaches_the_right_agent_and_its_answer_completes_the_cal
         let result = &ok(&alice, 0)["structured"];
         assert_eq!(result["user"], "alice", "{mode}: {alice}");
         assert_eq!(result["answer"]["action"], "accept", "{mode}: {alice}");
-        assert_eq!(result["answer"]["content"]["confirm"], true, "{mode}: {alice}");
+        assert_eq!(
+            result["answer"]["content"]["confirm"], true,
+            "{mode}: {alice}"
+        );
         let asked = alice["elicitations"].as_array().unwrap();
         assert_eq!(asked.len(), 1, "{mode}: {alice}");
         assert_eq!(asked[0]["message"], "Really deploy?");
@@ -99,7 +114,10 @@ async fn an_elicitation_reaches_the_right_agent_and_its_answer_completes_the_cal
         assert_eq!(result["answer"]["action"], "decline", "{mode}: {demo}");
         let asked = demo["elicitations"].as_array().unwrap();
         assert_eq!(asked.len(), 1, "{mode}: {demo}");
-        assert_eq!(asked[0]["message"], "Really rollback?", "each agent gets only its own");
+        assert_eq!(
+            asked[0]["message"], "Really rollback?",
+            "each agent gets only its own"
+        );
     }
 }
 
@@ -120,8 +138,15 @@ async fn a_sampling_request_reaches_the_agent_and_its_answer_completes_the_call(
         .await;
         let result = &ok(&out, 0)["structured"];
         assert_eq!(result["user"], "alice", "{mode}: {out}");
-        assert_eq!(result["answer"]["content"]["text"], "all good now", "{mode}: {out}");
-        assert_eq!(out["samplings"].as_array().unwrap().len(), 1, "{mode}: {out}");
+        assert_eq!(
+            result["answer"]["content"]["text"], "all good now",
+            "{mode}: {out}"
+        );
+        assert_eq!(
+            out["samplings"].as_array().unwrap().len(),
+            1,
+            "{mode}: {out}"
+        );
     }
 }
 

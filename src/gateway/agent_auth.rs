@@ -115,7 +115,9 @@ pub(crate) async fn authenticate(
             .get("mcp-method")
             .is_none_or(|m| m.as_bytes() != b"subscriptions/listen");
     let in_flight = is_call.then(|| state.drain.enter());
-    request.extensions_mut().insert(AgentUser { user: user.clone() });
+    request
+        .extensions_mut()
+        .insert(AgentUser { user: user.clone() });
     let mut response = next.run(request).await;
     if let Some(in_flight) = in_flight {
         response = response.map(|body| Body::new(super::drain::GuardedBody::new(body, in_flight)));
@@ -162,7 +164,10 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     });
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         Body::from(body.to_string()),
     )
         .into_response()

@@ -145,7 +145,9 @@ pub(crate) async fn ask_peer(
 ) -> Result<Value, HandlerError> {
     let request: rmcp::model::ServerRequest =
         serde_json::from_value(json!({ "method": method, "params": params })).map_err(|err| {
-            HandlerError::invalid_params(format!("the upstream's {method} cannot be passed on: {err}"))
+            HandlerError::invalid_params(format!(
+                "the upstream's {method} cannot be passed on: {err}"
+            ))
         })?;
     let answer = tokio::time::timeout(ANSWER_TIMEOUT, peer.send_request(request))
         .await

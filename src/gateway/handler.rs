@@ -7,11 +7,11 @@ use std::time::Instant;
 use std::collections::HashMap;
 
 use rmcp::model::{
-    CallToolRequestParams, InputRequiredResult, ProtocolVersion, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
-    ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    SubscriptionFilter,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
+    ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, InputRequiredResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, SubscriptionFilter,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
@@ -178,7 +178,9 @@ impl GatewayHandler {
         let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
         let tool_field = tool.unwrap_or("");
         let outcome = outcome(&result);
-        self.state.metrics.record_call(method, tool, outcome, latency);
+        self.state
+            .metrics
+            .record_call(method, tool, outcome, latency);
         match result {
             Ok(value) => {
                 tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool_field, outcome, latency_ms, "call forwarded");

@@ -42,7 +42,9 @@ pub enum KeyError {
     #[error("the gateway key is too short: use at least {MIN_KEY_LENGTH} random characters")]
     TooShort,
     /// The key holds characters an HTTP header cannot carry, or spaces.
-    #[error("the gateway key may hold only visible ASCII characters (no spaces or control characters)")]
+    #[error(
+        "the gateway key may hold only visible ASCII characters (no spaces or control characters)"
+    )]
     InvalidCharacters,
     /// Another user already has this key.
     #[error("this gateway key is already given to user {0}")]

@@ -68,9 +68,8 @@ impl GatewayMetrics {
         let mut registry = Registry::default();
         let calls = Family::<CallLabels, Counter>::default();
         let errors = Family::<CallLabels, Counter>::default();
-        let latency: HistogramFamily = Family::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.0005, 2.0, 18))
-        });
+        let latency: HistogramFamily =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 18)));
         let active_users = Gauge::default();
         let rejected = Family::<RejectLabels, Counter>::default();
         registry.register(
@@ -188,8 +187,18 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let metrics = GatewayMetrics::new();
-        metrics.record_call("tools/call", Some("list_incidents"), "ok", Duration::from_millis(3));
-        metrics.record_call("tools/call", Some("create_incident"), "denied", Duration::ZERO);
+        metrics.record_call(
+            "tools/call",
+            Some("list_incidents"),
+            "ok",
+            Duration::from_millis(3),
+        );
+        metrics.record_call(
+            "tools/call",
+            Some("create_incident"),
+            "denied",
+            Duration::ZERO,
+        );
         metrics.record_rejection("unknown_key");
         metrics.set_active_users(2);
         let text = metrics.render();
@@ -199,10 +208,18 @@ mod tests {
         assert!(text.contains(
             r#"mcp_gateway_errors_total{method="tools/call",tool="create_incident",outcome="denied"} 1"#
         ), "{text}");
-        assert!(!text.contains(r#"mcp_gateway_errors_total{method="tools/call",tool="list_incidents""#));
+        assert!(
+            !text.contains(r#"mcp_gateway_errors_total{method="tools/call",tool="list_incidents""#)
+        );
         assert!(text.contains("mcp_gateway_active_users 2"), "{text}");
-        assert!(text.contains(r#"mcp_gateway_rejected_requests_total{reason="unknown_key"} 1"#), "{text}");
-        assert!(text.contains("mcp_gateway_call_duration_seconds_bucket"), "{text}");
+        assert!(
+            text.contains(r#"mcp_gateway_rejected_requests_total{reason="unknown_key"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("mcp_gateway_call_duration_seconds_bucket"),
+            "{text}"
+        );
         assert!(text.trim_end().ends_with("# EOF"));
     }
 
@@ -210,7 +227,12 @@ mod tests {
     fn tool_labels_are_bounded() {
         let metrics = GatewayMetrics::new();
         for i in 0..(MAX_TOOL_LABELS + 10) {
-            metrics.record_call("tools/call", Some(&format!("t{i}")), "error", Duration::ZERO);
+            metrics.record_call(
+                "tools/call",
+                Some(&format!("t{i}")),
+                "error",
+                Duration::ZERO,
+            );
         }
         assert!(metrics.render().contains(r#"tool="other""#));
     }

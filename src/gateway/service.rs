@@ -15,11 +15,11 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use super::agent_auth::{authenticate, SessionOwners};
+use super::agent_call::forwarding_handler;
 use super::drain::Drain;
 use super::handler::GatewayHandler;
 use super::keys::GatewayKeys;
 use super::list_changed::ListChanged;
-use super::agent_call::forwarding_handler;
 use super::metrics::GatewayMetrics;
 use super::pending::PendingCalls;
 use crate::connector::{Connector, ConnectorBuilder, Policy};
@@ -48,7 +48,7 @@ impl GatewayState {
     /// Forgets the owners of sessions rmcp no longer holds, once the map has grown.
     pub(crate) fn prune_session_owners(&self) {
         let owners = self.session_owners.len();
-        if owners < 1024 || owners % 256 != 0 {
+        if owners < 1024 || !owners.is_multiple_of(256) {
             return;
         }
         if let Ok(sessions) = self.sessions.sessions.try_read() {
@@ -153,12 +153,9 @@ impl Gateway {
             state.sessions.clone(),
             config,
         );
-        let mcp = Router::new()
-            .route_service("/mcp", mcp)
-            .route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                authenticate,
-            ));
+        let mcp = Router::new().route_service("/mcp", mcp).route_layer(
+            axum::middleware::from_fn_with_state(state.clone(), authenticate),
+        );
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
@@ -194,10 +191,7 @@ impl Gateway {
         );
         let left = self.state.drain.drain(self.grace).await;
         if left > 0 {
-            tracing::warn!(
-                left,
-                "grace period over: ending calls still in flight"
-            );
+            tracing::warn!(left, "grace period over: ending calls still in flight");
         }
         self.state.cancel.cancel();
         left

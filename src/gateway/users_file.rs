@@ -130,7 +130,10 @@ impl UsersFile {
         };
         let raw: RawFile = toml::from_str(text).map_err(|err| {
             let span = err.span().unwrap_or(0..0);
-            fail(span.clone(), describe_parse_error(text, span, err.message()))
+            fail(
+                span.clone(),
+                describe_parse_error(text, span, err.message()),
+            )
         })?;
         if raw.user.is_empty() {
             return Err(fail(
@@ -171,9 +174,8 @@ impl UsersFile {
             for key in &user_keys {
                 let span = key.span();
                 let secret = key.get_ref();
-                check_key(secret.expose_secret()).map_err(|err| {
-                    fail(span.clone(), format!("user {id}: {err}"))
-                })?;
+                check_key(secret.expose_secret())
+                    .map_err(|err| fail(span.clone(), format!("user {id}: {err}")))?;
                 match keys.insert(secret.clone(), user_id.clone()) {
                     Ok(()) => {}
                     Err(KeyError::Duplicate(owner)) => {
@@ -250,7 +252,12 @@ impl UsersFile {
 
 impl fmt::Display for UsersFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} users, {} gateway keys", self.user_ids.len(), self.keys.len())
+        write!(
+            f,
+            "{} users, {} gateway keys",
+            self.user_ids.len(),
+            self.keys.len()
+        )
     }
 }
 
@@ -335,7 +342,10 @@ mod tests {
         for (text, line, needle) in cases {
             let (got_line, message) = error(&text);
             assert_eq!(got_line, line, "line for {text:?}: {message}");
-            assert!(message.contains(needle), "{message:?} should mention {needle:?}");
+            assert!(
+                message.contains(needle),
+                "{message:?} should mention {needle:?}"
+            );
             assert!(!message.contains(secret), "{message:?} leaks the token");
             assert!(!message.contains(KEY_A), "{message:?} leaks a key");
         }

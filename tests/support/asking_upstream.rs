@@ -109,7 +109,12 @@ impl ServerHandler for Asking {
     ) -> Result<CallToolResponse, ErrorData> {
         let user = user_of(&context);
         let args = request.arguments.clone().unwrap_or_default();
-        let arg = |name: &str| args.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+        let arg = |name: &str| {
+            args.get(name)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let (key, ask) = match request.name.as_ref() {
             "whoami" => return Ok(text_result(json!({ "user": user })).into()),
             "confirm_action" => ("confirm", elicitation(&arg("action"))),
@@ -118,7 +123,9 @@ impl ServerHandler for Asking {
         };
         let answer: Value = if stateless(&context) {
             match request.input_responses.as_ref().and_then(|r| r.get(key)) {
-                Some(answer) if request.request_state.as_deref() == Some(&format!("state-for-{user}")) => {
+                Some(answer)
+                    if request.request_state.as_deref() == Some(&format!("state-for-{user}")) =>
+                {
                     answer.clone()
                 }
                 Some(_) => return Err(ErrorData::invalid_params("tampered request state", None)),
@@ -134,11 +141,9 @@ impl ServerHandler for Asking {
             }
         } else {
             let request: rmcp::model::ServerRequest = serde_json::from_value(ask).unwrap();
-            let answer = context
-                .peer
-                .send_request(request)
-                .await
-                .map_err(|e| ErrorData::internal_error(format!("asking the client failed: {e}"), None))?;
+            let answer = context.peer.send_request(request).await.map_err(|e| {
+                ErrorData::internal_error(format!("asking the client failed: {e}"), None)
+            })?;
             serde_json::to_value(answer).unwrap()
         };
         Ok(text_result(json!({ "user": user, "action": arg("action"), "answer": answer })).into())

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 #[path = "python_peer.rs"]
-mod python_peer;
+pub mod python_peer;
 pub use python_peer::python_peer_interpreter;
 
 /// Alice's gateway key (mock user Alice, role `user`).
@@ -130,7 +130,8 @@ pub fn python() -> Option<PathBuf> {
     if let Some(python) = python_peer_interpreter() {
         return Some(python);
     }
-    let msg = "the Python MCP SDK interop peer is not installed; run ./scripts/install-python-peer.sh";
+    let msg =
+        "the Python MCP SDK interop peer is not installed; run ./scripts/install-python-peer.sh";
     if std::env::var("REQUIRE_PYTHON_PEER").is_ok_and(|v| v == "1") {
         panic!("REQUIRE_PYTHON_PEER=1 but {msg}");
     }
@@ -148,7 +149,8 @@ pub async fn agent(url: &str, key: &str, mode: &str, steps: Value) -> Value {
 /// [`agent`] with extra arguments (`--elicit-answer …`).
 pub async fn agent_with(url: &str, key: &str, mode: &str, steps: Value, extra: &[&str]) -> Value {
     let python = python_peer_interpreter().expect("python() checked first");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/python-peer/gateway_agent.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/python-peer/gateway_agent.py");
     let mut child = tokio::process::Command::new(python)
         .arg(script)
         .args(["--url", url, "--key", key, "--mode", mode])
@@ -167,7 +169,10 @@ pub async fn agent_with(url: &str, key: &str, mode: &str, steps: Value, extra: &
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let run = async {
-        let (a, b) = tokio::join!(out.read_to_string(&mut stdout), err.read_to_string(&mut stderr));
+        let (a, b) = tokio::join!(
+            out.read_to_string(&mut stdout),
+            err.read_to_string(&mut stderr)
+        );
         a.and(b).map(|_| ())
     };
     tokio::time::timeout(Duration::from_secs(90), run)
@@ -175,7 +180,10 @@ pub async fn agent_with(url: &str, key: &str, mode: &str, steps: Value, extra: &
         .expect("gateway_agent.py finishes")
         .expect("read its output");
     let status = child.wait().await.expect("wait for gateway_agent.py");
-    assert!(status.success(), "gateway_agent.py failed ({status}): {stderr}");
+    assert!(
+        status.success(),
+        "gateway_agent.py failed ({status}): {stderr}"
+    );
     let line = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("gateway_agent.py printed no JSON ({e}): {stdout}\n{stderr}"))
