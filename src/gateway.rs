@@ -15,8 +15,11 @@
 //!   only, saying how to create a new token, and invalidates the credential.
 //! - Forwarded: `tools/list` (filtered by the policy), `tools/call`, `resources/list`,
 //!   `resources/templates/list`, `resources/read`, `prompts/list`, `prompts/get`,
-//!   `completion/complete`, and the upstream's list-changed notifications to the user's agents.
-//!   An agent cancelling a request cancels it upstream.
+//!   `completion/complete`, the upstream's list-changed notifications to the user's agents, a
+//!   call's progress notifications to the agent that made it, and the upstream's server requests
+//!   (elicitation, sampling) to the agent whose call caused them: on that call's own stream for a
+//!   session-era agent, as `input_required` rounds (SEP-2322) for a 2026-07-28 agent, whose
+//!   answers complete the same upstream call. An agent cancelling a request cancels it upstream.
 //! - One log line per call (target `mcp_gateway::call`: user, method, tool, outcome, latency;
 //!   never a token) and [`GatewayMetrics`].
 //! - [`UsersFile`] reads a `users.toml` of users, keys and tokens.
