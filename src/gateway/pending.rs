@@ -76,6 +76,8 @@ impl PendingCalls {
     /// Takes the call parked under `state`, if it is `user`'s call of `tool`.
     pub(crate) fn take(&self, state: &str, user: &UserId, tool: &str) -> Option<Parked> {
         let mut calls = self.lock();
+        let now = Instant::now();
+        calls.retain(|_, parked| now.duration_since(parked.parked_at) < ANSWER_TIMEOUT);
         let matches = calls
             .get(state)
             .is_some_and(|p| &p.user == user && p.tool == tool);

@@ -139,7 +139,10 @@ impl Gateway {
         let state = self.state.clone();
         let mut config = StreamableHttpServerConfig::default()
             .with_cancellation_token(state.cancel.child_token())
-            .with_sse_keep_alive(Some(Duration::from_secs(15)));
+            .with_sse_keep_alive(Some(Duration::from_secs(15)))
+            // A plain JSON reply where nothing comes before the result (2026-07-28 requests);
+            // rmcp switches to SSE by itself when progress or a request must go first.
+            .with_json_response(true);
         if let Some(hosts) = &self.allowed_hosts {
             config = if hosts.is_empty() {
                 config.disable_allowed_hosts()
