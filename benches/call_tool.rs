@@ -317,9 +317,8 @@ async fn rmcp_call_tool(client: &RmcpClient) -> rmcp::model::CallToolResult {
 // ---------------------------------------------------------------------------------------------
 
 fn our_client(url: &Url, version: ProtocolVersion) -> McpClient {
-    let server = GenericServer::new("mock", url.as_str())
-        .expect("loopback endpoint")
-        .with_auth_scheme(AuthScheme::token());
+    let server =
+        GenericServer::new("mock", url.as_str(), AuthScheme::token()).expect("loopback endpoint");
     McpClient::builder(server)
         .protocol(ProtocolPreference::Exact(version))
         .build()
@@ -499,9 +498,8 @@ fn connector_group(c: &mut Criterion, rt: &Runtime, fx: &Fixture) {
     let (connector, session) = rt.block_on(async {
         let store = InMemoryCredentialStore::new();
         store.insert(user.clone(), TOKEN);
-        let server = GenericServer::new("mock", url.as_str())
-            .expect("loopback endpoint")
-            .with_auth_scheme(AuthScheme::token());
+        let server = GenericServer::new("mock", url.as_str(), AuthScheme::token())
+            .expect("loopback endpoint");
         let connector = Connector::builder()
             .server(server)
             .credentials(store)

@@ -120,9 +120,7 @@ async fn agent(
     credential: &str,
     version: ProtocolVersion,
 ) -> Session {
-    let server = GenericServer::new("hop", url)
-        .unwrap()
-        .with_auth_scheme(scheme);
+    let server = GenericServer::new("hop", url, scheme).unwrap();
     McpClient::builder(server)
         .protocol(ProtocolPreference::Exact(version))
         .build()
@@ -250,49 +248,66 @@ fn main() {
         // 512 users at once through one gateway.
         let rss_before = rss_kib();
         let agents = McpClient::builder(
-            GenericServer::new("gateway", &gateway_url).unwrap().with_auth_scheme(AuthScheme::bearer()),
+            GenericServer::new("gateway", &gateway_url, AuthScheme::bearer()).unwrap(),
         )
         .build()
         .unwrap();
-        let started = Instant::now();
-        let mut tasks = Vec::with_capacity(USERS);
-        for i in 0..USERS {
-            let agents = agents.clone();
-            tasks.push(tokio::spawn(async move {
-                let session = agents.connect(&Credential::new(key_of(i))).await.unwrap();
-                for _ in 0..CALLS_PER_USER {
-                    let result = session.call_tool("get_user_data", json!({})).await.unwrap();
-                    assert_eq!(
-                        result.structured_content.as_ref().unwrap()["email"],
-                        format!("bench{i}@example.com"),
-                        "every user gets their own data"
-                    );
-                }
-                session
-            }));
-        }
         let mut sessions = Vec::with_capacity(USERS);
-        for task in tasks {
-            sessions.push(task.await.unwrap());
+        let mut waves = Vec::new();
+        for wave in 0..2 {
+            let started = Instant::now();
+            let mut tasks = Vec::with_capacity(USERS);
+            for i in 0..USERS {
+                let agents = agents.clone();
+                let session = sessions.get(i).cloned();
+                tasks.push(tokio::spawn(async move {
+                    let session = match session {
+                        Some(session) => session,
+                        None => agents.connect(&Credential::new(key_of(i))).await.unwrap(),
+                    };
+                    for _ in 0..CALLS_PER_USER {
+                        let result = session.call_tool("get_user_data", json!({})).await.unwrap();
+                        assert_eq!(
+                            result.structured_content.as_ref().unwrap()["email"],
+                            format!("bench{i}@example.com"),
+                            "every user gets their own data"
+                        );
+                    }
+                    session
+                }));
+            }
+            let mut done = Vec::with_capacity(USERS);
+            for task in tasks {
+                done.push(task.await.unwrap());
+            }
+            sessions = done;
+            let elapsed = started.elapsed();
+            let to_gateway = connections_to(port_of(&gateway_url));
+            let to_upstream = connections_to(mock.addr().port());
+            let rss = rss_kib().unwrap_or(0);
+            println!(
+                "  wave {}: {USERS} users x {CALLS_PER_USER} calls at once through one gateway: {:.2} s ({:.0} calls/s); upstream sessions {}; TCP connections agent->gateway {to_gateway}, gateway->upstream {to_upstream}; RSS {rss} KiB ({:+.1} KiB per user since before the users came)",
+                wave + 1,
+                elapsed.as_secs_f64(),
+                (USERS * CALLS_PER_USER) as f64 / elapsed.as_secs_f64(),
+                gateway.connector().active_users(),
+                (rss as f64 - rss_before.unwrap_or(0) as f64) / USERS as f64,
+            );
+            waves.push((to_upstream, rss));
         }
-        let elapsed = started.elapsed();
-        let to_gateway = connections_to(port_of(&gateway_url));
-        let to_upstream = connections_to(mock.addr().port());
-        let rss_after = rss_kib();
-        println!(
-            "  {USERS} users x {CALLS_PER_USER} calls at once through one gateway: {:.2} s ({:.0} calls/s); upstream sessions open: {}; TCP connections agent->gateway {to_gateway}, gateway->upstream {to_upstream} (includes the hop measurements' pools); process RSS {} KiB -> {} KiB ({:+} KiB, {:.1} KiB per user)",
-            elapsed.as_secs_f64(),
-            (USERS * CALLS_PER_USER) as f64 / elapsed.as_secs_f64(),
-            gateway.connector().active_users(),
-            rss_before.unwrap_or(0),
-            rss_after.unwrap_or(0),
-            rss_after.unwrap_or(0) as i64 - rss_before.unwrap_or(0) as i64,
-            (rss_after.unwrap_or(0) as f64 - rss_before.unwrap_or(0) as f64) / USERS as f64,
-        );
         assert_eq!(gateway.connector().active_users(), USERS, "one upstream session per user");
+        let (first, second) = (waves[0], waves[1]);
         assert!(
-            to_upstream <= USERS + 16,
-            "the gateway's upstream connections stay bounded by the concurrency ({to_upstream})"
+            second.0 <= first.0 + 64,
+            "a second wave of the same users reuses the upstream connections ({} then {})",
+            first.0,
+            second.0
+        );
+        assert!(
+            second.1 <= first.1 + first.1 / 4,
+            "a second wave of the same users does not grow memory much ({} KiB then {} KiB)",
+            first.1,
+            second.1
         );
         drop(sessions);
     });

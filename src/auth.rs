@@ -32,6 +32,8 @@ use crate::error::{Error, Result};
 pub struct AuthScheme {
     header: HeaderName,
     prefix: Cow<'static, str>,
+    /// `false` only for [`AuthScheme::none`].
+    sends: bool,
 }
 
 impl AuthScheme {
@@ -50,11 +52,36 @@ impl AuthScheme {
         Self::fixed("Bearer ")
     }
 
+    /// No credential at all: for a server that needs none (see
+    /// [`GenericServer::without_credential`](crate::GenericServer::without_credential)). No
+    /// header is sent, whatever credential the connection was opened with.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::AuthScheme;
+    ///
+    /// let none = AuthScheme::none();
+    /// assert!(!none.sends_credential());
+    /// assert!(AuthScheme::token().sends_credential());
+    /// assert_eq!(none.to_string(), "no credential");
+    /// ```
+    pub fn none() -> Self {
+        AuthScheme {
+            sends: false,
+            ..Self::fixed("")
+        }
+    }
+
     fn fixed(prefix: &'static str) -> Self {
         AuthScheme {
             header: http::header::AUTHORIZATION,
             prefix: Cow::Borrowed(prefix),
+            sends: true,
         }
+    }
+
+    /// Whether a credential header is sent at all (`false` only for [`AuthScheme::none`]).
+    pub fn sends_credential(&self) -> bool {
+        self.sends
     }
 
     /// Any header and prefix, for example `custom("X-Api-Key", "")`.
@@ -88,10 +115,12 @@ impl AuthScheme {
         Ok(AuthScheme {
             header,
             prefix: Cow::Owned(prefix.to_owned()),
+            sends: true,
         })
     }
 
-    /// The header the credential is sent in.
+    /// The header the credential is sent in (`authorization` for [`AuthScheme::none`], which
+    /// sends none).
     pub fn header_name(&self) -> &HeaderName {
         &self.header
     }
@@ -108,7 +137,14 @@ impl AuthScheme {
     /// without regard to case) is not prefixed again. The rest must be non-empty printable ASCII
     /// without spaces; anything else (CR, LF, NUL, other control or non-ASCII characters) is an
     /// [`Error::InvalidCredential`] whose message never repeats the token.
+    ///
+    /// For [`AuthScheme::none`] the token is ignored and the value is empty: it is never sent.
     pub fn header_value(&self, token: &SecretString) -> Result<HeaderValue> {
+        if !self.sends {
+            let mut value = HeaderValue::from_static("");
+            value.set_sensitive(true);
+            return Ok(value);
+        }
         let raw = token.expose_secret().trim_matches(' ');
         let bare = strip_prefix_ignore_case(raw, &self.prefix).unwrap_or(raw);
         check_token(bare)?;
@@ -184,6 +220,7 @@ impl fmt::Debug for AuthScheme {
         f.debug_struct("AuthScheme")
             .field("header", &self.header.as_str())
             .field("prefix", &self.prefix)
+            .field("sends_credential", &self.sends)
             .finish()
     }
 }
@@ -191,6 +228,9 @@ impl fmt::Debug for AuthScheme {
 impl fmt::Display for AuthScheme {
     /// `authorization: Token <token>`: the shape, never a token.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.sends {
+            return f.write_str("no credential");
+        }
         write!(f, "{}: {}<token>", self.header, self.prefix)
     }
 }

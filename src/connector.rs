@@ -3,9 +3,9 @@
 
 mod policy;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
@@ -17,9 +17,9 @@ use crate::client::{
 };
 use crate::credential::{Credential, CredentialProvider, SharedCredentialProvider, UserId};
 use crate::error::{Error, Result};
-use crate::server::RemoteMcpServer;
+use crate::server::{ConnectionType, RemoteMcpServer};
 
-pub use policy::Policy;
+pub use policy::{Policy, PolicyDenial, PolicyRule};
 
 /// Many users, one remote MCP server, one connection pool.
 ///
@@ -60,11 +60,13 @@ pub struct Connector {
 struct ConnectorInner {
     client: McpClient,
     credentials: SharedCredentialProvider,
-    policy: Policy,
+    /// Swapped whole by [`Connector::set_policy`]; each call reads it once.
+    policy: RwLock<Arc<Policy>>,
     idle_timeout: Duration,
     token_age_warning: Option<Duration>,
     users: Mutex<HashMap<UserId, Arc<UserSlot>>>,
-    warned_about_age: Mutex<HashSet<UserId>>,
+    /// When each user was last warned about an old token (bounded, see `warn_if_old`).
+    warned_about_age: Mutex<HashMap<UserId, Instant>>,
     sweeper_started: std::sync::atomic::AtomicBool,
 }
 
@@ -84,7 +86,7 @@ impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connector")
             .field("server", &self.inner.client.server().name())
-            .field("policy", &self.inner.policy)
+            .field("policy", &*self.policy())
             .field("idle_timeout", &self.inner.idle_timeout)
             .field("users", &self.lock_users().len())
             .finish_non_exhaustive()
@@ -92,7 +94,8 @@ impl fmt::Debug for Connector {
 }
 
 impl Connector {
-    /// A builder; `server` and `credentials` are required.
+    /// A builder; `server` is required, and `credentials` unless the server needs no credential
+    /// ([`ConnectionType::NoCredential`](crate::ConnectionType::NoCredential)).
     pub fn builder() -> ConnectorBuilder {
         ConnectorBuilder::default()
     }
@@ -102,9 +105,36 @@ impl Connector {
         &self.inner.client
     }
 
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.inner.policy
+    /// The policy in force (a snapshot: a later [`set_policy`](Self::set_policy) does not change
+    /// it).
+    pub fn policy(&self) -> Arc<Policy> {
+        self.inner
+            .policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the policy, for every user, from the next call on (calls already past their
+    /// policy check finish under the old one). Open sessions are kept: a user the new policy
+    /// refuses is refused on their next call, and [`disconnect`](Self::disconnect) closes their
+    /// session at once if wanted.
+    ///
+    /// ```
+    /// # use pagerduty_mcp_connect::{Connector, InMemoryCredentialStore, PagerDuty, Policy, Region};
+    /// # fn run() -> Result<(), pagerduty_mcp_connect::Error> {
+    /// let connector = Connector::builder()
+    ///     .server(PagerDuty::new(Region::Us))
+    ///     .credentials(InMemoryCredentialStore::new())
+    ///     .build()?;
+    /// // An incident freeze: from now on, read-only for everyone.
+    /// connector.set_policy(Policy::new().read_only(true));
+    /// assert!(connector.policy().is_read_only_for(&"alice".into()));
+    /// # Ok(()) }
+    /// # run().unwrap();
+    /// ```
+    pub fn set_policy(&self, policy: Policy) {
+        *self.inner.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
     }
 
     /// The tools `user` may see: the server's list filtered by the policy.
@@ -118,15 +148,11 @@ impl Connector {
         );
         let started = Instant::now();
         let result = async {
-            let tools = self.tools_of(user, true).await?;
+            let policy = self.policy();
+            let tools = self.tools_of(&policy, user, true).await?;
             Ok(tools
                 .iter()
-                .filter(|tool| {
-                    self.inner
-                        .policy
-                        .check_tool(user, &tool.name, Some(tool))
-                        .is_none()
-                })
+                .filter(|tool| policy.check_tool(user, &tool.name, Some(tool)).is_ok())
                 .cloned()
                 .collect())
         }
@@ -181,30 +207,33 @@ impl Connector {
         arguments: Value,
         options: RequestOptions,
     ) -> Result<CallToolResult> {
-        let policy = &self.inner.policy;
+        let policy = self.policy();
         // Lists first: they need no round trip.
-        if let Some(reason) = policy
-            .check_tool(user, name, None)
-            .filter(|_| !policy.needs_annotations(user))
-        {
-            return Err(Error::PolicyDenied { reason });
-        }
-        if policy.needs_annotations(user) {
-            let tools = self.tools_of(user, false).await?;
+        if !policy.needs_annotations(user) {
+            policy.check_tool(user, name, None)?;
+        } else {
+            let tools = self.tools_of(&policy, user, false).await?;
             let tool = tools.iter().find(|t| t.name == name);
-            if let Some(reason) = policy.check_tool(user, name, tool) {
-                return Err(Error::PolicyDenied { reason });
-            }
+            policy.check_tool(user, name, tool)?;
         }
-        let (session, credential) = self.session_and_credential(user).await?;
+        let (session, credential) = self.session_and_credential(&policy, user).await?;
         let result = session.call_tool_with(name, arguments, options).await;
         self.after_call(user, &credential, result).await
     }
 
     /// The user's session, for everything the connector does not wrap (resources, prompts,
-    /// raw requests). Policy on tools is not applied to what you send through it.
+    /// raw requests).
+    ///
+    /// The policy's **user** rules apply: a user the policy refuses gets
+    /// [`Error::PolicyDenied`] and no session. Its **tool** rules (allow/deny lists, read-only
+    /// mode) cannot apply to what you send through the session yourself (a raw `tools/call`
+    /// included): call tools through [`call_tool`](Self::call_tool) to have them enforced. A 401
+    /// seen through the session is not reported to the credential provider either.
     pub async fn session(&self, user: &UserId) -> Result<Session> {
-        self.session_and_credential(user).await.map(|(s, _)| s)
+        let policy = self.policy();
+        self.session_and_credential(&policy, user)
+            .await
+            .map(|(s, _)| s)
     }
 
     /// Closes and forgets `user`'s session (for example when they log out of the gateway).
@@ -238,8 +267,13 @@ impl Connector {
     }
 
     /// The user's tool list, cached with the session (`refresh` fetches it again).
-    async fn tools_of(&self, user: &UserId, refresh: bool) -> Result<Arc<Vec<Tool>>> {
-        let (session, credential) = self.session_and_credential(user).await?;
+    async fn tools_of(
+        &self,
+        policy: &Policy,
+        user: &UserId,
+        refresh: bool,
+    ) -> Result<Arc<Vec<Tool>>> {
+        let (session, credential) = self.session_and_credential(policy, user).await?;
         if !refresh {
             let slot = self.slot(user);
             let current = slot.current.lock().await;
@@ -261,10 +295,12 @@ impl Connector {
         Ok(tools)
     }
 
-    async fn session_and_credential(&self, user: &UserId) -> Result<(Session, Credential)> {
-        if let Some(reason) = self.inner.policy.check_user(user) {
-            return Err(Error::PolicyDenied { reason });
-        }
+    async fn session_and_credential(
+        &self,
+        policy: &Policy,
+        user: &UserId,
+    ) -> Result<(Session, Credential)> {
+        policy.check_user(user)?;
         let credential = self.inner.credentials.credential(user).await?;
         self.warn_if_old(user, &credential);
         self.start_sweeper();
@@ -348,13 +384,7 @@ impl Connector {
         if age <= limit {
             return;
         }
-        let first = self
-            .inner
-            .warned_about_age
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(user.clone());
-        if first {
+        if self.first_age_warning(user) {
             tracing::warn!(
                 user = %user,
                 age_days = age.as_secs() / 86_400,
@@ -362,6 +392,34 @@ impl Connector {
                 "the user's API token is old and should be rotated (it never expires by itself)"
             );
         }
+    }
+
+    /// Whether `user` is due an old-token warning: once a day per user. The record is bounded
+    /// (`MAX_AGE_WARNINGS` users): when full, warnings older than a day are forgotten first,
+    /// then all of them (a user may then be warned again sooner; the record stays bounded).
+    fn first_age_warning(&self, user: &UserId) -> bool {
+        const REPEAT_AFTER: Duration = Duration::from_secs(86_400);
+        const MAX_AGE_WARNINGS: usize = 10_000;
+        let now = Instant::now();
+        let mut warned = self
+            .inner
+            .warned_about_age
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if warned
+            .get(user)
+            .is_some_and(|at| now.duration_since(*at) < REPEAT_AFTER)
+        {
+            return false;
+        }
+        if warned.len() >= MAX_AGE_WARNINGS && !warned.contains_key(user) {
+            warned.retain(|_, at| now.duration_since(*at) < REPEAT_AFTER);
+            if warned.len() >= MAX_AGE_WARNINGS {
+                warned.clear();
+            }
+        }
+        warned.insert(user.clone(), now);
+        true
     }
 
     fn start_sweeper(&self) {
@@ -447,7 +505,8 @@ impl ConnectorBuilder {
         self
     }
 
-    /// Where users' credentials come from (required).
+    /// Where users' credentials come from (required, unless the server's connection type is
+    /// [`ConnectionType::NoCredential`](crate::ConnectionType::NoCredential)).
     pub fn credentials(mut self, provider: impl CredentialProvider + 'static) -> Self {
         self.credentials = Some(SharedCredentialProvider::new(provider));
         self
@@ -500,7 +559,8 @@ impl ConnectorBuilder {
         self
     }
 
-    /// The policy (default: everyone, every tool).
+    /// The policy (default: everyone, every tool). It can be replaced later with
+    /// [`Connector::set_policy`].
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self
@@ -512,8 +572,8 @@ impl ConnectorBuilder {
         self
     }
 
-    /// Warn (once per user) when a credential's creation time is older than this (default 90
-    /// days); `None` turns the warning off.
+    /// Warn (once a day per user) when a credential's creation time is older than this (default
+    /// 90 days); `None` turns the warning off.
     pub fn token_age_warning(mut self, age: Option<Duration>) -> Self {
         self.token_age_warning = Some(age);
         self
@@ -524,9 +584,16 @@ impl ConnectorBuilder {
         let server = self
             .server
             .ok_or_else(|| Error::config("Connector::builder() needs .server(…)"))?;
-        let credentials = self
-            .credentials
-            .ok_or_else(|| Error::config("Connector::builder() needs .credentials(…)"))?;
+        let credentials = match self.credentials {
+            Some(credentials) => credentials,
+            None if server.connection_type() == ConnectionType::NoCredential => {
+                // Never revoked: a 401 from such a server is reported, not remembered.
+                SharedCredentialProvider::new(crate::credential::credential_fn(
+                    |_user: UserId| async { Ok(Credential::none()) },
+                ))
+            }
+            None => return Err(Error::config("Connector::builder() needs .credentials(…)")),
+        };
         let mut client = McpClient::builder_shared(server);
         if let Some(configure) = self.client {
             client = configure(client);
@@ -538,15 +605,38 @@ impl ConnectorBuilder {
             inner: Arc::new(ConnectorInner {
                 client: client.build()?,
                 credentials,
-                policy: self.policy,
+                policy: RwLock::new(Arc::new(self.policy)),
                 idle_timeout: self.idle_timeout.unwrap_or(Duration::from_secs(15 * 60)),
                 token_age_warning: self
                     .token_age_warning
                     .unwrap_or(Some(Duration::from_secs(90 * 86_400))),
                 users: Mutex::new(HashMap::new()),
-                warned_about_age: Mutex::new(HashSet::new()),
+                warned_about_age: Mutex::new(HashMap::new()),
                 sweeper_started: std::sync::atomic::AtomicBool::new(false),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{InMemoryCredentialStore, PagerDuty, Region};
+
+    #[test]
+    fn old_token_warnings_are_daily_per_user_and_bounded() {
+        let connector = Connector::builder()
+            .server(PagerDuty::new(Region::Us))
+            .credentials(InMemoryCredentialStore::new())
+            .build()
+            .unwrap();
+        let alice = UserId::from("alice");
+        assert!(connector.first_age_warning(&alice));
+        assert!(!connector.first_age_warning(&alice), "once a day");
+        for n in 0..10_050 {
+            connector.first_age_warning(&UserId::from(format!("user-{n}")));
+        }
+        let recorded = connector.inner.warned_about_age.lock().unwrap().len();
+        assert!(recorded <= 10_000, "{recorded} users recorded");
     }
 }

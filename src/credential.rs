@@ -103,6 +103,12 @@ impl Credential {
         }
     }
 
+    /// The empty credential, for a server that needs none ([`AuthScheme::none`](crate::AuthScheme::none)).
+    /// With any other scheme it is refused as an empty token before anything is sent.
+    pub fn none() -> Self {
+        Credential::new(SecretString::from(""))
+    }
+
     /// Records when the token was created (PagerDuty User API Tokens never expire; their age is
     /// what tells a gateway to ask for a rotation).
     #[must_use]
@@ -228,13 +234,17 @@ impl CredentialError {
 /// [`CredentialChain`] and [`CachedCredentials`]; a gateway usually writes its own against its
 /// secret store.
 ///
+/// The trait is written with [`async_trait`](macro@crate::async_trait), re-exported by this crate:
+/// implement it with `#[pagerduty_mcp_connect::async_trait]`, no `async-trait` dependency of your
+/// own needed.
+///
 /// ```
-/// use pagerduty_mcp_connect::{Credential, CredentialError, CredentialProvider, UserId};
+/// use pagerduty_mcp_connect::{async_trait, Credential, CredentialError, CredentialProvider, UserId};
 ///
 /// #[derive(Debug)]
 /// struct Vault;
 ///
-/// #[async_trait::async_trait]
+/// #[async_trait]
 /// impl CredentialProvider for Vault {
 ///     async fn credential(&self, user: &UserId) -> Result<Credential, CredentialError> {
 ///         match user.as_str() {

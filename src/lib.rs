@@ -71,6 +71,65 @@
 //! # fn main() {}
 //! ```
 //!
+//! ## Implementing a credential provider
+//!
+//! [`CredentialProvider`] is an async trait. The attribute macro it needs is re-exported as
+//! [`pagerduty_mcp_connect::async_trait`](macro@async_trait), so an implementation needs no
+//! dependency but this crate:
+//!
+//! ```
+//! use pagerduty_mcp_connect::{async_trait, Credential, CredentialError, CredentialProvider, UserId};
+//!
+//! #[derive(Debug)]
+//! struct MyVault;
+//!
+//! #[async_trait]
+//! impl CredentialProvider for MyVault {
+//!     async fn credential(&self, user: &UserId) -> Result<Credential, CredentialError> {
+//!         Err(CredentialError::NotFound { user: user.clone() })
+//!     }
+//! }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `rustls` | yes | TLS through rustls with the aws-lc-rs crypto provider (needs a C compiler and cmake to build) |
+//! | `rustls-ring` | no | TLS through rustls with the ring crypto provider (installed as the process default unless the application installed one) |
+//! | `native-tls` | no | TLS through the platform's library (OpenSSL on Linux) |
+//! | `testing` | no | [`testing::MockPagerDuty`], the embedded mock server, for your own tests |
+//!
+//! With `default-features = false` pick one TLS feature; without any, only `http://` to loopback
+//! works.
+//!
+//! ## Stability
+//!
+//! The crate follows semantic versioning (before 1.0: a breaking change bumps the minor version).
+//! What is public and stable is what rustdoc shows: items hidden from the docs are not part of
+//! the API. To let the API grow in minor releases:
+//!
+//! - Enums ([`Error`], [`CredentialError`], [`Region`], [`ConnectionType`], …) are
+//!   `#[non_exhaustive]`: match them with a `_` arm; new variants come in minor releases.
+//! - Structs with public fields (the [`client::model`] types, [`CatalogueSummary`],
+//!   [`AreaSummary`], [`ToolSummary`]) are `#[non_exhaustive]`: read their fields freely, build
+//!   them with their constructors (`Tool::new`, `Content::text`, `CallToolResult::new` …) and
+//!   `with_*` methods, never with a struct literal; new fields come in minor releases. The model
+//!   types keep what the server sent beyond the modelled fields in `extra`.
+//! - Builders are `#[must_use]`; new setters come in minor releases, existing defaults change only
+//!   in a breaking release and are noted in `CHANGELOG.md`.
+//! - Types of other crates in the API come from the versions re-exported here: [`reqwest`]
+//!   (`McpClientBuilder::http_client`, `TokenVerifier::with_client`), [`http`]
+//!   (`AuthScheme::header_value`), [`url`] (`RemoteMcpServer::endpoint`), [`serde_json`]
+//!   (tool arguments and results), [`secrecy`] (tokens) and [`async_trait`](macro@async_trait).
+//!   Use these paths to stay in step with this crate; moving one of them to a new major version
+//!   is a breaking change of this crate.
+//! - The wire behaviour (which protocol versions are spoken, header names, the PagerDuty endpoints)
+//!   follows the MCP specification and PagerDuty; such changes are listed in `CHANGELOG.md`.
+//! - The minimum supported Rust version (`rust-version` in `Cargo.toml`, 1.88) is raised only in
+//!   a minor release, and CI checks it is not below what the locked dependencies need.
+//! - The [`testing`] module is for tests: its fault-injection knobs may change in minor releases.
+//!
 //! ## Modules
 //!
 //! - [`client`]: [`McpClient`] and [`Session`], the MCP client over Streamable HTTP in both
@@ -82,7 +141,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 pub mod client;
@@ -98,6 +157,7 @@ mod region;
 mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 
 pub use auth::AuthScheme;
 pub use client::model::{
@@ -110,7 +170,7 @@ pub use client::{
     McpClientBuilder, NotificationStream, Progress, ProtocolPreference, ProtocolVersion,
     RequestOptions, ServerRequest, ServerRequestHandler, ServerRequestKind, Session,
 };
-pub use connector::{Connector, ConnectorBuilder, Policy};
+pub use connector::{Connector, ConnectorBuilder, Policy, PolicyDenial, PolicyRule};
 pub use credential::{
     credential_fn, CachedCredentials, Credential, CredentialChain, CredentialError,
     CredentialProvider, EnvCredential, InMemoryCredentialStore, SharedCredentialProvider,
@@ -124,4 +184,14 @@ pub use pagerduty::{
 pub use region::{Region, UnknownRegion};
 pub use server::{ConnectionType, GenericServer, RemoteMcpServer};
 
+pub use async_trait::async_trait;
+pub use http;
+pub use reqwest;
 pub use secrecy;
+pub use serde_json;
+pub use url;
+
+/// README.md's code blocks, compiled and run as doctests (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -16,6 +16,9 @@ pub enum ConnectionType {
     PerUser,
     /// Every user shares one credential (a service account).
     Shared,
+    /// The server needs no credential (an open or network-protected server); its scheme is
+    /// [`AuthScheme::none`].
+    NoCredential,
 }
 
 /// A remote MCP server reachable over Streamable HTTP with a header credential.
@@ -71,18 +74,26 @@ impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for Box<S> {
     }
 }
 
-/// Any remote MCP server with a header credential.
+/// Any remote MCP server with a header credential, or with none.
+///
+/// The credential scheme is always named: servers differ (`Bearer` for OAuth, `Token` for
+/// PagerDuty, an `X-Api-Key` header …), and a wrong guess sends the token in a form the server
+/// rejects. A server that needs no credential is made with
+/// [`without_credential`](Self::without_credential).
 ///
 /// ```
-/// use pagerduty_mcp_connect::{AuthScheme, GenericServer, RemoteMcpServer};
+/// use pagerduty_mcp_connect::{AuthScheme, ConnectionType, GenericServer, RemoteMcpServer};
 ///
-/// let server = GenericServer::new("Example", "https://mcp.example.com/mcp")?
-///     .with_auth_scheme(AuthScheme::bearer())
+/// let server = GenericServer::new("Example", "https://mcp.example.com/mcp", AuthScheme::bearer())?
 ///     .with_credential_help("Create a personal access token under Settings → Tokens.");
 /// assert_eq!(server.endpoint().host_str(), Some("mcp.example.com"));
 /// // Plain HTTP is refused except on loopback.
-/// assert!(GenericServer::new("Example", "http://mcp.example.com/mcp").is_err());
-/// assert!(GenericServer::new("Local", "http://127.0.0.1:8080/mcp").is_ok());
+/// assert!(GenericServer::new("Example", "http://mcp.example.com/mcp", AuthScheme::bearer()).is_err());
+/// assert!(GenericServer::new("Local", "http://127.0.0.1:8080/mcp", AuthScheme::bearer()).is_ok());
+///
+/// let open = GenericServer::without_credential("Docs", "https://docs.example.com/mcp")?;
+/// assert_eq!(open.connection_type(), ConnectionType::NoCredential);
+/// assert!(!open.auth_scheme().sends_credential());
 /// # Ok::<(), pagerduty_mcp_connect::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -95,22 +106,40 @@ pub struct GenericServer {
 }
 
 impl GenericServer {
-    /// A server called `name` at `endpoint`, with `Authorization: Bearer`, per-user credentials and
-    /// a generic help text. The endpoint must be `https://`, or `http://` on a loopback host.
-    pub fn new(name: impl Into<String>, endpoint: &str) -> Result<Self> {
+    /// A server called `name` at `endpoint` that takes each user's credential as `auth_scheme`
+    /// says, with a generic help text. The endpoint must be `https://`, or `http://` on a loopback
+    /// host.
+    pub fn new(name: impl Into<String>, endpoint: &str, auth_scheme: AuthScheme) -> Result<Self> {
         let endpoint = parse_endpoint(endpoint)?;
+        let connection_type = if auth_scheme.sends_credential() {
+            ConnectionType::PerUser
+        } else {
+            ConnectionType::NoCredential
+        };
         Ok(GenericServer {
             name: name.into(),
             endpoint,
-            auth_scheme: AuthScheme::bearer(),
-            connection_type: ConnectionType::PerUser,
+            auth_scheme,
+            connection_type,
             credential_help:
                 "Ask the administrator of this MCP server how to obtain a personal access token."
                     .to_owned(),
         })
     }
 
-    /// Sets how the credential is sent.
+    /// A server called `name` at `endpoint` that needs no credential: no credential header is
+    /// sent ([`AuthScheme::none`], [`ConnectionType::NoCredential`]). A
+    /// [`Connector`](crate::Connector) for it needs no credential provider. Plain `http://` is
+    /// still refused except on loopback.
+    pub fn without_credential(name: impl Into<String>, endpoint: &str) -> Result<Self> {
+        Ok(
+            GenericServer::new(name, endpoint, AuthScheme::none())?.with_credential_help(
+                "This MCP server needs no credential; ask its administrator why it refused you.",
+            ),
+        )
+    }
+
+    /// Sets how the credential is sent ([`AuthScheme::none`] for no credential).
     #[must_use]
     pub fn with_auth_scheme(mut self, auth_scheme: AuthScheme) -> Self {
         self.auth_scheme = auth_scheme;

@@ -167,3 +167,60 @@ async fn allow_and_deny_lists() {
     }
     assert!(tool_calls(&mock).is_empty());
 }
+
+#[tokio::test]
+async fn the_policy_can_be_swapped_while_the_connector_runs() {
+    let mock = MockPagerDuty::start().await;
+    let connector = setup(&mock, Policy::new());
+    let alice = UserId::from("alice");
+    let before = connector.policy();
+    let writes = connector.list_tools(&alice).await.unwrap();
+    assert!(writes.iter().any(|tool| !tool.is_read_only()));
+
+    // An incident freeze: read-only for everyone, from the next call on, same sessions.
+    connector.set_policy(Policy::new().read_only(true));
+    assert!(
+        !before.is_read_only_for(&alice),
+        "a snapshot does not change"
+    );
+    let tools = connector.list_tools(&alice).await.unwrap();
+    assert!(!tools.is_empty() && tools.iter().all(|tool| tool.is_read_only()));
+    mock.clear_requests();
+    let err = connector
+        .call_tool(&alice, "create_incident", json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PolicyDenied { .. }), "{err:?}");
+    assert!(tool_calls(&mock).is_empty(), "nothing was sent");
+
+    // And back.
+    connector.set_policy(Policy::new().deny_tools(["get_user_data"]));
+    assert!(connector
+        .call_tool(&alice, "get_user_data", json!({}))
+        .await
+        .is_err());
+    connector
+        .call_tool(&alice, "list_incidents", json!({}))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_raw_session_is_refused_to_users_the_policy_refuses() {
+    let mock = MockPagerDuty::start().await;
+    let connector = setup(&mock, Policy::new().allow_users(["alice"]));
+    let err = connector
+        .session(&UserId::from("bob"))
+        .await
+        .expect_err("bob may not connect");
+    match err {
+        Error::PolicyDenied { reason } => assert!(reason.contains("bob"), "{reason}"),
+        other => panic!("expected PolicyDenied, got {other:?}"),
+    }
+    assert!(mock.requests().is_empty(), "bob's token was never sent");
+    let session = connector.session(&UserId::from("alice")).await.unwrap();
+    assert!(!session.list_tools().await.unwrap().is_empty());
+    // A user dropped from the list by a new policy loses raw access too.
+    connector.set_policy(Policy::new().allow_users(["bob"]));
+    assert!(connector.session(&UserId::from("alice")).await.is_err());
+}

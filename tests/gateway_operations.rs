@@ -50,9 +50,7 @@ impl Write for SharedWriter {
 }
 
 async fn agent(url: &str, key: &str, version: ProtocolVersion) -> Session {
-    let server = GenericServer::new("gateway", url)
-        .unwrap()
-        .with_auth_scheme(AuthScheme::bearer());
+    let server = GenericServer::new("gateway", url, AuthScheme::bearer()).unwrap();
     McpClient::builder(server)
         .protocol(ProtocolPreference::Exact(version))
         .build()

@@ -160,9 +160,7 @@ async fn serve_recording(
 }
 
 fn client(url: &str) -> McpClient {
-    let server = GenericServer::new("hostile", url)
-        .unwrap()
-        .with_auth_scheme(AuthScheme::token());
+    let server = GenericServer::new("hostile", url, AuthScheme::token()).unwrap();
     McpClient::builder(server)
         .protocol(ProtocolPreference::Auto)
         .request_timeout(Duration::from_millis(500))
@@ -218,7 +216,7 @@ async fn a_pagination_cycle_is_detected() {
 #[tokio::test]
 async fn pinned_version_refused_by_the_server_is_an_error() {
     let url = serve(Behaviour::UnknownResultType, Arc::default()).await;
-    let server = GenericServer::new("hostile", &url).unwrap();
+    let server = GenericServer::new("hostile", &url, AuthScheme::bearer()).unwrap();
     let client = McpClient::builder(server)
         .protocol(ProtocolPreference::Exact(ProtocolVersion::V2025_06_18))
         .build()
@@ -283,9 +281,7 @@ async fn server_requests_and_notifications_before_the_response_are_handled() {
 #[tokio::test]
 async fn a_stream_that_falls_silent_hits_the_idle_timeout() {
     let url = serve(Behaviour::StallAfterHeaders, Arc::default()).await;
-    let server = GenericServer::new("hostile", &url)
-        .unwrap()
-        .with_auth_scheme(AuthScheme::token());
+    let server = GenericServer::new("hostile", &url, AuthScheme::token()).unwrap();
     let client = McpClient::builder(server)
         .request_timeout(Duration::from_secs(30))
         .idle_timeout(Duration::from_millis(300))

@@ -31,9 +31,8 @@ async fn mock(eras: Eras) -> MockPagerDuty {
 }
 
 fn client(mock: &MockPagerDuty, preference: ProtocolPreference) -> McpClient {
-    let server = GenericServer::new("mock", mock.url().as_str())
-        .expect("loopback URL")
-        .with_auth_scheme(AuthScheme::token());
+    let server =
+        GenericServer::new("mock", mock.url().as_str(), AuthScheme::token()).expect("loopback URL");
     McpClient::builder(server)
         .protocol(preference)
         .retry_base_delay(Duration::from_millis(20))

@@ -18,9 +18,7 @@ const SESSION: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V
 const STATELESS: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2026_07_28);
 
 fn builder(url: &str, preference: ProtocolPreference) -> McpClientBuilder {
-    let server = GenericServer::new("mock", url)
-        .expect("loopback URL")
-        .with_auth_scheme(AuthScheme::token());
+    let server = GenericServer::new("mock", url, AuthScheme::token()).expect("loopback URL");
     pagerduty_mcp_connect::McpClient::builder(server)
         .protocol(preference)
         .retry_base_delay(Duration::from_millis(20))

@@ -15,9 +15,8 @@ const DEMO: &str = MockPagerDuty::DEMO_TOKEN;
 const SESSION: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2025_11_25);
 
 fn client(mock: &MockPagerDuty, preference: ProtocolPreference) -> McpClient {
-    let server = GenericServer::new("mock", mock.url().as_str())
-        .expect("loopback URL")
-        .with_auth_scheme(AuthScheme::token());
+    let server =
+        GenericServer::new("mock", mock.url().as_str(), AuthScheme::token()).expect("loopback URL");
     McpClient::builder(server)
         .protocol(preference)
         .retry_base_delay(Duration::from_millis(20))

@@ -177,9 +177,7 @@ async fn echo_server(mode: &'static str) -> String {
 async fn errors_built_from_a_hostile_server_are_scrubbed() {
     for mode in ["401", "403", "500", "jsonrpc"] {
         let url = echo_server(mode).await;
-        let server = GenericServer::new("hostile", &url)
-            .unwrap()
-            .with_auth_scheme(AuthScheme::token());
+        let server = GenericServer::new("hostile", &url, AuthScheme::token()).unwrap();
         let client = McpClient::builder(server)
             .protocol(ProtocolPreference::Exact(ProtocolVersion::V2026_07_28))
             .max_retries(0)
@@ -234,9 +232,12 @@ async fn redirects_to_another_origin_are_not_followed() {
     );
     tokio::spawn(async move { axum::serve(listener_a, app_a).await.unwrap() });
 
-    let server = GenericServer::new("redirecting", &format!("http://{address_a}/mcp"))
-        .unwrap()
-        .with_auth_scheme(AuthScheme::token());
+    let server = GenericServer::new(
+        "redirecting",
+        &format!("http://{address_a}/mcp"),
+        AuthScheme::token(),
+    )
+    .unwrap();
     let client = McpClient::new(server).unwrap();
     let err = client.connect(&Credential::new(TOKEN)).await.unwrap_err();
     assert!(
@@ -253,9 +254,12 @@ async fn redirects_to_another_origin_are_not_followed() {
 
     // A caller-supplied client with reqwest's default policy does follow the redirect (reqwest
     // strips `Authorization` on the way); the reply from the other origin is still refused.
-    let server = GenericServer::new("redirecting", &format!("http://{address_a}/mcp"))
-        .unwrap()
-        .with_auth_scheme(AuthScheme::token());
+    let server = GenericServer::new(
+        "redirecting",
+        &format!("http://{address_a}/mcp"),
+        AuthScheme::token(),
+    )
+    .unwrap();
     let client = McpClient::builder(server)
         .http_client(reqwest::Client::new())
         .max_retries(0)
@@ -279,7 +283,10 @@ fn plain_http_is_refused_except_to_loopback() {
         "http://10.0.0.1/mcp",
         "ftp://x/mcp",
     ] {
-        assert!(GenericServer::new("x", url).is_err(), "{url}");
+        assert!(
+            GenericServer::new("x", url, AuthScheme::token()).is_err(),
+            "{url}"
+        );
         assert!(PagerDuty::builder().endpoint(url).build().is_err(), "{url}");
     }
     for url in [
@@ -287,8 +294,16 @@ fn plain_http_is_refused_except_to_loopback() {
         "http://[::1]:9/mcp",
         "http://localhost:9/mcp",
     ] {
-        assert!(GenericServer::new("x", url).is_ok(), "{url}");
+        assert!(
+            GenericServer::new("x", url, AuthScheme::token()).is_ok(),
+            "{url}"
+        );
     }
-    let err = GenericServer::new("x", &format!("https://user:{TOKEN}@example.com/")).unwrap_err();
+    let err = GenericServer::new(
+        "x",
+        &format!("https://user:{TOKEN}@example.com/"),
+        AuthScheme::token(),
+    )
+    .unwrap_err();
     assert_error_clean(&err);
 }

@@ -1,5 +1,24 @@
 //! Typed MCP results. Every struct keeps the fields it does not know in `extra`, so a newer
 //! server never breaks an older client and nothing the server said is lost.
+//!
+//! The structs are `#[non_exhaustive]`: read their public fields freely, and build them (for a
+//! test double, or a gateway answering its own agents) with their constructors and `with_*`
+//! methods, so that a field added in a minor release breaks nobody.
+//!
+//! ```
+//! use pagerduty_mcp_connect::{CallToolResult, Content, Tool, ToolAnnotations};
+//! use serde_json::json;
+//!
+//! let tool = Tool::new("list_incidents", json!({"type": "object"}))
+//!     .with_description("Lists incidents")
+//!     .with_annotations(ToolAnnotations::new().with_read_only_hint(true));
+//! assert!(tool.is_read_only());
+//!
+//! let result = CallToolResult::new(vec![Content::text("3 incidents")])
+//!     .with_structured_content(json!({"count": 3}));
+//! assert_eq!(result.text(), "3 incidents");
+//! assert!(!result.is_error());
+//! ```
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -8,6 +27,7 @@ use serde_json::{Map, Value};
 pub type Extra = Map<String, Value>;
 
 /// The name and version of a client or server implementation.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Implementation {
     /// The implementation's name.
@@ -26,6 +46,7 @@ pub struct Implementation {
 
 /// What the server said about itself when the connection was set up (the `initialize` result in
 /// the session era, the `server/discover` result in the stateless era).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerDetails {
@@ -44,6 +65,7 @@ pub struct ServerDetails {
 }
 
 /// Hints about a tool's behaviour. They come from the server and are not guarantees.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolAnnotations {
@@ -68,6 +90,7 @@ pub struct ToolAnnotations {
 }
 
 /// A tool the server offers.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
@@ -113,6 +136,7 @@ impl Tool {
 
 /// One piece of content in a tool result or a prompt message. The fields present depend on
 /// `type` (`text`, `image`, `audio`, `resource`, `resource_link` …).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Content {
     /// The content type.
@@ -127,6 +151,7 @@ pub struct Content {
 }
 
 /// The result of `tools/call`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CallToolResult {
@@ -164,6 +189,7 @@ impl CallToolResult {
 }
 
 /// A resource the server offers.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Resource {
@@ -184,6 +210,7 @@ pub struct Resource {
 }
 
 /// A parameterised resource (RFC 6570 URI template).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceTemplate {
@@ -204,6 +231,7 @@ pub struct ResourceTemplate {
 }
 
 /// The contents of a resource: text or base64 `blob`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceContents {
@@ -224,6 +252,7 @@ pub struct ResourceContents {
 }
 
 /// The result of `resources/read`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ReadResourceResult {
     /// The contents (a resource may have several parts).
@@ -235,6 +264,7 @@ pub struct ReadResourceResult {
 }
 
 /// An argument a prompt takes.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptArgument {
     /// The argument's name.
@@ -251,6 +281,7 @@ pub struct PromptArgument {
 }
 
 /// A prompt the server offers.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prompt {
     /// The prompt's name, used in `prompts/get`.
@@ -267,6 +298,7 @@ pub struct Prompt {
 }
 
 /// One message of a prompt.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptMessage {
     /// `user` or `assistant`.
@@ -279,6 +311,7 @@ pub struct PromptMessage {
 }
 
 /// The result of `prompts/get`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct GetPromptResult {
     /// A description.
@@ -316,6 +349,7 @@ impl CompletionTarget {
 }
 
 /// Completion values for an argument.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Completion {
@@ -334,6 +368,7 @@ pub struct Completion {
 }
 
 /// The result of `completion/complete`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct CompleteResult {
     /// The completion.
@@ -384,6 +419,7 @@ impl LoggingLevel {
 }
 
 /// A notification the server sent (on a response stream or on the session's GET stream).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerNotification {
     /// The method (`notifications/progress`, `notifications/message`,
@@ -399,5 +435,390 @@ impl ServerNotification {
         (self.method == "notifications/progress")
             .then(|| self.params.get("progressToken"))
             .flatten()
+    }
+}
+
+// Constructors: the structs are `#[non_exhaustive]`, so these (and `Default`, where derived) are
+// how code outside the crate builds them.
+
+impl Implementation {
+    /// An implementation called `name` at `version`.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Implementation {
+            name: name.into(),
+            version: version.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the human title.
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+}
+
+impl ServerDetails {
+    /// Details of the server `server_info`, with no capabilities nor instructions.
+    pub fn new(server_info: Implementation) -> Self {
+        ServerDetails {
+            server_info,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the capabilities object (`{"tools": {}, "resources": {…}}` …).
+    #[must_use]
+    pub fn with_capabilities(mut self, capabilities: Map<String, Value>) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// Sets the instructions.
+    #[must_use]
+    pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
+}
+
+impl ToolAnnotations {
+    /// No hints.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the human title.
+    #[must_use]
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Sets `readOnlyHint`.
+    #[must_use]
+    pub fn with_read_only_hint(mut self, hint: bool) -> Self {
+        self.read_only_hint = Some(hint);
+        self
+    }
+
+    /// Sets `destructiveHint`.
+    #[must_use]
+    pub fn with_destructive_hint(mut self, hint: bool) -> Self {
+        self.destructive_hint = Some(hint);
+        self
+    }
+
+    /// Sets `idempotentHint`.
+    #[must_use]
+    pub fn with_idempotent_hint(mut self, hint: bool) -> Self {
+        self.idempotent_hint = Some(hint);
+        self
+    }
+
+    /// Sets `openWorldHint`.
+    #[must_use]
+    pub fn with_open_world_hint(mut self, hint: bool) -> Self {
+        self.open_world_hint = Some(hint);
+        self
+    }
+}
+
+impl Tool {
+    /// A tool called `name` whose arguments follow the JSON Schema `input_schema`.
+    pub fn new(name: impl Into<String>, input_schema: Value) -> Self {
+        Tool {
+            name: name.into(),
+            description: None,
+            input_schema,
+            output_schema: None,
+            annotations: None,
+            extra: Extra::new(),
+        }
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the JSON Schema of the structured output.
+    #[must_use]
+    pub fn with_output_schema(mut self, output_schema: Value) -> Self {
+        self.output_schema = Some(output_schema);
+        self
+    }
+
+    /// Sets the behaviour hints.
+    #[must_use]
+    pub fn with_annotations(mut self, annotations: ToolAnnotations) -> Self {
+        self.annotations = Some(annotations);
+        self
+    }
+}
+
+impl Content {
+    /// Content of type `kind` with no fields yet (fill `extra` for `image`, `resource` …).
+    pub fn new(kind: impl Into<String>) -> Self {
+        Content {
+            kind: kind.into(),
+            text: None,
+            extra: Extra::new(),
+        }
+    }
+
+    /// Text content (`{"type": "text", "text": …}`).
+    pub fn text(text: impl Into<String>) -> Self {
+        Content {
+            text: Some(text.into()),
+            ..Content::new("text")
+        }
+    }
+}
+
+impl CallToolResult {
+    /// A successful result with this content.
+    pub fn new(content: Vec<Content>) -> Self {
+        CallToolResult {
+            content,
+            ..Self::default()
+        }
+    }
+
+    /// A result in which the tool reports an error (`isError: true`) described by `message`.
+    pub fn error(message: impl Into<String>) -> Self {
+        CallToolResult {
+            is_error: Some(true),
+            ..CallToolResult::new(vec![Content::text(message)])
+        }
+    }
+
+    /// Sets the structured content.
+    #[must_use]
+    pub fn with_structured_content(mut self, structured_content: Value) -> Self {
+        self.structured_content = Some(structured_content);
+        self
+    }
+}
+
+impl Resource {
+    /// The resource `name` at `uri`.
+    pub fn new(uri: impl Into<String>, name: impl Into<String>) -> Self {
+        Resource {
+            uri: uri.into(),
+            name: name.into(),
+            description: None,
+            mime_type: None,
+            extra: Extra::new(),
+        }
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+}
+
+impl ResourceTemplate {
+    /// The template `name` for URIs matching `uri_template`.
+    pub fn new(uri_template: impl Into<String>, name: impl Into<String>) -> Self {
+        ResourceTemplate {
+            uri_template: uri_template.into(),
+            name: name.into(),
+            description: None,
+            mime_type: None,
+            extra: Extra::new(),
+        }
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+}
+
+impl ResourceContents {
+    /// Text contents of the resource at `uri`.
+    pub fn text(uri: impl Into<String>, text: impl Into<String>) -> Self {
+        ResourceContents {
+            uri: uri.into(),
+            mime_type: None,
+            text: Some(text.into()),
+            blob: None,
+            extra: Extra::new(),
+        }
+    }
+
+    /// Binary contents of the resource at `uri`, already base64-encoded.
+    pub fn blob(uri: impl Into<String>, base64: impl Into<String>) -> Self {
+        ResourceContents {
+            uri: uri.into(),
+            mime_type: None,
+            text: None,
+            blob: Some(base64.into()),
+            extra: Extra::new(),
+        }
+    }
+
+    /// Sets the MIME type.
+    #[must_use]
+    pub fn with_mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+}
+
+impl ReadResourceResult {
+    /// A result with these contents.
+    pub fn new(contents: Vec<ResourceContents>) -> Self {
+        ReadResourceResult {
+            contents,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl PromptArgument {
+    /// An optional argument called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        PromptArgument {
+            name: name.into(),
+            description: None,
+            required: None,
+            extra: Extra::new(),
+        }
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets whether the argument must be given.
+    #[must_use]
+    pub fn with_required(mut self, required: bool) -> Self {
+        self.required = Some(required);
+        self
+    }
+}
+
+impl Prompt {
+    /// A prompt called `name`, without arguments.
+    pub fn new(name: impl Into<String>) -> Self {
+        Prompt {
+            name: name.into(),
+            description: None,
+            arguments: Vec::new(),
+            extra: Extra::new(),
+        }
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the arguments.
+    #[must_use]
+    pub fn with_arguments(mut self, arguments: Vec<PromptArgument>) -> Self {
+        self.arguments = arguments;
+        self
+    }
+}
+
+impl PromptMessage {
+    /// A message of `role` (`user` or `assistant`).
+    pub fn new(role: impl Into<String>, content: Content) -> Self {
+        PromptMessage {
+            role: role.into(),
+            content,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl GetPromptResult {
+    /// A result with these messages.
+    pub fn new(messages: Vec<PromptMessage>) -> Self {
+        GetPromptResult {
+            messages,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+impl Completion {
+    /// These suggested values.
+    pub fn new(values: Vec<String>) -> Self {
+        Completion {
+            values,
+            ..Self::default()
+        }
+    }
+
+    /// Sets how many values exist in all.
+    #[must_use]
+    pub fn with_total(mut self, total: u64) -> Self {
+        self.total = Some(total);
+        self
+    }
+
+    /// Sets whether more values exist than were returned.
+    #[must_use]
+    pub fn with_has_more(mut self, has_more: bool) -> Self {
+        self.has_more = Some(has_more);
+        self
+    }
+}
+
+impl CompleteResult {
+    /// A result holding `completion`.
+    pub fn new(completion: Completion) -> Self {
+        CompleteResult {
+            completion,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl ServerNotification {
+    /// A notification of `method` with `params`.
+    pub fn new(method: impl Into<String>, params: Value) -> Self {
+        ServerNotification {
+            method: method.into(),
+            params,
+        }
     }
 }

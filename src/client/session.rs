@@ -218,10 +218,10 @@ impl SessionInner {
     /// The common headers of every request of this session.
     fn headers(&self, route: &Route, accept: HeaderValue) -> http::HeaderMap {
         let mut headers = http::HeaderMap::with_capacity(8);
-        headers.insert(
-            self.client.server.auth_scheme().header_name().clone(),
-            self.auth.clone(),
-        );
+        let scheme = self.client.server.auth_scheme();
+        if scheme.sends_credential() {
+            headers.insert(scheme.header_name().clone(), self.auth.clone());
+        }
         headers.insert(http::header::ACCEPT, accept);
         if let Some(id) = &route.session_id {
             headers.insert(HeaderName::from_static(transport::SESSION_ID), id.clone());

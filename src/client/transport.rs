@@ -30,7 +30,7 @@ pub(crate) fn build_http_client(
     connect_timeout: Duration,
     pool_idle_timeout: Duration,
 ) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    crate::tls::client_builder()
         .user_agent(USER_AGENT)
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(pool_idle_timeout)

@@ -108,55 +108,156 @@ impl Policy {
         self.read_only || self.read_only_users.contains(user)
     }
 
-    /// Why `user` may not connect, or `None` if they may.
-    pub fn check_user(&self, user: &UserId) -> Option<String> {
+    /// Whether `user` may connect: `Ok(())`, or the [`PolicyDenial`] saying why not.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{Policy, PolicyRule};
+    ///
+    /// let policy = Policy::new().allow_users(["alice"]);
+    /// assert!(policy.check_user(&"alice".into()).is_ok());
+    /// let denial = policy.check_user(&"mallory".into()).unwrap_err();
+    /// assert_eq!(denial.rule(), PolicyRule::UserNotAllowed);
+    /// assert!(denial.reason().contains("mallory"));
+    /// ```
+    pub fn check_user(&self, user: &UserId) -> Result<(), PolicyDenial> {
         if let Some(allowed) = &self.allowed_users {
             if !allowed.contains(user) {
-                return Some(format!(
-                    "user {user} is not on the list of users allowed to connect"
+                return Err(PolicyDenial::new(
+                    PolicyRule::UserNotAllowed,
+                    format!("user {user} is not on the list of users allowed to connect"),
                 ));
             }
         }
         if let Some(predicate) = &self.user_predicate {
             if !predicate(user) {
-                return Some(format!("user {user} is not allowed to connect"));
+                return Err(PolicyDenial::new(
+                    PolicyRule::UserNotAllowed,
+                    format!("user {user} is not allowed to connect"),
+                ));
             }
         }
-        None
+        Ok(())
     }
 
-    /// Why `user` may not call the tool `name` (described by `tool` when the server listed it),
-    /// or `None` if they may.
-    pub fn check_tool(&self, user: &UserId, name: &str, tool: Option<&Tool>) -> Option<String> {
+    /// Whether `user` may call the tool `name` (described by `tool` when the server listed it):
+    /// `Ok(())`, or the [`PolicyDenial`] saying why not.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{Policy, PolicyRule};
+    ///
+    /// let policy = Policy::new().deny_tools(["create_incident"]);
+    /// let alice = "alice".into();
+    /// assert!(policy.check_tool(&alice, "list_incidents", None).is_ok());
+    /// let denial = policy.check_tool(&alice, "create_incident", None).unwrap_err();
+    /// assert_eq!(denial.rule(), PolicyRule::ToolDenied);
+    /// ```
+    pub fn check_tool(
+        &self,
+        user: &UserId,
+        name: &str,
+        tool: Option<&Tool>,
+    ) -> Result<(), PolicyDenial> {
         if self.denied_tools.contains(name) {
-            return Some(format!("tool {name} is on the deny list"));
+            return Err(PolicyDenial::new(
+                PolicyRule::ToolDenied,
+                format!("tool {name} is on the deny list"),
+            ));
         }
         if let Some(allowed) = &self.allowed_tools {
             if !allowed.contains(name) {
-                return Some(format!("tool {name} is not on the allow list"));
+                return Err(PolicyDenial::new(
+                    PolicyRule::ToolNotAllowed,
+                    format!("tool {name} is not on the allow list"),
+                ));
             }
         }
         if self.is_read_only_for(user) {
             match tool {
                 None => {
-                    return Some(format!(
-                        "read-only mode: the server does not list tool {name}, so it cannot be shown to be read-only"
+                    return Err(PolicyDenial::new(
+                        PolicyRule::ReadOnly,
+                        format!(
+                            "read-only mode: the server does not list tool {name}, so it cannot be shown to be read-only"
+                        ),
                     ))
                 }
                 Some(tool) if !tool.is_read_only() => {
-                    return Some(format!(
-                        "read-only mode: tool {name} is not annotated readOnlyHint: true"
+                    return Err(PolicyDenial::new(
+                        PolicyRule::ReadOnly,
+                        format!("read-only mode: tool {name} is not annotated readOnlyHint: true"),
                     ))
                 }
                 Some(_) => {}
             }
         }
-        None
+        Ok(())
     }
 
     /// Whether the policy needs the tool's annotations to decide for `user` (read-only mode).
     pub(crate) fn needs_annotations(&self, user: &UserId) -> bool {
         self.is_read_only_for(user)
+    }
+}
+
+/// The rule of a [`Policy`] that denied something.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyRule {
+    /// The user is not on the allow list, or the predicate refused them.
+    UserNotAllowed,
+    /// The tool is on the deny list.
+    ToolDenied,
+    /// An allow list of tools is set and the tool is not on it.
+    ToolNotAllowed,
+    /// Read-only mode is on for the user and the tool is not shown to be read-only.
+    ReadOnly,
+}
+
+/// Why a [`Policy`] denied a user or a tool: the rule, and a sentence for the user.
+///
+/// Becomes [`Error::PolicyDenied`](crate::Error::PolicyDenied) (with the sentence as its reason)
+/// through `?` or `Error::from`.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDenial {
+    rule: PolicyRule,
+    reason: String,
+}
+
+impl PolicyDenial {
+    fn new(rule: PolicyRule, reason: String) -> Self {
+        PolicyDenial { rule, reason }
+    }
+
+    /// The rule that denied.
+    pub fn rule(&self) -> PolicyRule {
+        self.rule
+    }
+
+    /// Why, in a sentence that names the user or tool (never a credential).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The sentence, owned.
+    pub fn into_reason(self) -> String {
+        self.reason
+    }
+}
+
+impl fmt::Display for PolicyDenial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for PolicyDenial {}
+
+impl From<PolicyDenial> for crate::Error {
+    fn from(denial: PolicyDenial) -> Self {
+        crate::Error::PolicyDenied {
+            reason: denial.reason,
+        }
     }
 }
 
@@ -191,10 +292,14 @@ mod tests {
         let policy = Policy::new()
             .allow_users(["a", "b"])
             .allow_user_if(|u| u.as_str() != "b");
-        assert!(policy.check_user(&"a".into()).is_none());
-        assert!(policy.check_user(&"b".into()).is_some());
-        assert!(policy.check_user(&"c".into()).is_some());
-        assert!(Policy::new().check_user(&"anyone".into()).is_none());
+        assert!(policy.check_user(&"a".into()).is_ok());
+        assert!(policy.check_user(&"b".into()).is_err());
+        assert!(policy.check_user(&"c".into()).is_err());
+        assert!(Policy::new().check_user(&"anyone".into()).is_ok());
+        assert_eq!(
+            policy.check_user(&"c".into()).unwrap_err().rule(),
+            PolicyRule::UserNotAllowed
+        );
     }
 
     #[test]
@@ -210,26 +315,33 @@ mod tests {
         let read_only = Policy::new().read_only(true);
         assert!(read_only
             .check_tool(&u, "list_incidents", Some(&read))
-            .is_none());
+            .is_ok());
         assert!(read_only
             .check_tool(&u, "create_incident", Some(&write))
-            .is_some());
-        assert!(read_only.check_tool(&u, "bare", Some(&bare)).is_some());
-        assert!(read_only.check_tool(&u, "unknown", None).is_some());
+            .is_err());
+        assert!(read_only.check_tool(&u, "bare", Some(&bare)).is_err());
+        assert!(read_only.check_tool(&u, "unknown", None).is_err());
+        assert_eq!(
+            read_only
+                .check_tool(&u, "create_incident", Some(&write))
+                .unwrap_err()
+                .rule(),
+            PolicyRule::ReadOnly
+        );
         let lists = Policy::new().allow_tools(["a", "b"]).deny_tools(["b"]);
-        assert!(lists.check_tool(&u, "a", None).is_none());
-        assert!(lists.check_tool(&u, "b", None).is_some());
-        assert!(lists.check_tool(&u, "c", None).is_some());
+        assert!(lists.check_tool(&u, "a", None).is_ok());
+        assert!(lists.check_tool(&u, "b", None).is_err());
+        assert!(lists.check_tool(&u, "c", None).is_err());
         let per_user = Policy::new().read_only_users(["bob"]);
         let bob = UserId::from("bob");
         assert!(per_user
             .check_tool(&bob, "create_incident", Some(&write))
-            .is_some());
+            .is_err());
         assert!(per_user
             .check_tool(&bob, "list_incidents", Some(&read))
-            .is_none());
+            .is_ok());
         assert!(per_user
             .check_tool(&u, "create_incident", Some(&write))
-            .is_none());
+            .is_ok());
     }
 }

@@ -655,6 +655,7 @@ impl fmt::Display for ToolCatalogue {
 /// ");
 /// # Ok::<(), serde_json::Error>(())
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CatalogueSummary {
     /// How many tools in all.
@@ -667,7 +668,8 @@ pub struct CatalogueSummary {
     pub areas: Vec<AreaSummary>,
 }
 
-/// One area of a [`CatalogueSummary`].
+/// One area of a [`CatalogueSummary`]. Made by [`ToolCatalogue::summary`]; `#[non_exhaustive]`, so
+/// fields may be added in a minor release.
 ///
 /// ```
 /// use pagerduty_mcp_connect::{PagerDutyArea, Tool, ToolCatalogue};
@@ -680,6 +682,7 @@ pub struct CatalogueSummary {
 /// assert_eq!((area.read_only, area.writes), (0, 1)); // unannotated: write
 /// # Ok::<(), serde_json::Error>(())
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AreaSummary {
     /// The area.
@@ -709,6 +712,7 @@ pub struct AreaSummary {
 /// assert_eq!(summary.title.as_deref(), Some("Manage incidents"));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ToolSummary {
     /// The tool's name.

@@ -475,7 +475,7 @@ fn scrub(body: &mut Vec<u8>, secret: &[u8]) {
 
 /// The verifier's own client: same-origin redirects only, the default time limits.
 fn default_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    crate::tls::client_builder()
         .redirect(same_origin_only())
         .timeout(TokenVerifier::DEFAULT_TIMEOUT)
         .connect_timeout(TokenVerifier::DEFAULT_TIMEOUT)

@@ -370,7 +370,9 @@ impl MockPagerDutyBuilder {
         self
     }
 
-    /// The credential scheme the mock requires (default [`AuthScheme::token`]).
+    /// The credential scheme the mock requires (default [`AuthScheme::token`]). With
+    /// [`AuthScheme::none`] it is a server that needs no credential: every request is served as
+    /// its first user.
     pub fn auth_scheme(mut self, scheme: AuthScheme) -> Self {
         self.auth_scheme = scheme;
         self

@@ -135,6 +135,14 @@ impl Directory {
     /// Checks the configured header: exactly one value, `<prefix><token>` (the prefix's scheme
     /// word compared without regard to case), the token one of a known user's.
     pub(crate) fn authenticate(&self, headers: &HeaderMap) -> AuthOutcome {
+        if !self.scheme.sends_credential() {
+            // A server that needs no credential: everyone is its first user.
+            let users = self.users.read().unwrap_or_else(|e| e.into_inner());
+            return AuthOutcome {
+                present: false,
+                user: users.first().map(|u| u.profile.clone()),
+            };
+        }
         let mut values = headers.get_all(self.scheme.header_name()).iter();
         let Some(value) = values.next() else {
             return AuthOutcome {

@@ -1,0 +1,43 @@
+//! A downstream crate implements `CredentialProvider` with nothing but `pagerduty-mcp-connect`
+//! in its Cargo.toml: this package has no `async-trait` dependency, so the attribute must come
+//! from the crate's re-export. Then the provider serves a real connector against the mock.
+
+use pagerduty_mcp_connect::testing::MockPagerDuty;
+use pagerduty_mcp_connect::{
+    async_trait, Connector, Credential, CredentialError, CredentialProvider, PagerDuty, UserId,
+};
+
+#[derive(Debug)]
+struct OurVault;
+
+#[async_trait]
+impl CredentialProvider for OurVault {
+    async fn credential(&self, user: &UserId) -> Result<Credential, CredentialError> {
+        match user.as_str() {
+            "alice" => Ok(Credential::new(MockPagerDuty::ALICE_TOKEN)),
+            _ => Err(CredentialError::NotFound { user: user.clone() }),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_provider_written_with_the_reexported_macro_serves_a_connector() {
+    let mock = MockPagerDuty::start().await;
+    let connector = Connector::builder()
+        .server(
+            PagerDuty::builder()
+                .endpoint(mock.url().as_str())
+                .build()
+                .unwrap(),
+        )
+        .credentials(OurVault)
+        .build()
+        .unwrap();
+    let tools = connector.list_tools(&UserId::from("alice")).await.unwrap();
+    assert!(!tools.is_empty());
+    let err = connector
+        .list_tools(&UserId::from("mallory"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("mallory"), "{err}");
+}
