@@ -546,3 +546,331 @@ async fn typed_operations_work_in_both_eras_with_pagination() {
         session.close().await.expect("close");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Odd and hostile servers nobody here would write on purpose: each tries to mislead `Auto`.
+// ---------------------------------------------------------------------------------------------
+
+mod odd {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::any;
+    use axum::Router;
+    use pagerduty_mcp_connect::{
+        AuthScheme, Credential, Error, GenericServer, McpClient, ProtocolPreference,
+        ProtocolVersion,
+    };
+    use serde_json::{json, Value};
+
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    pub enum Odd {
+        /// A session-era server answering every unknown method (discover included) with `{}`.
+        EmptyResultForUnknown,
+        /// A stateless server refusing the first request with `-32022` yet listing 2026-07-28.
+        RefusesFirstListingItself,
+        /// Refuses 2026-07-28 with `-32022` listing only session-era versions.
+        ListsOnlySessionVersions,
+        /// A discover result listing only a future version.
+        DiscoverListsAnotherVersion,
+        /// Answers `initialize` with 2025-06-18 whatever is offered.
+        Chooses2025_06_18,
+        /// 401 with a JSON-RPC-looking body to everything.
+        Unauthorized,
+        /// 403 with an "unsupported version"-looking body to everything.
+        Forbidden,
+        /// A session-era server that takes 200 ms to refuse the stateless probe.
+        SlowRefusal,
+    }
+
+    #[derive(Default)]
+    pub struct Log {
+        pub calls: Mutex<Vec<(String, Option<String>, Value)>>,
+        refused: AtomicUsize,
+    }
+
+    impl Log {
+        pub fn methods(&self) -> Vec<String> {
+            self.calls
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|c| c.0.clone())
+                .collect()
+        }
+        pub fn count(&self, method: &str) -> usize {
+            self.methods().iter().filter(|m| *m == method).count()
+        }
+    }
+
+    fn reply(status: StatusCode, body: Value) -> Response {
+        (
+            status,
+            [
+                ("content-type", "application/json"),
+                ("mcp-session-id", "odd"),
+            ],
+            body.to_string(),
+        )
+            .into_response()
+    }
+
+    pub async fn serve(odd: Odd) -> (String, Arc<Log>) {
+        let log = Arc::new(Log::default());
+        let state = log.clone();
+        let handler = move |headers: HeaderMap, body: Bytes| {
+            let log = state.clone();
+            async move {
+                let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let method = message["method"].as_str().unwrap_or("").to_owned();
+                let version = headers
+                    .get("mcp-protocol-version")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                log.calls
+                    .lock()
+                    .unwrap()
+                    .push((method.clone(), version.clone(), message.clone()));
+                let id = message["id"].clone();
+                if id.is_null() {
+                    return StatusCode::ACCEPTED.into_response();
+                }
+                let ok = |result: Value| {
+                    reply(
+                        StatusCode::OK,
+                        json!({"jsonrpc":"2.0","id":id,"result":result}),
+                    )
+                };
+                let error = |status: StatusCode, code: i64, data: Value| {
+                    reply(
+                        status,
+                        json!({"jsonrpc":"2.0","id":id,"error":{
+                        "code":code,"message":"refused","data":data}}),
+                    )
+                };
+                let initialize = |chosen: &str| {
+                    ok(json!({"protocolVersion":chosen,"capabilities":{"tools":{}},
+                        "serverInfo":{"name":"odd","version":"0"}}))
+                };
+                let discover = json!({"supportedVersions":["2026-07-28"],
+                    "capabilities":{"tools":{}},"serverInfo":{"name":"odd","version":"0"}});
+                match (odd, method.as_str()) {
+                    (Odd::Unauthorized, _) => reply(
+                        StatusCode::UNAUTHORIZED,
+                        json!({
+                        "jsonrpc":"2.0","id":id,"error":{"code":-32600,"message":"Bad Request: Missing session ID"}}),
+                    ),
+                    (Odd::Forbidden, _) => reply(
+                        StatusCode::FORBIDDEN,
+                        json!({
+                        "jsonrpc":"2.0","id":id,"error":{"code":-32022,"message":"unsupported",
+                        "data":{"supported":["2025-11-25"]}}}),
+                    ),
+                    (Odd::EmptyResultForUnknown, "initialize") => initialize("2025-11-25"),
+                    (Odd::EmptyResultForUnknown, "tools/list") => ok(json!({"tools":[]})),
+                    (Odd::EmptyResultForUnknown, _) => ok(json!({})),
+                    (Odd::RefusesFirstListingItself, _)
+                        if log.refused.fetch_add(1, Ordering::SeqCst) == 0 =>
+                    {
+                        error(
+                            StatusCode::BAD_REQUEST,
+                            -32022,
+                            json!({"supported":["2026-07-28"],"requested":"2026-07-28"}),
+                        )
+                    }
+                    (Odd::RefusesFirstListingItself, "server/discover") => ok(discover),
+                    (Odd::RefusesFirstListingItself, _) => ok(json!({"tools":[]})),
+                    (Odd::SlowRefusal, "server/discover") => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        reply(
+                            StatusCode::BAD_REQUEST,
+                            json!({"jsonrpc":"2.0","id":id,
+                            "error":{"code":-32600,"message":"Bad Request: Missing session ID"}}),
+                        )
+                    }
+                    (Odd::SlowRefusal, "initialize") => initialize("2025-11-25"),
+                    (Odd::SlowRefusal, _) => ok(json!({"tools":[]})),
+                    (Odd::ListsOnlySessionVersions, "initialize") => {
+                        initialize(message["params"]["protocolVersion"].as_str().unwrap_or(""))
+                    }
+                    (Odd::ListsOnlySessionVersions, _)
+                        if version.as_deref() == Some("2026-07-28") =>
+                    {
+                        error(
+                            StatusCode::BAD_REQUEST,
+                            -32022,
+                            json!({"supported":["2025-03-26","2025-06-18"]}),
+                        )
+                    }
+                    (Odd::ListsOnlySessionVersions, _) => ok(json!({"tools":[]})),
+                    (Odd::DiscoverListsAnotherVersion, "server/discover") => ok(json!({
+                        "supportedVersions":["2099-01-01"],"capabilities":{}})),
+                    (Odd::DiscoverListsAnotherVersion, "initialize") => initialize("2025-11-25"),
+                    (Odd::DiscoverListsAnotherVersion, _) => ok(json!({"tools":[]})),
+                    (Odd::Chooses2025_06_18, "server/discover") => {
+                        error(StatusCode::NOT_FOUND, -32601, Value::Null)
+                    }
+                    (Odd::Chooses2025_06_18, "initialize") => initialize("2025-06-18"),
+                    (Odd::Chooses2025_06_18, _) => ok(json!({"tools":[]})),
+                }
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, Router::new().route("/mcp", any(handler)))
+                .await
+                .unwrap()
+        });
+        (format!("http://{address}/mcp"), log)
+    }
+
+    pub fn client(url: &str, preference: ProtocolPreference) -> McpClient {
+        let server = GenericServer::new("odd", url, AuthScheme::token()).unwrap();
+        McpClient::builder(server)
+            .protocol(preference)
+            .request_timeout(Duration::from_secs(5))
+            .retry_base_delay(Duration::from_millis(10))
+            .build()
+            .unwrap()
+    }
+
+    pub fn credential() -> Credential {
+        Credential::new("u+odd-server-token")
+    }
+
+    pub fn is_auth_error(err: &Error) -> bool {
+        matches!(err, Error::Unauthorized { .. } | Error::Forbidden { .. })
+    }
+
+    pub const V2026: ProtocolVersion = ProtocolVersion::V2026_07_28;
+}
+
+#[tokio::test]
+async fn an_empty_discover_result_is_no_proof_of_the_new_era() {
+    let (url, log) = odd::serve(odd::Odd::EmptyResultForUnknown).await;
+    let client = odd::client(&url, ProtocolPreference::Auto);
+    let session = client.connect(&odd::credential()).await.expect("connects");
+    assert_eq!(session.version(), ProtocolVersion::V2025_11_25);
+    assert_eq!(
+        client.negotiated_version(),
+        Some(ProtocolVersion::V2025_11_25)
+    );
+    assert_eq!(
+        log.methods()[..3],
+        ["server/discover", "initialize", "notifications/initialized"]
+    );
+    session.list_tools().await.expect("session era works");
+    // Pinned to 2026-07-28, the same reply is a clear error.
+    let pinned = odd::client(&url, STATELESS);
+    let err = pinned.connect(&odd::credential()).await.unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_discover_result_listing_only_another_version_falls_back_to_the_handshake() {
+    let (url, log) = odd::serve(odd::Odd::DiscoverListsAnotherVersion).await;
+    let client = odd::client(&url, ProtocolPreference::Auto);
+    let session = client.connect(&odd::credential()).await.expect("connects");
+    assert_eq!(session.version(), ProtocolVersion::V2025_11_25);
+    assert_eq!(log.count("initialize"), 1);
+}
+
+#[tokio::test]
+async fn minus_32022_listing_the_version_sent_is_retried_once_with_it() {
+    for preference in [ProtocolPreference::Auto, STATELESS] {
+        let (url, log) = odd::serve(odd::Odd::RefusesFirstListingItself).await;
+        let client = odd::client(&url, preference);
+        let session = client.connect(&odd::credential()).await.expect("connects");
+        assert_eq!(session.version(), odd::V2026, "{preference:?}");
+        let calls = log.calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 2, "one refusal, one retry: {calls:?}");
+        for (method, header, body) in &calls {
+            assert_eq!(method, "server/discover");
+            assert_eq!(header.as_deref(), Some("2026-07-28"));
+            assert_eq!(
+                body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"],
+                "2026-07-28"
+            );
+        }
+        assert_ne!(calls[0].2["id"], calls[1].2["id"], "the retry has a new id");
+        assert_eq!(log.count("initialize"), 0);
+    }
+}
+
+#[tokio::test]
+async fn minus_32022_listing_session_versions_picks_the_newest_listed() {
+    let (url, log) = odd::serve(odd::Odd::ListsOnlySessionVersions).await;
+    let client = odd::client(&url, ProtocolPreference::Auto);
+    let session = client.connect(&odd::credential()).await.expect("connects");
+    assert_eq!(session.version(), ProtocolVersion::V2025_06_18);
+    assert_eq!(
+        log.count("server/discover"),
+        1,
+        "the refusal is not retried"
+    );
+    let initialize = log
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|c| c.0 == "initialize")
+        .cloned()
+        .unwrap();
+    assert_eq!(initialize.2["params"]["protocolVersion"], "2025-06-18");
+}
+
+#[tokio::test]
+async fn the_lenient_handshake_preference_accepts_the_servers_choice() {
+    let (url, log) = odd::serve(odd::Odd::Chooses2025_06_18).await;
+    let lenient = odd::client(&url, ProtocolPreference::Handshake);
+    let session = lenient.connect(&odd::credential()).await.expect("accepted");
+    assert_eq!(session.version(), ProtocolVersion::V2025_06_18);
+    assert_eq!(log.count("server/discover"), 0, "never probes the new era");
+    let offered = log.calls.lock().unwrap()[0].2["params"]["protocolVersion"].clone();
+    assert_eq!(offered, "2025-11-25");
+    // Exact refuses the same server.
+    let strict = odd::client(&url, SESSION);
+    let err = strict.connect(&odd::credential()).await.unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn concurrent_first_connections_share_one_probe() {
+    let (url, log) = odd::serve(odd::Odd::SlowRefusal).await;
+    let client = odd::client(&url, ProtocolPreference::Auto);
+    let connects = (0..8).map(|_| {
+        let client = client.clone();
+        async move { client.connect(&odd::credential()).await }
+    });
+    let sessions = futures_util::future::join_all(connects).await;
+    for session in sessions {
+        assert_eq!(
+            session.expect("connects").version(),
+            ProtocolVersion::V2025_11_25
+        );
+    }
+    // One probe; the seven others waited for its outcome and went straight to the handshake.
+    assert_eq!(log.count("server/discover"), 1);
+    assert_eq!(log.count("initialize"), 8);
+    assert_eq!(
+        client.negotiated_version(),
+        Some(ProtocolVersion::V2025_11_25)
+    );
+}
+
+#[tokio::test]
+async fn auth_failures_with_era_looking_bodies_are_never_evidence() {
+    for kind in [odd::Odd::Unauthorized, odd::Odd::Forbidden] {
+        let (url, log) = odd::serve(kind).await;
+        let client = odd::client(&url, ProtocolPreference::Auto);
+        let err = client.connect(&odd::credential()).await.unwrap_err();
+        assert!(odd::is_auth_error(&err), "{kind:?}: {err:?}");
+        assert_eq!(log.methods(), ["server/discover"], "{kind:?}: no fallback");
+        assert_eq!(client.negotiated_version(), None, "nothing remembered");
+    }
+}

@@ -577,3 +577,112 @@ async fn list_changed_notifications_arrive_on_the_standing_stream_in_both_eras()
         }
     }
 }
+
+/// A client answering elicitation, sampling and roots through handlers.
+fn answering_client(peer: &PythonPeer, preference: ProtocolPreference) -> McpClient {
+    use pagerduty_mcp_connect::{server_request_fn, HandlerError, ServerRequest};
+    let server =
+        GenericServer::new("python peer", &peer.url, AuthScheme::token()).expect("loopback URL");
+    McpClient::builder(server)
+        .protocol(preference)
+        .retry_base_delay(Duration::from_millis(20))
+        .elicitation_handler(server_request_fn(|request: ServerRequest| async move {
+            assert_eq!(
+                request.params()["message"],
+                "Which incident should be acknowledged?"
+            );
+            Ok::<_, HandlerError>(json!({
+                "action": "accept",
+                "content": {"incident_id": "PABC123", "acknowledge": true}
+            }))
+        }))
+        .sampling_handler(server_request_fn(|request: ServerRequest| async move {
+            let asked = request.params()["messages"][0]["content"]["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            Ok::<_, HandlerError>(json!({
+                "role": "assistant",
+                "model": "gateway-model",
+                "content": {"type": "text", "text": format!("a summary of '{asked}'")},
+                "stopReason": "endTurn"
+            }))
+        }))
+        .roots_handler(server_request_fn(|_request: ServerRequest| async move {
+            Ok::<_, HandlerError>(
+                json!({"roots": [{"uri": "file:///srv/runbooks", "name": "runbooks"}]}),
+            )
+        }))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn tools_that_ask_mid_call_complete_through_the_handlers_in_both_eras() {
+    let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
+        return;
+    };
+    for (preference, era) in [
+        (SESSION_ERA, ProtocolVersion::V2025_11_25),
+        (
+            ProtocolPreference::Exact(ProtocolVersion::V2026_07_28),
+            ProtocolVersion::V2026_07_28,
+        ),
+        (ProtocolPreference::Auto, ProtocolVersion::V2026_07_28),
+    ] {
+        let client = answering_client(&peer, preference);
+        let session = client
+            .connect(&Credential::new(ALICE))
+            .await
+            .expect("connects");
+        assert_eq!(session.version(), era);
+
+        let result = session
+            .call_tool("acknowledge_with_confirmation", json!({}))
+            .await
+            .expect("elicitation answered");
+        assert_ne!(result.is_error, Some(true), "{era}: {}", result.text());
+        assert!(
+            result.text().contains("incident PABC123 acknowledged"),
+            "{era}: {}",
+            result.text()
+        );
+
+        let result = session
+            .call_tool("summarise_with_model", json!({"topic": "P1 outage"}))
+            .await
+            .expect("sampling answered");
+        assert!(
+            result
+                .text()
+                .contains("gateway-model says: a summary of 'Summarise P1 outage'"),
+            "{era}: {}",
+            result.text()
+        );
+
+        let result = session
+            .call_tool("name_roots", json!({}))
+            .await
+            .expect("roots answered");
+        assert!(
+            result.text().contains("file:///srv/runbooks"),
+            "{era}: {}",
+            result.text()
+        );
+        session.close().await.expect("closed");
+    }
+    let records = assert_all_authorised(&peer).await;
+    // In the stateless era each question came back as an input_required result, answered on a
+    // retry of the same call: more tools/call requests than tools called.
+    let stateless_calls = records
+        .iter()
+        .filter(|r| {
+            r["mcp_protocol_version"] == "2026-07-28"
+                && r["jsonrpc_methods"] == json!(["tools/call"])
+        })
+        .count();
+    assert!(
+        stateless_calls >= 2 * 2 * 3,
+        "{stateless_calls} stateless tools/call requests"
+    );
+}

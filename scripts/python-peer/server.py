@@ -33,8 +33,8 @@ from itertools import count
 from typing import Annotated, Any
 
 import uvicorn
-from pydantic import Field
-from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, Field
+from mcp.server.mcpserver import Context, Elicit, ListRoots, MCPServer, Resolve, Sample
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.streamable_http import EventStore
 from mcp.shared.exceptions import MCPError
@@ -43,6 +43,10 @@ from mcp_types import (
     Completion,
     CompletionArgument,
     CompletionContext,
+    CreateMessageResult,
+    ListRootsResult,
+    SamplingMessage,
+    TextContent,
     EmptyResult,
     ListPromptsResult,
     ListResourcesResult,
@@ -64,6 +68,28 @@ CONTROL_PREFIX = "/_peer/"
 # --------------------------------------------------------------------------------------------
 # The MCP server content
 # --------------------------------------------------------------------------------------------
+
+
+# Questions the mid-call tools ask (resolvers, see `build_server`).
+
+class IncidentChoice(BaseModel):
+    incident_id: str
+    acknowledge: bool = False
+
+
+def ask_incident() -> Elicit[IncidentChoice]:
+    return Elicit("Which incident should be acknowledged?", IncidentChoice)
+
+
+def ask_model(topic: str) -> Sample:
+    return Sample(
+        [SamplingMessage(role="user", content=TextContent(type="text", text=f"Summarise {topic}"))],
+        max_tokens=64,
+    )
+
+
+def ask_roots() -> ListRoots:
+    return ListRoots()
 
 
 def build_server(page_size: int | None) -> MCPServer:
@@ -154,6 +180,28 @@ def build_server(page_size: int | None) -> MCPServer:
     @mcp.tool(description="A large text result of `kib` KiB (for size limits).")
     def big(kib: int) -> str:
         return "x" * (kib * 1024)
+
+    # Tools that ask the client mid-call: each question is a resolver; the SDK sends it as a
+    # server request on the call's stream in the session era, and as an `input_required` result
+    # (multi round-trip requests) at 2026-07-28.
+    @mcp.tool(description="Ask the user (elicitation/create) which incident to acknowledge, then say so.")
+    def acknowledge_with_confirmation(
+        choice: Annotated[IncidentChoice, Resolve(ask_incident)],
+    ) -> str:
+        verb = "acknowledged" if choice.acknowledge else "left alone"
+        return f"incident {choice.incident_id} {verb}"
+
+    @mcp.tool(description="Ask the client's model (sampling/createMessage) to summarise `topic`.")
+    def summarise_with_model(
+        topic: str,
+        sampled: Annotated[CreateMessageResult, Resolve(ask_model)],
+    ) -> str:
+        text = sampled.content.text if isinstance(sampled.content, TextContent) else "?"
+        return f"{sampled.model} says: {text}"
+
+    @mcp.tool(description="Ask the client for its roots (roots/list) and name them.")
+    def name_roots(roots: Annotated[ListRootsResult, Resolve(ask_roots)]) -> str:
+        return "roots: " + ", ".join(str(root.uri) for root in roots.roots)
 
     # Resources ---------------------------------------------------------------------------
     @mcp.resource("text://greeting", name="greeting", description="A static greeting.", mime_type="text/plain")

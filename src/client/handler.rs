@@ -24,6 +24,15 @@ pub trait ServerRequestHandler: Send + Sync + fmt::Debug {
     async fn handle(&self, request: ServerRequest) -> Result<Value, HandlerError>;
 }
 
+/// A shared handler is a handler, so one value can serve several kinds (register a clone for
+/// each) or several clients.
+#[async_trait]
+impl<T: ServerRequestHandler + ?Sized> ServerRequestHandler for Arc<T> {
+    async fn handle(&self, request: ServerRequest) -> Result<Value, HandlerError> {
+        (**self).handle(request).await
+    }
+}
+
 /// Why a handler did not produce a result; answered to the server as a JSON-RPC error.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -166,5 +175,58 @@ impl ServerRequestHandlers {
             .iter()
             .map(|(kind, registered)| (kind.capability().to_owned(), registered.capability.clone()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn only_registered_kinds_are_declared_and_a_closure_is_a_handler() {
+        let mut handlers = ServerRequestHandlers::default();
+        assert!(handlers.is_empty());
+        assert!(handlers.capabilities().is_empty());
+        let handler: Arc<dyn ServerRequestHandler> =
+            Arc::new(server_request_fn(|request: ServerRequest| async move {
+                Ok(json!({"echo": request.method()}))
+            }));
+        handlers.insert(
+            ServerRequestKind::Roots,
+            handler.clone(),
+            json!({"listChanged": true}),
+        );
+        handlers.insert(ServerRequestKind::Sampling, handler, json!("not an object"));
+        assert_eq!(
+            Value::Object(handlers.capabilities()),
+            json!({"roots": {"listChanged": true}, "sampling": {}})
+        );
+        assert!(handlers.get(ServerRequestKind::Elicitation).is_none());
+        let answer = handlers
+            .get(ServerRequestKind::Roots)
+            .unwrap()
+            .handler
+            .handle(ServerRequest::new(ServerRequestKind::Roots, Value::Null))
+            .await
+            .unwrap();
+        assert_eq!(answer, json!({"echo": "roots/list"}));
+    }
+
+    #[test]
+    fn handler_errors_keep_code_message_and_data() {
+        let err = HandlerError::invalid_params("no such incident").with_data(json!({"id": 7}));
+        assert_eq!(err.code(), -32602);
+        assert_eq!(err.message(), "no such incident");
+        assert_eq!(err.data(), Some(&json!({"id": 7})));
+        assert_eq!(err.to_string(), "no such incident (JSON-RPC error -32602)");
+        assert_eq!(HandlerError::internal("x").code(), -32603);
+        let bytes = crate::client::jsonrpc::response_bytes(&json!("r1"), Err(&err));
+        let sent: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            sent,
+            json!({"jsonrpc": "2.0", "id": "r1", "error": {
+                "code": -32602, "message": "no such incident", "data": {"id": 7}}})
+        );
     }
 }

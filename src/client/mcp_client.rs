@@ -265,6 +265,20 @@ fn fallback_version(err: &Error) -> Option<ProtocolVersion> {
 }
 
 /// Builds an [`McpClient`]. Setters never fail; [`McpClientBuilder::build`] checks.
+///
+/// # Memory and task bounds per request
+///
+/// - A JSON reply is read up to [`max_body_bytes`](McpClientBuilder::max_body_bytes) (8 MiB),
+///   one SSE event up to [`max_event_bytes`](McpClientBuilder::max_event_bytes) (8 MiB); more is
+///   [`Error::TooLarge`].
+/// - Whatever an SSE reply carries before its response (notifications, server requests, keep-
+///   alives), for `initialize` as for any request, is handled as it arrives and never kept:
+///   notifications go to a broadcast of 64 per session (a slow reader misses the oldest), server
+///   requests to at most
+///   [`max_concurrent_server_requests`](McpClientBuilder::max_concurrent_server_requests) tasks
+///   (the excess is dropped unanswered). An endless stream therefore costs at most one event of
+///   memory and ends with the [`request_timeout`](McpClientBuilder::request_timeout).
+/// - Answers to server requests are POSTed through the client's connection pool.
 #[must_use]
 #[derive(Debug)]
 pub struct McpClientBuilder {
@@ -463,7 +477,8 @@ impl McpClientBuilder {
 
     /// Whether a session-era session opens its standing GET stream at connect when a server
     /// request handler is registered, so requests the server sends outside any call are
-    /// answered too (default `true`; it costs one idle connection per session). Without it the
+    /// answered too (default `true`; it costs one idle connection per session, and connect waits
+    /// up to 2 s for the server to answer the GET). Without it the
     /// stream is open only while someone reads [`Session::notifications`].
     pub fn listen_for_server_requests(mut self, listen: bool) -> Self {
         self.config.listen_for_server_requests = listen;

@@ -62,3 +62,27 @@ impl fmt::Debug for ProgressCallback {
         f.write_str("ProgressCallback")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn progress_params_are_read_leniently() {
+        let full = Progress::from_params(
+            &json!({"progressToken": "t", "progress": 2, "total": 4.5, "message": "half"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (full.progress(), full.total(), full.message()),
+            (2.0, Some(4.5), Some("half"))
+        );
+        let bare = Progress::from_params(&json!({"progress": 0.5})).unwrap();
+        assert_eq!((bare.total(), bare.message()), (None, None));
+        assert!(Progress::from_params(&json!({"progress": "lots"})).is_none());
+        let long = "x".repeat(5000);
+        let capped = Progress::from_params(&json!({"progress": 1, "message": long})).unwrap();
+        assert_eq!(capped.message().unwrap().len(), 1024);
+    }
+}

@@ -139,3 +139,24 @@ impl fmt::Debug for ServerRequest {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_map_to_methods_and_capabilities() {
+        for kind in ServerRequestKind::ALL {
+            assert_eq!(ServerRequestKind::from_method(kind.method()), Some(kind));
+        }
+        assert_eq!(ServerRequestKind::from_method("ping"), None);
+        assert_eq!(ServerRequestKind::Elicitation.capability(), "elicitation");
+        let request = ServerRequest::new(ServerRequestKind::Sampling, Value::Null)
+            .with_origin(Some(UserId::from("alice")), Some(Arc::new(7u32)));
+        assert_eq!(request.method(), "sampling/createMessage");
+        assert_eq!(request.user().map(|u| u.as_ref()), Some("alice"));
+        let context = request.call_context().unwrap();
+        assert_eq!(context.downcast_ref::<u32>(), Some(&7));
+        assert!(!format!("{request:?}").contains("params"));
+    }
+}

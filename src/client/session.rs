@@ -75,6 +75,9 @@ pub(crate) struct SessionInner {
     server_requests: Arc<tokio::sync::Semaphore>,
     /// The per-call progress callbacks, by progress token.
     progress: std::sync::Mutex<Vec<(Value, ProgressCallback)>>,
+    /// Responses that arrived on the standing stream, for requests still reading their own.
+    stray_responses: std::sync::Mutex<Vec<(u64, Result<Value>)>>,
+    stray_arrived: tokio::sync::Notify,
 }
 
 /// One user's connection to a remote MCP server, opened by
@@ -166,8 +169,12 @@ impl Session {
     /// response streams and from a standing stream this call opens if the server offers one: the
     /// GET stream in the session era, a `subscriptions/listen` request (tools, prompts and
     /// resources list changes) in the 2026-07-28 protocol. The standing stream closes once no
-    /// returned stream is left. Each call returns an independent stream; a slow reader misses the
-    /// oldest notifications rather than stalling the session.
+    /// returned stream is left (in the session era it stays open while a server request handler
+    /// is registered, see
+    /// [`McpClientBuilder::listen_for_server_requests`](super::McpClientBuilder::listen_for_server_requests)).
+    /// Each call returns an independent stream; a slow reader misses the oldest notifications
+    /// rather than stalling the session. For one call's progress, use
+    /// [`RequestOptions::on_progress`] instead: it misses nothing.
     pub fn notifications(&self) -> NotificationStream {
         let receiver = self.inner.notifications.subscribe();
         SessionInner::ensure_listener(&self.inner);

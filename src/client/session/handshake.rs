@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -50,6 +51,8 @@ impl Session {
                 client.config.max_concurrent_server_requests,
             )),
             progress: std::sync::Mutex::new(Vec::new()),
+            stray_responses: std::sync::Mutex::new(Vec::new()),
+            stray_arrived: tokio::sync::Notify::new(),
         }
     }
 
@@ -92,7 +95,10 @@ impl Session {
         let inner = Arc::new(inner);
         inner.send_initialized().await?;
         if inner.keeps_listening() {
-            SessionInner::ensure_listener(&inner);
+            // Requests the server sends outside any call arrive on the GET stream: have it open
+            // before the first call (servers drop such requests while no stream is open).
+            let limit = inner.config().idle_timeout.min(Duration::from_secs(2));
+            SessionInner::open_listener(&inner, limit).await;
         }
         Ok(Session { inner })
     }

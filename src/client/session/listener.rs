@@ -71,6 +71,18 @@ impl SessionInner {
     /// Starts the notification stream listener once: the GET stream in the session era,
     /// `subscriptions/listen` in the 2026-07-28 protocol.
     pub(super) fn ensure_listener(this: &Arc<Self>) {
+        Self::start_listener(this, None);
+    }
+
+    /// Starts the standing stream and waits (at most `limit`) until the server answered its
+    /// request, so that requests the server sends outside any call from now on reach it.
+    pub(super) async fn open_listener(this: &Arc<Self>, limit: Duration) {
+        let (ready, answered) = tokio::sync::oneshot::channel();
+        Self::start_listener(this, Some(ready));
+        let _ = tokio::time::timeout(limit, answered).await;
+    }
+
+    fn start_listener(this: &Arc<Self>, ready: Option<tokio::sync::oneshot::Sender<()>>) {
         let mut listener = this.listener.lock().unwrap_or_else(|p| p.into_inner());
         if listener.as_ref().is_some_and(|h| !h.is_finished())
             || this.closed.load(Ordering::Acquire)
@@ -81,7 +93,7 @@ impl SessionInner {
             return;
         };
         let weak = Arc::downgrade(this);
-        *listener = Some(runtime.spawn(listen(weak)));
+        *listener = Some(runtime.spawn(listen(weak, ready)));
     }
 }
 
@@ -93,7 +105,7 @@ impl SessionInner {
 /// 403), ends it with a JSON-RPC response, fails six times in a row, when the session closes or
 /// is dropped, or when nobody listens any more. A stream that ends without delivering a
 /// notification is reopened ever more slowly, never faster than [`MIN_LISTEN_DELAY`].
-async fn listen(weak: Weak<SessionInner>) {
+async fn listen(weak: Weak<SessionInner>, mut ready: Option<tokio::sync::oneshot::Sender<()>>) {
     let mut last_event_id: Option<String> = None;
     let mut generation: Option<u64> = None;
     let mut failures = 0u32;
@@ -122,7 +134,11 @@ async fn listen(weak: Weak<SessionInner>) {
         let config = session.config().clone();
         drop(session);
         let mut delay = config.default_reconnect_delay;
-        let answer = match tokio::time::timeout(config.idle_timeout, request).await {
+        let answer = tokio::time::timeout(config.idle_timeout, request).await;
+        if let Some(ready) = ready.take() {
+            let _ = ready.send(());
+        }
+        let answer = match answer {
             Ok(Ok(response)) => match weak.upgrade() {
                 Some(session) => session.same_origin(response),
                 None => return,
@@ -161,6 +177,12 @@ async fn listen(weak: Weak<SessionInner>) {
                             match &message {
                                 // A response ends a standing stream (`subscriptions/listen`
                                 // answers only when the server tears it down, or to refuse).
+                                Incoming::Response { .. } if !session.version.is_stateless() => {
+                                    // Session era: a response here belongs to a request whose
+                                    // own stream ended (some servers resume it on this stream).
+                                    session.keep_stray(message);
+                                    continue;
+                                }
                                 Incoming::Response { .. } => {
                                     tracing::debug!("the server ended the notification stream");
                                     session.forget_listener();

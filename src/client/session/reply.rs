@@ -165,7 +165,15 @@ impl SessionInner {
         let mut resumptions = 0u32;
         loop {
             let read = loop {
-                match transport::next_chunk(&mut response, config.idle_timeout).await {
+                let strayed = self.stray_arrived.notified();
+                let chunk = tokio::select! {
+                    chunk = transport::next_chunk(&mut response, config.idle_timeout) => chunk,
+                    () = strayed => match self.take_stray(id) {
+                        Some(outcome) => return outcome,
+                        None => continue,
+                    },
+                };
+                match chunk {
                     Ok(Some(chunk)) => {
                         parser.feed(&chunk, &mut events)?;
                         for event in events.drain(..) {
@@ -186,6 +194,9 @@ impl SessionInner {
                 }
             };
             // The stream ended (or broke) before the response.
+            if let Some(outcome) = self.take_stray(id) {
+                return outcome;
+            }
             let Some(last_id) = parser.last_event_id().map(str::to_owned) else {
                 return Err(read.unwrap_or_else(|| {
                     Error::transport(
@@ -202,9 +213,56 @@ impl SessionInner {
             resumptions += 1;
             parser.reset_partial();
             let delay = parser.retry().unwrap_or(config.default_reconnect_delay);
-            tokio::time::sleep(delay.clamp(MIN_RECONNECT_DELAY, Duration::from_secs(30))).await;
+            let wait =
+                tokio::time::sleep(delay.clamp(MIN_RECONNECT_DELAY, Duration::from_secs(30)));
+            tokio::pin!(wait);
+            loop {
+                let strayed = self.stray_arrived.notified();
+                tokio::select! {
+                    () = &mut wait => break,
+                    () = strayed => {}
+                }
+                if let Some(outcome) = self.take_stray(id) {
+                    return outcome;
+                }
+            }
+            if let Some(outcome) = self.take_stray(id) {
+                return outcome;
+            }
             response = self.resume(route, &last_id).await?;
         }
+    }
+
+    /// Keeps a response that arrived on the standing stream for the request it answers (at most
+    /// [`MAX_STRAY_RESPONSES`], the oldest dropped first).
+    pub(super) fn keep_stray(&self, message: Incoming) {
+        let Incoming::Response { id, outcome } = message else {
+            return;
+        };
+        let Some(id) = id.as_u64() else {
+            return;
+        };
+        {
+            let mut strays = self
+                .stray_responses
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if strays.len() >= MAX_STRAY_RESPONSES {
+                drop(strays.remove(0));
+            }
+            strays.push((id, outcome));
+        }
+        self.stray_arrived.notify_waiters();
+    }
+
+    /// The response to `id` that arrived on the standing stream, if any.
+    pub(super) fn take_stray(&self, id: u64) -> Option<Result<Value>> {
+        let mut strays = self
+            .stray_responses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let index = strays.iter().position(|(got, _)| *got == id)?;
+        Some(strays.remove(index).1)
     }
 
     /// GET with `Last-Event-ID` to continue a stream.
@@ -238,6 +296,9 @@ impl SessionInner {
         Ok(response)
     }
 }
+
+/// Most responses kept from the standing stream for requests still reading their own.
+const MAX_STRAY_RESPONSES: usize = 16;
 
 /// The shortest wait before reopening a stream, whatever `retry:` the server asks for.
 const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(50);
