@@ -15,11 +15,17 @@ use crate::client::model::{CallToolResult, Tool};
 use crate::client::{
     McpClient, McpClientBuilder, RequestOptions, ServerRequestHandler, ServerRequestKind, Session,
 };
-use crate::credential::{Credential, CredentialProvider, SharedCredentialProvider, UserId};
+use crate::credential::{
+    Credential, CredentialError, CredentialProvider, SharedCredentialProvider, UserId,
+};
 use crate::error::{Error, Result};
+use crate::redaction::Redactor;
 use crate::server::{ConnectionType, RemoteMcpServer};
 
 pub use policy::{Policy, PolicyDenial, PolicyRule};
+
+/// How long a credential provider may take by default.
+const DEFAULT_CREDENTIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Many users, one remote MCP server, one connection pool.
 ///
@@ -31,7 +37,14 @@ pub use policy::{Policy, PolicyDenial, PolicyRule};
 /// On a 401 the connector tells the provider ([`CredentialProvider::invalidate`]), drops the
 /// user's session and returns [`Error::Unauthorized`] with the server's credential help; it does
 /// not retry the rejected token. Every call is a `tracing` span (`mcp_call`) with the user, the
-/// tool, the outcome and the latency, never the token.
+/// tool, the outcome and the latency, never the token: successful calls and the user's own
+/// errors (denied, unauthorized, forbidden, rate limited, no credential) are logged at INFO,
+/// faults of the upstream or of the gateway's credential store at WARN. Every error the
+/// connector returns has passed the redaction step for the user's credential.
+///
+/// A credential provider that does not answer within
+/// [`ConnectorBuilder::credential_timeout`] (10 s by default) ends that user's call with
+/// [`Error::CredentialTimeout`]; other users are not affected.
 ///
 /// ```no_run
 /// use pagerduty_mcp_connect::{Connector, InMemoryCredentialStore, PagerDuty, Policy, Region, UserId};
@@ -63,6 +76,7 @@ struct ConnectorInner {
     /// Swapped whole by [`Connector::set_policy`]; each call reads it once.
     policy: RwLock<Arc<Policy>>,
     idle_timeout: Duration,
+    credential_timeout: Duration,
     token_age_warning: Option<Duration>,
     users: Mutex<HashMap<UserId, Arc<UserSlot>>>,
     /// When each user was last warned about an old token (bounded, see `warn_if_old`).
@@ -301,7 +315,22 @@ impl Connector {
         user: &UserId,
     ) -> Result<(Session, Credential)> {
         policy.check_user(user)?;
-        let credential = self.inner.credentials.credential(user).await?;
+        let credential = match self.credential(user).await {
+            Ok(credential) => credential,
+            Err(err) => {
+                if matches!(
+                    err,
+                    Error::Credential(
+                        CredentialError::Revoked { .. } | CredentialError::Expired { .. }
+                    )
+                ) {
+                    // The store invalidated the user's credential: the session opened with it
+                    // must not send it again, not even to end itself.
+                    self.abandon_session(user).await;
+                }
+                return Err(err);
+            }
+        };
         self.warn_if_old(user, &credential);
         self.start_sweeper();
         let slot = self.slot(user);
@@ -335,6 +364,22 @@ impl Connector {
         Ok((session, credential))
     }
 
+    /// The user's credential from the provider, within the time limit.
+    async fn credential(&self, user: &UserId) -> Result<Credential> {
+        let limit = self.inner.credential_timeout;
+        match tokio::time::timeout(limit, self.inner.credentials.credential(user)).await {
+            Ok(Ok(credential)) => Ok(credential),
+            Ok(Err(err)) => Err(Error::Credential(err)),
+            Err(_) => {
+                tracing::warn!(user = %user, limit_ms = limit.as_millis() as u64, "the credential provider did not answer in time");
+                Err(Error::CredentialTimeout {
+                    user: user.clone(),
+                    after: limit,
+                })
+            }
+        }
+    }
+
     async fn after_call<T>(
         &self,
         user: &UserId,
@@ -347,29 +392,51 @@ impl Connector {
         }
     }
 
-    /// Credential and session bookkeeping after an error.
+    /// Credential and session bookkeeping after an error; the error is redacted for the user's
+    /// credential (a second net: the client redacts at each request's boundary already).
     async fn on_error(&self, user: &UserId, credential: &Credential, err: Error) -> Error {
+        let err = err.redact(&Redactor::for_credential(
+            credential.secret(),
+            self.inner.client.server().auth_scheme(),
+        ));
         match &err {
             Error::Unauthorized { .. } => {
                 tracing::warn!(user = %user, "the server rejected the user's credential; invalidating it");
                 self.inner.credentials.invalidate(user, credential).await;
-                self.forget_session(user, credential).await;
+                self.forget_session(user, credential, true).await;
             }
-            Error::SessionExpired | Error::Closed => self.forget_session(user, credential).await,
+            Error::SessionExpired { .. } | Error::Closed => {
+                self.forget_session(user, credential, false).await
+            }
             _ => {}
         }
         err
     }
 
-    /// Drops the user's session if it still uses `credential`.
-    async fn forget_session(&self, user: &UserId, credential: &Credential) {
+    /// Drops the user's session if it still uses `credential`; `rejected`: the credential was
+    /// rejected, so the session is given up without sending it again (no DELETE).
+    async fn forget_session(&self, user: &UserId, credential: &Credential, rejected: bool) {
         let slot = self.slot(user);
         let mut current = slot.current.lock().await;
         if current
             .as_ref()
             .is_some_and(|open| open.session.credential().same_secret(credential))
         {
-            *current = None;
+            if let Some(open) = current.take() {
+                if rejected {
+                    open.session.abandon();
+                }
+            }
+        }
+    }
+
+    /// Gives up the user's session, whatever its credential, without another request.
+    async fn abandon_session(&self, user: &UserId) {
+        let slot = self.lock_users().get(user).cloned();
+        if let Some(slot) = slot {
+            if let Some(open) = slot.current.lock().await.take() {
+                open.session.abandon();
+            }
         }
     }
 
@@ -459,21 +526,39 @@ fn record<T>(span: &tracing::Span, started: Instant, result: &Result<T>) {
     let latency = started.elapsed().as_millis() as u64;
     let outcome = match result {
         Ok(_) => "ok",
-        Err(Error::PolicyDenied { .. }) => "denied",
-        Err(Error::Unauthorized { .. }) => "unauthorized",
-        Err(Error::Forbidden { .. }) => "forbidden",
-        Err(Error::RateLimited { .. }) => "rate_limited",
-        Err(Error::Timeout { .. }) => "timeout",
-        Err(Error::Credential(_)) => "no_credential",
-        Err(_) => "error",
+        Err(err) => err.kind().as_str(),
     };
     span.record("outcome", outcome);
     span.record("latency_ms", latency);
     let _entered = span.enter();
     match result {
         Ok(_) => tracing::info!(outcome, latency_ms = latency, "mcp call finished"),
-        Err(err) => tracing::info!(outcome, latency_ms = latency, error = %err, "mcp call failed"),
+        Err(err) if is_users_own(err) => {
+            tracing::info!(outcome, latency_ms = latency, error = %err, "mcp call failed")
+        }
+        Err(err) => tracing::warn!(
+            outcome,
+            latency_ms = latency,
+            may_have_run = err.may_have_run(),
+            error = %err,
+            "mcp call failed"
+        ),
     }
+}
+
+/// Whether an error is the user's own business (their credential, their permissions, their
+/// rate, the gateway's policy) rather than a fault of the upstream or of the gateway.
+fn is_users_own(err: &Error) -> bool {
+    use crate::error::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::PolicyDenied
+            | ErrorKind::Unauthorized
+            | ErrorKind::Forbidden
+            | ErrorKind::RateLimited
+            | ErrorKind::InvalidCredential
+            | ErrorKind::Server
+    ) || matches!(err, Error::Credential(c) if !c.is_retryable())
 }
 
 /// Builds a [`Connector`].
@@ -485,6 +570,7 @@ pub struct ConnectorBuilder {
     credentials: Option<SharedCredentialProvider>,
     policy: Policy,
     idle_timeout: Option<Duration>,
+    credential_timeout: Option<Duration>,
     token_age_warning: Option<Option<Duration>>,
     handlers: Vec<(ServerRequestKind, Value, Arc<dyn ServerRequestHandler>)>,
 }
@@ -572,6 +658,14 @@ impl ConnectorBuilder {
         self
     }
 
+    /// How long the credential provider may take to answer for one user (default 10 s); then
+    /// that user's call ends with [`Error::CredentialTimeout`] and nothing is sent. A zero limit
+    /// is raised to 1 ms.
+    pub fn credential_timeout(mut self, limit: Duration) -> Self {
+        self.credential_timeout = Some(limit.max(Duration::from_millis(1)));
+        self
+    }
+
     /// Warn (once a day per user) when a credential's creation time is older than this (default
     /// 90 days); `None` turns the warning off.
     pub fn token_age_warning(mut self, age: Option<Duration>) -> Self {
@@ -607,6 +701,9 @@ impl ConnectorBuilder {
                 credentials,
                 policy: RwLock::new(Arc::new(self.policy)),
                 idle_timeout: self.idle_timeout.unwrap_or(Duration::from_secs(15 * 60)),
+                credential_timeout: self
+                    .credential_timeout
+                    .unwrap_or(DEFAULT_CREDENTIAL_TIMEOUT),
                 token_age_warning: self
                     .token_age_warning
                     .unwrap_or(Some(Duration::from_secs(90 * 86_400))),

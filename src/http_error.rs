@@ -1,232 +1,106 @@
-//! Turning a non-success HTTP reply (PagerDuty's REST-style error envelope, a JSON-RPC error body,
-//! or anything else) into an [`Error`].
+//! Turning a non-success HTTP reply (a REST-style error envelope, a JSON-RPC error body, or
+//! anything else) into an [`Error`].
 //!
 //! The reply's body is untrusted text: only a short, cleaned excerpt of it ever reaches an error
-//! message (control and bidirectional-override characters removed, HTML reduced to its text,
-//! anything that looks like an echoed `Authorization` value or a `Bearer`/`token=` credential
-//! replaced by `[redacted]`, at most [`MAX_EXCERPT`] characters). Request headers are never part of
-//! a message.
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! message ([`crate::redaction::excerpt`]); the client then runs its [`Redactor`] with the
+//! request's credential over the finished error. What a server's own error codes mean, and what
+//! to advise on 401, 403 and 429, comes from the server description
+//! ([`RemoteMcpServer::error_code_meaning`], [`RemoteMcpServer::error_advice`]), so nothing here
+//! knows one service's texts. Request headers are never part of a message.
+//!
+//! [`Redactor`]: crate::redaction::Redactor
 
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::redaction::{excerpt, truncate, MAX_EXCERPT};
+use crate::retry_after::retry_after;
+use crate::server::RemoteMcpServer;
 
-/// The most characters of server-supplied text kept in an error message.
-pub(crate) const MAX_EXCERPT: usize = 240;
+/// What is said on a 401 when the server adds nothing.
+pub(crate) const GENERIC_UNAUTHORIZED: &str =
+    "the credential was not accepted: it is wrong, expired, or was revoked or deleted";
+/// What is said on a 403 when the server adds nothing.
+pub(crate) const GENERIC_FORBIDDEN: &str = "the credential is valid, but its user may not do this: ask the service's administrator for the needed role or permission";
+/// What is said on a 429 with a `Retry-After` when the server adds nothing.
+const GENERIC_RATE_LIMITED: &str = "too many requests; wait before retrying";
+/// What is said on a 429 without a wait when the server adds nothing.
+const GENERIC_RATE_LIMITED_NO_WAIT: &str = "too many requests; wait a minute before retrying";
 
-/// The longest wait [`retry_after`] reports; a server asking for more is capped here.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-/// PagerDuty's REST API limit, quoted in rate-limit messages.
-const PAGERDUTY_RATE_LIMIT: &str =
-    "PagerDuty allows 960 REST API requests per minute per user; slow down and wait before retrying";
-
-/// Maps a non-success HTTP reply to an [`Error`]. `credential_help` goes into
-/// [`Error::Unauthorized`].
+/// Maps a non-success HTTP reply of `server` to an [`Error`].
 ///
-/// - 401 → [`Error::Unauthorized`] (the server's message plus what to do, and `credential_help`);
-/// - 403 → [`Error::Forbidden`] (ask an admin for the needed role or Advanced Permissions);
+/// - 401 → [`Error::Unauthorized`] (the server's message, the advice, and `credential_help`);
+/// - 403 → [`Error::Forbidden`];
 /// - 429 → [`Error::RateLimited`] with the wait from `Retry-After` or `ratelimit-reset`;
 /// - any other status whose body is a JSON-RPC error (and is not a 5xx) → [`Error::Server`];
 /// - everything else → [`Error::HttpStatus`] with the server's message and any `Retry-After`.
-pub(crate) fn error_from_reply(
+pub(crate) fn error_from_server_reply(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
-    credential_help: &str,
+    server: &dyn RemoteMcpServer,
 ) -> Error {
     let parsed = ReplyBody::parse(headers, body);
-    let detail = parsed.describe();
-    // PagerDuty-specific advice when the reply or the server is PagerDuty's.
-    let pagerduty =
-        parsed.is_pagerduty_envelope() || credential_help == crate::pagerduty::CREDENTIAL_HELP;
+    let detail = parsed.describe(server);
+    let advice = |generic: &'static str| server.error_advice(status.as_u16()).unwrap_or(generic);
 
     match status.as_u16() {
-        401 => {
-            let mut action = String::from(
-                "the credential was not accepted: it is wrong, expired, or was revoked or deleted",
-            );
-            if pagerduty {
-                action.push_str(
-                    ", or it belongs to an account in the other PagerDuty service region (us/eu)",
-                );
-            }
-            Error::Unauthorized {
-                message: join(detail, &action),
-                help: credential_help.to_owned(),
-            }
-        }
-        403 => {
-            let action = if pagerduty {
-                "the token is valid, but its PagerDuty user may not do this: ask a PagerDuty admin to grant you the needed role or Advanced Permissions"
-            } else {
-                "the credential is valid, but its user may not do this: ask the service's administrator for the needed role or permission"
-            };
-            Error::Forbidden {
-                message: join(detail, action),
-            }
-        }
+        401 => Error::unauthorized(
+            join(detail, advice(GENERIC_UNAUTHORIZED)),
+            server.credential_help(),
+        ),
+        403 => Error::forbidden(join(detail, advice(GENERIC_FORBIDDEN))),
         429 => {
             let retry_after = retry_after(headers);
-            let action = match (pagerduty, retry_after) {
-                (true, _) => PAGERDUTY_RATE_LIMIT,
-                (false, Some(_)) => "too many requests; wait before retrying",
-                (false, None) => "too many requests; wait a minute before retrying",
+            let generic = if retry_after.is_some() {
+                GENERIC_RATE_LIMITED
+            } else {
+                GENERIC_RATE_LIMITED_NO_WAIT
             };
-            Error::RateLimited {
-                retry_after,
-                message: join(detail, action),
-            }
+            Error::rate_limited(join(detail, advice(generic)), retry_after)
         }
         code => match parsed {
             ReplyBody::JsonRpc {
                 code: rpc_code,
                 message,
                 data,
-            } if !status.is_server_error() => Error::Server {
-                code: rpc_code,
-                message,
-                data,
-            },
-            _ => Error::HttpStatus {
-                status: code,
-                message: detail.unwrap_or_else(|| {
+            } if !status.is_server_error() => Error::server(rpc_code, message, data),
+            _ => Error::http_status(
+                code,
+                detail.unwrap_or_else(|| {
                     status
                         .canonical_reason()
                         .unwrap_or("unexpected HTTP status")
                         .to_owned()
                 }),
-                retry_after: retry_after(headers),
-            },
+                retry_after(headers),
+            ),
         },
     }
 }
 
 /// The cleaned, bounded one-line summary of a reply's body that [`error_from_reply`] puts into
 /// its messages, or `None` for an empty or unreadable body.
-pub(crate) fn reply_detail(headers: &HeaderMap, body: &[u8]) -> Option<String> {
-    ReplyBody::parse(headers, body).describe()
+pub(crate) fn reply_detail(
+    headers: &HeaderMap,
+    body: &[u8],
+    server: &dyn RemoteMcpServer,
+) -> Option<String> {
+    ReplyBody::parse(headers, body).describe(server)
 }
 
-/// The wait a reply asks for: `Retry-After` (delta-seconds or an HTTP date), else
-/// `ratelimit-reset` (seconds). Capped at [`MAX_RETRY_AFTER`]; a date in the past means "now"
-/// (zero).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    retry_after_at(headers, SystemTime::now())
-}
-
-fn retry_after_at(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-    };
-    let from_retry_after = header("retry-after").and_then(|value| {
-        parse_seconds(value).or_else(|| {
-            let at = parse_http_date(value)?;
-            Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-        })
-    });
-    from_retry_after
-        .or_else(|| header("ratelimit-reset").and_then(parse_seconds))
-        .map(|wait| wait.min(MAX_RETRY_AFTER))
-}
-
-/// Delta-seconds: digits, optionally with a fraction (`17`, `0.5`).
-fn parse_seconds(value: &str) -> Option<Duration> {
-    if !value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return None;
-    }
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let secs = value.parse::<f64>().ok()?;
-    (secs.is_finite() && secs >= 0.0)
-        .then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())))
-}
-
-/// Parses an HTTP date in any of the three forms RFC 9110 lets a recipient accept:
-/// `Sun, 06 Nov 1994 08:49:37 GMT`, `Sunday, 06-Nov-94 08:49:37 GMT`, `Sun Nov  6 08:49:37 1994`.
-fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let mut tokens = value
-        .split([' ', ',', '-'])
-        .filter(|token| !token.is_empty())
-        .peekable();
-    // The weekday is redundant.
-    if tokens
-        .peek()
-        .is_some_and(|t| t.bytes().all(|b| b.is_ascii_alphabetic()) && month(t).is_none())
-    {
-        tokens.next();
-    }
-    let tokens: Vec<&str> = tokens.collect();
-    let (day, mon, year, time) = match tokens.as_slice() {
-        // asctime
-        [mon, day, time, year] if month(mon).is_some() => (*day, *mon, *year, *time),
-        // IMF-fixdate and RFC 850
-        [day, mon, year, time, zone] if zone.eq_ignore_ascii_case("GMT") => {
-            (*day, *mon, *year, *time)
-        }
-        _ => return None,
-    };
-    let day: u32 = digits(day, 1..=2)?;
-    let month = month(mon)?;
-    let mut year: i64 = digits(year, 2..=4)?;
-    if year < 100 {
-        // RFC 850's two-digit year: the most recent matching year.
-        year += if year < 70 { 2000 } else { 1900 };
-    }
-    let mut hms = time.split(':');
-    let hour: u32 = digits(hms.next()?, 2..=2)?;
-    let minute: u32 = digits(hms.next()?, 2..=2)?;
-    let second: u32 = digits(hms.next()?, 2..=2)?;
-    if hms.next().is_some() || day == 0 || day > 31 || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-    let secs = u64::try_from(secs).ok()?;
-    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
-}
-
-fn digits<T: std::str::FromStr>(token: &str, len: std::ops::RangeInclusive<usize>) -> Option<T> {
-    (len.contains(&token.len()) && token.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| token.parse().ok())
-        .flatten()
-}
-
-fn month(token: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    (token.len() == 3)
-        .then(|| MONTHS.iter().position(|m| m.eq_ignore_ascii_case(token)))
-        .flatten()
-        .map(|index| index as u32 + 1)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let month_from_march = i64::from((month + 9) % 12);
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+/// A JSON-RPC error object's fields as an [`Error::Server`], with the message cleaned and bounded.
+pub(crate) fn json_rpc_error(code: i64, message: &str, data: Option<Value>) -> Error {
+    Error::server(code, excerpt(message), data)
 }
 
 /// What a reply's body turned out to be.
 #[derive(Debug, PartialEq)]
 enum ReplyBody {
-    /// PagerDuty's REST envelope `{"error":{"message":…,"code":2006,"errors":[…]}}` (messages
-    /// already cleaned).
-    PagerDuty {
+    /// A REST-style envelope `{"error":{"message":…,"code":2006,"errors":[…]}}` (PagerDuty's and
+    /// many others'; messages already cleaned).
+    Envelope {
         code: Option<i64>,
         message: Option<String>,
         errors: Vec<String>,
@@ -307,7 +181,7 @@ impl ReplyBody {
                             Some(Value::String(s)) => vec![excerpt(s)],
                             _ => Vec::new(),
                         };
-                        ReplyBody::PagerDuty {
+                        ReplyBody::Envelope {
                             code,
                             message,
                             errors,
@@ -333,19 +207,15 @@ impl ReplyBody {
         }
     }
 
-    fn is_pagerduty_envelope(&self) -> bool {
-        matches!(self, ReplyBody::PagerDuty { code: Some(code), .. } if *code > 0)
-    }
-
     /// One cleaned line for an error message, at most about [`MAX_EXCERPT`] characters.
-    fn describe(&self) -> Option<String> {
+    fn describe(&self, server: &dyn RemoteMcpServer) -> Option<String> {
         match self {
-            ReplyBody::PagerDuty {
+            ReplyBody::Envelope {
                 code,
                 message,
                 errors,
             } => {
-                let known = code.and_then(pagerduty_code_meaning);
+                let known = code.and_then(|code| server.error_code_meaning(code));
                 let mut line = message
                     .clone()
                     .or_else(|| known.map(str::to_owned))
@@ -362,9 +232,9 @@ impl ReplyBody {
                                 .as_deref()
                                 .is_some_and(|m| !m.eq_ignore_ascii_case(meaning)) =>
                         {
-                            line.push_str(&format!(" (PagerDuty error {code}: {meaning})"));
+                            line.push_str(&format!(" (error {code}: {meaning})"));
                         }
-                        _ => line.push_str(&format!(" (PagerDuty error {code})")),
+                        _ => line.push_str(&format!(" (error {code})")),
                     }
                 }
                 Some(line)
@@ -376,28 +246,6 @@ impl ReplyBody {
             ReplyBody::Empty => None,
         }
     }
-}
-
-/// What PagerDuty's REST API error codes mean.
-fn pagerduty_code_meaning(code: i64) -> Option<&'static str> {
-    Some(match code {
-        2000 => "Internal Error",
-        2001 => "Invalid Input Provided",
-        2002 => "Arguments Caused Error",
-        2003 => "Missing Arguments",
-        2004 => "Invalid 'since' or 'until' Parameter Values",
-        2005 => "Invalid Query Date Range",
-        2006 => "Authentication Failed",
-        2007 => "Account Not Found",
-        2008 => "Account Locked",
-        2009 => "Only HTTPS Allowed For This Call",
-        2010 => "Access Denied",
-        2011 => "The action requires a 'requester_id' to be specified",
-        2012 => "Your account is expired and cannot use the API",
-        2020 => "Rate Limit Exceeded",
-        2100 => "Not Found",
-        _ => return None,
-    })
 }
 
 fn text_or_empty(text: &str) -> ReplyBody {
@@ -415,105 +263,6 @@ fn join(detail: Option<String>, action: &str) -> String {
         Some(detail) => format!("{detail}; {action}"),
         None => action.to_owned(),
     }
-}
-
-/// Server text made safe for a message: credentials redacted, control characters removed,
-/// whitespace collapsed, truncated to [`MAX_EXCERPT`] characters.
-fn excerpt(text: &str) -> String {
-    // Look at a bounded prefix only: a message is short, and this keeps the work bounded.
-    let mut end = text.len().min(16 * 1024);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let redacted = redact_credentials(&text[..end]);
-    truncate(&clean(&redacted), MAX_EXCERPT)
-}
-
-/// Replaces control characters and bidirectional overrides by spaces and collapses whitespace.
-fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(1024));
-    let mut pending_space = false;
-    for c in text.chars() {
-        let unwanted = c.is_control()
-            || c.is_whitespace()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
-        if unwanted {
-            pending_space = !out.is_empty();
-        } else {
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
-        None => text.to_owned(),
-    }
-}
-
-/// Replaces what looks like an echoed credential by `[redacted]`: the value after an
-/// `Authorization` key (up to the end of the value), and the word after `Bearer ` or `token=`.
-fn redact_credentials(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    // (start, end) byte ranges to blank out.
-    let mut ranges: Vec<(usize, usize)> = Vec::new();
-    let value_end = |from: usize, stops: &[u8]| {
-        text.as_bytes()[from..]
-            .iter()
-            .position(|b| stops.contains(b))
-            .map_or(text.len(), |p| from + p)
-    };
-    for (at, _) in lower.match_indices("authorization") {
-        let mut start = at + "authorization".len();
-        let bytes = text.as_bytes();
-        // Skip the separator: `": "`, `=`, `: `, `'`.
-        let sep_start = start;
-        while start < bytes.len()
-            && matches!(bytes[start], b'"' | b'\'' | b':' | b'=' | b' ' | b'\t')
-        {
-            start += 1;
-        }
-        let separated = text[sep_start..start].contains([':', '=']);
-        if !separated || start >= bytes.len() {
-            continue;
-        }
-        let end = value_end(start, b"\"'\r\n,;}<&");
-        if end > start {
-            ranges.push((start, end));
-        }
-    }
-    for needle in ["bearer ", "token="] {
-        for (at, _) in lower.match_indices(needle) {
-            let start = at + needle.len();
-            let end = value_end(start, b" \t\"'\r\n,;}<&");
-            if end > start {
-                ranges.push((start, end));
-            }
-        }
-    }
-    if ranges.is_empty() {
-        return text.to_owned();
-    }
-    ranges.sort_unstable();
-    let mut out = String::with_capacity(text.len());
-    let mut cursor = 0;
-    for (start, end) in ranges {
-        if end <= cursor {
-            continue;
-        }
-        let start = start.max(cursor);
-        out.push_str(&text[cursor..start]);
-        out.push_str("[redacted]");
-        cursor = end;
-    }
-    out.push_str(&text[cursor..]);
-    out
 }
 
 fn looks_like_html(text: &str) -> bool {
@@ -587,7 +336,9 @@ fn decode_entities(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{GenericServer, PagerDuty, Region};
     use http::HeaderValue;
+    use std::time::Duration;
 
     const HELP: &str = "Create a token under Settings.";
 
@@ -599,37 +350,70 @@ mod tests {
         map
     }
 
+    fn generic() -> GenericServer {
+        GenericServer::new(
+            "test",
+            "https://mcp.example.com/mcp",
+            crate::AuthScheme::token(),
+        )
+        .unwrap()
+        .with_credential_help(HELP)
+    }
+
     fn reply(status: u16, pairs: &[(&'static str, &str)], body: &str) -> Error {
-        error_from_reply(
+        reply_of(&generic(), status, pairs, body)
+    }
+
+    fn pagerduty(status: u16, pairs: &[(&'static str, &str)], body: &str) -> Error {
+        reply_of(&PagerDuty::new(Region::Us), status, pairs, body)
+    }
+
+    fn reply_of(
+        server: &dyn RemoteMcpServer,
+        status: u16,
+        pairs: &[(&'static str, &str)],
+        body: &str,
+    ) -> Error {
+        error_from_server_reply(
             StatusCode::from_u16(status).unwrap(),
             &headers(pairs),
             body.as_bytes(),
-            HELP,
+            server,
         )
     }
 
     #[test]
     fn unauthorized_carries_pagerduty_message_and_help() {
-        let err = reply(
+        let err = pagerduty(
             401,
             &[],
             r#"{"error":{"message":"Authentication failed","code":2006,"errors":["The API key is invalid"]}}"#,
         );
-        let Error::Unauthorized { message, help } = &err else {
+        let Error::Unauthorized { message, help, .. } = &err else {
             panic!("{err:?}")
         };
         assert!(
             message.contains("Authentication failed: The API key is invalid"),
             "{message}"
         );
-        assert!(message.contains("PagerDuty error 2006"), "{message}");
+        assert!(message.contains("(error 2006)"), "{message}");
         assert!(message.contains("revoked"), "{message}");
         assert!(
             message.contains("other PagerDuty service region"),
             "{message}"
         );
-        assert_eq!(help, HELP);
-        assert!(err.to_string().ends_with(HELP));
+        assert_eq!(help, crate::CREDENTIAL_HELP);
+        assert!(err.to_string().ends_with(crate::CREDENTIAL_HELP));
+        assert_eq!(err.status(), Some(401));
+        // A generic server with the same body gets neither the code's meaning nor the region hint.
+        let generic = reply(
+            401,
+            &[],
+            r#"{"error":{"message":"Authentication failed","code":2006}}"#,
+        );
+        assert!(!generic.to_string().contains("region"), "{generic}");
+        assert!(generic.to_string().contains("(error 2006)"), "{generic}");
+        assert!(generic.to_string().ends_with(HELP));
         assert!(err.is_credential_problem());
         assert!(!err.is_retryable());
     }
@@ -650,19 +434,19 @@ mod tests {
 
     #[test]
     fn forbidden_asks_for_role_or_advanced_permissions() {
-        let err = reply(
+        let err = pagerduty(
             403,
             &[],
             r#"{"error":{"message":"Access Denied","code":2010,"errors":["You do not have the permission to manage this incident"]}}"#,
         );
-        let Error::Forbidden { message } = &err else {
+        let Error::Forbidden { message, .. } = &err else {
             panic!("{err:?}")
         };
         assert!(
             message.contains("Access Denied: You do not have the permission"),
             "{message}"
         );
-        assert!(message.contains("PagerDuty error 2010"), "{message}");
+        assert!(message.contains("(error 2010)"), "{message}");
         assert!(message.contains("PagerDuty admin"), "{message}");
         assert!(message.contains("Advanced Permissions"), "{message}");
         assert!(!err.is_retryable());
@@ -670,12 +454,7 @@ mod tests {
 
     #[test]
     fn forbidden_for_the_pagerduty_preset_mentions_pagerduty_even_without_envelope() {
-        let err = error_from_reply(
-            StatusCode::FORBIDDEN,
-            &HeaderMap::new(),
-            b"nope",
-            crate::pagerduty::CREDENTIAL_HELP,
-        );
+        let err = pagerduty(403, &[], "nope");
         assert!(err.to_string().contains("PagerDuty admin"), "{err}");
         let generic = reply(403, &[], "nope");
         assert!(generic.to_string().contains("administrator"), "{generic}");
@@ -683,7 +462,7 @@ mod tests {
 
     #[test]
     fn rate_limited_reads_ratelimit_reset() {
-        let err = reply(
+        let err = pagerduty(
             429,
             &[("ratelimit-reset", "17"), ("ratelimit-limit", "960")],
             r#"{"error":{"message":"Rate Limit Exceeded","code":2020}}"#,
@@ -691,13 +470,14 @@ mod tests {
         let Error::RateLimited {
             retry_after,
             message,
+            ..
         } = &err
         else {
             panic!("{err:?}")
         };
         assert_eq!(*retry_after, Some(Duration::from_secs(17)));
         assert!(message.contains("960"), "{message}");
-        assert!(message.contains("PagerDuty error 2020"), "{message}");
+        assert!(message.contains("(error 2020)"), "{message}");
         let text = err.to_string();
         assert!(text.contains("retry in 17 s"), "{text}");
         assert!(err.is_retryable());
@@ -714,57 +494,6 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_forms() {
-        let now = UNIX_EPOCH + Duration::from_secs(784_111_767); // Sun, 06 Nov 1994 08:49:27 GMT
-        let at = |value: &str| retry_after_at(&headers(&[("retry-after", value)]), now);
-        assert_eq!(at("120"), Some(Duration::from_secs(120)));
-        assert_eq!(at(" 5 "), Some(Duration::from_secs(5)));
-        assert_eq!(at("1.5"), Some(Duration::from_millis(1500)));
-        assert_eq!(
-            at("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(
-            at("Sunday, 06-Nov-94 08:49:37 GMT"),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(
-            at("Sun Nov  6 08:49:37 1994"),
-            Some(Duration::from_secs(10))
-        );
-        // A date in the past: retry now.
-        assert_eq!(at("Sat, 05 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
-        // Capped.
-        assert_eq!(at("99999999999"), Some(MAX_RETRY_AFTER));
-        // Garbage.
-        assert_eq!(at("soon"), None);
-        assert_eq!(at("-5"), None);
-        assert_eq!(at("Sun, 06 Nov 1994 25:49:37 GMT"), None);
-        let reset = retry_after_at(&headers(&[("ratelimit-reset", "42")]), now);
-        assert_eq!(reset, Some(Duration::from_secs(42)));
-        assert_eq!(retry_after_at(&HeaderMap::new(), now), None);
-    }
-
-    #[test]
-    fn http_dates_match_known_instants() {
-        let parse = |s| {
-            parse_http_date(s)
-                .unwrap()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-        };
-        assert_eq!(parse("Thu, 01 Jan 1970 00:00:00 GMT"), Duration::ZERO);
-        assert_eq!(
-            parse("Tue, 29 Feb 2000 12:00:00 GMT"),
-            Duration::from_secs(951_825_600)
-        );
-        assert_eq!(
-            parse("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Duration::from_secs(1_445_412_480)
-        );
-    }
-
-    #[test]
     fn server_errors_keep_status_and_retry_after() {
         let err = reply(
             503,
@@ -775,6 +504,7 @@ mod tests {
             status,
             message,
             retry_after,
+            ..
         } = &err
         else {
             panic!("{err:?}")
@@ -784,13 +514,13 @@ mod tests {
         assert_eq!(*retry_after, Some(Duration::from_secs(30)));
         assert!(err.is_retryable());
 
-        let err = reply(
+        let err = pagerduty(
             500,
             &[],
             r#"{"error":{"message":"Internal Error","code":2000}}"#,
         );
         assert!(
-            matches!(&err, Error::HttpStatus { status: 500, message, .. } if message == "Internal Error (PagerDuty error 2000)"),
+            matches!(&err, Error::HttpStatus { status: 500, message, .. } if message == "Internal Error (error 2000)"),
             "{err:?}"
         );
 
@@ -812,6 +542,7 @@ mod tests {
             code,
             message,
             data,
+            ..
         } = &err
         else {
             panic!("{err:?}")
@@ -827,7 +558,7 @@ mod tests {
             r#"{"error":{"code":-32600,"message":"Bad Request: Missing session ID"}}"#,
         );
         assert!(
-            matches!(&err, Error::Server { code: -32600, message, data: None } if message == "Bad Request: Missing session ID"),
+            matches!(&err, Error::Server { code: -32600, message, data: None, .. } if message == "Bad Request: Missing session ID"),
             "{err:?}"
         );
 
@@ -859,18 +590,18 @@ mod tests {
                 "{err:?}"
             );
         }
-        let err = reply(404, &[], r#"{"error":{"message":"Not Found","code":2100}}"#);
+        let err = pagerduty(404, &[], r#"{"error":{"message":"Not Found","code":2100}}"#);
         assert!(
-            matches!(&err, Error::HttpStatus { status: 404, message, .. } if message == "Not Found (PagerDuty error 2100)"),
+            matches!(&err, Error::HttpStatus { status: 404, message, .. } if message == "Not Found (error 2100)"),
             "{err:?}"
         );
-        let err = reply(
+        let err = pagerduty(
             400,
             &[],
             r#"{"error":{"message":"Invalid Input Provided","code":2001,"errors":["Status must be one of triggered, acknowledged"]}}"#,
         );
         let text = err.to_string();
-        assert!(text.starts_with("HTTP 400 from the server: Invalid Input Provided: Status must be one of triggered, acknowledged (PagerDuty error 2001)"), "{text}");
+        assert!(text.starts_with("HTTP 400 from the server: Invalid Input Provided: Status must be one of triggered, acknowledged (error 2001)"), "{text}");
         let err = reply(405, &[], "Method Not Allowed");
         assert!(
             matches!(&err, Error::HttpStatus { status: 405, message, .. } if message == "Method Not Allowed"),
@@ -881,14 +612,10 @@ mod tests {
     #[test]
     fn unknown_pagerduty_code_and_other_json_shapes() {
         let err = reply(400, &[], r#"{"error":{"message":"Weird","code":9999}}"#);
+        assert!(err.to_string().contains("Weird (error 9999)"), "{err}");
+        let err = pagerduty(400, &[], r#"{"error":{"code":2003}}"#);
         assert!(
-            err.to_string().contains("Weird (PagerDuty error 9999)"),
-            "{err}"
-        );
-        let err = reply(400, &[], r#"{"error":{"code":2003}}"#);
-        assert!(
-            err.to_string()
-                .contains("Missing Arguments (PagerDuty error 2003)"),
+            err.to_string().contains("Missing Arguments (error 2003)"),
             "{err}"
         );
         let err = reply(
@@ -931,11 +658,11 @@ mod tests {
         assert_eq!(message, "Bad&Gateway nginx");
 
         // Invalid UTF-8 does not panic.
-        let err = error_from_reply(
+        let err = error_from_server_reply(
             StatusCode::BAD_GATEWAY,
             &HeaderMap::new(),
             &[0xff, 0xfe, b'o', b'k'],
-            HELP,
+            &generic(),
         );
         assert!(err.to_string().contains("ok"), "{err}");
     }
@@ -951,7 +678,7 @@ mod tests {
             let err = reply(status, &[], &body);
             let message = match &err {
                 Error::Unauthorized { message, .. }
-                | Error::Forbidden { message }
+                | Error::Forbidden { message, .. }
                 | Error::RateLimited { message, .. }
                 | Error::HttpStatus { message, .. } => message.clone(),
                 other => panic!("{other:?}"),

@@ -152,8 +152,10 @@ mod error;
 pub mod gateway;
 mod http_error;
 mod pagerduty;
+mod redaction;
 mod redirect_policy;
 mod region;
+mod retry_after;
 mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -176,7 +178,7 @@ pub use credential::{
     CredentialProvider, EnvCredential, InMemoryCredentialStore, SharedCredentialProvider,
     StaticCredential, UserId,
 };
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, ErrorKind, Result};
 pub use pagerduty::{
     AreaSummary, CatalogueSummary, PagerDuty, PagerDutyArea, PagerDutyBuilder, PagerDutyUser,
     TokenVerifier, ToolAccess, ToolCatalogue, ToolSummary, CREDENTIAL_HELP,

@@ -83,6 +83,44 @@ impl RemoteMcpServer for PagerDuty {
     fn credential_help(&self) -> &str {
         CREDENTIAL_HELP
     }
+    fn error_advice(&self, status: u16) -> Option<&str> {
+        pagerduty_error_advice(status)
+    }
+    fn error_code_meaning(&self, code: i64) -> Option<&str> {
+        pagerduty_code_meaning(code)
+    }
+}
+
+/// PagerDuty's advice on 401, 403 and 429 (its REST API limit, its roles, its two regions).
+pub(crate) fn pagerduty_error_advice(status: u16) -> Option<&'static str> {
+    Some(match status {
+        401 => "the credential was not accepted: it is wrong, expired, or was revoked or deleted, or it belongs to an account in the other PagerDuty service region (us/eu)",
+        403 => "the token is valid, but its PagerDuty user may not do this: ask a PagerDuty admin to grant you the needed role or Advanced Permissions",
+        429 => "PagerDuty allows 960 REST API requests per minute per user; slow down and wait before retrying",
+        _ => return None,
+    })
+}
+
+/// What PagerDuty's REST API error codes mean.
+pub(crate) fn pagerduty_code_meaning(code: i64) -> Option<&'static str> {
+    Some(match code {
+        2000 => "Internal Error",
+        2001 => "Invalid Input Provided",
+        2002 => "Arguments Caused Error",
+        2003 => "Missing Arguments",
+        2004 => "Invalid 'since' or 'until' Parameter Values",
+        2005 => "Invalid Query Date Range",
+        2006 => "Authentication Failed",
+        2007 => "Account Not Found",
+        2008 => "Account Locked",
+        2009 => "Only HTTPS Allowed For This Call",
+        2010 => "Access Denied",
+        2011 => "The action requires a 'requester_id' to be specified",
+        2012 => "Your account is expired and cannot use the API",
+        2020 => "Rate Limit Exceeded",
+        2100 => "Not Found",
+        _ => return None,
+    })
 }
 
 /// Builds a [`PagerDuty`] with overrides. Setters never fail; [`PagerDutyBuilder::build`] checks.

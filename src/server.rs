@@ -36,6 +36,31 @@ pub trait RemoteMcpServer: Send + Sync + fmt::Debug {
     fn connection_type(&self) -> ConnectionType;
     /// How a user obtains a credential; shown in [`Error::Unauthorized`] and in UIs.
     fn credential_help(&self) -> &str;
+
+    /// What to advise when this server answers with HTTP `status` (401, 403 or 429), in place of
+    /// the generic advice ("the credential was not accepted: …", "ask the service's
+    /// administrator …", "too many requests; wait …"). The server's own message comes first in
+    /// the error either way. `None` (the default) keeps the generic advice.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{PagerDuty, Region, RemoteMcpServer};
+    ///
+    /// let pagerduty = PagerDuty::new(Region::Us);
+    /// assert!(pagerduty.error_advice(429).unwrap().contains("960"));
+    /// assert_eq!(pagerduty.error_code_meaning(2006), Some("Authentication Failed"));
+    /// ```
+    fn error_advice(&self, status: u16) -> Option<&str> {
+        let _ = status;
+        None
+    }
+
+    /// What an application error code in this server's REST-style error bodies
+    /// (`{"error":{"code":2006,"message":…}}`) means, added to the error's message. `None` (the
+    /// default) shows the code alone.
+    fn error_code_meaning(&self, code: i64) -> Option<&str> {
+        let _ = code;
+        None
+    }
 }
 
 impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for std::sync::Arc<S> {
@@ -54,6 +79,12 @@ impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for std::sync::Arc<S> {
     fn credential_help(&self) -> &str {
         (**self).credential_help()
     }
+    fn error_advice(&self, status: u16) -> Option<&str> {
+        (**self).error_advice(status)
+    }
+    fn error_code_meaning(&self, code: i64) -> Option<&str> {
+        (**self).error_code_meaning(code)
+    }
 }
 
 impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for Box<S> {
@@ -71,6 +102,12 @@ impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for Box<S> {
     }
     fn credential_help(&self) -> &str {
         (**self).credential_help()
+    }
+    fn error_advice(&self, status: u16) -> Option<&str> {
+        (**self).error_advice(status)
+    }
+    fn error_code_meaning(&self, code: i64) -> Option<&str> {
+        (**self).error_code_meaning(code)
     }
 }
 

@@ -160,7 +160,7 @@ async fn allow_and_deny_lists() {
             .call_tool(&alice, denied, json!({}))
             .await
             .unwrap_err();
-        let Error::PolicyDenied { reason } = &err else {
+        let Error::PolicyDenied { reason, .. } = &err else {
             panic!("{err:?}")
         };
         assert!(reason.contains(denied), "{reason}");
@@ -214,7 +214,7 @@ async fn a_raw_session_is_refused_to_users_the_policy_refuses() {
         .await
         .expect_err("bob may not connect");
     match err {
-        Error::PolicyDenied { reason } => assert!(reason.contains("bob"), "{reason}"),
+        Error::PolicyDenied { reason, .. } => assert!(reason.contains("bob"), "{reason}"),
         other => panic!("expected PolicyDenied, got {other:?}"),
     }
     assert!(mock.requests().is_empty(), "bob's token was never sent");

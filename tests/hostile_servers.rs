@@ -291,7 +291,7 @@ async fn a_stream_that_falls_silent_hits_the_idle_timeout() {
     let session = client.connect(&Credential::new(TOKEN)).await.unwrap();
     let started = Instant::now();
     let err = session.call_tool("slow", json!({})).await.unwrap_err();
-    let Error::Timeout { what } = &err else {
+    let Error::Timeout { what, .. } = &err else {
         panic!("{err:?}")
     };
     assert!(what.contains("idle"), "{what}");

@@ -434,7 +434,10 @@ async fn oversized_reply_is_too_large() {
         .call_tool("big", json!({"kib": 256}))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::TooLarge { limit: 65536 }), "{err:?}");
+    assert!(
+        matches!(err, Error::TooLarge { limit: 65536, .. }),
+        "{err:?}"
+    );
     // The session still works afterwards.
     session
         .call_tool("echo", json!({"text": "ok"}))

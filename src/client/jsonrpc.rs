@@ -92,11 +92,8 @@ pub(crate) fn server_error(error: Value) -> Error {
         Some(Value::String(message)) => message,
         _ => String::new(),
     };
-    Error::Server {
-        code,
-        message,
-        data: error.remove("data"),
-    }
+    // The message is cleaned and bounded; the session redacts it and the data.
+    crate::http_error::json_rpc_error(code, &message, error.remove("data"))
 }
 
 /// Serialises a request.

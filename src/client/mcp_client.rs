@@ -569,6 +569,7 @@ mod tests {
                 status,
                 message: String::new(),
                 retry_after: None,
+                may_have_run: false,
             };
             assert!(fallback_version(&err).is_some());
         }
@@ -583,11 +584,7 @@ mod tests {
             }),
             None
         );
-        let server_error = Error::HttpStatus {
-            status: 503,
-            message: String::new(),
-            retry_after: None,
-        };
+        let server_error = Error::http_status(503, "", None);
         assert_eq!(fallback_version(&server_error), None);
     }
 }

@@ -25,7 +25,11 @@ impl Session {
         let (table, invalid) = routing_table(&tools);
         if self.version().is_stateless() && !invalid.is_empty() {
             // 2026-07-28: a tool with invalid `x-mcp-header` declarations must not be offered.
-            tracing::warn!(tools = ?invalid, "leaving out tools with invalid x-mcp-header declarations");
+            let names: Vec<String> = invalid
+                .iter()
+                .map(|name| self.inner.redact_text(name))
+                .collect();
+            tracing::warn!(tools = ?names, "leaving out tools with invalid x-mcp-header declarations");
             tools.retain(|tool| !invalid.contains(&tool.name));
         }
         *self.inner.tools.write().unwrap_or_else(|p| p.into_inner()) = table;
@@ -85,13 +89,13 @@ impl Session {
             }
             (other, _) => other?,
         };
-        call_tool_result(result)
+        call_tool_result(result).map_err(|err| self.inner.scrub(err))
     }
 
     /// Reads the resource at `uri`.
     pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
         let result = self.request("resources/read", json!({"uri": uri})).await?;
-        parse(result, "resources/read")
+        parse(result, "resources/read").map_err(|err| self.inner.scrub(err))
     }
 
     /// Gets prompt `name` filled with `arguments` (string values).
@@ -107,7 +111,7 @@ impl Session {
         let result = self
             .request("prompts/get", json!({"name": name, "arguments": arguments}))
             .await?;
-        parse(result, "prompts/get")
+        parse(result, "prompts/get").map_err(|err| self.inner.scrub(err))
     }
 
     /// Asks the server to complete the value of `argument` (currently `value`) of a prompt or
@@ -124,7 +128,7 @@ impl Session {
                 json!({"ref": target.to_json(), "argument": {"name": argument, "value": value}}),
             )
             .await?;
-        parse(result, "completion/complete")
+        parse(result, "completion/complete").map_err(|err| self.inner.scrub(err))
     }
 
     /// Checks the server is alive. The 2026-07-28 protocol has no `ping`; there this sends
@@ -173,8 +177,8 @@ impl Session {
                 .get_mut(field)
                 .map(Value::take)
                 .unwrap_or(Value::Array(Vec::new()));
-            let list: Vec<T> = serde_json::from_value(list)
-                .map_err(|err| Error::protocol(format!("malformed {method} result: {err}")))?;
+            let list: Vec<T> = crate::error::decode(list, &format!("{method} result `{field}`"))
+                .map_err(|err| self.inner.scrub(err))?;
             items.extend(list);
             match page.get("nextCursor") {
                 Some(Value::String(next)) if !next.is_empty() => {
@@ -195,8 +199,7 @@ impl Session {
 }
 
 fn parse<T: DeserializeOwned>(result: Value, method: &str) -> Result<T> {
-    serde_json::from_value(result)
-        .map_err(|err| Error::protocol(format!("malformed {method} result: {err}")))
+    crate::error::decode(result, &format!("{method} result"))
 }
 
 /// A `tools/call` result, moving `structuredContent` as it is instead of rebuilding it.

@@ -19,7 +19,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
-use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
@@ -31,6 +30,7 @@ use super::tool_routing::ToolRouting;
 use super::transport;
 use crate::credential::{Credential, UserId};
 use crate::error::{Error, Result};
+use crate::redaction::Redactor;
 
 mod call_progress;
 mod handshake;
@@ -66,6 +66,9 @@ pub(crate) struct SessionInner {
     notifications: broadcast::Sender<ServerNotification>,
     log_level: RwLock<Option<LoggingLevel>>,
     closed: AtomicBool,
+    /// The server rejected the credential (401), or the connector learnt it was invalidated:
+    /// no request carries it any more, not even the DELETE ending the session.
+    rejected: AtomicBool,
     reinit: tokio::sync::Mutex<()>,
     pub(crate) tools: RwLock<HashMap<String, ToolRouting>>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -183,6 +186,9 @@ impl Session {
 
     /// Ends the session: in the session era a DELETE tells the server (a 405 answer, meaning the
     /// server does not support it, is fine). Later requests fail with [`Error::Closed`].
+    ///
+    /// A session whose credential the server rejected sends nothing: the DELETE would carry the
+    /// rejected credential again.
     pub async fn close(&self) -> Result<()> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
@@ -197,6 +203,12 @@ impl Session {
             listener.abort();
         }
         self.inner.delete_session().await
+    }
+
+    /// Gives the session up without another request: its credential was rejected or
+    /// invalidated, so not even a DELETE may carry it. Later requests fail without being sent.
+    pub(crate) fn abandon(&self) {
+        self.inner.mark_rejected();
     }
 
     pub(crate) fn set_log_level_for_stateless(&self, level: LoggingLevel) {
@@ -242,17 +254,54 @@ impl SessionInner {
         headers
     }
 
-    /// Removes this session's token from an error built from the server's words.
-    fn scrub(&self, err: Error) -> Error {
-        // The token as stored, and as sent (trimmed, without a pasted prefix).
-        let stored = self.credential.secret().expose_secret();
+    /// The redaction step for everything derived from this session's replies: it knows the
+    /// credential as stored and as sent (trimmed, without a pasted prefix), in every form.
+    pub(crate) fn redactor(&self) -> Redactor {
+        let scheme = self.client.server.auth_scheme();
         let sent = self
             .auth
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix(self.client.server.auth_scheme().prefix()))
-            .unwrap_or(stored);
-        err.scrub_secret(stored).scrub_secret(sent)
+            .and_then(|value| value.get(scheme.prefix().len()..))
+            .unwrap_or_default();
+        Redactor::for_credential(self.credential.secret(), scheme).with_secret(sent)
+    }
+
+    /// Passes an error through the redaction step (after any truncation: errors are finished
+    /// here). Every error a `Session` returns, and every error it logs, goes through this.
+    pub(crate) fn scrub(&self, err: Error) -> Error {
+        if matches!(err, Error::Unauthorized { .. }) {
+            self.mark_rejected();
+        }
+        err.redact(&self.redactor())
+    }
+
+    /// A text derived from a reply, redacted, for a log line.
+    pub(crate) fn redact_text(&self, text: &str) -> String {
+        self.redactor().redact(text).into_owned()
+    }
+
+    /// Records that the server rejected the credential: nothing carries it any more.
+    pub(crate) fn mark_rejected(&self) {
+        if !self.rejected.swap(true, Ordering::AcqRel) {
+            tracing::debug!(
+                server = self.client.server.name(),
+                "the credential was rejected; this session sends nothing more"
+            );
+        }
+    }
+
+    /// Whether the credential was rejected or invalidated.
+    pub(crate) fn is_rejected(&self) -> bool {
+        self.rejected.load(Ordering::Acquire)
+    }
+
+    /// The error of a request refused because the credential was rejected before.
+    pub(crate) fn rejected_error(&self) -> Error {
+        Error::unauthorized(
+            "the server rejected this credential earlier in the session; it is not sent again",
+            self.client.server.credential_help(),
+        )
     }
 }
 
@@ -266,7 +315,10 @@ impl Drop for SessionInner {
         {
             listener.abort();
         }
-        if self.closed.load(Ordering::Acquire) || self.version.is_stateless() {
+        if self.closed.load(Ordering::Acquire)
+            || self.version.is_stateless()
+            || self.rejected.load(Ordering::Acquire)
+        {
             return;
         }
         // Best effort: tell the server the session is over.

@@ -86,19 +86,28 @@ impl SseParser {
     /// Parses `chunk`, appending complete events to `out`.
     pub(crate) fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), Error> {
         if self.at_start && !chunk.is_empty() {
-            // The BOM may straddle chunks only in pathological streams; handle the common case.
-            if let Some(rest) = chunk.strip_prefix(b"\xEF\xBB\xBF") {
-                chunk = rest;
+            // A byte order mark at the very start is dropped, even split across chunks: the
+            // bytes of a possible BOM wait in `line` until it is complete or proves not to be one.
+            const BOM: &[u8] = b"\xEF\xBB\xBF";
+            let held = self.line.len();
+            let take = (BOM.len() - held).min(chunk.len());
+            if BOM[held..held + take] == chunk[..take] {
+                if held + take < BOM.len() {
+                    self.line.extend_from_slice(&chunk[..take]);
+                    return Ok(());
+                }
+                self.line.clear();
+                chunk = &chunk[take..];
             }
-            self.at_start = chunk.is_empty();
+            // Otherwise the held bytes are simply the start of the first line.
+            self.at_start = false;
         }
-        if self.skip_lf {
+        // A CR ended the previous chunk: an LF starting this one belongs to it (CRLF), once.
+        if self.skip_lf && !chunk.is_empty() {
             if let Some(rest) = chunk.strip_prefix(b"\n") {
                 chunk = rest;
             }
-            if !chunk.is_empty() {
-                self.skip_lf = false;
-            }
+            self.skip_lf = false;
         }
         while let Some(end) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
             let (head, tail) = chunk.split_at(end);
@@ -130,9 +139,7 @@ impl SseParser {
 
     fn grow_line(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if self.line.len() + bytes.len() > self.max_event_bytes {
-            return Err(Error::TooLarge {
-                limit: self.max_event_bytes,
-            });
+            return Err(Error::too_large(self.max_event_bytes));
         }
         self.line.extend_from_slice(bytes);
         Ok(())
@@ -158,9 +165,7 @@ impl SseParser {
                 let value = std::str::from_utf8(value)
                     .map_err(|_| Error::protocol("an SSE data line is not valid UTF-8"))?;
                 if self.data.len() + value.len() + 1 > self.max_event_bytes {
-                    return Err(Error::TooLarge {
-                        limit: self.max_event_bytes,
-                    });
+                    return Err(Error::too_large(self.max_event_bytes));
                 }
                 if self.has_data {
                     self.data.push('\n');
@@ -256,7 +261,7 @@ mod tests {
         let mut parser = SseParser::new(16);
         let mut out = Vec::new();
         let err = parser.feed(&[b'x'; 40], &mut out).unwrap_err();
-        assert!(matches!(err, Error::TooLarge { limit: 16 }));
+        assert!(matches!(err, Error::TooLarge { limit: 16, .. }));
         let mut parser = SseParser::new(16);
         let err = parser
             .feed(b"data: 0123456789\ndata: 0123456789\n", &mut out)

@@ -83,7 +83,7 @@ pub(crate) async fn read_body(
 ) -> Result<bytes::Bytes, Error> {
     if let Some(length) = response.content_length() {
         if length > limit as u64 {
-            return Err(Error::TooLarge { limit });
+            return Err(Error::too_large(limit));
         }
     }
     // A small reply usually arrives as one chunk: keep it as it is, without a copy.
@@ -91,7 +91,7 @@ pub(crate) async fn read_body(
         return Ok(bytes::Bytes::new());
     };
     if first.len() > limit {
-        return Err(Error::TooLarge { limit });
+        return Err(Error::too_large(limit));
     }
     let Some(second) = next_chunk(response, idle).await? else {
         return Ok(first);
@@ -102,13 +102,13 @@ pub(crate) async fn read_body(
     let mut body = Vec::with_capacity(expected.min(limit));
     for chunk in [first, second] {
         if body.len() + chunk.len() > limit {
-            return Err(Error::TooLarge { limit });
+            return Err(Error::too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }
     while let Some(chunk) = next_chunk(response, idle).await? {
         if body.len() + chunk.len() > limit {
-            return Err(Error::TooLarge { limit });
+            return Err(Error::too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }

@@ -13,7 +13,8 @@ use super::user::{PagerDutyUser, UserEnvelope};
 use super::CREDENTIAL_HELP;
 use crate::auth::AuthScheme;
 use crate::error::{Error, Result};
-use crate::http_error::{error_from_reply, reply_detail};
+use crate::http_error::{error_from_server_reply, reply_detail};
+use crate::redaction::Redactor;
 use crate::redirect_policy::{same_origin_only, USER_AGENT};
 use crate::region::Region;
 use crate::server::check_endpoint;
@@ -327,12 +328,15 @@ impl TokenVerifier {
             let body = read_body(response, self.body_limit, false)
                 .await
                 .map_err(|err| Failure::Other(self.body_error(err, region)))?;
-            let envelope: UserEnvelope = serde_json::from_slice(&body).map_err(|err| {
-                Failure::Other(Error::protocol(format!(
-                    "the PagerDuty token check ({region}) answered HTTP {} with something that is not a user: {err}",
-                    status.as_u16()
-                )))
-            })?;
+            let envelope: UserEnvelope = serde_json::from_slice::<serde_json::Value>(&body)
+                .map_err(|err| Error::protocol(format!("the reply is not valid JSON: {err}")))
+                .and_then(|value| crate::error::decode(value, "user"))
+                .map_err(|err| {
+                    Failure::Other(Error::protocol(format!(
+                        "the PagerDuty token check ({region}) answered HTTP {} with something that is not a user: {err}",
+                        status.as_u16()
+                    )).redact(&redactor(auth)))
+                })?;
             return Ok(envelope.user.in_region(region));
         }
 
@@ -342,10 +346,13 @@ impl TokenVerifier {
         // Never let an echoed token into an error message.
         let bare = &auth.as_bytes()[AuthScheme::token_equals().prefix().len()..];
         scrub(&mut body, bare);
-        let error = error_from_reply(status, &headers, &body, CREDENTIAL_HELP);
+        let server = super::PagerDuty::new(region);
+        let redactor = redactor(auth);
+        let error = error_from_server_reply(status, &headers, &body, &server).redact(&redactor);
         if status == StatusCode::UNAUTHORIZED {
             Err(Failure::Rejected {
-                detail: reply_detail(&headers, &body),
+                detail: reply_detail(&headers, &body, &server)
+                    .map(|detail| redactor.redact_owned(detail)),
                 error,
             })
         } else {
@@ -375,9 +382,7 @@ impl TokenVerifier {
 
     fn body_error(&self, err: BodyError, region: Region) -> Error {
         match err {
-            BodyError::TooLarge => Error::TooLarge {
-                limit: self.body_limit,
-            },
+            BodyError::TooLarge => Error::too_large(self.body_limit),
             BodyError::Read(err) => self.request_error(err, region),
         }
     }
@@ -448,6 +453,12 @@ async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// A redactor for the token in `auth` (`Token token=<token>`).
+fn redactor(auth: &HeaderValue) -> Redactor {
+    let bare = &auth.as_bytes()[AuthScheme::token_equals().prefix().len().min(auth.len())..];
+    Redactor::new().with_secret(&String::from_utf8_lossy(bare))
 }
 
 /// Replaces every occurrence of `secret` in `body` by `[redacted]`.

@@ -19,7 +19,8 @@ use crate::client::protocol::ProtocolVersion;
 use crate::client::sse::SseParser;
 use crate::client::transport::{self, ACCEPT_POST};
 use crate::credential::{Credential, UserId};
-use crate::error::{Error, Result};
+use crate::error::{decode, Error, Result};
+use crate::redaction::Redactor;
 
 impl Session {
     /// A session object that has not talked to the server yet.
@@ -43,6 +44,7 @@ impl Session {
             notifications,
             log_level: RwLock::new(None),
             closed: AtomicBool::new(false),
+            rejected: AtomicBool::new(false),
             reinit: tokio::sync::Mutex::new(()),
             tools: RwLock::new(HashMap::new()),
             listener: std::sync::Mutex::new(None),
@@ -58,6 +60,9 @@ impl Session {
 
     /// Opens a session speaking `version`. In the session era the server may answer with another
     /// version; `strict` refuses that.
+    ///
+    /// Every error passes the redaction step for the credential, whichever step of the opening
+    /// it comes from.
     pub(crate) async fn open(
         client: &Arc<ClientInner>,
         credential: &Credential,
@@ -66,8 +71,22 @@ impl Session {
         strict: bool,
         user: Option<UserId>,
     ) -> Result<Session> {
+        let redactor = opening_redactor(client, credential, &auth);
+        Session::open_unredacted(client, credential, auth, version, strict, user)
+            .await
+            .map_err(|err| err.redact(&redactor))
+    }
+
+    async fn open_unredacted(
+        client: &Arc<ClientInner>,
+        credential: &Credential,
+        auth: HeaderValue,
+        version: ProtocolVersion,
+        strict: bool,
+        user: Option<UserId>,
+    ) -> Result<Session> {
         if version.is_stateless() {
-            return Self::discover(client, credential, auth, user)
+            return Self::discover_unredacted(client, credential, auth, user)
                 .await?
                 .ok_or_else(|| {
                     Error::protocol(
@@ -106,7 +125,21 @@ impl Session {
     /// Opens a 2026-07-28 session with `server/discover`. `Ok(None)`: the server answered, but
     /// its result does not prove it speaks 2026-07-28 (a session-era server may answer unknown
     /// methods with an empty result).
+    ///
+    /// Every error passes the redaction step for the credential.
     pub(crate) async fn discover(
+        client: &Arc<ClientInner>,
+        credential: &Credential,
+        auth: HeaderValue,
+        user: Option<UserId>,
+    ) -> Result<Option<Session>> {
+        let redactor = opening_redactor(client, credential, &auth);
+        Session::discover_unredacted(client, credential, auth, user)
+            .await
+            .map_err(|err| err.redact(&redactor))
+    }
+
+    async fn discover_unredacted(
         client: &Arc<ClientInner>,
         credential: &Credential,
         auth: HeaderValue,
@@ -149,8 +182,7 @@ fn discover_details(result: Value, version: ProtocolVersion) -> Result<Option<Se
     if !lists_version {
         return Ok(None);
     }
-    let mut details: ServerDetails = serde_json::from_value(result)
-        .map_err(|err| Error::protocol(format!("malformed server/discover result: {err}")))?;
+    let mut details: ServerDetails = decode(result, "server/discover result")?;
     if details.server_info.name.is_empty() {
         // 2026-07-28 may put serverInfo in the result's `_meta`.
         let info = details
@@ -218,12 +250,11 @@ impl SessionInner {
             .filter(|v| !v.is_stateless())
             .ok_or_else(|| {
                 Error::protocol(format!(
-                    "the server chose protocol version {:?}, which this client does not speak",
-                    chosen.chars().take(32).collect::<String>()
+                    "the server chose protocol version {}, which this client does not speak",
+                    describe_version(chosen)
                 ))
             })?;
-        let details: ServerDetails = serde_json::from_value(result)
-            .map_err(|err| Error::protocol(format!("malformed initialize result: {err}")))?;
+        let details: ServerDetails = decode(result, "initialize result")?;
         Ok((session_id, details, chosen))
     }
 
@@ -295,10 +326,10 @@ impl SessionInner {
                     | Error::RateLimited { .. }
                     | Error::Timeout { .. }
                     | Error::Transport { .. } => err,
-                    _ => Error::SessionExpired,
+                    _ => Error::session_expired(false),
                 })?;
         if chosen != self.version {
-            return Err(Error::SessionExpired);
+            return Err(Error::session_expired(false));
         }
         // Finish the handshake on the new session before other requests may use it.
         let fresh = Route {
@@ -338,6 +369,40 @@ impl SessionInner {
             SessionInner::ensure_listener(self);
         }
         Ok(())
+    }
+}
+
+/// The redaction step for errors of opening a session: knows the credential and the value
+/// actually sent after the scheme's prefix.
+fn opening_redactor(client: &ClientInner, credential: &Credential, auth: &HeaderValue) -> Redactor {
+    let scheme = client.server.auth_scheme();
+    let sent = String::from_utf8_lossy(
+        auth.as_bytes()
+            .get(scheme.prefix().len()..)
+            .unwrap_or_default(),
+    )
+    .into_owned();
+    Redactor::for_credential(credential.secret(), scheme).with_secret(&sent)
+}
+
+/// A protocol version the server named, quoted only when it looks like one (a date); anything
+/// else is described, never repeated (it could hold anything, an echoed credential included).
+fn describe_version(version: &str) -> String {
+    let looks_like_a_date = version.len() == 10
+        && version.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if looks_like_a_date {
+        format!("{version:?}")
+    } else {
+        format!(
+            "(a string of {} characters that is not a version)",
+            version.chars().count()
+        )
     }
 }
 

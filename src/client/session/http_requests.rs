@@ -33,6 +33,9 @@ impl SessionInner {
         mut headers: http::HeaderMap,
         body: Bytes,
     ) -> Result<reqwest::Response> {
+        if self.is_rejected() {
+            return Err(self.rejected_error());
+        }
         headers.insert(http::header::CONTENT_TYPE, CONTENT_JSON);
         let response = self
             .client
@@ -103,6 +106,10 @@ impl SessionInner {
     }
 
     pub(super) async fn send_delete(&self, route: &Route) -> Result<()> {
+        if self.is_rejected() {
+            // The DELETE would carry the rejected credential again.
+            return Ok(());
+        }
         let response = self
             .delete_request(route)
             .send()

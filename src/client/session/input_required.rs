@@ -38,12 +38,13 @@ impl SessionInner {
                 None => return Ok(result),
                 Some(Value::String(kind)) if kind == "complete" => return Ok(result),
                 Some(Value::String(kind)) if kind == "input_required" => {}
-                Some(other) => {
+                Some(Value::String(kind)) => {
                     return Err(Error::protocol(format!(
-                        "unknown resultType {:.40}",
-                        other.to_string()
+                        "unknown resultType (a string of {} characters)",
+                        kind.chars().count()
                     )))
                 }
+                Some(_) => return Err(Error::protocol("resultType is not a string")),
             }
             rounds += 1;
             if rounds > MAX_ROUNDS {

@@ -114,7 +114,10 @@ async fn listen(weak: Weak<SessionInner>, mut ready: Option<tokio::sync::oneshot
         let Some(session) = weak.upgrade() else {
             return;
         };
-        if session.closed.load(Ordering::Acquire) || session.listener_may_stop() {
+        if session.closed.load(Ordering::Acquire)
+            || session.is_rejected()
+            || session.listener_may_stop()
+        {
             return;
         }
         let route = session.route();
@@ -222,6 +225,9 @@ async fn listen(weak: Weak<SessionInner>, mut ready: Option<tokio::sync::oneshot
                     // A success without an event stream is a JSON answer: a refusal.
                     tracing::debug!(%status, "the server offers no notification stream");
                     if let Some(session) = weak.upgrade() {
+                        if status == StatusCode::UNAUTHORIZED {
+                            session.mark_rejected();
+                        }
                         session.forget_listener();
                     }
                     return;
@@ -229,7 +235,10 @@ async fn listen(weak: Weak<SessionInner>, mut ready: Option<tokio::sync::oneshot
                 failures += 1;
             }
             Err(Error::InvalidConfig { message }) => {
-                tracing::warn!(%message, "notification stream refused");
+                if let Some(session) = weak.upgrade() {
+                    let message = session.redact_text(&message);
+                    tracing::warn!(%message, "notification stream refused");
+                }
                 return;
             }
             Err(_) => failures += 1,

@@ -15,7 +15,7 @@ use crate::client::server_request::CallContext;
 use crate::client::sse::SseParser;
 use crate::client::transport::{self, ACCEPT_POST};
 use crate::error::{Error, Result};
-use crate::http_error::error_from_reply;
+use crate::http_error::error_from_server_reply;
 
 impl SessionInner {
     /// One POST and its reply.
@@ -36,11 +36,11 @@ impl SessionInner {
         if status == StatusCode::NOT_FOUND && route.session_id.is_some() {
             // Whatever the body says, a 404 on a request carrying a session id means the
             // server no longer knows the session (the caller re-establishes it).
-            return Err(Error::HttpStatus {
-                status: 404,
-                message: "the server does not know the MCP session".to_owned(),
-                retry_after: None,
-            });
+            return Err(Error::http_status(
+                404,
+                "the server does not know the MCP session",
+                None,
+            ));
         }
         if !status.is_success() {
             return Err(self.error_reply(status, &mut response).await);
@@ -55,12 +55,8 @@ impl SessionInner {
         }
         if !transport::is_json(response.headers()) {
             return Err(Error::protocol(format!(
-                "the server answered with content type {:?}, expected application/json or text/event-stream",
-                response
-                    .headers()
-                    .get(http::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("(none)")
+                "the server answered with content type {}, expected application/json or text/event-stream",
+                describe_content_type(response.headers().get(http::header::CONTENT_TYPE))
             )));
         }
         let bytes = transport::read_body(
@@ -98,23 +94,21 @@ impl SessionInner {
                 .and_then(|l| self.client.server.endpoint().join(l).ok())
                 .map(|u| u.origin().ascii_serialization())
                 .unwrap_or_default();
-            return Error::HttpStatus {
-                status: status.as_u16(),
-                message: format!(
+            return Error::http_status(
+                status.as_u16(),
+                format!(
                     "the server redirected to another origin ({location}); the redirect was not followed, so the credential was not sent there"
                 ),
-                retry_after: None,
-            };
+                None,
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            self.mark_rejected();
         }
         let body = transport::read_body(response, 64 * 1024, self.config().idle_timeout)
             .await
             .unwrap_or_default();
-        error_from_reply(
-            status,
-            response.headers(),
-            &body,
-            self.client.server.credential_help(),
-        )
+        error_from_server_reply(status, response.headers(), &body, &*self.client.server)
     }
 
     /// Handles one incoming message; returns the outcome if it answers request `id`.
@@ -130,7 +124,11 @@ impl SessionInner {
                 if got.as_u64() == Some(id) {
                     Some(outcome)
                 } else {
-                    tracing::debug!(?got, "ignoring a response to another request");
+                    // The id is the server's: never logged as it is.
+                    tracing::debug!(
+                        id_is_number = got.is_u64(),
+                        "ignoring a response to another request"
+                    );
                     None
                 }
             }
@@ -271,6 +269,9 @@ impl SessionInner {
         route: &Route,
         last_event_id: &str,
     ) -> Result<reqwest::Response> {
+        if self.is_rejected() {
+            return Err(self.rejected_error());
+        }
         let last = HeaderValue::from_str(last_event_id).map_err(|_| {
             Error::protocol("the server's SSE event id cannot be sent back in a header")
         })?;
@@ -283,7 +284,7 @@ impl SessionInner {
         let status = response.status();
         if status == StatusCode::NOT_FOUND && route.session_id.is_some() {
             // The request was accepted on the lost session: replaying it could repeat its effect.
-            return Err(Error::SessionExpired);
+            return Err(Error::session_expired(true));
         }
         if !status.is_success() {
             return Err(self.error_reply(status, &mut response).await);
@@ -302,3 +303,28 @@ const MAX_STRAY_RESPONSES: usize = 16;
 
 /// The shortest wait before reopening a stream, whatever `retry:` the server asks for.
 const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(50);
+
+/// A reply's content type for a message: the media type when it is a plain token (`text/html`),
+/// otherwise only that it is unreadable (it could hold anything).
+fn describe_content_type(value: Option<&HeaderValue>) -> String {
+    let Some(value) = value else {
+        return "(none)".to_owned();
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    let plain = !media.is_empty()
+        && media.len() <= 64
+        && media
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.'));
+    if plain {
+        format!("{media:?}")
+    } else {
+        "(unreadable)".to_owned()
+    }
+}

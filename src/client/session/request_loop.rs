@@ -30,6 +30,9 @@ impl SessionInner {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
+        if self.is_rejected() {
+            return Err(self.rejected_error());
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let generated;
         let options = match (&options.on_progress, &options.progress_token) {
@@ -73,7 +76,15 @@ impl SessionInner {
         if !matches!(result, Err(Error::Timeout { .. })) {
             guard.armed = false;
         }
-        result.map_err(|err| self.scrub(err))
+        result.map_err(|err| {
+            // Whether the server may have carried out a request that is not safe to repeat.
+            let err = if safe {
+                err.after_safe_request()
+            } else {
+                err.after_unsafe_request()
+            };
+            self.scrub(err)
+        })
     }
 
     pub(super) fn decorate(&self, params: &mut Map<String, Value>, options: &RequestOptions) {
@@ -187,7 +198,7 @@ impl SessionInner {
                     reestablished = true;
                 }
                 Err(Error::HttpStatus { status: 404, .. }) if route.session_id.is_some() => {
-                    return Err(Error::SessionExpired)
+                    return Err(Error::session_expired(false))
                 }
                 Err(Error::Server {
                     code: -32022, data, ..
@@ -210,7 +221,7 @@ impl SessionInner {
                 Err(err)
                     if attempt < self.config().max_retries
                         && err.is_retryable()
-                        && !matches!(err, Error::SessionExpired)
+                        && !matches!(err, Error::SessionExpired { .. })
                         && (safe || transport::is_connect_error(&err)) =>
                 {
                     let wait = err
@@ -247,7 +258,7 @@ impl Drop for CancelOnDrop {
         let Some(session) = self.session.upgrade() else {
             return;
         };
-        if session.closed.load(Ordering::Acquire) {
+        if session.closed.load(Ordering::Acquire) || session.is_rejected() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
