@@ -148,6 +148,8 @@ pub mod client;
 mod connector;
 pub mod credential;
 mod error;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 mod http_error;
 mod pagerduty;
 mod redaction;

@@ -1,0 +1,314 @@
+//! The cost of the gateway's extra hop, as ratios measured in one run, and 512 concurrent users
+//! through one gateway.
+//!
+//! Three paths to the same upstream (the embedded mock PagerDuty MCP server), each driven by the
+//! same agent (this crate's MCP client, one session, `tools/call get_user_data` in a loop):
+//!
+//! * `direct`: agent → upstream (the agent holds the PagerDuty token);
+//! * `proxy`: agent → a minimal hand-written pass-through proxy → upstream. It swaps
+//!   `Authorization: Bearer <key>` for `Token <token>` and copies the rest byte for byte: the floor
+//!   for one extra hop;
+//! * `gateway`: agent → [`Gateway`] (rmcp's Streamable HTTP server, key check, policy, a
+//!   `Connector` session per user, metrics, log line) → upstream.
+//!
+//! It prints the mean latency of each and the ratios `gateway / direct` and `gateway / proxy`
+//! (goal: within 1.2× of the pass-through), in both protocol eras. Then 512 users, each with
+//! their own key and token, call concurrently through one gateway; it prints the process's
+//! resident memory before and after, and the TCP connections open to the gateway and to the
+//! upstream. Every call's answer is checked to be its own user's.
+//!
+//! ```sh
+//! cargo bench -p pagerduty-mcp-connect-benches --bench gateway_hop            # the figures
+//! cargo bench -p pagerduty-mcp-connect-benches --bench gateway_hop -- --test  # once, quickly (CI)
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use pagerduty_mcp_connect::gateway::{Gateway, GatewayKeys};
+use pagerduty_mcp_connect::testing::{MockPagerDuty, MockUser};
+use pagerduty_mcp_connect::{
+    AuthScheme, Credential, GenericServer, InMemoryCredentialStore, McpClient, PagerDuty,
+    ProtocolPreference, ProtocolVersion, Session,
+};
+use serde_json::json;
+
+const USERS: usize = 512;
+const CALLS_PER_USER: usize = 4;
+
+fn key_of(i: usize) -> String {
+    format!("gk_bench_user_{i:04}_0123456789")
+}
+
+fn token_of(i: usize) -> String {
+    format!("u+BenchToken{i:04}")
+}
+
+fn user_id(i: usize) -> String {
+    format!("PBENCH{i:04}")
+}
+
+/// The minimal pass-through proxy: one reqwest pool, headers copied, the credential swapped.
+#[derive(Clone)]
+struct Proxy {
+    http: reqwest::Client,
+    upstream: String,
+    tokens: Arc<HashMap<String, String>>,
+}
+
+async fn proxy(State(proxy): State<Proxy>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let key = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let Some(token) = proxy.tokens.get(key) else {
+        return Response::builder().status(401).body(Body::empty()).unwrap();
+    };
+    let body = axum::body::to_bytes(body, 8 << 20)
+        .await
+        .unwrap_or_default();
+    let mut upstream = proxy.http.request(parts.method, &proxy.upstream);
+    for (name, value) in &parts.headers {
+        if !matches!(
+            name.as_str(),
+            "host" | "authorization" | "content-length" | "connection"
+        ) {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let reply = match upstream
+        .header("authorization", format!("Token {token}"))
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(reply) => reply,
+        Err(_) => return Response::builder().status(502).body(Body::empty()).unwrap(),
+    };
+    let mut response = Response::builder().status(reply.status());
+    for (name, value) in reply.headers() {
+        if !matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
+            response = response.header(name, value);
+        }
+    }
+    response
+        .body(Body::from_stream(reply.bytes_stream()))
+        .unwrap()
+}
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}/mcp")
+}
+
+/// An agent session to `url` with `credential` sent under `scheme`.
+async fn agent(
+    url: &str,
+    scheme: AuthScheme,
+    credential: &str,
+    version: ProtocolVersion,
+) -> Session {
+    let server = GenericServer::new("hop", url, scheme).unwrap();
+    McpClient::builder(server)
+        .protocol(ProtocolPreference::Exact(version))
+        .build()
+        .unwrap()
+        .connect(&Credential::new(credential.to_owned()))
+        .await
+        .unwrap()
+}
+
+async fn mean_latency(session: &Session, calls: usize, email: &str) -> Duration {
+    let started = Instant::now();
+    for _ in 0..calls {
+        let result = session.call_tool("get_user_data", json!({})).await.unwrap();
+        assert_eq!(result.structured_content.as_ref().unwrap()["email"], email);
+    }
+    started.elapsed() / calls as u32
+}
+
+/// Resident memory of this process, in KiB (Linux).
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Established TCP connections whose remote end is `port` on loopback (client sides).
+fn connections_to(port: u16) -> usize {
+    let mut count = 0;
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(table) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 4 || fields[3] != "01" {
+                continue;
+            }
+            let remote_port = fields[2]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if remote_port == Some(port) {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+fn port_of(url: &str) -> u16 {
+    url::Url::parse(url).unwrap().port().unwrap()
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--test");
+    let calls = if quick { 30 } else { 2_000 };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let mut mock = MockPagerDuty::builder().max_recorded_requests(0);
+        for i in 0..USERS {
+            mock = mock.user(MockUser::new(user_id(i), format!("Bench {i}"), format!("bench{i}@example.com"), "user", token_of(i)));
+        }
+        let mock = mock.start().await.unwrap();
+        let credentials = InMemoryCredentialStore::new();
+        let keys = GatewayKeys::new();
+        let mut tokens = HashMap::new();
+        for i in 0..USERS {
+            credentials.insert(format!("user{i}"), token_of(i));
+            keys.insert(key_of(i), format!("user{i}")).unwrap();
+            tokens.insert(key_of(i), token_of(i));
+        }
+        let gateway = Gateway::builder()
+            .server(PagerDuty::builder().endpoint(mock.url().as_str()).build().unwrap())
+            .credentials(credentials)
+            .keys(keys)
+            .build()
+            .unwrap();
+        let gateway_url = serve(gateway.router()).await;
+        let proxy_url = serve(
+            axum::Router::new()
+                .route("/mcp", axum::routing::any(proxy))
+                .with_state(Proxy {
+                    http: reqwest::Client::new(),
+                    upstream: mock.url().to_string(),
+                    tokens: Arc::new(tokens),
+                }),
+        )
+        .await;
+
+        println!("gateway_hop: tools/call get_user_data, {calls} sequential calls per path (means)");
+        for version in [ProtocolVersion::V2025_11_25, ProtocolVersion::V2026_07_28] {
+            let email = "bench0@example.com";
+            let direct = agent(mock.url().as_str(), AuthScheme::token(), &token_of(0), version).await;
+            let via_proxy = agent(&proxy_url, AuthScheme::bearer(), &key_of(0), version).await;
+            let via_gateway = agent(&gateway_url, AuthScheme::bearer(), &key_of(0), version).await;
+            // Warm up every path (connections, the gateway's upstream session).
+            for session in [&direct, &via_proxy, &via_gateway] {
+                mean_latency(session, 5, email).await;
+            }
+            // Interleave the three so that drift hits all alike.
+            let mut totals = [Duration::ZERO; 3];
+            let rounds = 5;
+            for _ in 0..rounds {
+                for (i, session) in [&direct, &via_proxy, &via_gateway].into_iter().enumerate() {
+                    totals[i] += mean_latency(session, calls / rounds, email).await;
+                }
+            }
+            let [d, p, g] = totals.map(|t| t / rounds as u32);
+            println!(
+                "  {version}: direct {:>7.1} µs | proxy {:>7.1} µs | gateway {:>7.1} µs | gateway/direct {:.2}x | gateway/proxy {:.2}x (goal <= 1.20x) | proxy/direct {:.2}x",
+                d.as_secs_f64() * 1e6,
+                p.as_secs_f64() * 1e6,
+                g.as_secs_f64() * 1e6,
+                g.as_secs_f64() / d.as_secs_f64(),
+                g.as_secs_f64() / p.as_secs_f64(),
+                p.as_secs_f64() / d.as_secs_f64(),
+            );
+        }
+
+        // 512 users at once through one gateway.
+        let rss_before = rss_kib();
+        let agents = McpClient::builder(
+            GenericServer::new("gateway", &gateway_url, AuthScheme::bearer()).unwrap(),
+        )
+        .build()
+        .unwrap();
+        let mut sessions = Vec::with_capacity(USERS);
+        let mut waves = Vec::new();
+        for wave in 0..2 {
+            let started = Instant::now();
+            let mut tasks = Vec::with_capacity(USERS);
+            for i in 0..USERS {
+                let agents = agents.clone();
+                let session = sessions.get(i).cloned();
+                tasks.push(tokio::spawn(async move {
+                    let session = match session {
+                        Some(session) => session,
+                        None => agents.connect(&Credential::new(key_of(i))).await.unwrap(),
+                    };
+                    for _ in 0..CALLS_PER_USER {
+                        let result = session.call_tool("get_user_data", json!({})).await.unwrap();
+                        assert_eq!(
+                            result.structured_content.as_ref().unwrap()["email"],
+                            format!("bench{i}@example.com"),
+                            "every user gets their own data"
+                        );
+                    }
+                    session
+                }));
+            }
+            let mut done = Vec::with_capacity(USERS);
+            for task in tasks {
+                done.push(task.await.unwrap());
+            }
+            sessions = done;
+            let elapsed = started.elapsed();
+            let to_gateway = connections_to(port_of(&gateway_url));
+            let to_upstream = connections_to(mock.addr().port());
+            let rss = rss_kib().unwrap_or(0);
+            println!(
+                "  wave {}: {USERS} users x {CALLS_PER_USER} calls at once through one gateway: {:.2} s ({:.0} calls/s); upstream sessions {}; TCP connections agent->gateway {to_gateway}, gateway->upstream {to_upstream}; RSS {rss} KiB ({:+.1} KiB per user since before the users came)",
+                wave + 1,
+                elapsed.as_secs_f64(),
+                (USERS * CALLS_PER_USER) as f64 / elapsed.as_secs_f64(),
+                gateway.connector().active_users(),
+                (rss as f64 - rss_before.unwrap_or(0) as f64) / USERS as f64,
+            );
+            waves.push((to_upstream, rss));
+        }
+        assert_eq!(gateway.connector().active_users(), USERS, "one upstream session per user");
+        let (first, second) = (waves[0], waves[1]);
+        assert!(
+            second.0 <= first.0 + 64,
+            "a second wave of the same users reuses the upstream connections ({} then {})",
+            first.0,
+            second.0
+        );
+        assert!(
+            second.1 <= first.1 + first.1 / 4,
+            "a second wave of the same users does not grow memory much ({} KiB then {} KiB)",
+            first.1,
+            second.1
+        );
+        drop(sessions);
+    });
+}

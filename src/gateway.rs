@@ -1,0 +1,56 @@
+//! The agent-facing gateway (feature `gateway`): a Streamable HTTP MCP server for agents
+//! (Claude Desktop, Cursor, the official SDK clients) that forwards each agent's requests to a
+//! remote MCP server, such as PagerDuty's hosted one, with **that agent's user's own
+//! credential**.
+//!
+//! - [`Gateway`] is an axum router a team mounts in its own server (`/mcp`, `/healthz`,
+//!   `/metrics`), or runs with [`Gateway::serve`] and graceful shutdown.
+//! - Agents authenticate with `Authorization: Bearer <gateway key>`; [`GatewayKeys`] maps each
+//!   key to a [`UserId`](crate::UserId). An unknown or missing key gets HTTP 401 before
+//!   anything goes upstream, and a session-era session can only be used by the user who opened
+//!   it.
+//! - Each request goes upstream through a [`Connector`](crate::Connector): that user's session,
+//!   that user's token only, the gateway's [`Policy`](crate::Policy) (read-only mode, allow and
+//!   deny lists) applied before anything is sent. An upstream 401 is an MCP error for that user
+//!   only, saying how to create a new token, and invalidates the credential.
+//! - Forwarded: `tools/list` (filtered by the policy), `tools/call`, `resources/list`,
+//!   `resources/templates/list`, `resources/read`, `prompts/list`, `prompts/get`,
+//!   `completion/complete`, the upstream's list-changed notifications to the user's agents, a
+//!   call's progress notifications to the agent that made it, and the upstream's server requests
+//!   (elicitation, sampling) to the agent whose call caused them: on that call's own stream for a
+//!   session-era agent, as `input_required` rounds (SEP-2322) for a 2026-07-28 agent, whose
+//!   answers complete the same upstream call. An agent cancelling a request cancels it upstream.
+//! - One log line per call (target `mcp_gateway::call`: user, method, tool, outcome, latency;
+//!   never a token) and [`GatewayMetrics`].
+//! - [`UsersFile`] reads a `users.toml` of users, keys and tokens.
+//!
+//! The agent side is the official Rust SDK's Streamable HTTP server (`rmcp`), which speaks both
+//! protocol eras (`2025-11-25` sessions and stateless `2026-07-28`); the upstream side is this
+//! crate's client, which negotiates its own era with the upstream.
+//!
+//! `examples/gateway.rs` is a command line around it:
+//!
+//! ```text
+//! cargo run --example gateway --features gateway -- --listen 127.0.0.1:8080 --users users.toml --region us
+//! ```
+
+mod agent_auth;
+mod agent_call;
+mod drain;
+mod errors;
+mod handler;
+mod keys;
+mod list_changed;
+mod metrics;
+mod pending;
+mod service;
+mod users_file;
+
+pub use agent_auth::AgentUser;
+pub use errors::{
+    DENIED, UPSTREAM_ERROR, UPSTREAM_RATE_LIMITED, UPSTREAM_TIMEOUT, UPSTREAM_UNAUTHORIZED,
+};
+pub use keys::{GatewayKeys, KeyError, MIN_KEY_LENGTH};
+pub use metrics::GatewayMetrics;
+pub use service::{Gateway, GatewayBuilder};
+pub use users_file::{UsersFile, UsersFileError};

@@ -1,0 +1,517 @@
+//! The MCP server agents talk to: each request is forwarded upstream as the agent's user.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use std::collections::HashMap;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
+    ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, InputRequiredResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, SubscriptionFilter,
+};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::{RoleServer, ServerHandler};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::agent_auth::AgentUser;
+use super::agent_call::{ask_peer, progress_param, AgentCall, Event, Running, Upstream};
+use super::errors::{outcome, to_error_data};
+use super::list_changed::AgentSink;
+use super::service::GatewayState;
+use crate::client::model::CallToolResult;
+use crate::client::{HandlerError, Session};
+use crate::credential::{CredentialProvider, UserId};
+use crate::error::Error;
+
+/// One rmcp service instance (rmcp makes one per agent session, or per stateless request); all
+/// share the gateway's state.
+#[derive(Clone)]
+pub(crate) struct GatewayHandler {
+    state: Arc<GatewayState>,
+}
+
+impl GatewayHandler {
+    pub(crate) fn new(state: Arc<GatewayState>) -> Self {
+        GatewayHandler { state }
+    }
+
+    /// Runs one forwarded request: the user, in-flight accounting, cancellation by the agent,
+    /// the log line and the metrics.
+    async fn forward<T, F, Fut>(
+        &self,
+        context: &RequestContext<RoleServer>,
+        method: &'static str,
+        tool: Option<&str>,
+        call: F,
+    ) -> Result<T, ErrorData>
+    where
+        F: FnOnce(UserId) -> Fut,
+        Fut: Future<Output = crate::Result<T>>,
+    {
+        let user = user_of(context.extensions.get::<http::request::Parts>())?;
+        let started = Instant::now();
+        // Dropping the upstream future (the agent cancelled, or went away) cancels upstream.
+        let result = tokio::select! {
+            result = call(user.clone()) => result,
+            () = context.ct.cancelled() => return Err(self.cancelled(method, tool, &user, started)),
+        };
+        self.finish(method, tool, &user, started, result)
+    }
+
+    /// Runs an upstream call to its end, passing its progress and server requests to the agent;
+    /// a 2026-07-28 agent asked for input gets `input_required` and the call waits, parked.
+    async fn drive(
+        &self,
+        context: RequestContext<RoleServer>,
+        user: UserId,
+        tool: String,
+        mut running: Running,
+        started: Instant,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let progress_token = context.meta.get_progress_token();
+        let stateless_agent = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        enum Step {
+            Done(crate::Result<CallToolResult>),
+            Event(Option<Event>),
+            Cancelled,
+        }
+        let mut events_open = true;
+        loop {
+            // Events first: progress sent before the result reaches the agent before it.
+            let step = tokio::select! {
+                biased;
+                event = running.events.recv(), if events_open => Step::Event(event),
+                result = &mut running.upstream => Step::Done(result),
+                () = context.ct.cancelled() => Step::Cancelled,
+            };
+            match step {
+                Step::Done(result) => {
+                    while let Ok(Event::Progress(progress)) = running.events.try_recv() {
+                        if let Some(token) = &progress_token {
+                            let _ = context
+                                .peer
+                                .notify_progress(progress_param(token, &progress))
+                                .await;
+                        }
+                    }
+                    let result = self.finish("tools/call", Some(&tool), &user, started, result)?;
+                    let result: rmcp::model::CallToolResult =
+                        convert(&sanitize_result(to_json(&result)), "tools/call")?;
+                    return Ok(CallToolResponse::from(result));
+                }
+                Step::Cancelled => {
+                    // Dropping `running` cancels the upstream call.
+                    return Err(self.cancelled("tools/call", Some(&tool), &user, started));
+                }
+                Step::Event(None) => events_open = false,
+                Step::Event(Some(Event::Progress(progress))) => {
+                    if let Some(token) = &progress_token {
+                        let _ = context
+                            .peer
+                            .notify_progress(progress_param(token, &progress))
+                            .await;
+                    }
+                }
+                Step::Event(Some(Event::Input(need))) if !stateless_agent => {
+                    // The session-era agent is asked on this call's own stream.
+                    let ask = ask_peer(&context.peer, need.method, need.params);
+                    let answer = tokio::select! {
+                        answer = ask => answer,
+                        () = context.ct.cancelled() => {
+                            return Err(self.cancelled("tools/call", Some(&tool), &user, started));
+                        }
+                    };
+                    let _ = need.answer.send(answer);
+                }
+                Step::Event(Some(Event::Input(need))) => {
+                    let key = format!("{}#{}", need.method, self.state.pending.len());
+                    let request = json!({ "method": need.method, "params": need.params });
+                    let answers = HashMap::from([(key.clone(), need.answer)]);
+                    let state = match self.state.pending.park(
+                        user.clone(),
+                        tool.clone(),
+                        running,
+                        answers,
+                        started,
+                    ) {
+                        Ok(state) => state,
+                        Err(_running) => {
+                            return Err(ErrorData::new(
+                                ErrorCode::INTERNAL_ERROR,
+                                "too many of your calls are waiting for answers; answer or cancel them first",
+                                None,
+                            ));
+                        }
+                    };
+                    let input: InputRequiredResult = convert(
+                        &json!({
+                            "resultType": "input_required",
+                            "inputRequests": { key: request },
+                            "requestState": state,
+                        }),
+                        need.method,
+                    )?;
+                    return Ok(CallToolResponse::InputRequired(input));
+                }
+            }
+        }
+    }
+
+    /// The log line and metrics of a finished call, and its result for the agent.
+    fn finish<T>(
+        &self,
+        method: &'static str,
+        tool: Option<&str>,
+        user: &UserId,
+        started: Instant,
+        result: crate::Result<T>,
+    ) -> Result<T, ErrorData> {
+        let latency = started.elapsed();
+        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        let tool_field = tool.unwrap_or("");
+        let outcome = outcome(&result);
+        self.state
+            .metrics
+            .record_call(method, tool, outcome, latency);
+        match result {
+            Ok(value) => {
+                tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool_field, outcome, latency_ms, "call forwarded");
+                Ok(value)
+            }
+            Err(err) => {
+                tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool_field, outcome, latency_ms, error = %err, "call failed");
+                Err(to_error_data(&err, &self.state.help))
+            }
+        }
+    }
+
+    /// The log line and metrics of a call the agent cancelled.
+    fn cancelled(
+        &self,
+        method: &'static str,
+        tool: Option<&str>,
+        user: &UserId,
+        started: Instant,
+    ) -> ErrorData {
+        let latency = started.elapsed();
+        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.state
+            .metrics
+            .record_call(method, tool, "cancelled", latency);
+        tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool.unwrap_or(""), outcome = "cancelled", latency_ms, "call cancelled by the agent");
+        ErrorData::new(ErrorCode(-32800), "the request was cancelled", None)
+    }
+
+    /// A request the connector does not wrap, sent on the user's session. A 401 invalidates the
+    /// credential and drops the session, as the connector does for its own calls.
+    async fn raw(
+        state: Arc<GatewayState>,
+        user: UserId,
+        method: &'static str,
+        params: Value,
+    ) -> crate::Result<Value> {
+        let session: Session = state.connector.session(&user).await?;
+        let result = session.request(method, params).await;
+        if let Err(Error::Unauthorized { .. }) = &result {
+            tracing::warn!(user = %user, "the server rejected the user's credential; invalidating it");
+            state
+                .credentials
+                .invalidate(&user, session.credential())
+                .await;
+            let _ = state.connector.disconnect(&user).await;
+        }
+        result.map(sanitize_result)
+    }
+
+    async fn forward_raw<T: DeserializeOwned>(
+        &self,
+        context: &RequestContext<RoleServer>,
+        method: &'static str,
+        params: Value,
+    ) -> Result<T, ErrorData> {
+        let state = self.state.clone();
+        let value = self
+            .forward(context, method, None, |user| {
+                Self::raw(state, user, method, upstream_params(params))
+            })
+            .await?;
+        convert(&value, method)
+    }
+}
+
+/// The user the authentication layer put on the request.
+fn user_of(parts: Option<&http::request::Parts>) -> Result<UserId, ErrorData> {
+    parts
+        .and_then(|parts| parts.extensions.get::<AgentUser>())
+        .map(|agent| agent.user().clone())
+        .ok_or_else(|| {
+            ErrorData::new(
+                ErrorCode::INVALID_REQUEST,
+                "the request did not pass the gateway's authentication",
+                None,
+            )
+        })
+}
+
+/// The agent's params as they go upstream: the agent's own `_meta` (its protocol version,
+/// capabilities, progress token) is the gateway's business, not the upstream's.
+fn upstream_params(params: Value) -> Value {
+    match params {
+        Value::Object(mut map) => {
+            map.remove("_meta");
+            Value::Object(map)
+        }
+        other => other,
+    }
+}
+
+/// Replaces what belongs to the upstream hop (its protocol's result fields and identity) in a
+/// result before it goes to the agent, who gets the gateway's own. The result is complete (the
+/// client resolved any `input_required` rounds); rmcp removes `resultType` again for agents of
+/// the session era and adds its own cache hints for 2026-07-28 agents.
+pub(crate) fn sanitize_result(mut result: Value) -> Value {
+    if let Value::Object(map) = &mut result {
+        for key in ["ttlMs", "cacheScope"] {
+            map.remove(key);
+        }
+        map.insert("resultType".into(), Value::String("complete".into()));
+        let empty = match map.get_mut("_meta") {
+            Some(Value::Object(meta)) => {
+                meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
+                meta.is_empty()
+            }
+            Some(_) => true,
+            None => false,
+        };
+        if empty {
+            map.remove("_meta");
+        }
+    }
+    result
+}
+
+/// Converts between this crate's model and rmcp's through their shared JSON form.
+fn convert<T: Serialize + ?Sized, U: DeserializeOwned>(
+    value: &T,
+    what: &str,
+) -> Result<U, ErrorData> {
+    serde_json::to_value(value)
+        .and_then(serde_json::from_value)
+        .map_err(|err| {
+            ErrorData::internal_error(
+                format!("the upstream's {what} result cannot be passed on: {err}"),
+                None,
+            )
+        })
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+impl ServerHandler for GatewayHandler {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_resources()
+            .enable_resources_list_changed()
+            .enable_prompts()
+            .enable_prompts_list_changed()
+            .enable_completions()
+            .build();
+        let mut info = ServerConfig::new(capabilities).with_server_info(Implementation::new(
+            self.state.name.clone(),
+            env!("CARGO_PKG_VERSION"),
+        ));
+        if let Some(instructions) = &self.state.instructions {
+            info = info.with_instructions(instructions.clone());
+        }
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let connector = self.state.connector.clone();
+        let tools = self
+            .forward(&context, "tools/list", None, |user| async move {
+                connector.list_tools(&user).await
+            })
+            .await?;
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|tool| {
+                let mut tool = to_json(tool);
+                if tool.get("inputSchema").is_none_or(|s| !s.is_object()) {
+                    tool["inputSchema"] = serde_json::json!({"type": "object"});
+                }
+                tool
+            })
+            .collect();
+        convert(
+            &sanitize_result(serde_json::json!({ "tools": tools })),
+            "tools/list",
+        )
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let user = user_of(context.extensions.get::<http::request::Parts>())?;
+        let name = request.name.to_string();
+        let (running, started) = match request.request_state.as_deref() {
+            // A 2026-07-28 agent comes back with the answers to an `input_required` round.
+            Some(state) => {
+                let Some(parked) = self.state.pending.take(state, &user, &name) else {
+                    return Err(ErrorData::invalid_params(
+                        "unknown or expired requestState: call the tool again without it",
+                        None,
+                    ));
+                };
+                let responses = request.input_responses.unwrap_or_default();
+                for (key, answer) in parked.answers {
+                    let reply = match responses.get(&key) {
+                        Some(value) => Ok(value.clone()),
+                        None => Err(HandlerError::invalid_params(format!(
+                            "the agent did not answer input request {key}"
+                        ))),
+                    };
+                    let _ = answer.send(reply);
+                }
+                (parked.running, parked.started)
+            }
+            None => {
+                let capabilities = context.client_capabilities();
+                let elicitation = capabilities
+                    .as_ref()
+                    .is_some_and(|c| c.elicitation.is_some());
+                let sampling = capabilities.as_ref().is_some_and(|c| c.sampling.is_some());
+                let (options, events) = AgentCall::options(user.clone(), elicitation, sampling);
+                let connector = self.state.connector.clone();
+                let arguments = Value::Object(request.arguments.unwrap_or_default());
+                let (call_user, tool) = (user.clone(), name.clone());
+                let upstream: Upstream = Box::pin(async move {
+                    connector
+                        .call_tool_with(&call_user, &tool, arguments, options)
+                        .await
+                });
+                (Running { upstream, events }, Instant::now())
+            }
+        };
+        self.drive(context, user, name, running, started).await
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.forward_raw(&context, "resources/list", to_json(&request))
+            .await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.forward_raw(&context, "resources/templates/list", to_json(&request))
+            .await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let result: rmcp::model::ReadResourceResult = self
+            .forward_raw(&context, "resources/read", to_json(&request))
+            .await?;
+        Ok(result.into())
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        self.forward_raw(&context, "prompts/list", to_json(&request))
+            .await
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let result: rmcp::model::GetPromptResult = self
+            .forward_raw(&context, "prompts/get", to_json(&request))
+            .await?;
+        Ok(result.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.forward_raw(&context, "completion/complete", to_json(&request))
+            .await
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        accepted.prompts_list_changed = requested.prompts_list_changed;
+        accepted.resources_list_changed = requested.resources_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let user = user_of(
+            context
+                .request_context()
+                .extensions
+                .get::<http::request::Parts>(),
+        )?;
+        let _registration = self.state.list_changed.register(
+            &self.state.connector,
+            &user,
+            AgentSink::Subscription(context.sink().clone()),
+        );
+        context.cancelled().await;
+        Ok(())
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let Ok(user) = user_of(context.extensions.get::<http::request::Parts>()) else {
+            return;
+        };
+        // A session-era agent hears list changes on its session's standing stream; the
+        // registration lives as long as that session.
+        self.state
+            .list_changed
+            .register(
+                &self.state.connector,
+                &user,
+                AgentSink::Session(context.peer.clone()),
+            )
+            .keep();
+    }
+}

@@ -1,0 +1,239 @@
+//! The gateway's Prometheus metrics.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// How many distinct tool names get their own label value; later ones are counted as `other`,
+/// so an agent calling made-up tool names cannot grow the metrics without bound.
+const MAX_TOOL_LABELS: usize = 256;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    method: String,
+    tool: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RejectLabels {
+    reason: String,
+}
+
+type HistogramFamily = Family<CallLabels, Histogram, fn() -> Histogram>;
+
+/// The gateway's metrics, in a registry of their own (nothing global), rendered in the
+/// Prometheus text format by [`GatewayMetrics::render`]:
+///
+/// - `mcp_gateway_calls_total{method,tool,outcome}`: every forwarded request;
+/// - `mcp_gateway_errors_total{method,tool,outcome}`: those that did not end `ok`;
+/// - `mcp_gateway_call_duration_seconds{method,tool,outcome}`: their latency (histogram);
+/// - `mcp_gateway_active_users`: users with an open upstream session;
+/// - `mcp_gateway_rejected_requests_total{reason}`: agent requests refused before anything went
+///   upstream (`unknown_key`, `missing_key`, `foreign_session`, `shutting_down`).
+///
+/// `tool` is the tool name for `tools/call` and empty otherwise.
+#[derive(Clone)]
+pub struct GatewayMetrics {
+    inner: Arc<MetricsInner>,
+}
+
+struct MetricsInner {
+    registry: Mutex<Registry>,
+    calls: Family<CallLabels, Counter>,
+    errors: Family<CallLabels, Counter>,
+    latency: HistogramFamily,
+    active_users: Gauge,
+    rejected: Family<RejectLabels, Counter>,
+    tool_labels: Mutex<HashSet<String>>,
+}
+
+impl Default for GatewayMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GatewayMetrics {
+    /// Fresh metrics, all at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let calls = Family::<CallLabels, Counter>::default();
+        let errors = Family::<CallLabels, Counter>::default();
+        let latency: HistogramFamily =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 18)));
+        let active_users = Gauge::default();
+        let rejected = Family::<RejectLabels, Counter>::default();
+        registry.register(
+            "mcp_gateway_calls",
+            "MCP requests forwarded upstream, by method, tool and outcome",
+            calls.clone(),
+        );
+        registry.register(
+            "mcp_gateway_errors",
+            "Forwarded MCP requests that did not succeed, by method, tool and outcome",
+            errors.clone(),
+        );
+        registry.register(
+            "mcp_gateway_call_duration_seconds",
+            "Latency of forwarded MCP requests, by method, tool and outcome",
+            latency.clone(),
+        );
+        registry.register(
+            "mcp_gateway_active_users",
+            "Users with an open upstream session",
+            active_users.clone(),
+        );
+        registry.register(
+            "mcp_gateway_rejected_requests",
+            "Agent requests refused before anything was sent upstream, by reason",
+            rejected.clone(),
+        );
+        GatewayMetrics {
+            inner: Arc::new(MetricsInner {
+                registry: Mutex::new(registry),
+                calls,
+                errors,
+                latency,
+                active_users,
+                rejected,
+                tool_labels: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// Counts one forwarded request.
+    pub fn record_call(&self, method: &str, tool: Option<&str>, outcome: &str, latency: Duration) {
+        let labels = CallLabels {
+            method: method.to_owned(),
+            tool: tool.map(|t| self.tool_label(t)).unwrap_or_default(),
+            outcome: outcome.to_owned(),
+        };
+        self.inner.calls.get_or_create(&labels).inc();
+        if outcome != "ok" {
+            self.inner.errors.get_or_create(&labels).inc();
+        }
+        self.inner
+            .latency
+            .get_or_create(&labels)
+            .observe(latency.as_secs_f64());
+    }
+
+    /// Counts one refused agent request.
+    pub fn record_rejection(&self, reason: &str) {
+        self.inner
+            .rejected
+            .get_or_create(&RejectLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Sets the number of users with an open upstream session.
+    pub fn set_active_users(&self, users: usize) {
+        self.inner
+            .active_users
+            .set(i64::try_from(users).unwrap_or(i64::MAX));
+    }
+
+    /// The metrics in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self
+            .inner
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+
+    fn tool_label(&self, tool: &str) -> String {
+        let mut seen = self
+            .inner
+            .tool_labels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if seen.contains(tool) {
+            return tool.to_owned();
+        }
+        if seen.len() < MAX_TOOL_LABELS {
+            seen.insert(tool.to_owned());
+            return tool.to_owned();
+        }
+        "other".to_owned()
+    }
+}
+
+impl fmt::Debug for GatewayMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayMetrics").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let metrics = GatewayMetrics::new();
+        metrics.record_call(
+            "tools/call",
+            Some("list_incidents"),
+            "ok",
+            Duration::from_millis(3),
+        );
+        metrics.record_call(
+            "tools/call",
+            Some("create_incident"),
+            "denied",
+            Duration::ZERO,
+        );
+        metrics.record_rejection("unknown_key");
+        metrics.set_active_users(2);
+        let text = metrics.render();
+        assert!(text.contains(
+            r#"mcp_gateway_calls_total{method="tools/call",tool="list_incidents",outcome="ok"} 1"#
+        ), "{text}");
+        assert!(text.contains(
+            r#"mcp_gateway_errors_total{method="tools/call",tool="create_incident",outcome="denied"} 1"#
+        ), "{text}");
+        assert!(
+            !text.contains(r#"mcp_gateway_errors_total{method="tools/call",tool="list_incidents""#)
+        );
+        assert!(text.contains("mcp_gateway_active_users 2"), "{text}");
+        assert!(
+            text.contains(r#"mcp_gateway_rejected_requests_total{reason="unknown_key"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("mcp_gateway_call_duration_seconds_bucket"),
+            "{text}"
+        );
+        assert!(text.trim_end().ends_with("# EOF"));
+    }
+
+    #[test]
+    fn tool_labels_are_bounded() {
+        let metrics = GatewayMetrics::new();
+        for i in 0..(MAX_TOOL_LABELS + 10) {
+            metrics.record_call(
+                "tools/call",
+                Some(&format!("t{i}")),
+                "error",
+                Duration::ZERO,
+            );
+        }
+        assert!(metrics.render().contains(r#"tool="other""#));
+    }
+}

@@ -1,0 +1,381 @@
+//! [`Gateway`]: the router a team mounts, and its builder.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::{header, HeaderValue, StatusCode};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use super::agent_auth::{authenticate, SessionOwners};
+use super::agent_call::forwarding_handler;
+use super::drain::Drain;
+use super::handler::GatewayHandler;
+use super::keys::GatewayKeys;
+use super::list_changed::ListChanged;
+use super::metrics::GatewayMetrics;
+use super::pending::PendingCalls;
+use crate::connector::{Connector, ConnectorBuilder, Policy};
+use crate::credential::{CredentialProvider, SharedCredentialProvider};
+use crate::error::{Error, Result};
+use crate::server::RemoteMcpServer;
+
+/// What every request handler of one gateway shares.
+pub(crate) struct GatewayState {
+    pub(crate) connector: Connector,
+    pub(crate) credentials: SharedCredentialProvider,
+    pub(crate) keys: GatewayKeys,
+    pub(crate) metrics: GatewayMetrics,
+    pub(crate) session_owners: SessionOwners,
+    pub(crate) drain: Arc<Drain>,
+    pub(crate) list_changed: Arc<ListChanged>,
+    pub(crate) pending: PendingCalls,
+    pub(crate) help: String,
+    pub(crate) name: String,
+    pub(crate) instructions: Option<String>,
+    pub(crate) sessions: Arc<LocalSessionManager>,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl GatewayState {
+    /// Forgets the owners of sessions rmcp no longer holds, once the map has grown.
+    pub(crate) fn prune_session_owners(&self) {
+        let owners = self.session_owners.len();
+        if owners < 1024 || !owners.is_multiple_of(256) {
+            return;
+        }
+        if let Ok(sessions) = self.sessions.sessions.try_read() {
+            self.session_owners
+                .retain(|id| sessions.keys().any(|known| known.as_ref() == id));
+        }
+    }
+}
+
+/// An MCP gateway: a Streamable HTTP MCP server for agents that forwards each agent's requests
+/// to one remote MCP server with the credential of the agent's user.
+///
+/// Agents authenticate with `Authorization: Bearer <gateway key>` ([`GatewayKeys`]); an unknown
+/// or missing key gets HTTP 401 before anything goes upstream. Each request is forwarded
+/// through a [`Connector`] as that user (their own session, their own token, the gateway's
+/// [`Policy`]). [`Gateway::router`] is an axum [`Router`] with three routes:
+///
+/// - `/mcp`: the MCP endpoint (rmcp's Streamable HTTP server: the session era with
+///   `initialize` and `Mcp-Session-Id`, and the stateless 2026-07-28 era);
+/// - `/healthz`: `200 {"status":"ok",…}`, or 503 while shutting down;
+/// - `/metrics`: [`GatewayMetrics`] in the Prometheus text format.
+///
+/// Mount it in your own server, or let [`Gateway::serve`] run it with graceful shutdown.
+///
+/// ```no_run
+/// use pagerduty_mcp_connect::gateway::{Gateway, UsersFile};
+/// use pagerduty_mcp_connect::{PagerDuty, Policy, Region};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let users = UsersFile::load("users.toml")?;
+/// let gateway = Gateway::builder()
+///     .server(PagerDuty::new(Region::Us))
+///     .credentials(users.credentials().clone())
+///     .keys(users.keys().clone())
+///     .policy(Policy::new().read_only(true))
+///     .build()?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// gateway.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Gateway {
+    state: Arc<GatewayState>,
+    allowed_hosts: Option<Vec<String>>,
+    grace: Duration,
+}
+
+impl fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gateway")
+            .field("name", &self.state.name)
+            .field("connector", &self.state.connector)
+            .field("keys", &self.state.keys)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// A builder; `server`, `credentials` and `keys` are required.
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder::default()
+    }
+
+    /// The connector the gateway forwards through.
+    pub fn connector(&self) -> &Connector {
+        &self.state.connector
+    }
+
+    /// The gateway keys (shared: changes apply at once).
+    pub fn keys(&self) -> &GatewayKeys {
+        &self.state.keys
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &GatewayMetrics {
+        &self.state.metrics
+    }
+
+    /// How many agent requests are being served now.
+    pub fn in_flight(&self) -> usize {
+        self.state.drain.in_flight()
+    }
+
+    /// The axum router: `/mcp`, `/healthz`, `/metrics`.
+    pub fn router(&self) -> Router {
+        let state = self.state.clone();
+        let mut config = StreamableHttpServerConfig::default()
+            .with_cancellation_token(state.cancel.child_token())
+            .with_sse_keep_alive(Some(Duration::from_secs(15)))
+            // A plain JSON reply where nothing comes before the result (2026-07-28 requests);
+            // rmcp switches to SSE by itself when progress or a request must go first.
+            .with_json_response(true);
+        if let Some(hosts) = &self.allowed_hosts {
+            config = if hosts.is_empty() {
+                config.disable_allowed_hosts()
+            } else {
+                config.with_allowed_hosts(hosts.clone())
+            };
+        }
+        let handler_state = state.clone();
+        let mcp = StreamableHttpService::new(
+            move || Ok(GatewayHandler::new(handler_state.clone())),
+            state.sessions.clone(),
+            config,
+        );
+        let mcp = Router::new().route_service("/mcp", mcp).route_layer(
+            axum::middleware::from_fn_with_state(state.clone(), authenticate),
+        );
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .with_state(state)
+            .merge(mcp)
+    }
+
+    /// Serves [`Gateway::router`] on `listener` until `shutdown` resolves; then refuses new
+    /// requests (503), lets the calls in flight finish (up to the
+    /// [grace period](GatewayBuilder::shutdown_grace)), closes the agents' streams and returns.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let gateway = self.clone();
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                gateway.shutdown().await;
+            })
+            .await
+    }
+
+    /// Begins shutdown: new agent requests get 503; waits for the calls in flight (up to the
+    /// grace period), then ends the agents' sessions and streams. Returns how many calls were
+    /// still running when the grace period ran out.
+    pub async fn shutdown(&self) -> usize {
+        let waiting = self.state.drain.in_flight();
+        tracing::info!(
+            in_flight = waiting,
+            "shutting down: refusing new requests, letting calls in flight finish"
+        );
+        let left = self.state.drain.drain(self.grace).await;
+        if left > 0 {
+            tracing::warn!(left, "grace period over: ending calls still in flight");
+        }
+        self.state.cancel.cancel();
+        left
+    }
+}
+
+async fn healthz(State(state): State<Arc<GatewayState>>) -> Response {
+    let draining = state.drain.is_shutting_down();
+    let body = serde_json::json!({
+        "status": if draining { "shutting_down" } else { "ok" },
+        "in_flight": state.drain.in_flight(),
+        "active_users": state.connector.active_users(),
+        "listening_agents": state.list_changed.listeners(),
+    });
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<Arc<GatewayState>>) -> Response {
+    state
+        .metrics
+        .set_active_users(state.connector.active_users());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Builds a [`Gateway`].
+#[must_use]
+#[derive(Default)]
+pub struct GatewayBuilder {
+    server: Option<Arc<dyn RemoteMcpServer>>,
+    credentials: Option<SharedCredentialProvider>,
+    keys: Option<GatewayKeys>,
+    policy: Policy,
+    configure: Option<Box<dyn FnOnce(ConnectorBuilder) -> ConnectorBuilder + Send>>,
+    name: Option<String>,
+    instructions: Option<String>,
+    allowed_hosts: Option<Vec<String>>,
+    grace: Option<Duration>,
+    metrics: Option<GatewayMetrics>,
+}
+
+impl fmt::Debug for GatewayBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayBuilder")
+            .field("server", &self.server.as_ref().map(|s| s.name().to_owned()))
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayBuilder {
+    /// The remote MCP server to forward to (required), for example `PagerDuty::new(region)`.
+    pub fn server(mut self, server: impl RemoteMcpServer + 'static) -> Self {
+        self.server = Some(Arc::new(server));
+        self
+    }
+
+    /// Where each user's upstream credential comes from (required).
+    pub fn credentials(mut self, provider: impl CredentialProvider + 'static) -> Self {
+        self.credentials = Some(SharedCredentialProvider::new(provider));
+        self
+    }
+
+    /// The gateway keys agents authenticate with (required).
+    pub fn keys(mut self, keys: GatewayKeys) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The policy (default: every user with a key, every tool).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Adjusts the [`Connector`] (idle timeout, client timeouts and limits …). The server,
+    /// credentials and policy are set by the gateway.
+    pub fn configure_connector(
+        mut self,
+        configure: impl FnOnce(ConnectorBuilder) -> ConnectorBuilder + Send + 'static,
+    ) -> Self {
+        self.configure = Some(Box::new(configure));
+        self
+    }
+
+    /// The server name agents see (default `pagerduty-mcp-gateway`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Instructions agents see in `initialize` / `server/discover`.
+    pub fn instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// The `Host` header values agents may use (DNS-rebinding protection). Default: loopback
+    /// names only, right for a gateway on `127.0.0.1`; set your public host names when it
+    /// listens elsewhere. An empty list turns the check off.
+    pub fn allowed_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_hosts = Some(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How long shutdown waits for calls in flight (default 30 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = Some(grace);
+        self
+    }
+
+    /// Records into these metrics (default: new ones).
+    pub fn metrics(mut self, metrics: GatewayMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Checks and builds.
+    pub fn build(self) -> Result<Gateway> {
+        let server = self
+            .server
+            .ok_or_else(|| Error::config("Gateway::builder() needs .server(…)"))?;
+        let credentials = self
+            .credentials
+            .ok_or_else(|| Error::config("Gateway::builder() needs .credentials(…)"))?;
+        let keys = self
+            .keys
+            .ok_or_else(|| Error::config("Gateway::builder() needs .keys(…)"))?;
+        let help = server.credential_help().to_owned();
+        let mut connector = Connector::builder();
+        if let Some(configure) = self.configure {
+            connector = configure(connector);
+        }
+        let connector = connector
+            .elicitation_handler(forwarding_handler())
+            .sampling_handler(forwarding_handler())
+            .server(server.clone())
+            .credentials(credentials.clone())
+            .policy(self.policy)
+            .build()?;
+        let name = self
+            .name
+            .unwrap_or_else(|| "pagerduty-mcp-gateway".to_owned());
+        Ok(Gateway {
+            state: Arc::new(GatewayState {
+                connector,
+                credentials,
+                keys,
+                metrics: self.metrics.unwrap_or_default(),
+                session_owners: SessionOwners::default(),
+                drain: Arc::new(Drain::default()),
+                list_changed: Arc::new(ListChanged::default()),
+                pending: PendingCalls::default(),
+                help,
+                instructions: self.instructions.or_else(|| {
+                    Some(format!(
+                        "A gateway to {}: every request goes there with your own credential.",
+                        server.name()
+                    ))
+                }),
+                name,
+                sessions: Arc::new(LocalSessionManager::default()),
+                cancel: CancellationToken::new(),
+            }),
+            allowed_hosts: self.allowed_hosts,
+            grace: self.grace.unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
