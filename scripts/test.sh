@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs the official Python MCP SDK peer into a virtualenv
 # (scripts/install-python-peer.sh), then runs every test of the crate against the embedded mock
-# server and that peer.
+# server and that peer. Without DATABASE_URL it also starts a throwaway Postgres server
+# (scripts/postgres.sh) for the credential store's tests, and stops it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A test whose peer is missing fails; PAGERDUTY_MCP_SKIP_PEERS=1 opts out explicitly (README).
@@ -13,5 +14,18 @@ else
     echo "ERROR: the Python MCP SDK peer could not be installed (./scripts/install-python-peer.sh failed above)." >&2
     echo "       Fix that, or run with PAGERDUTY_MCP_SKIP_PEERS=1 to skip the tests that need it." >&2
     exit 1
+fi
+# The credential store's Postgres tests need a real server: start one unless DATABASE_URL names
+# one already (CI starts its own) or the run opts out (PAGERDUTY_MCP_SKIP_POSTGRES=1 or
+# PAGERDUTY_MCP_SKIP_PEERS=1, README).
+if [ -z "${DATABASE_URL:-}" ] && [ "${PAGERDUTY_MCP_SKIP_POSTGRES:-0}" != "1" ] \
+    && [ "${PAGERDUTY_MCP_SKIP_PEERS:-0}" != "1" ]; then
+    pg_env=$(./scripts/postgres.sh) || {
+        echo "ERROR: no Postgres server for the credential store's tests (./scripts/postgres.sh failed above)." >&2
+        echo "       Fix that, or run with PAGERDUTY_MCP_SKIP_POSTGRES=1 to skip the tests that need it." >&2
+        exit 1
+    }
+    eval "$pg_env"
+    trap './scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 cargo test --workspace --all-features "$@"
