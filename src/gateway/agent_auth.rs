@@ -118,6 +118,9 @@ pub(crate) async fn authenticate(
     request
         .extensions_mut()
         .insert(AgentUser { user: user.clone() });
+    // The gateway key has done its job: nothing behind this point (rmcp keeps the request's
+    // parts in every handler's context) can log or forward it.
+    request.headers_mut().remove(header::AUTHORIZATION);
     let mut response = next.run(request).await;
     if let Some(in_flight) = in_flight {
         response = response.map(|body| Body::new(super::drain::GuardedBody::new(body, in_flight)));

@@ -212,8 +212,13 @@ impl UsersFile {
                         None => {
                             return Err(fail(
                                 span,
-                                format!("user {id}: the environment variable {name} (token_env) is not set or empty"),
-                            ))
+                                if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                                    format!("user {id}: the environment variable {name} (token_env) is not set or empty")
+                                } else {
+                                    // Not a variable name: perhaps the token itself, never repeated.
+                                    format!("user {id}: token_env must name an environment variable (letters, digits, _); its value is not shown")
+                                },
+                            ));
                         }
                     }
                 }
@@ -277,12 +282,20 @@ fn describe_parse_error(text: &str, span: Range<usize>, message: &str) -> String
     let line_start = text[..span.start.min(text.len())]
         .rfind('\n')
         .map_or(0, |i| i + 1);
-    let line = text[line_start..].lines().next().unwrap_or("").trim_start();
+    let line = text[line_start..].lines().next().unwrap_or("");
+    // Any mention of a secret field on the line (bare or quoted key, inline table), or a parser
+    // message that may quote the offending value (serde's "invalid type: string \"…\""), and
+    // nothing of the value is repeated.
     let secret_line = ["token", "key", "keys"].iter().any(|name| {
-        line.strip_prefix(name)
-            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        line.match_indices(name).any(|(at, _)| {
+            line[at + name.len()..]
+                .trim_start_matches(['"', '\''])
+                .trim_start()
+                .starts_with('=')
+        })
     });
-    if secret_line {
+    let quotes_a_value = message.contains("invalid type") || message.contains("invalid value");
+    if secret_line || quotes_a_value {
         "this line cannot be read (its value is not shown because it may be a secret): write it as name = \"value\"".to_owned()
     } else {
         message.trim().to_owned()
@@ -338,6 +351,11 @@ mod tests {
             (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n[[user]]\nid = \"a\"\nkey = \"{KEY_B}\"\ntoken = \"{secret}\"\n"), 6, "twice"),
             (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n[[user]]\nid = \"b\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n"), 7, "already given to user a"),
             (format!("[[user]]\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n"), 1, "no `id`"),
+            // A quoted field name, an inline table, a type error quoting the value, a token
+            // pasted where the variable's name belongs: the value is never repeated.
+            (format!("[[user]]\nid = \"a\"\n\"keys\" = \"{KEY_A}\"\ntoken = \"{secret}\"\n"), 3, "not shown"),
+            (format!("user = [{{ id = \"a\", keys = \"{KEY_A}\", token = \"{secret}\" }}]\n"), 1, "not shown"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"{secret}\"\n"), 4, "not shown"),
         ];
         for (text, line, needle) in cases {
             let (got_line, message) = error(&text);

@@ -124,11 +124,18 @@ impl KeySource {
     pub(crate) async fn load(&self) -> Result<StoreKey, StoreError> {
         match &self.kind {
             Kind::Env(var) => {
+                // `VarError::NotUnicode` holds the variable's value (the key): never kept as a
+                // source or shown.
                 let value = std::env::var(var).map_err(|err| StoreError::Key {
-                    message: format!(
-                        "the environment variable {var} is not set (or not UTF-8); set it to a base64 key (KeySource::generate makes one)"
-                    ),
-                    source: Some(Box::new(err)),
+                    message: match err {
+                        std::env::VarError::NotPresent => format!(
+                            "the environment variable {var} is not set; set it to a base64 key (KeySource::generate makes one)"
+                        ),
+                        std::env::VarError::NotUnicode(_) => format!(
+                            "the environment variable {var} is not UTF-8; set it to a base64 key (KeySource::generate makes one)"
+                        ),
+                    },
+                    source: None,
                 })?;
                 let value = SecretString::from(value);
                 decode_base64(
