@@ -81,7 +81,10 @@ pub(crate) async fn read_body(
     limit: usize,
     idle: Duration,
 ) -> Result<bytes::Bytes, Error> {
-    if let Some(length) = response.content_length() {
+    // Read before the first chunk: reqwest's `content_length()` is the body's size hint, which
+    // shrinks as the body is read.
+    let length = response.content_length();
+    if let Some(length) = length {
         if length > limit as u64 {
             return Err(Error::too_large(limit));
         }
@@ -93,16 +96,14 @@ pub(crate) async fn read_body(
     if first.len() > limit {
         return Err(Error::too_large(limit));
     }
-    if response.content_length() == Some(first.len() as u64) {
+    if length == Some(first.len() as u64) {
         // The whole body is here: no second read (and no second idle timer).
         return Ok(first);
     }
     let Some(second) = next_chunk(response, idle).await? else {
         return Ok(first);
     };
-    let expected = response
-        .content_length()
-        .map_or(first.len() + second.len(), |len| len as usize);
+    let expected = length.map_or(first.len() + second.len(), |len| len as usize);
     let mut body = Vec::with_capacity(expected.min(limit));
     for chunk in [first, second] {
         if body.len() + chunk.len() > limit {
@@ -132,6 +133,41 @@ pub(crate) async fn next_chunk(
             idle.as_secs_f32()
         ))),
     }
+}
+
+/// The most a reply's rest is read for, after its response, to keep the connection.
+const RELEASE_MAX_BYTES: usize = 64 * 1024;
+/// How long a reply's rest is waited for, after its response, to keep the connection.
+const RELEASE_MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// Lets an SSE reply's connection go back to the pool once its response has arrived.
+///
+/// The server ends the stream after the response (the spec's SHOULD), but the end often comes
+/// in a later read than the response event; dropping the body before it closes the connection,
+/// and the next request pays a new TCP (and TLS) handshake. When the end is already here this
+/// costs nothing; otherwise a task reads what is left, at most [`RELEASE_MAX_BYTES`] for at most
+/// [`RELEASE_MAX_WAIT`], and drops it (nothing may follow a response on its own stream).
+pub(crate) fn release_connection(mut response: reqwest::Response) {
+    use futures_util::FutureExt as _;
+    match response.chunk().now_or_never() {
+        Some(Ok(None) | Err(_)) => return,
+        Some(Ok(Some(_))) | None => {}
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let _ = tokio::time::timeout(RELEASE_MAX_WAIT, async move {
+            let mut read = 0usize;
+            while let Ok(Some(chunk)) = response.chunk().await {
+                read += chunk.len();
+                if read > RELEASE_MAX_BYTES {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
 }
 
 /// Maps a `reqwest` error. Its message names the URL (which never holds a credential).
