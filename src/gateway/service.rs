@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use http::{header, HeaderValue, StatusCode};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -135,6 +136,23 @@ impl Gateway {
     }
 
     /// The axum router: `/mcp`, `/healthz`, `/metrics`.
+    ///
+    /// Serving it yourself, set `TCP_NODELAY` on the accepted connections, as
+    /// [`Gateway::serve`] does: a session-era reply is an SSE stream written in pieces, and
+    /// without it each piece after the first waits for the agent's delayed ACK (tens of
+    /// milliseconds per call).
+    ///
+    /// ```no_run
+    /// use axum::serve::ListenerExt;
+    /// # async fn run(gateway: pagerduty_mcp_connect::gateway::Gateway) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080")
+    ///     .await?
+    ///     .tap_io(|tcp| {
+    ///         let _ = tcp.set_nodelay(true);
+    ///     });
+    /// axum::serve(listener, gateway.router()).await
+    /// # }
+    /// ```
     pub fn router(&self) -> Router {
         let state = self.state.clone();
         let mut config = StreamableHttpServerConfig::default()
@@ -175,6 +193,13 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let gateway = self.clone();
+        // Without TCP_NODELAY, a reply written in pieces (an SSE stream's priming event, then
+        // the message) waits for the agent's delayed ACK: tens of milliseconds per call.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY on an agent connection");
+            }
+        });
         axum::serve(listener, self.router())
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -179,6 +179,7 @@ impl SessionInner {
                             resumptions = 0;
                             for message in jsonrpc::parse_event_data(&event.data)? {
                                 if let Some(outcome) = self.dispatch(route, id, message, context) {
+                                    transport::release_connection(response);
                                     return outcome;
                                 }
                             }

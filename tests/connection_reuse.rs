@@ -1,0 +1,149 @@
+//! An SSE reply's connection goes back to the pool after its response, even when the server
+//! ends the stream a moment later; a server that never ends it does not hold a call up.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::serve::ListenerExt;
+use axum::Router;
+use pagerduty_mcp_connect::{
+    AuthScheme, Credential, GenericServer, McpClient, ProtocolPreference, ProtocolVersion,
+};
+use serde_json::{json, Value};
+
+/// What the server does after the response event of a `tools/call` stream.
+#[derive(Clone, Copy)]
+enum AfterResponse {
+    /// Ends the stream this long after the response (in a separate write).
+    EndAfter(Duration),
+    /// Never ends it.
+    StayOpen,
+}
+
+/// A session-era server answering `tools/call` as an SSE stream; returns its URL and the count
+/// of TCP connections it accepted.
+async fn serve(after: AfterResponse) -> (String, Arc<AtomicUsize>) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let handler = move |method: Method, _headers: HeaderMap, body: Bytes| async move {
+        if method != Method::POST {
+            return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        }
+        let request: Value = serde_json::from_slice(&body).unwrap();
+        let Some(id) = request.get("id").cloned() else {
+            return StatusCode::ACCEPTED.into_response();
+        };
+        let mut response = match request["method"].as_str() {
+            Some("initialize") => (
+                [("content-type", "application/json")],
+                json!({"jsonrpc": "2.0", "id": id, "result": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "reuse", "version": "1"}
+                }})
+                .to_string(),
+            )
+                .into_response(),
+            _ => {
+                let event = format!(
+                    "id: 1\ndata: \n\nid: 2\ndata: {}\n\n",
+                    json!({"jsonrpc": "2.0", "id": id, "result": {
+                        "content": [{"type": "text", "text": "ok"}]
+                    }})
+                );
+                let stream = futures_util::stream::unfold(0u8, move |step| {
+                    let event = event.clone();
+                    async move {
+                        match step {
+                            0 => Some((Ok::<_, Infallible>(Bytes::from(event)), 1)),
+                            _ => {
+                                match after {
+                                    AfterResponse::EndAfter(pause) => {
+                                        tokio::time::sleep(pause).await
+                                    }
+                                    AfterResponse::StayOpen => std::future::pending::<()>().await,
+                                }
+                                None
+                            }
+                        }
+                    }
+                });
+                Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Body::from_stream(stream))
+                    .unwrap()
+            }
+        };
+        response
+            .headers_mut()
+            .insert("mcp-session-id", "reuse-session".parse().unwrap());
+        response
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let counter = accepted.clone();
+    let listener = listener.tap_io(move |tcp| {
+        let _ = tcp.set_nodelay(true);
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    tokio::spawn(async move {
+        axum::serve(listener, Router::new().route("/mcp", any(handler)))
+            .await
+            .unwrap()
+    });
+    (format!("http://{address}/mcp"), accepted)
+}
+
+fn client(url: &str) -> McpClient {
+    let server = GenericServer::new("reuse", url, AuthScheme::token()).unwrap();
+    McpClient::builder(server)
+        .protocol(ProtocolPreference::Exact(ProtocolVersion::V2025_11_25))
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stream_that_ends_after_its_response_keeps_its_connection() {
+    let (url, accepted) = serve(AfterResponse::EndAfter(Duration::from_millis(20))).await;
+    let session = client(&url)
+        .connect(&Credential::new("u+reuse-token"))
+        .await
+        .unwrap();
+    let before = accepted.load(Ordering::SeqCst);
+    for _ in 0..20 {
+        let result = session.call_tool("anything", json!({})).await.unwrap();
+        assert_eq!(result.content[0].text.as_deref(), Some("ok"));
+        // The next call starts after the server has ended the previous stream.
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let opened = accepted.load(Ordering::SeqCst) - before;
+    assert!(
+        opened <= 2,
+        "20 sequential SSE calls opened {opened} new connections; the pooled one should serve them"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_never_ends_does_not_hold_up_calls() {
+    let (url, _accepted) = serve(AfterResponse::StayOpen).await;
+    let session = client(&url)
+        .connect(&Credential::new("u+reuse-token"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for _ in 0..20 {
+        let result = session.call_tool("anything", json!({})).await.unwrap();
+        assert_eq!(result.content[0].text.as_deref(), Some("ok"));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "each call returns at its response, not when its stream ends ({:?})",
+        started.elapsed()
+    );
+}
