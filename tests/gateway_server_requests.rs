@@ -12,7 +12,7 @@ use gateway_support::{agent, agent_with, ok, python, TestGateway, ALICE_KEY, DEM
 use pagerduty_mcp_connect::gateway::{Gateway, GatewayKeys};
 use pagerduty_mcp_connect::testing::{Eras, MockPagerDuty};
 use pagerduty_mcp_connect::{InMemoryCredentialStore, PagerDuty, Policy};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_reaches_the_agent_that_made_the_call() {
@@ -117,6 +117,50 @@ async fn an_elicitation_reaches_the_right_agent_and_its_answer_completes_the_cal
         assert_eq!(
             asked[0]["message"], "Really rollback?",
             "each agent gets only its own"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_elicitation_during_a_prompt_or_a_resource_read_reaches_the_agent() {
+    if python().is_none() {
+        return;
+    }
+    let (_gateway, url) = gateway_to_asking_upstream().await;
+    for mode in ERAS {
+        let out = agent_with(
+            &url,
+            ALICE_KEY,
+            mode,
+            json!([
+                {"op": "get_prompt", "name": "confirmed_prompt", "args": {"topic": "the runbook"}},
+                {"op": "read_resource", "uri": "asking://secret"},
+            ]),
+            &[
+                "--elicit-answer",
+                r#"{"action": "accept", "content": {"confirm": true}}"#,
+            ],
+        )
+        .await;
+        let prompt: Value =
+            serde_json::from_str(ok(&out, 0)[0].as_str().expect("one text message")).unwrap();
+        assert_eq!(prompt["user"], "alice", "{mode}: {out}");
+        assert_eq!(prompt["topic"], "the runbook", "{mode}: {out}");
+        assert_eq!(prompt["answer"]["action"], "accept", "{mode}: {out}");
+        let read: Value =
+            serde_json::from_str(ok(&out, 1)[0].as_str().expect("one text content")).unwrap();
+        assert_eq!(read["user"], "alice", "{mode}: {out}");
+        assert_eq!(read["answer"]["content"]["confirm"], true, "{mode}: {out}");
+        let asked: Vec<&str> = out["elicitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            asked,
+            ["Really show the runbook?", "Really show the secret?"],
+            "{mode}: {out}"
         );
     }
 }

@@ -149,9 +149,8 @@ const RELEASE_MAX_WAIT: Duration = Duration::from_secs(2);
 /// [`RELEASE_MAX_WAIT`], and drops it (nothing may follow a response on its own stream).
 pub(crate) fn release_connection(mut response: reqwest::Response) {
     use futures_util::FutureExt as _;
-    match response.chunk().now_or_never() {
-        Some(Ok(None) | Err(_)) => return,
-        Some(Ok(Some(_))) | None => {}
+    if let Some(Ok(None) | Err(_)) = response.chunk().now_or_never() {
+        return; // ended (the connection is free), or broken (nothing to keep)
     }
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;

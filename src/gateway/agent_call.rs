@@ -1,5 +1,6 @@
-//! One agent's `tools/call` while it runs upstream: the upstream's progress and server requests
-//! (elicitation, sampling) travel back to the agent that made the call.
+//! One agent's request (`tools/call`, `prompts/get`, `resources/read`) while it runs upstream:
+//! the upstream's progress and server requests (elicitation, sampling) travel back to the agent
+//! that made it.
 //!
 //! The call goes upstream with a [`RequestOptions`] carrying an [`AgentCall`] as its context and
 //! a progress callback. Both feed one channel that the agent's request handler reads while it
@@ -18,7 +19,6 @@ use rmcp::RoleServer;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::client::model::CallToolResult;
 use crate::client::{
     server_request_fn, HandlerError, Progress, RequestOptions, ServerRequest, ServerRequestHandler,
 };
@@ -48,9 +48,8 @@ pub(crate) struct AgentCall {
     sampling: bool,
 }
 
-/// The upstream call in progress.
-pub(crate) type Upstream =
-    Pin<Box<dyn std::future::Future<Output = crate::Result<CallToolResult>> + Send>>;
+/// The upstream call in progress, to its result's JSON.
+pub(crate) type Upstream = Pin<Box<dyn std::future::Future<Output = crate::Result<Value>> + Send>>;
 
 /// A running upstream call and the events it produces.
 pub(crate) struct Running {

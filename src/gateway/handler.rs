@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
     ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, InputRequiredResult,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
-    ServerCapabilities, ServerConfig, SubscriptionFilter,
+    InputResponses, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SubscriptionFilter,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
@@ -24,8 +24,7 @@ use super::agent_call::{ask_peer, progress_param, AgentCall, Event, Running, Ups
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
 use super::service::GatewayState;
-use crate::client::model::CallToolResult;
-use crate::client::{HandlerError, Session};
+use crate::client::{HandlerError, RequestOptions, Session};
 use crate::credential::{CredentialProvider, UserId};
 use crate::error::Error;
 
@@ -64,22 +63,74 @@ impl GatewayHandler {
         self.finish(method, tool, &user, started, result)
     }
 
+    /// Starts `method` upstream for the agent (or, for a 2026-07-28 agent coming back with the
+    /// answers to an `input_required` round, resumes the call parked under its `requestState`)
+    /// and runs it to its end, passing its progress and server requests to the agent.
+    ///
+    /// `name` is the tool, prompt or resource URI: a parked call resumes only for the same
+    /// user, method and name. `start` sends the request upstream with the given options.
+    async fn start_or_resume(
+        &self,
+        context: RequestContext<RoleServer>,
+        method: &'static str,
+        name: String,
+        resume: Option<(String, InputResponses)>,
+        start: impl FnOnce(UserId, RequestOptions) -> Upstream,
+    ) -> Result<Driven, ErrorData> {
+        let user = user_of(context.extensions.get::<http::request::Parts>())?;
+        let what = parked_name(method, &name);
+        let (running, started) = match resume {
+            Some((state, responses)) => {
+                let Some(parked) = self.state.pending.take(&state, &user, &what) else {
+                    return Err(ErrorData::invalid_params(
+                        "unknown or expired requestState: send the request again without it",
+                        None,
+                    ));
+                };
+                for (key, answer) in parked.answers {
+                    let reply = match responses.get(&key) {
+                        Some(value) => Ok(value.clone()),
+                        None => Err(HandlerError::invalid_params(format!(
+                            "the agent did not answer input request {key}"
+                        ))),
+                    };
+                    let _ = answer.send(reply);
+                }
+                (parked.running, parked.started)
+            }
+            None => {
+                let capabilities = context.client_capabilities();
+                let elicitation = capabilities
+                    .as_ref()
+                    .is_some_and(|c| c.elicitation.is_some());
+                let sampling = capabilities.as_ref().is_some_and(|c| c.sampling.is_some());
+                let (options, events) = AgentCall::options(user.clone(), elicitation, sampling);
+                let upstream = start(user.clone(), options);
+                (Running { upstream, events }, Instant::now())
+            }
+        };
+        self.drive(context, user, method, name, running, started)
+            .await
+    }
+
     /// Runs an upstream call to its end, passing its progress and server requests to the agent;
     /// a 2026-07-28 agent asked for input gets `input_required` and the call waits, parked.
     async fn drive(
         &self,
         context: RequestContext<RoleServer>,
         user: UserId,
-        tool: String,
+        method: &'static str,
+        name: String,
         mut running: Running,
         started: Instant,
-    ) -> Result<CallToolResponse, ErrorData> {
+    ) -> Result<Driven, ErrorData> {
+        let tool = (method == "tools/call").then_some(name.as_str());
         let progress_token = context.meta.get_progress_token();
         let stateless_agent = context
             .protocol_version()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
         enum Step {
-            Done(crate::Result<CallToolResult>),
+            Done(crate::Result<Value>),
             Event(Option<Event>),
             Cancelled,
         }
@@ -102,14 +153,12 @@ impl GatewayHandler {
                                 .await;
                         }
                     }
-                    let result = self.finish("tools/call", Some(&tool), &user, started, result)?;
-                    let result: rmcp::model::CallToolResult =
-                        convert(&sanitize_result(to_json(&result)), "tools/call")?;
-                    return Ok(CallToolResponse::from(result));
+                    let result = self.finish(method, tool, &user, started, result)?;
+                    return Ok(Driven::Complete(sanitize_result(result)));
                 }
                 Step::Cancelled => {
                     // Dropping `running` cancels the upstream call.
-                    return Err(self.cancelled("tools/call", Some(&tool), &user, started));
+                    return Err(self.cancelled(method, tool, &user, started));
                 }
                 Step::Event(None) => events_open = false,
                 Step::Event(Some(Event::Progress(progress))) => {
@@ -121,12 +170,12 @@ impl GatewayHandler {
                     }
                 }
                 Step::Event(Some(Event::Input(need))) if !stateless_agent => {
-                    // The session-era agent is asked on this call's own stream.
+                    // The session-era agent is asked on this request's own stream.
                     let ask = ask_peer(&context.peer, need.method, need.params);
                     let answer = tokio::select! {
                         answer = ask => answer,
                         () = context.ct.cancelled() => {
-                            return Err(self.cancelled("tools/call", Some(&tool), &user, started));
+                            return Err(self.cancelled(method, tool, &user, started));
                         }
                     };
                     let _ = need.answer.send(answer);
@@ -137,7 +186,7 @@ impl GatewayHandler {
                     let answers = HashMap::from([(key.clone(), need.answer)]);
                     let state = match self.state.pending.park(
                         user.clone(),
-                        tool.clone(),
+                        parked_name(method, &name),
                         running,
                         answers,
                         started,
@@ -146,7 +195,7 @@ impl GatewayHandler {
                         Err(_running) => {
                             return Err(ErrorData::new(
                                 ErrorCode::INTERNAL_ERROR,
-                                "too many of your calls are waiting for answers; answer or cancel them first",
+                                "too many of your requests are waiting for answers; answer or cancel them first",
                                 None,
                             ));
                         }
@@ -159,7 +208,7 @@ impl GatewayHandler {
                         }),
                         need.method,
                     )?;
-                    return Ok(CallToolResponse::InputRequired(input));
+                    return Ok(Driven::InputRequired(input));
                 }
             }
         }
@@ -217,9 +266,10 @@ impl GatewayHandler {
         user: UserId,
         method: &'static str,
         params: Value,
+        options: RequestOptions,
     ) -> crate::Result<Value> {
         let session: Session = state.connector.session(&user).await?;
-        let result = session.request(method, params).await;
+        let result = session.request_with(method, params, options).await;
         if let Err(Error::Unauthorized { .. }) = &result {
             tracing::warn!(user = %user, "the server rejected the user's credential; invalidating it");
             state
@@ -228,7 +278,17 @@ impl GatewayHandler {
                 .await;
             let _ = state.connector.disconnect(&user).await;
         }
-        result.map(sanitize_result)
+        result
+    }
+
+    /// How [`GatewayHandler::start_or_resume`] sends `method` with `params` upstream.
+    fn raw_start(
+        &self,
+        method: &'static str,
+        params: Value,
+    ) -> impl FnOnce(UserId, RequestOptions) -> Upstream {
+        let state = self.state.clone();
+        move |user, options| Box::pin(Self::raw(state, user, method, params, options))
     }
 
     async fn forward_raw<T: DeserializeOwned>(
@@ -240,10 +300,16 @@ impl GatewayHandler {
         let state = self.state.clone();
         let value = self
             .forward(context, method, None, |user| {
-                Self::raw(state, user, method, upstream_params(params))
+                Self::raw(
+                    state,
+                    user,
+                    method,
+                    upstream_params(params),
+                    RequestOptions::default(),
+                )
             })
             .await?;
-        convert(&value, method)
+        convert(&sanitize_result(value), method)
     }
 }
 
@@ -261,12 +327,40 @@ fn user_of(parts: Option<&http::request::Parts>) -> Result<UserId, ErrorData> {
         })
 }
 
+/// What a forwarded request's outcome is for the agent.
+enum Driven {
+    /// The upstream's result (sanitized), to convert to the method's rmcp type.
+    Complete(Value),
+    /// A 2026-07-28 agent must answer these first; the upstream call waits, parked.
+    InputRequired(InputRequiredResult),
+}
+
+/// The name a parked request is kept under: only the same method and name resume it.
+fn parked_name(method: &str, name: &str) -> String {
+    format!("{method} {name}")
+}
+
+/// The agent's `requestState` and answers, if it is coming back from an `input_required`
+/// round, and the request's params as they go upstream.
+fn resumable<T: Serialize>(
+    request: &T,
+    state: Option<String>,
+    responses: Option<InputResponses>,
+) -> (Option<(String, InputResponses)>, Value) {
+    let resume = state.map(|state| (state, responses.unwrap_or_default()));
+    (resume, upstream_params(to_json(request)))
+}
+
 /// The agent's params as they go upstream: the agent's own `_meta` (its protocol version,
-/// capabilities, progress token) is the gateway's business, not the upstream's.
+/// capabilities, progress token) is the gateway's business, not the upstream's, and so are its
+/// answers to the gateway's `input_required` rounds (`inputResponses`, `requestState`): the
+/// gateway's client answers the upstream's own rounds.
 fn upstream_params(params: Value) -> Value {
     match params {
         Value::Object(mut map) => {
-            map.remove("_meta");
+            for key in ["_meta", "inputResponses", "requestState"] {
+                map.remove(key);
+            }
             Value::Object(map)
         }
         other => other,
@@ -370,48 +464,33 @@ impl ServerHandler for GatewayHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let user = user_of(context.extensions.get::<http::request::Parts>())?;
         let name = request.name.to_string();
-        let (running, started) = match request.request_state.as_deref() {
-            // A 2026-07-28 agent comes back with the answers to an `input_required` round.
-            Some(state) => {
-                let Some(parked) = self.state.pending.take(state, &user, &name) else {
-                    return Err(ErrorData::invalid_params(
-                        "unknown or expired requestState: call the tool again without it",
-                        None,
-                    ));
-                };
-                let responses = request.input_responses.unwrap_or_default();
-                for (key, answer) in parked.answers {
-                    let reply = match responses.get(&key) {
-                        Some(value) => Ok(value.clone()),
-                        None => Err(HandlerError::invalid_params(format!(
-                            "the agent did not answer input request {key}"
-                        ))),
-                    };
-                    let _ = answer.send(reply);
-                }
-                (parked.running, parked.started)
-            }
-            None => {
-                let capabilities = context.client_capabilities();
-                let elicitation = capabilities
-                    .as_ref()
-                    .is_some_and(|c| c.elicitation.is_some());
-                let sampling = capabilities.as_ref().is_some_and(|c| c.sampling.is_some());
-                let (options, events) = AgentCall::options(user.clone(), elicitation, sampling);
-                let connector = self.state.connector.clone();
-                let arguments = Value::Object(request.arguments.unwrap_or_default());
-                let (call_user, tool) = (user.clone(), name.clone());
-                let upstream: Upstream = Box::pin(async move {
+        let resume = request.request_state.map(|state| {
+            let responses = request.input_responses.unwrap_or_default();
+            (state, responses)
+        });
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let connector = self.state.connector.clone();
+        let tool = name.clone();
+        let driven = self
+            .start_or_resume(context, "tools/call", name, resume, move |user, options| {
+                Box::pin(async move {
                     connector
-                        .call_tool_with(&call_user, &tool, arguments, options)
+                        .call_tool_with(&user, &tool, arguments, options)
                         .await
-                });
-                (Running { upstream, events }, Instant::now())
+                        .map(|result| to_json(&result))
+                })
+            })
+            .await?;
+        Ok(match driven {
+            Driven::Complete(result) => {
+                CallToolResponse::from(convert::<_, rmcp::model::CallToolResult>(
+                    &result,
+                    "tools/call",
+                )?)
             }
-        };
-        self.drive(context, user, name, running, started).await
+            Driven::InputRequired(input) => CallToolResponse::InputRequired(input),
+        })
     }
 
     async fn list_resources(
@@ -437,10 +516,29 @@ impl ServerHandler for GatewayHandler {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let result: rmcp::model::ReadResourceResult = self
-            .forward_raw(&context, "resources/read", to_json(&request))
+        let (resume, params) = resumable(
+            &request,
+            request.request_state.clone(),
+            request.input_responses.clone(),
+        );
+        let driven = self
+            .start_or_resume(
+                context,
+                "resources/read",
+                request.uri,
+                resume,
+                self.raw_start("resources/read", params),
+            )
             .await?;
-        Ok(result.into())
+        Ok(match driven {
+            Driven::Complete(result) => {
+                ReadResourceResponse::from(convert::<_, rmcp::model::ReadResourceResult>(
+                    &result,
+                    "resources/read",
+                )?)
+            }
+            Driven::InputRequired(input) => ReadResourceResponse::InputRequired(input),
+        })
     }
 
     async fn list_prompts(
@@ -457,10 +555,29 @@ impl ServerHandler for GatewayHandler {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let result: rmcp::model::GetPromptResult = self
-            .forward_raw(&context, "prompts/get", to_json(&request))
+        let (resume, params) = resumable(
+            &request,
+            request.request_state.clone(),
+            request.input_responses.clone(),
+        );
+        let driven = self
+            .start_or_resume(
+                context,
+                "prompts/get",
+                request.name,
+                resume,
+                self.raw_start("prompts/get", params),
+            )
             .await?;
-        Ok(result.into())
+        Ok(match driven {
+            Driven::Complete(result) => {
+                GetPromptResponse::from(convert::<_, rmcp::model::GetPromptResult>(
+                    &result,
+                    "prompts/get",
+                )?)
+            }
+            Driven::InputRequired(input) => GetPromptResponse::InputRequired(input),
+        })
     }
 
     async fn complete(

@@ -27,7 +27,7 @@ const MAX_PER_USER: usize = 16;
 /// A parked call.
 pub(crate) struct Parked {
     pub(crate) user: UserId,
-    pub(crate) tool: String,
+    pub(crate) name: String,
     pub(crate) running: Running,
     pub(crate) answers: HashMap<String, oneshot::Sender<Result<Value, HandlerError>>>,
     pub(crate) started: Instant,
@@ -46,7 +46,7 @@ impl PendingCalls {
     pub(crate) fn park(
         &self,
         user: UserId,
-        tool: String,
+        name: String,
         running: Running,
         answers: HashMap<String, oneshot::Sender<Result<Value, HandlerError>>>,
         started: Instant,
@@ -63,7 +63,7 @@ impl PendingCalls {
             state.clone(),
             Parked {
                 user,
-                tool,
+                name,
                 running,
                 answers,
                 started,
@@ -73,14 +73,15 @@ impl PendingCalls {
         Ok(state)
     }
 
-    /// Takes the call parked under `state`, if it is `user`'s call of `tool`.
-    pub(crate) fn take(&self, state: &str, user: &UserId, tool: &str) -> Option<Parked> {
+    /// Takes the call parked under `state`, if it is `user`'s and has this `name` (method and
+    /// tool, prompt or resource).
+    pub(crate) fn take(&self, state: &str, user: &UserId, name: &str) -> Option<Parked> {
         let mut calls = self.lock();
         let now = Instant::now();
         calls.retain(|_, parked| now.duration_since(parked.parked_at) < ANSWER_TIMEOUT);
         let matches = calls
             .get(state)
-            .is_some_and(|p| &p.user == user && p.tool == tool);
+            .is_some_and(|p| &p.user == user && p.name == name);
         if matches {
             calls.remove(state)
         } else {

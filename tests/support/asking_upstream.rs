@@ -6,7 +6,9 @@
 //!
 //! Tools: `confirm_action {action}` asks "Really <action>?" and returns
 //! `{"user", "action", "answer"}` with the client's answer; `summarize {text}` asks for a
-//! sampling; `whoami` returns the user.
+//! sampling; `whoami` returns the user. The prompt `confirmed_prompt {topic}` and the resource
+//! `asking://secret` ask "Really show <topic / the secret>?" the same way and return the user and
+//! the answer as their text.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -16,8 +18,10 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, GetPromptRequestParams,
+    GetPromptResponse, InputRequiredResult, InputResponses, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -82,7 +86,13 @@ fn text_result(value: Value) -> CallToolResult {
 
 impl ServerHandler for Asking {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build(),
+        )
     }
 
     async fn list_tools(
@@ -148,6 +158,98 @@ impl ServerHandler for Asking {
         };
         Ok(text_result(json!({ "user": user, "action": arg("action"), "answer": answer })).into())
     }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let topic = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("topic"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let answer = match ask_client(
+            &context,
+            "confirm",
+            elicitation(&format!("show {topic}")),
+            request.input_responses.as_ref(),
+            request.request_state.as_deref(),
+        )
+        .await?
+        {
+            Ok(answer) => answer,
+            Err(input) => return Ok(GetPromptResponse::InputRequired(input)),
+        };
+        let text =
+            json!({ "user": user_of(&context), "topic": topic, "answer": answer }).to_string();
+        Ok(GetPromptResponse::from(
+            serde_json::from_value::<rmcp::model::GetPromptResult>(json!({
+                "messages": [{ "role": "user", "content": { "type": "text", "text": text } }],
+            }))
+            .unwrap(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let answer = match ask_client(
+            &context,
+            "confirm",
+            elicitation("show the secret"),
+            request.input_responses.as_ref(),
+            request.request_state.as_deref(),
+        )
+        .await?
+        {
+            Ok(answer) => answer,
+            Err(input) => return Ok(ReadResourceResponse::InputRequired(input)),
+        };
+        let text = json!({ "user": user_of(&context), "answer": answer }).to_string();
+        Ok(ReadResourceResponse::from(
+            serde_json::from_value::<rmcp::model::ReadResourceResult>(json!({
+                "contents": [{ "uri": request.uri, "mimeType": "application/json", "text": text }],
+            }))
+            .unwrap(),
+        ))
+    }
+}
+
+/// Asks `ask` under `key` the way the era allows: the answer, or the `input_required` result to
+/// send first (2026-07-28).
+async fn ask_client(
+    context: &RequestContext<RoleServer>,
+    key: &str,
+    ask: Value,
+    responses: Option<&InputResponses>,
+    state: Option<&str>,
+) -> Result<Result<Value, InputRequiredResult>, ErrorData> {
+    let user = user_of(context);
+    if stateless(context) {
+        return match responses.and_then(|r| r.get(key)) {
+            Some(answer) if state == Some(format!("state-for-{user}").as_str()) => {
+                Ok(Ok(answer.clone()))
+            }
+            Some(_) => Err(ErrorData::invalid_params("tampered request state", None)),
+            None => Ok(Err(serde_json::from_value(json!({
+                "resultType": "input_required",
+                "inputRequests": { key: ask },
+                "requestState": format!("state-for-{user}"),
+            }))
+            .unwrap())),
+        };
+    }
+    let request: rmcp::model::ServerRequest = serde_json::from_value(ask).unwrap();
+    let answer =
+        context.peer.send_request(request).await.map_err(|e| {
+            ErrorData::internal_error(format!("asking the client failed: {e}"), None)
+        })?;
+    Ok(Ok(serde_json::to_value(answer).unwrap()))
 }
 
 async fn check_token(

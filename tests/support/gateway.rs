@@ -17,7 +17,7 @@ use tokio::io::AsyncReadExt;
 
 #[path = "python_peer.rs"]
 pub mod python_peer;
-pub use python_peer::python_peer_interpreter;
+pub use python_peer::{python_peer_interpreter, skipping_peers, SKIP_PEERS_VAR};
 
 /// Alice's gateway key (mock user Alice, role `user`).
 pub const ALICE_KEY: &str = "gk_alice_0123456789abcdef";
@@ -124,20 +124,24 @@ impl Drop for TestGateway {
     }
 }
 
-/// The Python interpreter, or `None` after a loud skip message (a panic when
-/// `REQUIRE_PYTHON_PEER=1`).
+/// The Python interpreter. Panics, naming the install command, when the Python peer is not
+/// installed; `None` (after a loud `SKIPPED:` line) only when the run opted out with
+/// `PAGERDUTY_MCP_SKIP_PEERS=1`, as for every other test with an external peer.
 pub fn python() -> Option<PathBuf> {
     if let Some(python) = python_peer_interpreter() {
         return Some(python);
     }
     let msg =
         "the Python MCP SDK interop peer is not installed; run ./scripts/install-python-peer.sh";
-    if std::env::var("REQUIRE_PYTHON_PEER").is_ok_and(|v| v == "1") {
-        panic!("REQUIRE_PYTHON_PEER=1 but {msg}");
+    if !skipping_peers() {
+        panic!("{msg}\n(to run without the external peers, set {SKIP_PEERS_VAR}=1: their tests then check nothing)");
     }
     use std::io::Write as _;
     let bar = "*".repeat(78);
-    let _ = writeln!(std::io::stderr(), "\n{bar}\nSKIPPED: {msg}\n{bar}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n{bar}\nSKIPPED ({SKIP_PEERS_VAR}=1): {msg}\n{bar}"
+    );
     None
 }
 

@@ -51,7 +51,7 @@ fn repo_root() -> PathBuf {
 pub const SKIP_PEERS_VAR: &str = "PAGERDUTY_MCP_SKIP_PEERS";
 
 /// Whether this run opted out of the external peers explicitly.
-fn skipping_peers() -> bool {
+pub fn skipping_peers() -> bool {
     std::env::var(SKIP_PEERS_VAR).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
