@@ -201,7 +201,7 @@ impl GatewayHandler {
                         }
                     };
                     let input: InputRequiredResult = convert(
-                        &json!({
+                        json!({
                             "resultType": "input_required",
                             "inputRequests": { key: request },
                             "requestState": state,
@@ -309,7 +309,7 @@ impl GatewayHandler {
                 )
             })
             .await?;
-        convert(&sanitize_result(value), method)
+        convert(sanitize_result(value), method)
     }
 }
 
@@ -392,19 +392,14 @@ pub(crate) fn sanitize_result(mut result: Value) -> Value {
     result
 }
 
-/// Converts between this crate's model and rmcp's through their shared JSON form.
-fn convert<T: Serialize + ?Sized, U: DeserializeOwned>(
-    value: &T,
-    what: &str,
-) -> Result<U, ErrorData> {
-    serde_json::to_value(value)
-        .and_then(serde_json::from_value)
-        .map_err(|err| {
-            ErrorData::internal_error(
-                format!("the upstream's {what} result cannot be passed on: {err}"),
-                None,
-            )
-        })
+/// Converts a result's JSON (this crate's model, or built here) into rmcp's model.
+fn convert<U: DeserializeOwned>(value: Value, what: &str) -> Result<U, ErrorData> {
+    serde_json::from_value(value).map_err(|err| {
+        ErrorData::internal_error(
+            format!("the upstream's {what} result cannot be passed on: {err}"),
+            None,
+        )
+    })
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {
@@ -454,7 +449,7 @@ impl ServerHandler for GatewayHandler {
             })
             .collect();
         convert(
-            &sanitize_result(serde_json::json!({ "tools": tools })),
+            sanitize_result(serde_json::json!({ "tools": tools })),
             "tools/list",
         )
     }
@@ -483,12 +478,9 @@ impl ServerHandler for GatewayHandler {
             })
             .await?;
         Ok(match driven {
-            Driven::Complete(result) => {
-                CallToolResponse::from(convert::<_, rmcp::model::CallToolResult>(
-                    &result,
-                    "tools/call",
-                )?)
-            }
+            Driven::Complete(result) => CallToolResponse::from(convert::<
+                rmcp::model::CallToolResult,
+            >(result, "tools/call")?),
             Driven::InputRequired(input) => CallToolResponse::InputRequired(input),
         })
     }
@@ -531,12 +523,11 @@ impl ServerHandler for GatewayHandler {
             )
             .await?;
         Ok(match driven {
-            Driven::Complete(result) => {
-                ReadResourceResponse::from(convert::<_, rmcp::model::ReadResourceResult>(
-                    &result,
-                    "resources/read",
-                )?)
-            }
+            Driven::Complete(result) => ReadResourceResponse::from(convert::<
+                rmcp::model::ReadResourceResult,
+            >(
+                result, "resources/read"
+            )?),
             Driven::InputRequired(input) => ReadResourceResponse::InputRequired(input),
         })
     }
@@ -570,12 +561,11 @@ impl ServerHandler for GatewayHandler {
             )
             .await?;
         Ok(match driven {
-            Driven::Complete(result) => {
-                GetPromptResponse::from(convert::<_, rmcp::model::GetPromptResult>(
-                    &result,
-                    "prompts/get",
-                )?)
-            }
+            Driven::Complete(result) => GetPromptResponse::from(convert::<
+                rmcp::model::GetPromptResult,
+            >(
+                result, "prompts/get"
+            )?),
             Driven::InputRequired(input) => GetPromptResponse::InputRequired(input),
         })
     }
