@@ -566,7 +566,12 @@ fn connect_group(c: &mut Criterion, rt: &Runtime, fx: &Fixture) {
         // server's details, one server/discover as for the other two clients.
         assert_eq!(
             requests_sent(&fx.json, async {
-                drop(stateless_client.connect(&credential).await.expect("connect"));
+                drop(
+                    stateless_client
+                        .connect(&credential)
+                        .await
+                        .expect("connect"),
+                );
             })
             .await,
             0,
