@@ -1,5 +1,6 @@
-//! An SSE reply's connection goes back to the pool after its response, even when the server
-//! ends the stream a moment later; a server that never ends it does not hold a call up.
+//! An SSE reply's connection (to `initialize` or to a call) goes back to the pool after its
+//! response, even when the server ends the stream a moment later; a server that never ends it
+//! does not hold a call up.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,11 +27,14 @@ enum AfterResponse {
     StayOpen,
 }
 
-/// A session-era server answering `tools/call` as an SSE stream; returns its URL and the count
+/// A session-era server answering `initialize` and `tools/call` as SSE streams; returns its URL and the count
 /// of TCP connections it accepted.
 async fn serve(after: AfterResponse) -> (String, Arc<AtomicUsize>) {
     let accepted = Arc::new(AtomicUsize::new(0));
     let handler = move |method: Method, _headers: HeaderMap, body: Bytes| async move {
+        if method == Method::DELETE {
+            return StatusCode::OK.into_response();
+        }
         if method != Method::POST {
             return StatusCode::METHOD_NOT_ALLOWED.into_response();
         }
@@ -38,47 +42,38 @@ async fn serve(after: AfterResponse) -> (String, Arc<AtomicUsize>) {
         let Some(id) = request.get("id").cloned() else {
             return StatusCode::ACCEPTED.into_response();
         };
-        let mut response = match request["method"].as_str() {
-            Some("initialize") => (
-                [("content-type", "application/json")],
-                json!({"jsonrpc": "2.0", "id": id, "result": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {"tools": {}},
-                    "serverInfo": {"name": "reuse", "version": "1"}
-                }})
-                .to_string(),
-            )
-                .into_response(),
-            _ => {
-                let event = format!(
-                    "id: 1\ndata: \n\nid: 2\ndata: {}\n\n",
-                    json!({"jsonrpc": "2.0", "id": id, "result": {
-                        "content": [{"type": "text", "text": "ok"}]
-                    }})
-                );
-                let stream = futures_util::stream::unfold(0u8, move |step| {
-                    let event = event.clone();
-                    async move {
-                        match step {
-                            0 => Some((Ok::<_, Infallible>(Bytes::from(event)), 1)),
-                            _ => {
-                                match after {
-                                    AfterResponse::EndAfter(pause) => {
-                                        tokio::time::sleep(pause).await
-                                    }
-                                    AfterResponse::StayOpen => std::future::pending::<()>().await,
-                                }
-                                None
-                            }
-                        }
-                    }
-                });
-                Response::builder()
-                    .header("content-type", "text/event-stream")
-                    .body(Body::from_stream(stream))
-                    .unwrap()
-            }
+        let result = if request["method"] == "initialize" {
+            json!({
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "reuse", "version": "1"}
+            })
+        } else {
+            json!({"content": [{"type": "text", "text": "ok"}]})
         };
+        let event = format!(
+            "id: 1\ndata: \n\nid: 2\ndata: {}\n\n",
+            json!({"jsonrpc": "2.0", "id": id, "result": result})
+        );
+        let stream = futures_util::stream::unfold(0u8, move |step| {
+            let event = event.clone();
+            async move {
+                match step {
+                    0 => Some((Ok::<_, Infallible>(Bytes::from(event)), 1)),
+                    _ => {
+                        match after {
+                            AfterResponse::EndAfter(pause) => tokio::time::sleep(pause).await,
+                            AfterResponse::StayOpen => std::future::pending::<()>().await,
+                        }
+                        None
+                    }
+                }
+            }
+        });
+        let mut response = Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from_stream(stream))
+            .unwrap();
         response
             .headers_mut()
             .insert("mcp-session-id", "reuse-session".parse().unwrap());
@@ -145,5 +140,25 @@ async fn a_stream_that_never_ends_does_not_hold_up_calls() {
         started.elapsed() < Duration::from_secs(2),
         "each call returns at its response, not when its stream ends ({:?})",
         started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_initialize_stream_that_ends_after_its_response_keeps_its_connection() {
+    let (url, accepted) = serve(AfterResponse::EndAfter(Duration::from_millis(20))).await;
+    let client = client(&url);
+    let credential = Credential::new("u+reuse-token");
+    drop(client.connect(&credential).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let before = accepted.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        let session = client.connect(&credential).await.unwrap();
+        session.close().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let opened = accepted.load(Ordering::SeqCst) - before;
+    assert!(
+        opened <= 2,
+        "10 sequential sessions opened {opened} new connections; the pooled one should serve them"
     );
 }

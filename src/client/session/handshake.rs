@@ -315,6 +315,7 @@ impl SessionInner {
                     }
                     for message in jsonrpc::parse_event_data(&event.data)? {
                         if let Some(outcome) = initialize_outcome(message) {
+                            transport::release_connection(response);
                             return outcome;
                         }
                     }
