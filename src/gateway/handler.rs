@@ -340,27 +340,37 @@ fn parked_name(method: &str, name: &str) -> String {
     format!("{method} {name}")
 }
 
+impl Driven {
+    /// The agent's response of type `R`: the upstream's result as rmcp's `T`, or the
+    /// `input_required` round (`input_required` is `R`'s variant for it).
+    fn into_response<T: DeserializeOwned, R: From<T>>(
+        self,
+        method: &str,
+        input_required: fn(InputRequiredResult) -> R,
+    ) -> Result<R, ErrorData> {
+        match self {
+            Driven::Complete(result) => Ok(R::from(convert::<T>(result, method)?)),
+            Driven::InputRequired(input) => Ok(input_required(input)),
+        }
+    }
+}
+
 /// The agent's `requestState` and answers, if it is coming back from an `input_required`
-/// round, and the request's params as they go upstream.
-fn resumable<T: Serialize>(
-    request: &T,
+/// round. Taken out of the request, they never go upstream: the gateway's client answers the
+/// upstream's own rounds.
+fn resume_of(
     state: Option<String>,
     responses: Option<InputResponses>,
-) -> (Option<(String, InputResponses)>, Value) {
-    let resume = state.map(|state| (state, responses.unwrap_or_default()));
-    (resume, upstream_params(to_json(request)))
+) -> Option<(String, InputResponses)> {
+    state.map(|state| (state, responses.unwrap_or_default()))
 }
 
 /// The agent's params as they go upstream: the agent's own `_meta` (its protocol version,
-/// capabilities, progress token) is the gateway's business, not the upstream's, and so are its
-/// answers to the gateway's `input_required` rounds (`inputResponses`, `requestState`): the
-/// gateway's client answers the upstream's own rounds.
+/// capabilities, progress token) is the gateway's business, not the upstream's.
 fn upstream_params(params: Value) -> Value {
     match params {
         Value::Object(mut map) => {
-            for key in ["_meta", "inputResponses", "requestState"] {
-                map.remove(key);
-            }
+            map.remove("_meta");
             Value::Object(map)
         }
         other => other,
@@ -460,10 +470,7 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
-        let resume = request.request_state.map(|state| {
-            let responses = request.input_responses.unwrap_or_default();
-            (state, responses)
-        });
+        let resume = resume_of(request.request_state, request.input_responses);
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         let connector = self.state.connector.clone();
         let tool = name.clone();
@@ -477,12 +484,10 @@ impl ServerHandler for GatewayHandler {
                 })
             })
             .await?;
-        Ok(match driven {
-            Driven::Complete(result) => CallToolResponse::from(convert::<
-                rmcp::model::CallToolResult,
-            >(result, "tools/call")?),
-            Driven::InputRequired(input) => CallToolResponse::InputRequired(input),
-        })
+        driven.into_response::<rmcp::model::CallToolResult, _>(
+            "tools/call",
+            CallToolResponse::InputRequired,
+        )
     }
 
     async fn list_resources(
@@ -505,14 +510,11 @@ impl ServerHandler for GatewayHandler {
 
     async fn read_resource(
         &self,
-        request: ReadResourceRequestParams,
+        mut request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let (resume, params) = resumable(
-            &request,
-            request.request_state.clone(),
-            request.input_responses.clone(),
-        );
+        let resume = resume_of(request.request_state.take(), request.input_responses.take());
+        let params = upstream_params(to_json(&request));
         let driven = self
             .start_or_resume(
                 context,
@@ -522,14 +524,10 @@ impl ServerHandler for GatewayHandler {
                 self.raw_start("resources/read", params),
             )
             .await?;
-        Ok(match driven {
-            Driven::Complete(result) => ReadResourceResponse::from(convert::<
-                rmcp::model::ReadResourceResult,
-            >(
-                result, "resources/read"
-            )?),
-            Driven::InputRequired(input) => ReadResourceResponse::InputRequired(input),
-        })
+        driven.into_response::<rmcp::model::ReadResourceResult, _>(
+            "resources/read",
+            ReadResourceResponse::InputRequired,
+        )
     }
 
     async fn list_prompts(
@@ -543,14 +541,11 @@ impl ServerHandler for GatewayHandler {
 
     async fn get_prompt(
         &self,
-        request: GetPromptRequestParams,
+        mut request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let (resume, params) = resumable(
-            &request,
-            request.request_state.clone(),
-            request.input_responses.clone(),
-        );
+        let resume = resume_of(request.request_state.take(), request.input_responses.take());
+        let params = upstream_params(to_json(&request));
         let driven = self
             .start_or_resume(
                 context,
@@ -560,14 +555,10 @@ impl ServerHandler for GatewayHandler {
                 self.raw_start("prompts/get", params),
             )
             .await?;
-        Ok(match driven {
-            Driven::Complete(result) => GetPromptResponse::from(convert::<
-                rmcp::model::GetPromptResult,
-            >(
-                result, "prompts/get"
-            )?),
-            Driven::InputRequired(input) => GetPromptResponse::InputRequired(input),
-        })
+        driven.into_response::<rmcp::model::GetPromptResult, _>(
+            "prompts/get",
+            GetPromptResponse::InputRequired,
+        )
     }
 
     async fn complete(
