@@ -162,3 +162,46 @@ async fn an_initialize_stream_that_ends_after_its_response_keeps_its_connection(
         "10 sequential sessions opened {opened} new connections; the pooled one should serve them"
     );
 }
+
+/// Established TCP connections from this process to `port` on loopback (Linux).
+fn connections_to(port: u16) -> usize {
+    let mut count = 0;
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let table = std::fs::read_to_string(file).unwrap_or_default();
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 4 || fields[3] != "01" {
+                continue;
+            }
+            let remote = fields[2].rsplit(':').next();
+            if remote.and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port) {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_that_never_end_do_not_make_connections_grow_with_the_call_rate() {
+    let (url, accepted) = serve(AfterResponse::StayOpen).await;
+    let port = url::Url::parse(&url).unwrap().port().unwrap();
+    let session = client(&url)
+        .connect(&Credential::new("u+reuse-token"))
+        .await
+        .unwrap();
+    let calls = 600;
+    for _ in 0..calls {
+        session.call_tool("anything", json!({})).await.unwrap();
+    }
+    assert!(
+        accepted.load(Ordering::SeqCst) > calls / 2,
+        "each call needed a new connection: the server kept the old ones busy"
+    );
+    // Within the 2 s a reply's rest may be read, at most 256 replies are kept reading.
+    let open = connections_to(port);
+    assert!(
+        open <= 256 + 8,
+        "{open} connections open after {calls} calls to a server that never ends its streams"
+    );
+}

@@ -139,6 +139,11 @@ pub(crate) async fn next_chunk(
 const RELEASE_MAX_BYTES: usize = 64 * 1024;
 /// How long a reply's rest is waited for, after its response, to keep the connection.
 const RELEASE_MAX_WAIT: Duration = Duration::from_secs(2);
+/// The most replies whose rest is being read at once, in the process: beyond it (a server that
+/// keeps its streams open after the response, under load) a reply's connection is closed as it
+/// was before, so such a server cannot make the open connections grow with the call rate.
+const RELEASE_MAX_TASKS: usize = 256;
+static RELEASE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(RELEASE_MAX_TASKS);
 
 /// Lets an SSE reply's connection go back to the pool once its response has arrived.
 ///
@@ -146,7 +151,8 @@ const RELEASE_MAX_WAIT: Duration = Duration::from_secs(2);
 /// in a later read than the response event; dropping the body before it closes the connection,
 /// and the next request pays a new TCP (and TLS) handshake. When the end is already here this
 /// costs nothing; otherwise a task reads what is left, at most [`RELEASE_MAX_BYTES`] for at most
-/// [`RELEASE_MAX_WAIT`], and drops it (nothing may follow a response on its own stream).
+/// [`RELEASE_MAX_WAIT`], and drops it (nothing may follow a response on its own stream); at most
+/// [`RELEASE_MAX_TASKS`] such tasks run at once.
 pub(crate) fn release_connection(mut response: reqwest::Response) {
     use futures_util::FutureExt as _;
     if let Some(Ok(None) | Err(_)) = response.chunk().now_or_never() {
@@ -155,7 +161,11 @@ pub(crate) fn release_connection(mut response: reqwest::Response) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
+    let Ok(slot) = RELEASE_SLOTS.try_acquire() else {
+        return;
+    };
     runtime.spawn(async move {
+        let _slot = slot;
         let _ = tokio::time::timeout(RELEASE_MAX_WAIT, async move {
             let mut read = 0usize;
             while let Ok(Some(chunk)) = response.chunk().await {
