@@ -15,7 +15,10 @@
 //! all of them. Printed: calls/s, p50/p99 latency, and ratios to `raw_reqwest` (and rmcp).
 //!
 //! `cargo bench -p pagerduty-mcp-connect-benches --bench many_users` (about 2 minutes on 2 cores);
-//! `-- --test` runs it once with a handful of users.
+//! `-- --test` runs it once with a handful of users. Other arguments filter the scenarios by
+//! name (`many_users/512/session`, `many_users/64/stateless`, `shared_session`): only those
+//! containing one of them run, e.g. `-- 512/session`; `--rounds=N` sets the number of rounds
+//! (default 3); `--clients=raw_reqwest,connector` runs only the clients named (to profile one).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -177,10 +180,26 @@ async fn compare(
     per_caller: usize,
     rounds: usize,
 ) {
+    let only: Option<Vec<String>> = std::env::args().find_map(|arg| {
+        let names = arg.strip_prefix("--clients=")?;
+        Some(names.split(',').map(str::to_owned).collect())
+    });
+    let clients: Vec<&(&'static str, Call)> = clients
+        .iter()
+        .filter(|(name, _)| {
+            only.as_ref()
+                .is_none_or(|only| only.iter().any(|o| o == name))
+        })
+        .collect();
     let mut rows: Vec<Row> = clients.iter().map(|(name, _)| Row::new(name)).collect();
-    for _ in 0..rounds {
-        for ((_, call), row) in clients.iter().zip(rows.iter_mut()) {
-            row.push(&drive(call, callers, per_caller).await);
+    for round in 0..rounds {
+        // Every other round in the reverse order, so that no client always follows the same one.
+        let mut order: Vec<usize> = (0..clients.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            rows[i].push(&drive(&clients[i].1, callers, per_caller).await);
         }
     }
     println!("\n{title} ({callers} callers x {per_caller} calls, median of {rounds} rounds)");
@@ -219,6 +238,20 @@ async fn compare(
         }
     }
     println!("{summary}");
+    // The spread of the ratio between rounds: how much to trust the medians above.
+    let row_of = |name: &str| rows.iter().find(|row| row.name == name);
+    if let (Some(ours), Some(raw)) = (
+        row_of("connector").or(row_of("session")),
+        row_of("raw_reqwest"),
+    ) {
+        let per_round: Vec<String> = ours
+            .calls_per_s
+            .iter()
+            .zip(&raw.calls_per_s)
+            .map(|(ours, raw)| format!("{:.2}", ours / raw))
+            .collect();
+        println!("  ours ÷ raw calls/s per round: {}", per_round.join(" "));
+    }
 }
 
 async fn many_users(
@@ -398,16 +431,29 @@ fn main() {
                 "full run"
             }
         );
-        let rounds = if test { 1 } else { 3 };
+        let rounds = std::env::args()
+            .find_map(|arg| arg.strip_prefix("--rounds=")?.parse().ok())
+            .unwrap_or(if test { 1 } else { 3 });
+        let filters: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|arg| !arg.starts_with("--"))
+            .collect();
+        let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f));
         for &stateless in &[false, true] {
             for &users in user_counts {
+                let era = if stateless { "stateless" } else { "session" };
+                if !wanted(&format!("many_users/{users}/{era}")) {
+                    continue;
+                }
                 // About the same number of calls per run whatever the user count.
                 let per_caller = if test { 2 } else { (6400 / users).max(10) };
                 many_users(&mock, &http, users, stateless, per_caller, rounds).await;
             }
         }
         let (callers, per_caller) = if test { (8, 2) } else { (64, 100) };
-        shared_session(&mock, &http, callers, per_caller, rounds).await;
+        if wanted("shared_session") {
+            shared_session(&mock, &http, callers, per_caller, rounds).await;
+        }
         mock.shutdown().await;
     });
 }
