@@ -8,8 +8,10 @@
 //! * `proxy`: agent → a minimal hand-written pass-through proxy → upstream. It swaps
 //!   `Authorization: Bearer <key>` for `Token <token>` and copies the rest byte for byte: the floor
 //!   for one extra hop;
-//! * `gateway`: agent → [`Gateway`] (rmcp's Streamable HTTP server, key check, policy, a
-//!   `Connector` session per user, metrics, log line) → upstream.
+//! * `gateway`: agent → [`Gateway`] (key check, policy, a `Connector` session per user,
+//!   metrics, log line; a plain `tools/call` answered on the gateway's direct path) → upstream;
+//! * `gateway, all through rmcp`: the same with `direct_path(false)`, every request served by
+//!   rmcp's Streamable HTTP server.
 //!
 //! It prints the mean latency of each and the ratios `gateway / direct` and `gateway / proxy`
 //! (goal: within 1.2× of the pass-through), in both protocol eras. Then 512 users, each with
@@ -203,20 +205,27 @@ fn main() {
             keys.insert(key_of(i), format!("user{i}")).unwrap();
             tokens.insert(key_of(i), token_of(i));
         }
-        let gateway = Gateway::builder()
-            .server(PagerDuty::builder().endpoint(mock.url().as_str()).build().unwrap())
-            .credentials(credentials)
-            .keys(keys)
-            .build()
-            .unwrap();
+        let build = |direct_path: bool| {
+            Gateway::builder()
+                .server(PagerDuty::builder().endpoint(mock.url().as_str()).build().unwrap())
+                .credentials(credentials.clone())
+                .keys(keys.clone())
+                .direct_path(direct_path)
+                .build()
+                .unwrap()
+        };
+        let gateway = build(true);
+        // The same gateway with every request served by rmcp (no direct path).
+        let rmcp_only = build(false);
         // Served as a gateway operator would: `Gateway::serve` (which sets TCP_NODELAY).
-        let gateway_url = {
+        let serve_gateway = |gateway: Gateway| async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-            let gateway = gateway.clone();
             tokio::spawn(async move { gateway.serve(listener, std::future::pending()).await });
             url
         };
+        let gateway_url = serve_gateway(gateway.clone()).await;
+        let rmcp_only_url = serve_gateway(rmcp_only.clone()).await;
         let proxy_url = serve(
             axum::Router::new()
                 .route("/mcp", axum::routing::any(proxy))
@@ -234,27 +243,33 @@ fn main() {
             let direct = agent(mock.url().as_str(), AuthScheme::token(), &token_of(0), version).await;
             let via_proxy = agent(&proxy_url, AuthScheme::bearer(), &key_of(0), version).await;
             let via_gateway = agent(&gateway_url, AuthScheme::bearer(), &key_of(0), version).await;
+            let via_rmcp = agent(&rmcp_only_url, AuthScheme::bearer(), &key_of(0), version).await;
+            let paths = [&direct, &via_proxy, &via_gateway, &via_rmcp];
             // Warm up every path (connections, the gateway's upstream session).
-            for session in [&direct, &via_proxy, &via_gateway] {
+            for session in paths {
                 mean_latency(session, 5, email).await;
             }
-            // Interleave the three so that drift hits all alike.
-            let mut totals = [Duration::ZERO; 3];
+            // Interleave the paths so that drift hits all alike.
+            let mut totals = [Duration::ZERO; 4];
             let rounds = 5;
             for _ in 0..rounds {
-                for (i, session) in [&direct, &via_proxy, &via_gateway].into_iter().enumerate() {
+                for (i, session) in paths.into_iter().enumerate() {
                     totals[i] += mean_latency(session, calls / rounds, email).await;
                 }
             }
-            let [d, p, g] = totals.map(|t| t / rounds as u32);
+            let [d, p, g, r] = totals.map(|t| t / rounds as u32);
+            let us = |t: Duration| t.as_secs_f64() * 1e6;
+            let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
             println!(
-                "  {version}: direct {:>7.1} µs | proxy {:>7.1} µs | gateway {:>7.1} µs | gateway/direct {:.2}x | gateway/proxy {:.2}x (goal <= 1.20x) | proxy/direct {:.2}x",
-                d.as_secs_f64() * 1e6,
-                p.as_secs_f64() * 1e6,
-                g.as_secs_f64() * 1e6,
-                g.as_secs_f64() / d.as_secs_f64(),
-                g.as_secs_f64() / p.as_secs_f64(),
-                p.as_secs_f64() / d.as_secs_f64(),
+                "  {version}: direct {:>6.1} µs | proxy {:>6.1} µs | gateway {:>6.1} µs | gateway, all through rmcp {:>6.1} µs | gateway/proxy {:.2}x (goal <= 1.20x) | all-rmcp/proxy {:.2}x | gateway/direct {:.2}x | proxy/direct {:.2}x",
+                us(d),
+                us(p),
+                us(g),
+                us(r),
+                ratio(g, p),
+                ratio(r, p),
+                ratio(g, d),
+                ratio(p, d),
             );
             // Not a timing goal (that is the table): a sanity bound that catches a reply
             // waiting for a delayed ACK or a timer (tens of milliseconds per call).

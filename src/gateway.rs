@@ -36,6 +36,8 @@
 
 mod agent_auth;
 mod agent_call;
+mod agent_sessions;
+mod direct;
 mod drain;
 mod errors;
 mod handler;

@@ -1,8 +1,7 @@
 //! The agent's side of the door: `Authorization: Bearer <gateway key>` → the user, checked before
 //! anything reaches the MCP service, and session-era sessions bound to the user who opened them.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -10,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, Method, StatusCode};
 
+use super::direct::{self, Offer};
 use super::service::GatewayState;
 use crate::credential::UserId;
 
@@ -28,40 +28,6 @@ impl AgentUser {
     /// The authenticated user.
     pub fn user(&self) -> &UserId {
         &self.user
-    }
-}
-
-/// Which user opened each MCP session (session era), so that another user's agent cannot use or
-/// listen to it.
-#[derive(Debug, Default)]
-pub(crate) struct SessionOwners {
-    owners: Mutex<HashMap<String, UserId>>,
-}
-
-impl SessionOwners {
-    fn owner(&self, session: &str) -> Option<UserId> {
-        self.lock().get(session).cloned()
-    }
-
-    fn bind(&self, session: String, user: UserId) {
-        self.lock().insert(session, user);
-    }
-
-    fn unbind(&self, session: &str) {
-        self.lock().remove(session);
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Keeps only the sessions `alive` says exist.
-    pub(crate) fn retain(&self, alive: impl Fn(&str) -> bool) {
-        self.lock().retain(|id, _| alive(id));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserId>> {
-        self.owners.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -97,7 +63,7 @@ pub(crate) async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     if let Some(session) = &session {
-        if let Some(owner) = state.session_owners.owner(session) {
+        if let Some(owner) = state.agent_sessions.owner(session) {
             if owner != user {
                 state.metrics.record_rejection("foreign_session");
                 tracing::warn!(user = %user, "an agent presented a session opened by another user");
@@ -121,13 +87,17 @@ pub(crate) async fn authenticate(
     // The gateway key has done its job: nothing behind this point (rmcp keeps the request's
     // parts in every handler's context) can log or forward it.
     request.headers_mut().remove(header::AUTHORIZATION);
-    let mut response = next.run(request).await;
+    state.start_session_sweeper();
+    let mut response = match direct::offer(&state, &user, request).await {
+        Offer::Answered(response) => response,
+        Offer::Declined(request) => next.run(request).await,
+    };
     if let Some(in_flight) = in_flight {
         response = response.map(|body| Body::new(super::drain::GuardedBody::new(body, in_flight)));
     }
     match (&session, is_delete) {
         (Some(session), true) if response.status().is_success() => {
-            state.session_owners.unbind(session);
+            state.agent_sessions.unbind(session);
         }
         (None, _) => {
             if let Some(opened) = response
@@ -135,8 +105,8 @@ pub(crate) async fn authenticate(
                 .get(SESSION_HEADER)
                 .and_then(|v| v.to_str().ok())
             {
-                state.session_owners.bind(opened.to_owned(), user);
-                state.prune_session_owners();
+                state.agent_sessions.bind(opened.to_owned(), user);
+                state.prune_agent_sessions();
             }
         }
         _ => {}

@@ -59,26 +59,30 @@ pub(crate) struct Running {
 
 impl AgentCall {
     /// The options for the upstream call of `user`'s agent, which declared `elicitation` and
-    /// `sampling`, and the receiving end of its events.
+    /// `sampling`, and the receiving end of its events. The upstream is asked for progress
+    /// only when the agent asked for it (`progress`): a progress token makes a server stream
+    /// its reply, which costs both sides.
     pub(crate) fn options(
         user: UserId,
         elicitation: bool,
         sampling: bool,
+        progress: bool,
     ) -> (RequestOptions, mpsc::Receiver<Event>) {
         let (events, receiver) = mpsc::channel(64);
-        let progress = events.clone();
+        let progress_events = progress.then(|| events.clone());
         let call = Arc::new(AgentCall {
             user,
             events,
             elicitation,
             sampling,
         });
-        let options = RequestOptions::default()
-            .context(call)
-            .on_progress(move |p: Progress| {
+        let mut options = RequestOptions::default().context(call);
+        if let Some(progress) = progress_events {
+            options = options.on_progress(move |p: Progress| {
                 // A slow agent loses progress updates rather than stalling the call.
                 let _ = progress.try_send(Event::Progress(p));
             });
+        }
         (options, receiver)
     }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use std::collections::HashMap;
 
+use rmcp::model::ProgressToken;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
     ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, InputRequiredResult,
@@ -13,7 +14,7 @@ use rmcp::model::{
     ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
     ReadResourceResponse, ServerCapabilities, ServerConfig, SubscriptionFilter,
 };
-use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -21,12 +22,14 @@ use serde_json::{json, Value};
 
 use super::agent_auth::AgentUser;
 use super::agent_call::{ask_peer, progress_param, AgentCall, Event, Running, Upstream};
+use super::agent_sessions::Declared;
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
 use super::service::GatewayState;
 use crate::client::{HandlerError, RequestOptions, Session};
 use crate::credential::{CredentialProvider, UserId};
 use crate::error::Error;
+use tokio_util::sync::CancellationToken;
 
 /// One rmcp service instance (rmcp makes one per agent session, or per stateless request); all
 /// share the gateway's state.
@@ -69,19 +72,18 @@ impl GatewayHandler {
     ///
     /// `name` is the tool, prompt or resource URI: a parked call resumes only for the same
     /// user, method and name. `start` sends the request upstream with the given options.
-    async fn start_or_resume(
+    pub(crate) async fn start_or_resume(
         &self,
-        context: RequestContext<RoleServer>,
+        agent: AgentRequest,
         method: &'static str,
         name: String,
         resume: Option<(String, InputResponses)>,
         start: impl FnOnce(UserId, RequestOptions) -> Upstream,
     ) -> Result<Driven, ErrorData> {
-        let user = user_of(context.extensions.get::<http::request::Parts>())?;
         let what = parked_name(method, &name);
         let (running, started) = match resume {
             Some((state, responses)) => {
-                let Some(parked) = self.state.pending.take(&state, &user, &what) else {
+                let Some(parked) = self.state.pending.take(&state, &agent.user, &what) else {
                     return Err(ErrorData::invalid_params(
                         "unknown or expired requestState: send the request again without it",
                         None,
@@ -99,36 +101,46 @@ impl GatewayHandler {
                 (parked.running, parked.started)
             }
             None => {
-                let capabilities = context.client_capabilities();
-                let elicitation = capabilities
-                    .as_ref()
-                    .is_some_and(|c| c.elicitation.is_some());
-                let sampling = capabilities.as_ref().is_some_and(|c| c.sampling.is_some());
-                let (options, events) = AgentCall::options(user.clone(), elicitation, sampling);
-                let upstream = start(user.clone(), options);
+                let (options, events) = AgentCall::options(
+                    agent.user.clone(),
+                    agent.elicitation,
+                    agent.sampling,
+                    agent.progress.is_some(),
+                );
+                let upstream = start(agent.user.clone(), options);
                 (Running { upstream, events }, Instant::now())
             }
         };
-        self.drive(context, user, method, name, running, started)
-            .await
+        self.drive(agent, method, name, running, started).await
     }
 
     /// Runs an upstream call to its end, passing its progress and server requests to the agent;
     /// a 2026-07-28 agent asked for input gets `input_required` and the call waits, parked.
     async fn drive(
         &self,
-        context: RequestContext<RoleServer>,
-        user: UserId,
+        agent: AgentRequest,
         method: &'static str,
         name: String,
         mut running: Running,
         started: Instant,
     ) -> Result<Driven, ErrorData> {
+        let AgentRequest {
+            user,
+            stateless_agent,
+            progress,
+            peer,
+            cancelled,
+            ..
+        } = agent;
         let tool = (method == "tools/call").then_some(name.as_str());
-        let progress_token = context.meta.get_progress_token();
-        let stateless_agent = context
-            .protocol_version()
-            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        let mut unfinished = Unfinished {
+            handler: self,
+            method,
+            tool,
+            user: &user,
+            started,
+            armed: true,
+        };
         enum Step {
             Done(crate::Result<Value>),
             Event(Option<Event>),
@@ -141,42 +153,47 @@ impl GatewayHandler {
                 biased;
                 event = running.events.recv(), if events_open => Step::Event(event),
                 result = &mut running.upstream => Step::Done(result),
-                () = context.ct.cancelled() => Step::Cancelled,
+                () = cancelled.cancelled() => Step::Cancelled,
             };
             match step {
                 Step::Done(result) => {
-                    while let Ok(Event::Progress(progress)) = running.events.try_recv() {
-                        if let Some(token) = &progress_token {
-                            let _ = context
-                                .peer
-                                .notify_progress(progress_param(token, &progress))
-                                .await;
+                    while let Ok(Event::Progress(update)) = running.events.try_recv() {
+                        if let Some((token, peer)) = &progress {
+                            let _ = peer.notify_progress(progress_param(token, &update)).await;
                         }
                     }
+                    unfinished.armed = false;
                     let result = self.finish(method, tool, &user, started, result)?;
                     return Ok(Driven::Complete(sanitize_result(result)));
                 }
                 Step::Cancelled => {
                     // Dropping `running` cancels the upstream call.
+                    unfinished.armed = false;
                     return Err(self.cancelled(method, tool, &user, started));
                 }
                 Step::Event(None) => events_open = false,
-                Step::Event(Some(Event::Progress(progress))) => {
-                    if let Some(token) = &progress_token {
-                        let _ = context
-                            .peer
-                            .notify_progress(progress_param(token, &progress))
-                            .await;
+                Step::Event(Some(Event::Progress(update))) => {
+                    if let Some((token, peer)) = &progress {
+                        let _ = peer.notify_progress(progress_param(token, &update)).await;
                     }
                 }
                 Step::Event(Some(Event::Input(need))) if !stateless_agent => {
                     // The session-era agent is asked on this request's own stream.
-                    let ask = ask_peer(&context.peer, need.method, need.params);
-                    let answer = tokio::select! {
-                        answer = ask => answer,
-                        () = context.ct.cancelled() => {
-                            return Err(self.cancelled(method, tool, &user, started));
+                    let answer = match &peer {
+                        Some(peer) => {
+                            let ask = ask_peer(peer, need.method, need.params);
+                            tokio::select! {
+                                answer = ask => answer,
+                                () = cancelled.cancelled() => {
+                                    unfinished.armed = false;
+                                    return Err(self.cancelled(method, tool, &user, started));
+                                }
+                            }
                         }
+                        // (The direct path takes no request from an agent that could be asked.)
+                        None => Err(HandlerError::internal(
+                            "the agent cannot be asked on this request",
+                        )),
                     };
                     let _ = need.answer.send(answer);
                 }
@@ -184,6 +201,8 @@ impl GatewayHandler {
                     let key = format!("{}#{}", need.method, self.state.pending.len());
                     let request = json!({ "method": need.method, "params": need.params });
                     let answers = HashMap::from([(key.clone(), need.answer)]);
+                    // Parked, the call goes on without this future (and is recorded when it ends).
+                    unfinished.armed = false;
                     let state = match self.state.pending.park(
                         user.clone(),
                         parked_name(method, &name),
@@ -311,6 +330,55 @@ impl GatewayHandler {
             .await?;
         convert(sanitize_result(value), method)
     }
+
+    /// `tools/call`, from rmcp's handler or the direct path.
+    pub(crate) async fn forward_call_tool(
+        &self,
+        agent: AgentRequest,
+        request: CallToolRequestParams,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.to_string();
+        let resume = resume_of(request.request_state, request.input_responses);
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let connector = self.state.connector.clone();
+        let tool = name.clone();
+        let driven = self
+            .start_or_resume(agent, "tools/call", name, resume, move |user, options| {
+                Box::pin(async move {
+                    connector
+                        .call_tool_with(&user, &tool, arguments, options)
+                        .await
+                        .map(|result| to_json(&result))
+                })
+            })
+            .await?;
+        driven.into_response::<rmcp::model::CallToolResult, _>(
+            "tools/call",
+            CallToolResponse::InputRequired,
+        )
+    }
+}
+
+/// Records a call as cancelled by the agent when its future is dropped before the call ended:
+/// the agent went away, and the HTTP server dropped the request's handler (rmcp cancels its
+/// token instead; on the direct path the handler is simply dropped).
+struct Unfinished<'a> {
+    handler: &'a GatewayHandler,
+    method: &'static str,
+    tool: Option<&'a str>,
+    user: &'a UserId,
+    started: Instant,
+    armed: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self
+                .handler
+                .cancelled(self.method, self.tool, self.user, self.started);
+        }
+    }
 }
 
 /// The user the authentication layer put on the request.
@@ -327,8 +395,51 @@ fn user_of(parts: Option<&http::request::Parts>) -> Result<UserId, ErrorData> {
         })
 }
 
+/// What the gateway needs of one agent request: from rmcp's context, or built by the
+/// [direct path](super::direct) from the request itself.
+pub(crate) struct AgentRequest {
+    pub(crate) user: UserId,
+    /// The agent declared `elicitation` (for this request, or its session).
+    pub(crate) elicitation: bool,
+    /// The agent declared `sampling`.
+    pub(crate) sampling: bool,
+    /// A 2026-07-28 agent: asked for input with `input_required`, never with a request.
+    pub(crate) stateless_agent: bool,
+    /// Where the call's progress goes: the agent's progress token and its peer.
+    pub(crate) progress: Option<(ProgressToken, Peer<RoleServer>)>,
+    /// The session-era agent's peer, to ask it on this request's own stream.
+    pub(crate) peer: Option<Peer<RoleServer>>,
+    /// Cancelled when the agent cancels the request or goes away.
+    pub(crate) cancelled: CancellationToken,
+}
+
+impl AgentRequest {
+    fn from_context(context: RequestContext<RoleServer>) -> Result<Self, ErrorData> {
+        let user = user_of(context.extensions.get::<http::request::Parts>())?;
+        let capabilities = context.client_capabilities();
+        let stateless_agent = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        let progress = context
+            .meta
+            .get_progress_token()
+            .map(|token| (token, context.peer.clone()));
+        Ok(AgentRequest {
+            user,
+            elicitation: capabilities
+                .as_ref()
+                .is_some_and(|c| c.elicitation.is_some()),
+            sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
+            stateless_agent,
+            progress,
+            peer: Some(context.peer),
+            cancelled: context.ct,
+        })
+    }
+}
+
 /// What a forwarded request's outcome is for the agent.
-enum Driven {
+pub(crate) enum Driven {
     /// The upstream's result (sanitized), to convert to the method's rmcp type.
     Complete(Value),
     /// A 2026-07-28 agent must answer these first; the upstream call waits, parked.
@@ -469,25 +580,8 @@ impl ServerHandler for GatewayHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let name = request.name.to_string();
-        let resume = resume_of(request.request_state, request.input_responses);
-        let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let connector = self.state.connector.clone();
-        let tool = name.clone();
-        let driven = self
-            .start_or_resume(context, "tools/call", name, resume, move |user, options| {
-                Box::pin(async move {
-                    connector
-                        .call_tool_with(&user, &tool, arguments, options)
-                        .await
-                        .map(|result| to_json(&result))
-                })
-            })
-            .await?;
-        driven.into_response::<rmcp::model::CallToolResult, _>(
-            "tools/call",
-            CallToolResponse::InputRequired,
-        )
+        self.forward_call_tool(AgentRequest::from_context(context)?, request)
+            .await
     }
 
     async fn list_resources(
@@ -517,7 +611,7 @@ impl ServerHandler for GatewayHandler {
         let params = upstream_params(to_json(&request));
         let driven = self
             .start_or_resume(
-                context,
+                AgentRequest::from_context(context)?,
                 "resources/read",
                 request.uri,
                 resume,
@@ -548,7 +642,7 @@ impl ServerHandler for GatewayHandler {
         let params = upstream_params(to_json(&request));
         let driven = self
             .start_or_resume(
-                context,
+                AgentRequest::from_context(context)?,
                 "prompts/get",
                 request.name,
                 resume,
@@ -598,9 +692,27 @@ impl ServerHandler for GatewayHandler {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        let Ok(user) = user_of(context.extensions.get::<http::request::Parts>()) else {
+        let Some(parts) = context.extensions.get::<http::request::Parts>() else {
             return;
         };
+        let Ok(user) = user_of(Some(parts)) else {
+            return;
+        };
+        // What the agent declared decides whether its plain calls may take the direct path.
+        if let (Some(session), Some(info)) = (
+            parts
+                .headers
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok()),
+            context.peer.peer_info(),
+        ) {
+            let declared = Declared {
+                version: info.protocol_version.as_str().to_owned(),
+                elicitation: info.capabilities.elicitation.is_some(),
+                sampling: info.capabilities.sampling.is_some(),
+            };
+            self.state.agent_sessions.declare(session, &user, declared);
+        }
         // A session-era agent hears list changes on its session's standing stream; the
         // registration lives as long as that session.
         self.state

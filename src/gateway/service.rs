@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,11 +13,14 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use http::{header, HeaderValue, StatusCode};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use super::agent_auth::{authenticate, SessionOwners};
+use super::agent_auth::authenticate;
 use super::agent_call::forwarding_handler;
+use super::agent_sessions::{AgentSessions, SESSION_IDLE_LIMIT};
+use super::direct::DirectCalls;
 use super::drain::Drain;
 use super::handler::GatewayHandler;
 use super::keys::GatewayKeys;
@@ -34,7 +38,7 @@ pub(crate) struct GatewayState {
     pub(crate) credentials: SharedCredentialProvider,
     pub(crate) keys: GatewayKeys,
     pub(crate) metrics: GatewayMetrics,
-    pub(crate) session_owners: SessionOwners,
+    pub(crate) agent_sessions: AgentSessions,
     pub(crate) drain: Arc<Drain>,
     pub(crate) list_changed: Arc<ListChanged>,
     pub(crate) pending: PendingCalls,
@@ -43,17 +47,55 @@ pub(crate) struct GatewayState {
     pub(crate) instructions: Option<String>,
     pub(crate) sessions: Arc<LocalSessionManager>,
     pub(crate) cancel: CancellationToken,
+    /// Whether plain `tools/call` requests take the [direct path](super::direct).
+    pub(crate) direct_path: bool,
+    pub(crate) direct_calls: DirectCalls,
+    sweeper_started: AtomicBool,
 }
 
 impl GatewayState {
-    /// Forgets the owners of sessions rmcp no longer holds, once the map has grown.
-    pub(crate) fn prune_session_owners(&self) {
-        let owners = self.session_owners.len();
-        if owners < 1024 || !owners.is_multiple_of(256) {
+    /// Starts (once, on the first request) the task that ends agents' sessions idle for
+    /// [`SESSION_IDLE_LIMIT`]. rmcp's own keep-alive is off: requests on the direct path never
+    /// reach its session, which would look idle to it.
+    pub(crate) fn start_session_sweeper(self: &Arc<Self>) {
+        if self.sweeper_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.sweeper_started.store(false, Ordering::Release);
+            return;
+        };
+        let state = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(SESSION_IDLE_LIMIT / 10);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = cancel.cancelled() => return,
+                }
+                let Some(state) = state.upgrade() else { return };
+                for id in state.agent_sessions.idle(SESSION_IDLE_LIMIT) {
+                    tracing::debug!("ending an agent's session idle for {SESSION_IDLE_LIMIT:?}");
+                    let _ = state
+                        .sessions
+                        .close_session(&SessionId::from(id.as_str()))
+                        .await;
+                    state.agent_sessions.unbind(&id);
+                }
+            }
+        });
+    }
+
+    /// Forgets the sessions rmcp no longer holds, once the map has grown.
+    pub(crate) fn prune_agent_sessions(&self) {
+        let known = self.agent_sessions.len();
+        if known < 1024 || !known.is_multiple_of(256) {
             return;
         }
         if let Ok(sessions) = self.sessions.sessions.try_read() {
-            self.session_owners
+            self.agent_sessions
                 .retain(|id| sessions.keys().any(|known| known.as_ref() == id));
         }
     }
@@ -256,6 +298,14 @@ async fn metrics(State(state): State<Arc<GatewayState>>) -> Response {
         .into_response()
 }
 
+/// rmcp's session manager with its keep-alive off: the gateway ends idle sessions itself
+/// ([`GatewayState::start_session_sweeper`]).
+fn session_manager() -> LocalSessionManager {
+    let mut manager = LocalSessionManager::default();
+    manager.session_config.keep_alive = None;
+    manager
+}
+
 /// Builds a [`Gateway`].
 #[must_use]
 #[derive(Default)]
@@ -270,6 +320,7 @@ pub struct GatewayBuilder {
     allowed_hosts: Option<Vec<String>>,
     grace: Option<Duration>,
     metrics: Option<GatewayMetrics>,
+    direct_path: Option<bool>,
 }
 
 impl fmt::Debug for GatewayBuilder {
@@ -319,6 +370,17 @@ impl GatewayBuilder {
     /// The server name agents see (default `pagerduty-mcp-gateway`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Whether the gateway answers a plain `tools/call` itself, in the HTTP handler that
+    /// received it, instead of through rmcp's service (default: yes). Only calls whose answer
+    /// is one JSON-RPC response go that way (no progress token, no server request possible,
+    /// standard headers, a known and initialized session in the session era), with rmcp's own
+    /// model and result handling; it saves rmcp's task hand-offs (benches/gateway_hop.rs). Turn
+    /// it off to have rmcp serve every request.
+    pub fn direct_path(mut self, enabled: bool) -> Self {
+        self.direct_path = Some(enabled);
         self
     }
 
@@ -384,7 +446,7 @@ impl GatewayBuilder {
                 credentials,
                 keys,
                 metrics: self.metrics.unwrap_or_default(),
-                session_owners: SessionOwners::default(),
+                agent_sessions: AgentSessions::default(),
                 drain: Arc::new(Drain::default()),
                 list_changed: Arc::new(ListChanged::default()),
                 pending: PendingCalls::default(),
@@ -396,8 +458,11 @@ impl GatewayBuilder {
                     ))
                 }),
                 name,
-                sessions: Arc::new(LocalSessionManager::default()),
+                sessions: Arc::new(session_manager()),
                 cancel: CancellationToken::new(),
+                direct_path: self.direct_path.unwrap_or(true),
+                direct_calls: DirectCalls::default(),
+                sweeper_started: AtomicBool::new(false),
             }),
             allowed_hosts: self.allowed_hosts,
             grace: self.grace.unwrap_or(Duration::from_secs(30)),

@@ -1,0 +1,385 @@
+//! The direct path: a plain `tools/call` (the request agents send most) answered by the gateway
+//! itself, in the HTTP handler that received it, instead of through rmcp's service.
+//!
+//! rmcp hands every request through its session worker (session era) or a per-request service
+//! (2026-07-28), and then a task per request, and writes the reply as an SSE stream in pieces:
+//! four or more task hand-offs and extra writes per call. Measured in `benches/gateway_hop.rs`,
+//! that put the gateway at 1.4–1.6× a minimal pass-through proxy; issue 14 asks for 1.2×.
+//!
+//! Only requests whose answer is a single JSON-RPC response go this way, parsed with rmcp's own
+//! model and answered with rmcp's own result handling, so that the agent sees what rmcp would
+//! have sent (as `application/json`, which every agent must accept). Everything else goes to
+//! rmcp untouched: other methods, batches, progress tokens, `Mcp-Param-*` headers, a resumed
+//! `input_required` round, session-era agents that declared elicitation or sampling (the
+//! upstream may ask them on the request's stream), unknown or uninitialized sessions,
+//! mismatched headers, large bodies. The same handler code runs the call either way (policy,
+//! the user's session, metrics, the log line, `input_required` parking for 2026-07-28 agents).
+//!
+//! A session-era agent cancels with `notifications/cancelled`: for a request on the direct path
+//! the gateway cancels it here (and passes the notification on to rmcp, which knows no such
+//! request and ignores it).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode, GetMeta, ProtocolVersion,
+    RequestId, ServerJsonRpcMessage, ServerResult,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::agent_sessions::Declared;
+use super::handler::{AgentRequest, GatewayHandler};
+use super::service::GatewayState;
+use crate::credential::UserId;
+
+/// The largest request body the direct path reads; larger ones go to rmcp as they are.
+const MAX_DIRECT_BODY: u64 = 256 * 1024;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// What became of a request offered to the direct path.
+pub(crate) enum Offer {
+    /// Answered here.
+    Answered(Response),
+    /// For rmcp (the body, if read, is put back).
+    Declined(Request),
+}
+
+/// The direct-path calls of session-era agents in flight, so that `notifications/cancelled`
+/// can reach them.
+#[derive(Debug, Default)]
+pub(crate) struct DirectCalls {
+    calls: Mutex<HashMap<(String, RequestId), CancellationToken>>,
+}
+
+impl DirectCalls {
+    fn register(&self, session: &str, id: &RequestId) -> CallGuard<'_> {
+        let token = CancellationToken::new();
+        let key = (session.to_owned(), id.clone());
+        self.lock().insert(key.clone(), token.clone());
+        CallGuard {
+            calls: self,
+            key,
+            token,
+        }
+    }
+
+    fn cancel(&self, session: &str, id: &RequestId) -> bool {
+        let token = self.lock().get(&(session.to_owned(), id.clone())).cloned();
+        token.inspect(CancellationToken::cancel).is_some()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, RequestId), CancellationToken>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Removes a call from [`DirectCalls`] when it ends.
+struct CallGuard<'a> {
+    calls: &'a DirectCalls,
+    key: (String, RequestId),
+    token: CancellationToken,
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        self.calls.lock().remove(&self.key);
+    }
+}
+
+/// Offers an authenticated agent request to the direct path.
+pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Request) -> Offer {
+    if !state.direct_path || !is_plain_json_post(&request) {
+        return Offer::Declined(request);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_DIRECT_BODY as usize).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return Offer::Answered(
+                (
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: the request body could not be read",
+                )
+                    .into_response(),
+            )
+        }
+    };
+    let declined =
+        |bytes: Bytes| Offer::Declined(Request::from_parts(parts.clone(), Body::from(bytes)));
+    let Ok(message) = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) else {
+        return declined(bytes);
+    };
+    let session = header_str(&parts.headers, SESSION_HEADER);
+    let request = match message {
+        ClientJsonRpcMessage::Request(request) => request,
+        ClientJsonRpcMessage::Notification(notification) => {
+            if let (Some(session), ClientNotification::CancelledNotification(cancelled)) =
+                (session, &notification.notification)
+            {
+                if let Some(id) = &cancelled.params.request_id {
+                    state.direct_calls.cancel(session, id);
+                }
+            }
+            return declined(bytes);
+        }
+        _ => return declined(bytes),
+    };
+    let ClientRequest::CallToolRequest(call) = &request.request else {
+        return declined(bytes);
+    };
+    let meta = request.request.get_meta();
+    let latest = ProtocolVersion::V_2026_07_28;
+    let meta_version = meta.protocol_version();
+    let meta_complete = meta.missing_required_keys(&latest).is_empty();
+    let capabilities = meta.client_capabilities();
+    if meta.get_progress_token().is_some()
+        || call.params.request_state.is_some()
+        || call.params.input_responses.is_some()
+        || !standard_headers_match(&parts.headers, &call.params.name)
+    {
+        return declined(bytes);
+    }
+    let header_version = header_str(&parts.headers, VERSION_HEADER);
+    let agent = match session {
+        Some(session) => {
+            // Session era: an initialized session of this user whose agent cannot be asked
+            // anything, rmcp still holding it, the header naming its version.
+            let Some(declared) = state.agent_sessions.declared(session, user) else {
+                return declined(bytes);
+            };
+            if !session_era_fits(&declared, header_version, meta_version.is_some())
+                || !state.sessions.sessions.read().await.contains_key(session)
+            {
+                return declined(bytes);
+            }
+            Some((session.to_owned(), declared))
+        }
+        None => {
+            // 2026-07-28: the version in the header and in `_meta`, capabilities declared.
+            let fits = header_version == Some(latest.as_str())
+                && meta_version.as_ref() == Some(&latest)
+                && meta_complete;
+            if !fits {
+                return declined(bytes);
+            }
+            None
+        }
+    };
+    let ClientRequest::CallToolRequest(call) = request.request else {
+        return declined(bytes);
+    };
+    let id = request.id;
+    let stateless_agent = agent.is_none();
+    let handler = GatewayHandler::new(state.clone());
+    let response = match agent {
+        Some((session, _)) => {
+            let guard = state.direct_calls.register(&session, &id);
+            let agent = AgentRequest {
+                user: user.clone(),
+                elicitation: false,
+                sampling: false,
+                stateless_agent,
+                progress: None,
+                peer: None,
+                cancelled: guard.token.clone(),
+            };
+            handler.forward_call_tool(agent, call.params).await
+        }
+        None => {
+            let agent = AgentRequest {
+                user: user.clone(),
+                elicitation: capabilities
+                    .as_ref()
+                    .is_some_and(|c| c.elicitation.is_some()),
+                sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
+                stateless_agent,
+                progress: None,
+                peer: None,
+                // Going away is dropping this future; 2026-07-28 has no cancel notification.
+                cancelled: CancellationToken::new(),
+            };
+            handler.forward_call_tool(agent, call.params).await
+        }
+    };
+    Offer::Answered(reply(response.map(ServerResult::from), id, stateless_agent))
+}
+
+/// A POST of JSON that accepts both JSON and SSE replies (what rmcp requires; it answers the
+/// rest), with a known, small body.
+fn is_plain_json_post(request: &Request) -> bool {
+    let headers = request.headers();
+    if request.method() != Method::POST {
+        return false;
+    }
+    let content_type = header_str(headers, header::CONTENT_TYPE.as_str()).map(essence);
+    if !content_type.is_some_and(|c| c.eq_ignore_ascii_case("application/json")) {
+        return false;
+    }
+    let (mut json, mut sse) = (false, false);
+    for accept in headers.get_all(header::ACCEPT) {
+        for media in accept.to_str().unwrap_or("").split(',') {
+            let media = essence(media);
+            json |= media.eq_ignore_ascii_case("application/json");
+            sse |= media.eq_ignore_ascii_case("text/event-stream");
+        }
+    }
+    let small = header_str(headers, header::CONTENT_LENGTH.as_str())
+        .and_then(|length| length.parse::<u64>().ok())
+        .is_some_and(|length| length <= MAX_DIRECT_BODY);
+    json && sse && small
+}
+
+/// `Mcp-Method` and `Mcp-Name`, where sent, name this `tools/call` exactly (a base64-encoded
+/// name, or any `Mcp-Param-*` header, is left to rmcp's validation).
+fn standard_headers_match(headers: &HeaderMap, name: &str) -> bool {
+    if headers
+        .keys()
+        .any(|key| key.as_str().starts_with("mcp-param-"))
+    {
+        return false;
+    }
+    let method = headers.get("mcp-method");
+    let sent_name = headers.get("mcp-name");
+    method.is_none_or(|m| m.as_bytes() == b"tools/call")
+        && sent_name.is_none_or(|n| n.as_bytes() == name.as_bytes())
+}
+
+/// A session-era request the direct path can answer: the agent cannot be asked anything, the
+/// header names the session's version, and the request does not negotiate its own.
+fn session_era_fits(declared: &Declared, header_version: Option<&str>, per_request: bool) -> bool {
+    !declared.elicitation
+        && !declared.sampling
+        && !per_request
+        && header_version == Some(declared.version.as_str())
+        && declared.version.as_str() < ProtocolVersion::V_2026_07_28.as_str()
+}
+
+/// The JSON-RPC response, shaped as rmcp's own handler shapes it for the agent's era.
+fn reply(
+    result: Result<ServerResult, rmcp::ErrorData>,
+    id: RequestId,
+    stateless_agent: bool,
+) -> Response {
+    let (message, status) = match result {
+        Ok(mut result) => {
+            if stateless_agent {
+                result.fill_missing_cache_hints();
+            } else {
+                result.strip_result_type_for_legacy_peer();
+                result.strip_non_object_output_for_legacy_peer();
+            }
+            (ServerJsonRpcMessage::response(result, id), StatusCode::OK)
+        }
+        Err(mut error) => {
+            let status = if stateless_agent {
+                if error.code == ErrorCode::RESOURCE_NOT_FOUND {
+                    error.code = ErrorCode::INVALID_PARAMS;
+                }
+                http_status(error.code)
+            } else {
+                StatusCode::OK
+            };
+            (ServerJsonRpcMessage::error(error, Some(id)), status)
+        }
+    };
+    match serde_json::to_vec(&message) {
+        Ok(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The HTTP status rmcp gives a 2026-07-28 error reply.
+fn http_status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
+        | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+        | ErrorCode::HEADER_MISMATCH => StatusCode::BAD_REQUEST,
+        ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// A media type without its parameters.
+fn essence(media: &str) -> &str {
+    media
+        .split_once(';')
+        .map_or(media, |(essence, _)| essence)
+        .trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared(version: &str, elicitation: bool) -> Declared {
+        Declared {
+            version: version.into(),
+            elicitation,
+            sampling: false,
+        }
+    }
+
+    #[test]
+    fn session_era_requests_that_fit() {
+        let plain = declared("2025-11-25", false);
+        assert!(session_era_fits(&plain, Some("2025-11-25"), false));
+        assert!(!session_era_fits(&plain, None, false), "no version header");
+        assert!(!session_era_fits(&plain, Some("2025-06-18"), false));
+        assert!(!session_era_fits(&plain, Some("2025-11-25"), true));
+        assert!(!session_era_fits(
+            &declared("2025-11-25", true),
+            Some("2025-11-25"),
+            false
+        ));
+    }
+
+    #[test]
+    fn standard_headers_must_name_the_call() {
+        let mut headers = HeaderMap::new();
+        assert!(standard_headers_match(&headers, "list_incidents"));
+        headers.insert("mcp-method", HeaderValue::from_static("tools/call"));
+        headers.insert("mcp-name", HeaderValue::from_static("list_incidents"));
+        assert!(standard_headers_match(&headers, "list_incidents"));
+        assert!(!standard_headers_match(&headers, "get_user_data"));
+        headers.insert("mcp-param-region", HeaderValue::from_static("eu"));
+        assert!(!standard_headers_match(&headers, "list_incidents"));
+    }
+
+    #[test]
+    fn the_meta_of_a_parsed_call_is_readable() {
+        let message: ClientJsonRpcMessage = serde_json::from_value(serde_json::json!({
+            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "t", "arguments": {}, "_meta": {
+                "progressToken": 3,
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            }},
+        }))
+        .unwrap();
+        let ClientJsonRpcMessage::Request(request) = message else {
+            panic!("a request")
+        };
+        let meta = request.request.get_meta();
+        assert!(meta.get_progress_token().is_some());
+        assert_eq!(meta.protocol_version(), Some(ProtocolVersion::V_2026_07_28));
+    }
+}
