@@ -178,6 +178,7 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
     };
     let id = request.id;
     let stateless_agent = agent.is_none();
+    state.metrics.record_direct();
     let handler = GatewayHandler::new(state.clone());
     let response = match agent {
         Some((session, _)) => {

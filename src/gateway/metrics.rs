@@ -38,7 +38,10 @@ type HistogramFamily = Family<CallLabels, Histogram, fn() -> Histogram>;
 /// - `mcp_gateway_call_duration_seconds{method,tool,outcome}`: their latency (histogram);
 /// - `mcp_gateway_active_users`: users with an open upstream session;
 /// - `mcp_gateway_rejected_requests_total{reason}`: agent requests refused before anything went
-///   upstream (`unknown_key`, `missing_key`, `foreign_session`, `shutting_down`).
+///   upstream (`unknown_key`, `missing_key`, `foreign_session`, `shutting_down`);
+/// - `mcp_gateway_direct_requests_total`: agent requests the gateway answered on its direct
+///   path ([`GatewayBuilder::direct_path`](super::GatewayBuilder::direct_path)) rather than
+///   through rmcp's service.
 ///
 /// `tool` is the tool name for `tools/call` and empty otherwise.
 #[derive(Clone)]
@@ -53,6 +56,7 @@ struct MetricsInner {
     latency: HistogramFamily,
     active_users: Gauge,
     rejected: Family<RejectLabels, Counter>,
+    direct: Counter,
     tool_labels: Mutex<HashSet<String>>,
 }
 
@@ -72,6 +76,7 @@ impl GatewayMetrics {
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 18)));
         let active_users = Gauge::default();
         let rejected = Family::<RejectLabels, Counter>::default();
+        let direct = Counter::default();
         registry.register(
             "mcp_gateway_calls",
             "MCP requests forwarded upstream, by method, tool and outcome",
@@ -97,6 +102,11 @@ impl GatewayMetrics {
             "Agent requests refused before anything was sent upstream, by reason",
             rejected.clone(),
         );
+        registry.register(
+            "mcp_gateway_direct_requests",
+            "Agent requests answered on the gateway's direct path instead of through rmcp",
+            direct.clone(),
+        );
         GatewayMetrics {
             inner: Arc::new(MetricsInner {
                 registry: Mutex::new(registry),
@@ -105,6 +115,7 @@ impl GatewayMetrics {
                 latency,
                 active_users,
                 rejected,
+                direct,
                 tool_labels: Mutex::new(HashSet::new()),
             }),
         }
@@ -135,6 +146,16 @@ impl GatewayMetrics {
                 reason: reason.to_owned(),
             })
             .inc();
+    }
+
+    /// Counts one agent request answered on the direct path.
+    pub(crate) fn record_direct(&self) {
+        self.inner.direct.inc();
+    }
+
+    /// How many agent requests the direct path has answered.
+    pub fn direct_requests(&self) -> u64 {
+        self.inner.direct.get()
     }
 
     /// Sets the number of users with an open upstream session.

@@ -50,12 +50,14 @@ pub(crate) struct GatewayState {
     /// Whether plain `tools/call` requests take the [direct path](super::direct).
     pub(crate) direct_path: bool,
     pub(crate) direct_calls: DirectCalls,
+    /// How long an agent's session may go unused before the gateway ends it.
+    session_idle: Duration,
     sweeper_started: AtomicBool,
 }
 
 impl GatewayState {
-    /// Starts (once, on the first request) the task that ends agents' sessions idle for
-    /// [`SESSION_IDLE_LIMIT`]. rmcp's own keep-alive is off: requests on the direct path never
+    /// Starts (once, on the first request) the task that ends agents' sessions idle for the
+    /// [idle timeout](GatewayBuilder::session_idle_timeout). rmcp's own keep-alive is off: requests on the direct path never
     /// reach its session, which would look idle to it.
     pub(crate) fn start_session_sweeper(self: &Arc<Self>) {
         if self.sweeper_started.swap(true, Ordering::AcqRel) {
@@ -67,8 +69,9 @@ impl GatewayState {
         };
         let state = Arc::downgrade(self);
         let cancel = self.cancel.clone();
+        let idle = self.session_idle;
         runtime.spawn(async move {
-            let mut tick = tokio::time::interval(SESSION_IDLE_LIMIT / 10);
+            let mut tick = tokio::time::interval((idle / 10).max(Duration::from_millis(50)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
@@ -76,8 +79,8 @@ impl GatewayState {
                     () = cancel.cancelled() => return,
                 }
                 let Some(state) = state.upgrade() else { return };
-                for id in state.agent_sessions.idle(SESSION_IDLE_LIMIT) {
-                    tracing::debug!("ending an agent's session idle for {SESSION_IDLE_LIMIT:?}");
+                for id in state.agent_sessions.idle(idle) {
+                    tracing::debug!("ending an agent's session idle for {idle:?}");
                     let _ = state
                         .sessions
                         .close_session(&SessionId::from(id.as_str()))
@@ -321,6 +324,7 @@ pub struct GatewayBuilder {
     grace: Option<Duration>,
     metrics: Option<GatewayMetrics>,
     direct_path: Option<bool>,
+    session_idle: Option<Duration>,
 }
 
 impl fmt::Debug for GatewayBuilder {
@@ -381,6 +385,14 @@ impl GatewayBuilder {
     /// it off to have rmcp serve every request.
     pub fn direct_path(mut self, enabled: bool) -> Self {
         self.direct_path = Some(enabled);
+        self
+    }
+
+    /// How long an agent's session-era session may go without a request before the gateway
+    /// ends it (default 5 minutes, rmcp's own default); the agent then gets 404 and opens a
+    /// new one.
+    pub fn session_idle_timeout(mut self, idle: Duration) -> Self {
+        self.session_idle = Some(idle);
         self
     }
 
@@ -462,6 +474,7 @@ impl GatewayBuilder {
                 cancel: CancellationToken::new(),
                 direct_path: self.direct_path.unwrap_or(true),
                 direct_calls: DirectCalls::default(),
+                session_idle: self.session_idle.unwrap_or(SESSION_IDLE_LIMIT),
                 sweeper_started: AtomicBool::new(false),
             }),
             allowed_hosts: self.allowed_hosts,
