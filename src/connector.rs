@@ -411,10 +411,10 @@ impl Connector {
     /// The user's credential from the provider, within the time limit.
     async fn credential(&self, user: &UserId) -> Result<Credential> {
         let limit = self.inner.credential_timeout;
-        match tokio::time::timeout(limit, self.inner.credentials.credential(user)).await {
-            Ok(Ok(credential)) => Ok(credential),
-            Ok(Err(err)) => Err(self.credential_error(err)),
-            Err(_) => {
+        match crate::time_limit::within(limit, self.inner.credentials.credential(user)).await {
+            Some(Ok(credential)) => Ok(credential),
+            Some(Err(err)) => Err(self.credential_error(err)),
+            None => {
                 tracing::warn!(user = %user, limit_ms = limit.as_millis() as u64, "the credential provider did not answer in time");
                 Err(Error::CredentialTimeout {
                     user: user.clone(),

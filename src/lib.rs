@@ -159,6 +159,7 @@ mod retry_after;
 mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod time_limit;
 mod tls;
 
 pub use auth::AuthScheme;

@@ -125,10 +125,10 @@ pub(crate) async fn next_chunk(
     response: &mut reqwest::Response,
     idle: Duration,
 ) -> Result<Option<bytes::Bytes>, Error> {
-    match tokio::time::timeout(idle, response.chunk()).await {
-        Ok(Ok(chunk)) => Ok(chunk),
-        Ok(Err(err)) => Err(map_reqwest_error(err)),
-        Err(_) => Err(Error::timeout(format!(
+    match crate::time_limit::within(idle, response.chunk()).await {
+        Some(Ok(chunk)) => Ok(chunk),
+        Some(Err(err)) => Err(map_reqwest_error(err)),
+        None => Err(Error::timeout(format!(
             "the server sent nothing for {} s (idle timeout)",
             idle.as_secs_f32()
         ))),
