@@ -282,18 +282,13 @@ async fn what_the_direct_path_cannot_answer_goes_to_rmcp() {
 async fn notifications_cancelled_cancels_a_call_on_the_direct_path() {
     // A session-era upstream, which is told with `notifications/cancelled` (a 2026-07-28 one
     // sees its request's connection close).
-    let mock = MockPagerDuty::builder()
-        .eras(pagerduty_mcp_connect::testing::Eras::SessionOnly)
-        .hang_duration(Duration::from_secs(30))
-        .start()
-        .await
-        .unwrap();
+    let mock = TestGateway::hanging_session_mock().await;
     let gw = TestGateway::start_with(mock, Policy::new(), |b| b).await;
     let agent = RawAgent::new(&gw.url, SESSION_ERA, json!({})).await;
     // Open the upstream session first, so that the hang hits the call itself.
     let warm = agent.call(1, "get_user_data", json!({}), json!({})).await;
     assert!(warm.message["result"].is_object());
-    let cancels_before = upstream_cancels(&gw.mock);
+    let cancels_before = gw.upstream_cancels();
     gw.mock.hang_next(1);
     let body = agent.call_body(2, "list_incidents", json!({}), json!({}));
     let call = agent.request(&body, &[]).send();
@@ -322,7 +317,7 @@ async fn notifications_cancelled_cancels_a_call_on_the_direct_path() {
     );
     assert_eq!(gw.gateway.metrics().direct_requests(), 2);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while upstream_cancels(&gw.mock) == cancels_before {
+    while gw.upstream_cancels() == cancels_before {
         assert!(
             Instant::now() < deadline,
             "no cancellation reached upstream"
@@ -330,17 +325,6 @@ async fn notifications_cancelled_cancels_a_call_on_the_direct_path() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     gw.shutdown().await;
-}
-
-fn upstream_cancels(mock: &MockPagerDuty) -> usize {
-    mock.requests()
-        .iter()
-        .filter(|r| {
-            r.jsonrpc_methods
-                .iter()
-                .any(|m| m == "notifications/cancelled")
-        })
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -242,18 +242,13 @@ async fn graceful_shutdown_lets_calls_in_flight_finish() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_cancelling_a_call_cancels_it_upstream() {
-    let mock = MockPagerDuty::builder()
-        .eras(pagerduty_mcp_connect::testing::Eras::SessionOnly)
-        .hang_duration(Duration::from_secs(30))
-        .start()
-        .await
-        .unwrap();
+    let mock = TestGateway::hanging_session_mock().await;
     let gw = TestGateway::start_with(mock, Policy::new(), |b| b).await;
     for version in [ProtocolVersion::V2025_11_25, ProtocolVersion::V2026_07_28] {
         let alice = agent(&gw.url, ALICE_KEY, version).await;
         // Open the upstream session first, so that the hang hits the call itself.
         alice.call_tool("get_user_data", json!({})).await.unwrap();
-        let cancelled_before = cancelled_upstream(&gw);
+        let cancelled_before = gw.upstream_cancels();
         gw.mock.hang_next(1);
         let options =
             pagerduty_mcp_connect::RequestOptions::default().timeout(Duration::from_millis(700));
@@ -267,7 +262,7 @@ async fn an_agent_cancelling_a_call_cancels_it_upstream() {
         );
         // The gateway drops its upstream call, which tells the upstream.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while cancelled_upstream(&gw) == cancelled_before {
+        while gw.upstream_cancels() == cancelled_before {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{version}: no cancellation reached upstream"
@@ -287,16 +282,4 @@ async fn an_agent_cancelling_a_call_cancels_it_upstream() {
         "{metrics}"
     );
     gw.shutdown().await;
-}
-
-fn cancelled_upstream(gw: &TestGateway) -> usize {
-    gw.mock
-        .requests()
-        .iter()
-        .filter(|r| {
-            r.jsonrpc_methods
-                .iter()
-                .any(|m| m == "notifications/cancelled")
-        })
-        .count()
 }

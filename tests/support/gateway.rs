@@ -106,6 +106,30 @@ impl TestGateway {
         }
     }
 
+    /// The number of `notifications/cancelled` the mock received.
+    pub fn upstream_cancels(&self) -> usize {
+        self.mock
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.jsonrpc_methods
+                    .iter()
+                    .any(|m| m == "notifications/cancelled")
+            })
+            .count()
+    }
+
+    /// A mock that speaks only the session era (which is told of a cancelled request with
+    /// `notifications/cancelled`) and hangs a request for 30 s when told to.
+    pub async fn hanging_session_mock() -> MockPagerDuty {
+        MockPagerDuty::builder()
+            .eras(pagerduty_mcp_connect::testing::Eras::SessionOnly)
+            .hang_duration(Duration::from_secs(30))
+            .start()
+            .await
+            .unwrap()
+    }
+
     /// The number of `tools/call` requests the mock received.
     pub fn upstream_tool_calls(&self) -> usize {
         self.mock
