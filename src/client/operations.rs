@@ -4,8 +4,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
 use super::model::{
-    CallToolResult, CompleteResult, CompletionTarget, GetPromptResult, LoggingLevel, Prompt,
-    ReadResourceResult, Resource, ResourceTemplate, Tool,
+    CallToolResult, CompleteResult, CompletionTarget, Content, GetPromptResult, LoggingLevel,
+    Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool,
 };
 use super::session::{RequestOptions, Session};
 use super::tool_routing::routing_table;
@@ -202,6 +202,33 @@ fn parse<T: DeserializeOwned>(result: Value, method: &str) -> Result<T> {
     crate::error::decode(result, &format!("{method} result"))
 }
 
+/// One content block of a `tools/call` result, its fields moved out of the reply as they are
+/// (serde's `flatten` would buffer and copy every field first).
+fn content_block(item: Value, index: usize) -> Result<Content> {
+    let malformed = |what: &str| {
+        Error::protocol(format!(
+            "malformed tools/call result: {what} at `content[{index}]`"
+        ))
+    };
+    let Value::Object(mut fields) = item else {
+        return Err(malformed("a content block is not an object"));
+    };
+    let kind = match fields.remove("type") {
+        Some(Value::String(kind)) => kind,
+        Some(_) => return Err(malformed("wrong type (not a string) for `type`")),
+        None => return Err(malformed("missing field `type`")),
+    };
+    let text = match fields.remove("text") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text),
+        Some(_) => return Err(malformed("wrong type (not a string) for `text`")),
+    };
+    let mut block = Content::new(kind);
+    block.text = text;
+    block.extra = fields;
+    Ok(block)
+}
+
 /// A `tools/call` result, moving `structuredContent` as it is instead of rebuilding it.
 fn call_tool_result(result: Value) -> Result<CallToolResult> {
     let Value::Object(mut map) = result else {
@@ -210,8 +237,17 @@ fn call_tool_result(result: Value) -> Result<CallToolResult> {
         ));
     };
     let content = match map.remove("content") {
-        Some(content) => parse(content, "tools/call")?,
-        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| content_block(item, i))
+            .collect::<Result<Vec<_>>>()?,
+        Some(Value::Null) | None => Vec::new(),
+        Some(_) => {
+            return Err(Error::protocol(
+                "malformed tools/call result: content is not an array",
+            ))
+        }
     };
     let is_error = match map.remove("isError") {
         None | Some(Value::Null) => None,
@@ -228,4 +264,44 @@ fn call_tool_result(result: Value) -> Result<CallToolResult> {
         is_error,
         extra: map,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_blocks_are_moved_out_as_they_are() {
+        let result = call_tool_result(json!({
+            "content": [
+                {"type": "text", "text": "3 incidents"},
+                {"type": "image", "data": "aGk=", "mimeType": "image/png"},
+            ],
+            "structuredContent": {"count": 3},
+        }))
+        .unwrap();
+        assert_eq!(result.content[0], Content::text("3 incidents"));
+        assert_eq!(result.content[1].kind, "image");
+        assert_eq!(result.content[1].text, None);
+        assert_eq!(result.content[1].extra["mimeType"], "image/png");
+        assert_eq!(result.structured_content, Some(json!({"count": 3})));
+    }
+
+    #[test]
+    fn malformed_content_blocks_are_protocol_errors_that_name_the_block() {
+        for (content, expected) in [
+            (json!("text"), "content is not an array"),
+            (json!([{"type": "text", "text": "ok"}, 7]), "not an object at `content[1]`"),
+            (json!([{"text": "no type"}]), "missing field `type` at `content[0]`"),
+            (json!([{"type": 1}]), "for `type` at `content[0]`"),
+            (json!([{"type": "text", "text": ["secret"]}]), "for `text` at `content[0]`"),
+        ] {
+            let err = call_tool_result(json!({ "content": content })).unwrap_err();
+            assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+            let message = err.to_string();
+            assert!(message.contains(expected), "{message}");
+            assert!(!message.contains("secret"), "the server's value is not quoted");
+        }
+        assert!(call_tool_result(json!({})).unwrap().content.is_empty());
+    }
 }
