@@ -11,7 +11,7 @@ mod gateway_support;
 
 use std::time::{Duration, Instant};
 
-use gateway_support::{TestGateway, ALICE_KEY};
+use gateway_support::{TestGateway, ALICE_KEY, DEMO_KEY};
 use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::Policy;
 use serde_json::{json, Value};
@@ -22,6 +22,7 @@ const STATELESS: &str = "2026-07-28";
 /// One hand-written agent of Alice's, in one era.
 struct RawAgent {
     http: reqwest::Client,
+    key: &'static str,
     url: String,
     version: &'static str,
     session: Option<String>,
@@ -41,6 +42,7 @@ impl RawAgent {
     async fn new(url: &str, version: &'static str, capabilities: Value) -> RawAgent {
         let mut agent = RawAgent {
             http: reqwest::Client::new(),
+            key: ALICE_KEY,
             url: url.to_owned(),
             version,
             session: None,
@@ -70,7 +72,7 @@ impl RawAgent {
         let mut request = self
             .http
             .post(&self.url)
-            .header("authorization", format!("Bearer {ALICE_KEY}"))
+            .header("authorization", format!("Bearer {}", self.key))
             .header("accept", "application/json, text/event-stream")
             .header("content-type", "application/json")
             .header("mcp-protocol-version", self.version);
@@ -257,6 +259,62 @@ async fn what_the_direct_path_cannot_answer_goes_to_rmcp() {
         let _ = agent.request(&body, &headers).send().await.unwrap();
         assert_eq!(direct_requests(), before, "{version}: mismatched Mcp-Name");
     }
+    // What rmcp checks and refuses is left to it: a Host not allowed (DNS rebinding), a
+    // repeated or missing routing header, Accept with parameters, an Origin.
+    let agent = RawAgent::new(&gw.url, STATELESS, json!({})).await;
+    let body = agent.call_body(4, "get_user_data", json!({}), json!({}));
+    let before = direct_requests();
+    let rebound = agent
+        .request(
+            &body,
+            &[("mcp-method", "tools/call"), ("mcp-name", "get_user_data")],
+        )
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403, "rmcp's Host check");
+    for headers in [
+        vec![("mcp-name", "get_user_data")],
+        vec![("mcp-method", "tools/call")],
+        vec![
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "get_user_data"),
+            ("mcp-name", "get_user_data"),
+        ],
+        vec![
+            ("mcp-method", "tools/call"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "get_user_data"),
+        ],
+    ] {
+        let mut request = agent.request(&body, &[]);
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status(), 400, "rmcp refuses {headers:?}");
+    }
+    let routing = [("mcp-method", "tools/call"), ("mcp-name", "get_user_data")];
+    let quality = agent
+        .request(&body, &routing)
+        .header("accept", "application/json, text/event-stream;q=0")
+        .send()
+        .await
+        .unwrap();
+    let _ = quality.bytes().await;
+    let browser = agent
+        .request(&body, &routing)
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    let _ = browser.bytes().await;
+    assert_eq!(
+        direct_requests(),
+        before,
+        "none of these took the direct path"
+    );
     // A session-era agent that declared elicitation may be asked on the call's stream.
     let asked = RawAgent::new(&gw.url, SESSION_ERA, json!({"elicitation": {}})).await;
     let before = direct_requests();
@@ -303,18 +361,31 @@ async fn notifications_cancelled_cancels_a_call_on_the_direct_path() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                         "params": {"requestId": 2, "reason": "the user gave up"}});
-    let response = agent.request(&cancel, &[]).send().await.unwrap();
+    // Another user naming Alice's session and request id cancels nothing.
+    let mut bob = RawAgent::new(&gw.url, SESSION_ERA, json!({})).await;
+    bob.key = DEMO_KEY;
+    bob.session = agent.session.clone();
+    let refused = bob.request(&cancel, &[]).send().await.unwrap();
+    assert_eq!(refused.status(), 404, "not Bob's session");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(gw.gateway.in_flight(), 1, "Alice's call still runs");
+    // Alice's notification, sent chunked (no Content-Length), reaches her call.
+    let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(cancel.to_string())]);
+    let response = agent
+        .request(&json!(null), &[])
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 202);
     let reply = tokio::time::timeout(Duration::from_secs(10), call)
         .await
         .expect("the cancelled call is answered at once, not after the upstream's 30 s")
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(
-        reply.message["error"]["code"], -32800,
-        "{:?}",
-        reply.message
-    );
+    // No response for a cancelled request (as rmcp does): the reply's stream just ends.
+    assert!(reply.content_type.starts_with("text/event-stream"));
+    assert!(reply.messages.is_empty(), "{:?}", reply.messages);
     assert_eq!(gw.gateway.metrics().direct_requests(), 2);
     let deadline = Instant::now() + Duration::from_secs(10);
     while gw.upstream_cancels() == cancels_before {
@@ -354,4 +425,39 @@ async fn the_gateway_ends_sessions_left_idle() {
         reply.message
     );
     gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_direct_calls_after_the_grace_period() {
+    for version in [SESSION_ERA, STATELESS] {
+        let mock = TestGateway::hanging_session_mock().await;
+        let gw = TestGateway::start_with(mock, Policy::new(), |b| {
+            b.shutdown_grace(Duration::from_millis(300))
+        })
+        .await;
+        let agent = RawAgent::new(&gw.url, version, json!({})).await;
+        let warm = agent.call(1, "get_user_data", json!({}), json!({})).await;
+        assert!(warm.message["result"].is_object(), "{version}");
+        gw.mock.hang_next(1);
+        let body = agent.call_body(2, "list_incidents", json!({}), json!({}));
+        let call = agent
+            .request(&body, &agent.routing("list_incidents"))
+            .send();
+        let call = tokio::spawn(call);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while gw.gateway.in_flight() == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{version}: the call never started"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(gw.gateway.metrics().direct_requests(), 2, "{version}");
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(10), gw.shutdown())
+            .await
+            .unwrap_or_else(|_| panic!("{version}: the gateway stops after its grace period"));
+        assert!(started.elapsed() < Duration::from_secs(5), "{version}");
+        let _ = call.await;
+    }
 }

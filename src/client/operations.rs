@@ -291,16 +291,28 @@ mod tests {
     fn malformed_content_blocks_are_protocol_errors_that_name_the_block() {
         for (content, expected) in [
             (json!("text"), "content is not an array"),
-            (json!([{"type": "text", "text": "ok"}, 7]), "not an object at `content[1]`"),
-            (json!([{"text": "no type"}]), "missing field `type` at `content[0]`"),
+            (
+                json!([{"type": "text", "text": "ok"}, 7]),
+                "not an object at `content[1]`",
+            ),
+            (
+                json!([{"text": "no type"}]),
+                "missing field `type` at `content[0]`",
+            ),
             (json!([{"type": 1}]), "for `type` at `content[0]`"),
-            (json!([{"type": "text", "text": ["secret"]}]), "for `text` at `content[0]`"),
+            (
+                json!([{"type": "text", "text": ["secret"]}]),
+                "for `text` at `content[0]`",
+            ),
         ] {
             let err = call_tool_result(json!({ "content": content })).unwrap_err();
             assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
             let message = err.to_string();
             assert!(message.contains(expected), "{message}");
-            assert!(!message.contains("secret"), "the server's value is not quoted");
+            assert!(
+                !message.contains("secret"),
+                "the server's value is not quoted"
+            );
         }
         assert!(call_tool_result(json!({})).unwrap().content.is_empty());
     }

@@ -70,6 +70,7 @@ pub(crate) async fn authenticate(
                 // The same answer as for a session that does not exist: nothing to learn.
                 return refuse(StatusCode::NOT_FOUND, "Session not found");
             }
+            state.agent_sessions.touch(session);
         }
     }
     let is_delete = request.method() == Method::DELETE;
@@ -98,6 +99,7 @@ pub(crate) async fn authenticate(
     match (&session, is_delete) {
         (Some(session), true) if response.status().is_success() => {
             state.agent_sessions.unbind(session);
+            state.direct_calls.cancel_session(session);
         }
         (None, _) => {
             if let Some(opened) = response

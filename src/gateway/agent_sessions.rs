@@ -36,12 +36,21 @@ pub(crate) struct AgentSessions {
 }
 
 impl AgentSessions {
-    /// The user who opened `session`; counts as a use of it.
+    /// The user who opened `session`.
     pub(crate) fn owner(&self, session: &str) -> Option<UserId> {
-        let mut sessions = self.lock();
-        let entry = sessions.get_mut(session)?;
-        entry.last_used = Instant::now();
-        Some(entry.user.clone())
+        self.lock().get(session).map(|entry| entry.user.clone())
+    }
+
+    /// Records a use of `session` (a request of its own user, or the end of one).
+    pub(crate) fn touch(&self, session: &str) {
+        if let Some(entry) = self.lock().get_mut(session) {
+            entry.last_used = Instant::now();
+        }
+    }
+
+    /// Whether the gateway knows `session`.
+    pub(crate) fn knows(&self, session: &str) -> bool {
+        self.lock().contains_key(session)
     }
 
     /// Records that `user` opened `session`.
@@ -141,6 +150,13 @@ mod tests {
             vec!["old".to_owned()]
         );
         sessions.owner("old");
+        assert_eq!(
+            sessions.idle(Duration::from_millis(20)),
+            vec!["old".to_owned()],
+            "asking who owns it is no use"
+        );
+        sessions.touch("old");
         assert!(sessions.idle(Duration::from_millis(20)).is_empty());
+        assert!(sessions.knows("new") && !sessions.knows("gone"));
     }
 }

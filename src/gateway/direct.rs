@@ -38,8 +38,8 @@ use super::handler::{AgentRequest, GatewayHandler};
 use super::service::GatewayState;
 use crate::credential::UserId;
 
-/// The largest request body the direct path reads; larger ones go to rmcp as they are.
-const MAX_DIRECT_BODY: u64 = 256 * 1024;
+/// The largest request body read (rmcp's own limit).
+const MAX_BODY: usize = 4 * 1024 * 1024;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -53,30 +53,60 @@ pub(crate) enum Offer {
 }
 
 /// The direct-path calls of session-era agents in flight, so that `notifications/cancelled`
-/// can reach them.
+/// from the same user on the same session can reach them, and ending a session ends them.
 #[derive(Debug, Default)]
 pub(crate) struct DirectCalls {
-    calls: Mutex<HashMap<(String, RequestId), CancellationToken>>,
+    calls: Mutex<HashMap<CallKey, CancellationToken>>,
 }
 
+/// A call in flight: its session, its user and its JSON-RPC id.
+type CallKey = (String, UserId, RequestId);
+
 impl DirectCalls {
-    fn register(&self, session: &str, id: &RequestId) -> CallGuard<'_> {
-        let token = CancellationToken::new();
-        let key = (session.to_owned(), id.clone());
-        self.lock().insert(key.clone(), token.clone());
-        CallGuard {
+    /// Registers a call, its token a child of `parent` (the gateway's shutdown); `None` if the
+    /// session already has a call in flight under that id (rmcp answers that one).
+    fn register(
+        &self,
+        session: &str,
+        user: &UserId,
+        id: &RequestId,
+        parent: &CancellationToken,
+    ) -> Option<CallGuard<'_>> {
+        let key = (session.to_owned(), user.clone(), id.clone());
+        let token = parent.child_token();
+        let mut calls = self.lock();
+        if calls.contains_key(&key) {
+            return None;
+        }
+        calls.insert(key.clone(), token.clone());
+        Some(CallGuard {
             calls: self,
             key,
             token,
-        }
+        })
     }
 
-    fn cancel(&self, session: &str, id: &RequestId) -> bool {
-        let token = self.lock().get(&(session.to_owned(), id.clone())).cloned();
+    fn cancel(&self, session: &str, user: &UserId, id: &RequestId) -> bool {
+        let key = (session.to_owned(), user.clone(), id.clone());
+        let token = self.lock().get(&key).cloned();
         token.inspect(CancellationToken::cancel).is_some()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, RequestId), CancellationToken>> {
+    /// Whether `session` has calls in flight on the direct path.
+    pub(crate) fn busy(&self, session: &str) -> bool {
+        self.lock().keys().any(|(s, _, _)| s == session)
+    }
+
+    /// Cancels every call of `session` (the session was ended).
+    pub(crate) fn cancel_session(&self, session: &str) {
+        for (key, token) in self.lock().iter() {
+            if key.0 == session {
+                token.cancel();
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallKey, CancellationToken>> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -84,7 +114,7 @@ impl DirectCalls {
 /// Removes a call from [`DirectCalls`] when it ends.
 struct CallGuard<'a> {
     calls: &'a DirectCalls,
-    key: (String, RequestId),
+    key: CallKey,
     token: CancellationToken,
 }
 
@@ -96,21 +126,16 @@ impl Drop for CallGuard<'_> {
 
 /// Offers an authenticated agent request to the direct path.
 pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Request) -> Offer {
-    if !state.direct_path || !is_plain_json_post(&request) {
+    if !state.direct_path
+        || !is_plain_json_post(&request)
+        || !host_allowed(request.headers(), state.allowed_hosts.as_deref())
+    {
         return Offer::Declined(request);
     }
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_DIRECT_BODY as usize).await {
+    let bytes = match read_body(body).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return Offer::Answered(
-                (
-                    StatusCode::BAD_REQUEST,
-                    "Bad Request: the request body could not be read",
-                )
-                    .into_response(),
-            )
-        }
+        Err(response) => return Offer::Answered(response),
     };
     let declined =
         |bytes: Bytes| Offer::Declined(Request::from_parts(parts.clone(), Body::from(bytes)));
@@ -125,7 +150,7 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
                 (session, &notification.notification)
             {
                 if let Some(id) = &cancelled.params.request_id {
-                    state.direct_calls.cancel(session, id);
+                    state.direct_calls.cancel(session, user, id);
                 }
             }
             return declined(bytes);
@@ -143,7 +168,7 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
     if meta.get_progress_token().is_some()
         || call.params.request_state.is_some()
         || call.params.input_responses.is_some()
-        || !standard_headers_match(&parts.headers, &call.params.name)
+        || !standard_headers_match(&parts.headers, &call.params.name, session.is_none())
     {
         return declined(bytes);
     }
@@ -178,11 +203,15 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
     };
     let id = request.id;
     let stateless_agent = agent.is_none();
-    state.metrics.record_direct();
     let handler = GatewayHandler::new(state.clone());
     let response = match agent {
         Some((session, _)) => {
-            let guard = state.direct_calls.register(&session, &id);
+            let Some(guard) = state
+                .direct_calls
+                .register(&session, user, &id, &state.cancel)
+            else {
+                return declined(bytes);
+            };
             let agent = AgentRequest {
                 user: user.clone(),
                 elicitation: false,
@@ -192,7 +221,15 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
                 peer: None,
                 cancelled: guard.token.clone(),
             };
-            handler.forward_call_tool(agent, call.params).await
+            state.metrics.record_direct();
+            let response = handler.forward_call_tool(agent, call.params).await;
+            if guard.token.is_cancelled() {
+                // The agent cancelled (or the gateway is shutting down): no response for a
+                // cancelled request, as rmcp does, only the end of an empty stream.
+                return Offer::Answered(empty_stream());
+            }
+            state.agent_sessions.touch(&session);
+            response
         }
         None => {
             let agent = AgentRequest {
@@ -205,8 +242,9 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
                 progress: None,
                 peer: None,
                 // Going away is dropping this future; 2026-07-28 has no cancel notification.
-                cancelled: CancellationToken::new(),
+                cancelled: state.cancel.child_token(),
             };
+            state.metrics.record_direct();
             handler.forward_call_tool(agent, call.params).await
         }
     };
@@ -214,10 +252,11 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
 }
 
 /// A POST of JSON that accepts both JSON and SSE replies (what rmcp requires; it answers the
-/// rest), with a known, small body.
+/// rest), with no media parameters in `Accept` (`q=0` means "not that") and no `Origin` (a
+/// browser's request, whose origin check rmcp does).
 fn is_plain_json_post(request: &Request) -> bool {
     let headers = request.headers();
-    if request.method() != Method::POST {
+    if request.method() != Method::POST || headers.contains_key(header::ORIGIN) {
         return false;
     }
     let content_type = header_str(headers, header::CONTENT_TYPE.as_str()).map(essence);
@@ -226,31 +265,108 @@ fn is_plain_json_post(request: &Request) -> bool {
     }
     let (mut json, mut sse) = (false, false);
     for accept in headers.get_all(header::ACCEPT) {
-        for media in accept.to_str().unwrap_or("").split(',') {
-            let media = essence(media);
+        let Ok(accept) = accept.to_str() else {
+            return false;
+        };
+        for media in accept.split(',') {
+            if media.contains(';') {
+                return false;
+            }
+            let media = media.trim();
             json |= media.eq_ignore_ascii_case("application/json");
             sse |= media.eq_ignore_ascii_case("text/event-stream");
         }
     }
-    let small = header_str(headers, header::CONTENT_LENGTH.as_str())
-        .and_then(|length| length.parse::<u64>().ok())
-        .is_some_and(|length| length <= MAX_DIRECT_BODY);
-    json && sse && small
+    json && sse
 }
 
-/// `Mcp-Method` and `Mcp-Name`, where sent, name this `tools/call` exactly (a base64-encoded
-/// name, or any `Mcp-Param-*` header, is left to rmcp's validation).
-fn standard_headers_match(headers: &HeaderMap, name: &str) -> bool {
+/// Whether the request's `Host` is one rmcp would let through: `allowed` is the gateway's list
+/// (`None`: the check is off). Anything this cannot tell for sure is left to rmcp.
+fn host_allowed(headers: &HeaderMap, allowed: Option<&[String]>) -> bool {
+    let Some(allowed) = allowed else {
+        return true;
+    };
+    let Some(host) = header_str(headers, header::HOST.as_str())
+        .and_then(|host| host.parse::<http::uri::Authority>().ok())
+    else {
+        return false;
+    };
+    let name = host.host().trim_matches(|c| c == '[' || c == ']');
+    allowed.iter().any(|entry| {
+        let Ok(entry_authority) = entry.parse::<http::uri::Authority>() else {
+            // A bare IPv6 address such as `::1`.
+            return entry.eq_ignore_ascii_case(name) && entry.contains(':');
+        };
+        let entry_name = entry_authority
+            .host()
+            .trim_matches(|c| c == '[' || c == ']');
+        entry_name.eq_ignore_ascii_case(name)
+            && entry_authority
+                .port_u16()
+                .is_none_or(|port| host.port_u16() == Some(port))
+    })
+}
+
+/// The request body, at most rmcp's limit (4 MiB; over it: 413, as rmcp answers).
+async fn read_body(body: Body) -> Result<Bytes, Response> {
+    use http_body::Body as _;
+    let mut body = std::pin::pin!(body);
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let Ok(frame) = frame else {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "Bad Request: the request body could not be read",
+            )
+                .into_response());
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.len() > MAX_BODY - collected.len() {
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Payload Too Large: request body exceeds {MAX_BODY} bytes"),
+            )
+                .into_response());
+        }
+        collected.extend_from_slice(&data);
+    }
+    Ok(collected.freeze())
+}
+
+/// The end of a reply without a response (a cancelled request gets none).
+fn empty_stream() -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        )],
+        "",
+    )
+        .into_response()
+}
+
+/// `Mcp-Method` and `Mcp-Name` name this `tools/call` exactly, once each; a 2026-07-28 agent
+/// (`required`) must send them. Anything else (a base64-encoded name, a repeated header, any
+/// `Mcp-Param-*` header) is left to rmcp's validation.
+fn standard_headers_match(headers: &HeaderMap, name: &str, required: bool) -> bool {
     if headers
         .keys()
         .any(|key| key.as_str().starts_with("mcp-param-"))
     {
         return false;
     }
-    let method = headers.get("mcp-method");
-    let sent_name = headers.get("mcp-name");
-    method.is_none_or(|m| m.as_bytes() == b"tools/call")
-        && sent_name.is_none_or(|n| n.as_bytes() == name.as_bytes())
+    let fits = |header: &str, expected: &[u8]| {
+        let mut values = headers.get_all(header).iter();
+        match (values.next(), values.next()) {
+            (None, _) => !required,
+            (Some(value), None) => value.as_bytes() == expected,
+            (Some(_), Some(_)) => false,
+        }
+    };
+    fits("mcp-method", b"tools/call") && fits("mcp-name", name.as_bytes())
 }
 
 /// A session-era request the direct path can answer: the agent cannot be asked anything, the
@@ -357,13 +473,42 @@ mod tests {
     #[test]
     fn standard_headers_must_name_the_call() {
         let mut headers = HeaderMap::new();
-        assert!(standard_headers_match(&headers, "list_incidents"));
+        assert!(standard_headers_match(&headers, "list_incidents", false));
+        assert!(!standard_headers_match(&headers, "list_incidents", true));
         headers.insert("mcp-method", HeaderValue::from_static("tools/call"));
+        assert!(!standard_headers_match(&headers, "list_incidents", true));
         headers.insert("mcp-name", HeaderValue::from_static("list_incidents"));
-        assert!(standard_headers_match(&headers, "list_incidents"));
-        assert!(!standard_headers_match(&headers, "get_user_data"));
+        assert!(standard_headers_match(&headers, "list_incidents", true));
+        assert!(!standard_headers_match(&headers, "get_user_data", true));
+        let mut twice = headers.clone();
+        twice.append("mcp-name", HeaderValue::from_static("list_incidents"));
+        assert!(!standard_headers_match(&twice, "list_incidents", true));
         headers.insert("mcp-param-region", HeaderValue::from_static("eu"));
-        assert!(!standard_headers_match(&headers, "list_incidents"));
+        assert!(!standard_headers_match(&headers, "list_incidents", true));
+    }
+
+    #[test]
+    fn hosts_rmcp_would_let_through() {
+        let with_host = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+            headers
+        };
+        let defaults = ["localhost".to_owned(), "127.0.0.1".into(), "::1".into()];
+        for host in ["localhost", "localhost:8080", "127.0.0.1:9", "[::1]:80"] {
+            assert!(host_allowed(&with_host(host), Some(&defaults)), "{host}");
+        }
+        for host in ["evil.example", "127.0.0.2", "localhost.evil.example"] {
+            assert!(!host_allowed(&with_host(host), Some(&defaults)), "{host}");
+        }
+        assert!(!host_allowed(&HeaderMap::new(), Some(&defaults)));
+        let pinned = ["gw.example.com:8443".to_owned()];
+        assert!(host_allowed(
+            &with_host("gw.example.com:8443"),
+            Some(&pinned)
+        ));
+        assert!(!host_allowed(&with_host("gw.example.com"), Some(&pinned)));
+        assert!(host_allowed(&with_host("anything"), None));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! [`Gateway`]: the router a team mounts, and its builder.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 use super::agent_auth::authenticate;
 use super::agent_call::forwarding_handler;
 use super::agent_sessions::{AgentSessions, SESSION_IDLE_LIMIT};
+
+/// The shortest session idle time a gateway accepts.
+const MIN_SESSION_IDLE: Duration = Duration::from_millis(100);
 use super::direct::DirectCalls;
 use super::drain::Drain;
 use super::handler::GatewayHandler;
@@ -52,6 +56,8 @@ pub(crate) struct GatewayState {
     pub(crate) direct_calls: DirectCalls,
     /// How long an agent's session may go unused before the gateway ends it.
     session_idle: Duration,
+    /// The `Host` values the direct path answers (`None`: any); rmcp checks its own copy.
+    pub(crate) allowed_hosts: Option<Vec<String>>,
     sweeper_started: AtomicBool,
 }
 
@@ -71,24 +77,60 @@ impl GatewayState {
         let cancel = self.cancel.clone();
         let idle = self.session_idle;
         runtime.spawn(async move {
-            let mut tick = tokio::time::interval((idle / 10).max(Duration::from_millis(50)));
+            // If this task ends (its runtime shut down), the next request starts another.
+            let _restart = SweeperRestart(state.clone());
+            let mut tick = tokio::time::interval(idle / 10);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // rmcp sessions the gateway never learned of (their `initialize` reply was lost),
+            // since when: ended once unknown for the idle time.
+            let mut unknown: HashMap<SessionId, Instant> = HashMap::new();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     () = cancel.cancelled() => return,
                 }
                 let Some(state) = state.upgrade() else { return };
-                for id in state.agent_sessions.idle(idle) {
-                    tracing::debug!("ending an agent's session idle for {idle:?}");
-                    let _ = state
-                        .sessions
-                        .close_session(&SessionId::from(id.as_str()))
-                        .await;
-                    state.agent_sessions.unbind(&id);
-                }
+                state.sweep(idle, &mut unknown).await;
             }
         });
+    }
+
+    /// Ends the sessions idle for `idle` (none with a direct-path call in flight), and rmcp's
+    /// sessions the gateway has not known of for that long.
+    async fn sweep(&self, idle: Duration, unknown: &mut HashMap<SessionId, Instant>) {
+        for id in self.agent_sessions.idle(idle) {
+            if self.direct_calls.busy(&id) {
+                continue;
+            }
+            tracing::debug!("ending an agent's session idle for {idle:?}");
+            self.end_session(&id).await;
+        }
+        let held: Vec<SessionId> = self
+            .sessions
+            .sessions
+            .read()
+            .await
+            .keys()
+            .cloned()
+            .collect();
+        let now = Instant::now();
+        unknown.retain(|id, _| held.contains(id));
+        for id in held {
+            if self.agent_sessions.knows(&id) {
+                unknown.remove(&id);
+            } else if now.duration_since(*unknown.entry(id.clone()).or_insert(now)) >= idle {
+                tracing::debug!("ending an agent session the gateway never learned of");
+                let _ = self.sessions.close_session(&id).await;
+                unknown.remove(&id);
+            }
+        }
+    }
+
+    /// Ends an agent's session: rmcp's side, the direct path's calls on it, and the record.
+    async fn end_session(&self, id: &str) {
+        self.direct_calls.cancel_session(id);
+        let _ = self.sessions.close_session(&SessionId::from(id)).await;
+        self.agent_sessions.unbind(id);
     }
 
     /// Forgets the sessions rmcp no longer holds, once the map has grown.
@@ -98,8 +140,7 @@ impl GatewayState {
             return;
         }
         if let Ok(sessions) = self.sessions.sessions.try_read() {
-            self.agent_sessions
-                .retain(|id| sessions.keys().any(|known| known.as_ref() == id));
+            self.agent_sessions.retain(|id| sessions.contains_key(id));
         }
     }
 }
@@ -301,6 +342,17 @@ async fn metrics(State(state): State<Arc<GatewayState>>) -> Response {
         .into_response()
 }
 
+/// Lets the next request start a sweeper when the running one ends.
+struct SweeperRestart(std::sync::Weak<GatewayState>);
+
+impl Drop for SweeperRestart {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.upgrade() {
+            state.sweeper_started.store(false, Ordering::Release);
+        }
+    }
+}
+
 /// rmcp's session manager with its keep-alive off: the gateway ends idle sessions itself
 /// ([`GatewayState::start_session_sweeper`]).
 fn session_manager() -> LocalSessionManager {
@@ -389,8 +441,8 @@ impl GatewayBuilder {
     }
 
     /// How long an agent's session-era session may go without a request before the gateway
-    /// ends it (default 5 minutes, rmcp's own default); the agent then gets 404 and opens a
-    /// new one.
+    /// ends it (default 5 minutes, rmcp's own default; at least 100 ms); the agent then gets
+    /// 404 and opens a new one.
     pub fn session_idle_timeout(mut self, idle: Duration) -> Self {
         self.session_idle = Some(idle);
         self
@@ -474,7 +526,19 @@ impl GatewayBuilder {
                 cancel: CancellationToken::new(),
                 direct_path: self.direct_path.unwrap_or(true),
                 direct_calls: DirectCalls::default(),
-                session_idle: self.session_idle.unwrap_or(SESSION_IDLE_LIMIT),
+                session_idle: self
+                    .session_idle
+                    .unwrap_or(SESSION_IDLE_LIMIT)
+                    .max(MIN_SESSION_IDLE),
+                allowed_hosts: match &self.allowed_hosts {
+                    None => Some(
+                        ["localhost", "127.0.0.1", "::1"]
+                            .map(str::to_owned)
+                            .to_vec(),
+                    ),
+                    Some(hosts) if hosts.is_empty() => None,
+                    Some(hosts) => Some(hosts.clone()),
+                },
                 sweeper_started: AtomicBool::new(false),
             }),
             allowed_hosts: self.allowed_hosts,
