@@ -2,22 +2,25 @@
 //! itself, in the HTTP handler that received it, instead of through rmcp's service.
 //!
 //! rmcp hands every request through its session worker (session era) or a per-request service
-//! (2026-07-28), and then a task per request, and writes the reply as an SSE stream in pieces:
-//! four or more task hand-offs and extra writes per call. Measured in `benches/gateway_hop.rs`,
-//! that put the gateway at 1.4–1.6× a minimal pass-through proxy; issue 14 asks for 1.2×.
+//! (2026-07-28), and then a task per request, and writes the reply as an SSE stream in pieces.
+//! Measured in `benches/gateway_hop.rs`, a session-era call through rmcp cost 1.32–1.35× a
+//! minimal pass-through proxy (issue 14 asks for 1.2×); on the direct path 1.17–1.18×.
 //!
 //! Only requests whose answer is a single JSON-RPC response go this way, parsed with rmcp's own
 //! model and answered with rmcp's own result handling, so that the agent sees what rmcp would
 //! have sent (as `application/json`, which every agent must accept). Everything else goes to
 //! rmcp untouched: other methods, batches, progress tokens, `Mcp-Param-*` headers, a resumed
 //! `input_required` round, session-era agents that declared elicitation or sampling (the
-//! upstream may ask them on the request's stream), unknown or uninitialized sessions,
-//! mismatched headers, large bodies. The same handler code runs the call either way (policy,
-//! the user's session, metrics, the log line, `input_required` parking for 2026-07-28 agents).
+//! upstream may ask them on the request's stream), unknown or uninitialized sessions, missing,
+//! repeated or mismatched routing headers, a `Host` outside the allowed list, an `Origin`,
+//! `Accept` with parameters, a request id already in flight on the session. The same handler
+//! code runs the call either way (policy, the user's session, metrics, the log line,
+//! `input_required` parking for 2026-07-28 agents).
 //!
-//! A session-era agent cancels with `notifications/cancelled`: for a request on the direct path
-//! the gateway cancels it here (and passes the notification on to rmcp, which knows no such
-//! request and ignores it).
+//! A session-era agent cancels with `notifications/cancelled`: for a call of the same user on
+//! the direct path the gateway cancels it here and the call's reply ends without a response (as
+//! rmcp's would); the notification goes on to rmcp, which knows no such request and ignores it.
+//! Ending a session (DELETE, the idle sweep) and shutting the gateway down end its calls too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
