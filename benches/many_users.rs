@@ -11,14 +11,17 @@
 //!   64 callers on one raw session and one rmcp client.
 //!
 //! Sessions are opened and every connection warmed before timing; each round runs the clients
-//! one after the other, and the rounds interleave them so that a slow patch of the machine hits
-//! all of them. Printed: calls/s, p50/p99 latency, and ratios to `raw_reqwest` (and rmcp).
+//! one after the other, each round starting one client later, so that a slow patch of the
+//! machine, or what one client leaves behind (rmcp_default's closed connections being torn
+//! down), does not always fall on the same client. Printed: calls/s, p50/p99 latency, and
+//! ratios to `raw_reqwest` (and rmcp).
 //!
 //! `cargo bench -p pagerduty-mcp-connect-benches --bench many_users` (about 2 minutes on 2 cores);
 //! `-- --test` runs it once with a handful of users. Other arguments filter the scenarios by
 //! name (`many_users/512/session`, `many_users/64/stateless`, `shared_session`): only those
 //! containing one of them run, e.g. `-- 512/session`; `--rounds=N` sets the number of rounds
-//! (default 3); `--clients=raw_reqwest,connector` runs only the clients named (to profile one).
+//! (default 3); `--clients=raw_reqwest,connector` runs only the clients named (to profile one);
+//! `--calls-per-user=N` sets each many-users caller's calls per round (default 6400 ÷ users).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -193,12 +196,9 @@ async fn compare(
         .collect();
     let mut rows: Vec<Row> = clients.iter().map(|(name, _)| Row::new(name)).collect();
     for round in 0..rounds {
-        // Every other round in the reverse order, so that no client always follows the same one.
-        let mut order: Vec<usize> = (0..clients.len()).collect();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for i in order {
+        // Each round starts one client later, so that no client always follows the same one.
+        for k in 0..clients.len() {
+            let i = (round + k) % clients.len();
             rows[i].push(&drive(&clients[i].1, callers, per_caller).await);
         }
     }
@@ -434,6 +434,8 @@ fn main() {
         let rounds = std::env::args()
             .find_map(|arg| arg.strip_prefix("--rounds=")?.parse().ok())
             .unwrap_or(if test { 1 } else { 3 });
+        let per_caller_override: Option<usize> =
+            std::env::args().find_map(|arg| arg.strip_prefix("--calls-per-user=")?.parse().ok());
         let filters: Vec<String> = std::env::args()
             .skip(1)
             .filter(|arg| !arg.starts_with("--"))
@@ -446,7 +448,8 @@ fn main() {
                     continue;
                 }
                 // About the same number of calls per run whatever the user count.
-                let per_caller = if test { 2 } else { (6400 / users).max(10) };
+                let per_caller =
+                    per_caller_override.unwrap_or(if test { 2 } else { (6400 / users).max(10) });
                 many_users(&mock, &http, users, stateless, per_caller, rounds).await;
             }
         }
