@@ -34,7 +34,7 @@
 //! model and shaped with rmcp's own result handling, running the same forwarding code; rmcp
 //! serves everything else. Measured in `benches/gateway_hop.rs`: with every request through
 //! rmcp's service (its session worker or per-request service, a task per request, the reply
-//! as SSE in pieces) a session-era call cost 1.32–1.35× a minimal pass-through proxy, the goal
+//! as SSE in pieces) a session-era call cost 1.29–1.35× a minimal pass-through proxy, the goal
 //! being 1.2×; on the direct path 1.17–1.18×. A test checks that both paths give the agent the
 //! same response. [`GatewayBuilder::direct_path`] turns it off.
 //!

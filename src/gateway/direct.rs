@@ -3,7 +3,7 @@
 //!
 //! rmcp hands every request through its session worker (session era) or a per-request service
 //! (2026-07-28), and then a task per request, and writes the reply as an SSE stream in pieces.
-//! Measured in `benches/gateway_hop.rs`, a session-era call through rmcp cost 1.32–1.35× a
+//! Measured in `benches/gateway_hop.rs`, a session-era call through rmcp cost 1.29–1.35× a
 //! minimal pass-through proxy (issue 14 asks for 1.2×); on the direct path 1.17–1.18×.
 //!
 //! Only requests whose answer is a single JSON-RPC response go this way, parsed with rmcp's own
