@@ -354,10 +354,11 @@ async fn notifications_cancelled_cancels_a_call_on_the_direct_path() {
     let call = tokio::spawn(async move { read_reply(call.await.unwrap()).await });
     // Wait until the call is in flight upstream, then cancel it the session-era way.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while gw.gateway.in_flight() == 0 {
+    while gw.gateway.metrics().direct_requests() < 2 {
         assert!(Instant::now() < deadline, "the call never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert_eq!(gw.gateway.in_flight(), 1);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                         "params": {"requestId": 2, "reason": "the user gave up"}});
@@ -445,7 +446,8 @@ async fn shutdown_ends_direct_calls_after_the_grace_period() {
             .send();
         let call = tokio::spawn(call);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while gw.gateway.in_flight() == 0 {
+        // In flight counts from the door; the direct path counts once it has taken the call.
+        while gw.gateway.metrics().direct_requests() < 2 {
             assert!(
                 Instant::now() < deadline,
                 "{version}: the call never started"
@@ -453,6 +455,7 @@ async fn shutdown_ends_direct_calls_after_the_grace_period() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(gw.gateway.metrics().direct_requests(), 2, "{version}");
+        assert_eq!(gw.gateway.in_flight(), 1, "{version}");
         let started = Instant::now();
         tokio::time::timeout(Duration::from_secs(10), gw.shutdown())
             .await
