@@ -21,9 +21,6 @@ use tokio_util::sync::CancellationToken;
 use super::agent_auth::authenticate;
 use super::agent_call::forwarding_handler;
 use super::agent_sessions::{AgentSessions, SESSION_IDLE_LIMIT};
-
-/// The shortest session idle time a gateway accepts.
-const MIN_SESSION_IDLE: Duration = Duration::from_millis(100);
 use super::direct::DirectCalls;
 use super::drain::Drain;
 use super::handler::GatewayHandler;
@@ -35,6 +32,9 @@ use crate::connector::{Connector, ConnectorBuilder, Policy};
 use crate::credential::{CredentialProvider, SharedCredentialProvider};
 use crate::error::{Error, Result};
 use crate::server::RemoteMcpServer;
+
+/// The shortest session idle time a gateway accepts.
+const MIN_SESSION_IDLE: Duration = Duration::from_millis(100);
 
 /// What every request handler of one gateway shares.
 pub(crate) struct GatewayState {
@@ -56,15 +56,15 @@ pub(crate) struct GatewayState {
     pub(crate) direct_calls: DirectCalls,
     /// How long an agent's session may go unused before the gateway ends it.
     session_idle: Duration,
-    /// The `Host` values the direct path answers (`None`: any); rmcp checks its own copy.
+    /// The `Host` values agents may use (`None`: any), for rmcp's check and the direct path's.
     pub(crate) allowed_hosts: Option<Vec<String>>,
     sweeper_started: AtomicBool,
 }
 
 impl GatewayState {
     /// Starts (once, on the first request) the task that ends agents' sessions idle for the
-    /// [idle timeout](GatewayBuilder::session_idle_timeout). rmcp's own keep-alive is off: requests on the direct path never
-    /// reach its session, which would look idle to it.
+    /// [idle timeout](GatewayBuilder::session_idle_timeout). rmcp's own keep-alive is off:
+    /// requests on the direct path never reach its session, which would look idle to it.
     pub(crate) fn start_session_sweeper(self: &Arc<Self>) {
         if self.sweeper_started.swap(true, Ordering::AcqRel) {
             return;
@@ -180,7 +180,6 @@ impl GatewayState {
 #[derive(Clone)]
 pub struct Gateway {
     state: Arc<GatewayState>,
-    allowed_hosts: Option<Vec<String>>,
     grace: Duration,
 }
 
@@ -247,13 +246,10 @@ impl Gateway {
             // A plain JSON reply where nothing comes before the result (2026-07-28 requests);
             // rmcp switches to SSE by itself when progress or a request must go first.
             .with_json_response(true);
-        if let Some(hosts) = &self.allowed_hosts {
-            config = if hosts.is_empty() {
-                config.disable_allowed_hosts()
-            } else {
-                config.with_allowed_hosts(hosts.clone())
-            };
-        }
+        config = match &state.allowed_hosts {
+            Some(hosts) => config.with_allowed_hosts(hosts.clone()),
+            None => config.disable_allowed_hosts(),
+        };
         let handler_state = state.clone();
         let mcp = StreamableHttpService::new(
             move || Ok(GatewayHandler::new(handler_state.clone())),
@@ -530,18 +526,14 @@ impl GatewayBuilder {
                     .session_idle
                     .unwrap_or(SESSION_IDLE_LIMIT)
                     .max(MIN_SESSION_IDLE),
-                allowed_hosts: match &self.allowed_hosts {
-                    None => Some(
-                        ["localhost", "127.0.0.1", "::1"]
-                            .map(str::to_owned)
-                            .to_vec(),
-                    ),
+                // rmcp's default list unless set; an empty list turns the check off.
+                allowed_hosts: match self.allowed_hosts {
+                    None => Some(StreamableHttpServerConfig::default().allowed_hosts),
                     Some(hosts) if hosts.is_empty() => None,
-                    Some(hosts) => Some(hosts.clone()),
+                    Some(hosts) => Some(hosts),
                 },
                 sweeper_started: AtomicBool::new(false),
             }),
-            allowed_hosts: self.allowed_hosts,
             grace: self.grace.unwrap_or(Duration::from_secs(30)),
         })
     }
