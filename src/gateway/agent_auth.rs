@@ -13,7 +13,8 @@ use super::direct::{self, Offer};
 use super::service::GatewayState;
 use crate::credential::UserId;
 
-const SESSION_HEADER: &str = "mcp-session-id";
+/// The header naming a session-era session.
+pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
 
 /// The user an agent's request was authenticated as, put into the request's extensions by the
 /// gateway's authentication layer (readable from an rmcp handler through

@@ -31,11 +31,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use rmcp::model::{
-    ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode, GetMeta, ProtocolVersion,
-    RequestId, ServerJsonRpcMessage, ServerResult,
+    CallToolRequestParams, ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode,
+    GetMeta, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
 };
 use tokio_util::sync::CancellationToken;
 
+use super::agent_auth::SESSION_HEADER;
 use super::agent_sessions::Declared;
 use super::handler::{AgentRequest, GatewayHandler};
 use super::service::GatewayState;
@@ -44,7 +45,6 @@ use crate::credential::UserId;
 /// The largest request body read (rmcp's own limit).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
-const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// What became of a request offered to the direct path.
@@ -140,12 +140,37 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
         Ok(bytes) => bytes,
         Err(response) => return Offer::Answered(response),
     };
-    let declined =
-        |bytes: Bytes| Offer::Declined(Request::from_parts(parts.clone(), Body::from(bytes)));
-    let Ok(message) = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) else {
-        return declined(bytes);
-    };
-    let session = header_str(&parts.headers, SESSION_HEADER);
+    match plan(state, user, &parts.headers, &bytes).await {
+        Some(call) => Offer::Answered(answer(state, user, call).await),
+        None => Offer::Declined(Request::from_parts(parts, Body::from(bytes))),
+    }
+}
+
+/// A `tools/call` the direct path takes.
+struct DirectCall<'a> {
+    id: RequestId,
+    params: CallToolRequestParams,
+    era: Era<'a>,
+}
+
+enum Era<'a> {
+    /// On this initialized session, whose agent cannot be asked anything; registered in
+    /// [`DirectCalls`] for as long as it runs.
+    Session(String, CallGuard<'a>),
+    /// 2026-07-28, with what the agent declared in the request's `_meta`.
+    Stateless { elicitation: bool, sampling: bool },
+}
+
+/// The call the direct path takes from this request, if it is one; passes a session-era
+/// `notifications/cancelled` on to a direct call of the same user.
+async fn plan<'a>(
+    state: &'a GatewayState,
+    user: &UserId,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Option<DirectCall<'a>> {
+    let message = serde_json::from_slice::<ClientJsonRpcMessage>(bytes).ok()?;
+    let session = header_str(headers, SESSION_HEADER);
     let request = match message {
         ClientJsonRpcMessage::Request(request) => request,
         ClientJsonRpcMessage::Notification(notification) => {
@@ -156,102 +181,110 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
                     state.direct_calls.cancel(session, user, id);
                 }
             }
-            return declined(bytes);
+            return None;
         }
-        _ => return declined(bytes),
+        _ => return None,
     };
     let ClientRequest::CallToolRequest(call) = &request.request else {
-        return declined(bytes);
+        return None;
     };
     let meta = request.request.get_meta();
+    let plain = meta.get_progress_token().is_none()
+        && call.params.request_state.is_none()
+        && call.params.input_responses.is_none()
+        && standard_headers_match(headers, &call.params.name, session.is_none());
     let latest = ProtocolVersion::V_2026_07_28;
     let meta_version = meta.protocol_version();
-    let meta_complete = meta.missing_required_keys(&latest).is_empty();
-    let capabilities = meta.client_capabilities();
-    if meta.get_progress_token().is_some()
-        || call.params.request_state.is_some()
-        || call.params.input_responses.is_some()
-        || !standard_headers_match(&parts.headers, &call.params.name, session.is_none())
-    {
-        return declined(bytes);
-    }
-    let header_version = header_str(&parts.headers, VERSION_HEADER);
-    let agent = match session {
-        Some(session) => {
+    let header_version = header_str(headers, VERSION_HEADER);
+    let fits = plain
+        && match session {
             // Session era: an initialized session of this user whose agent cannot be asked
             // anything, rmcp still holding it, the header naming its version.
-            let Some(declared) = state.agent_sessions.declared(session, user) else {
-                return declined(bytes);
-            };
-            if !session_era_fits(&declared, header_version, meta_version.is_some())
-                || !state.sessions.sessions.read().await.contains_key(session)
-            {
-                return declined(bytes);
+            Some(session) => {
+                state
+                    .agent_sessions
+                    .declared(session, user)
+                    .is_some_and(|declared| {
+                        session_era_fits(&declared, header_version, meta_version.is_some())
+                    })
+                    && state.sessions.sessions.read().await.contains_key(session)
             }
-            Some((session.to_owned(), declared))
-        }
-        None => {
             // 2026-07-28: the version in the header and in `_meta`, capabilities declared.
-            let fits = header_version == Some(latest.as_str())
-                && meta_version.as_ref() == Some(&latest)
-                && meta_complete;
-            if !fits {
-                return declined(bytes);
+            None => {
+                header_version == Some(latest.as_str())
+                    && meta_version.as_ref() == Some(&latest)
+                    && meta.missing_required_keys(&latest).is_empty()
             }
-            None
-        }
-    };
-    let ClientRequest::CallToolRequest(call) = request.request else {
-        return declined(bytes);
-    };
-    let id = request.id;
-    let stateless_agent = agent.is_none();
-    let handler = GatewayHandler::new(state.clone());
-    let response = match agent {
-        Some((session, _)) => {
-            let Some(guard) = state
+        };
+    if !fits {
+        return None;
+    }
+    let era = match session {
+        // A call under the same id already in flight on the session is left to rmcp.
+        Some(session) => Era::Session(
+            session.to_owned(),
+            state
                 .direct_calls
-                .register(&session, user, &id, &state.cancel)
-            else {
-                return declined(bytes);
-            };
-            let agent = AgentRequest {
-                user: user.clone(),
-                elicitation: false,
-                sampling: false,
-                stateless_agent,
-                progress: None,
-                peer: None,
-                cancelled: guard.token.clone(),
-            };
-            state.metrics.record_direct();
-            let response = handler.forward_call_tool(agent, call.params).await;
-            if guard.token.is_cancelled() {
-                // The agent cancelled (or the gateway is shutting down): no response for a
-                // cancelled request, as rmcp does, only the end of an empty stream.
-                return Offer::Answered(empty_stream());
-            }
-            state.agent_sessions.touch(&session);
-            response
-        }
+                .register(session, user, &request.id, &state.cancel)?,
+        ),
         None => {
-            let agent = AgentRequest {
-                user: user.clone(),
+            let capabilities = meta.client_capabilities();
+            Era::Stateless {
                 elicitation: capabilities
                     .as_ref()
                     .is_some_and(|c| c.elicitation.is_some()),
                 sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
-                stateless_agent,
-                progress: None,
-                peer: None,
-                // Going away is dropping this future; 2026-07-28 has no cancel notification.
-                cancelled: state.cancel.child_token(),
-            };
-            state.metrics.record_direct();
-            handler.forward_call_tool(agent, call.params).await
+            }
         }
     };
-    Offer::Answered(reply(response.map(ServerResult::from), id, stateless_agent))
+    let ClientRequest::CallToolRequest(call) = request.request else {
+        return None;
+    };
+    Some(DirectCall {
+        id: request.id,
+        params: call.params,
+        era,
+    })
+}
+
+/// Runs a direct call and writes its reply.
+async fn answer(state: &Arc<GatewayState>, user: &UserId, call: DirectCall<'_>) -> Response {
+    let DirectCall { id, params, era } = call;
+    let handler = GatewayHandler::new(state.clone());
+    let mut agent = AgentRequest {
+        user: user.clone(),
+        elicitation: false,
+        sampling: false,
+        stateless_agent: false,
+        progress: None,
+        peer: None,
+        // Going away is dropping this future; 2026-07-28 has no cancel notification.
+        cancelled: state.cancel.child_token(),
+    };
+    state.metrics.record_direct();
+    match era {
+        Era::Session(session, guard) => {
+            agent.cancelled = guard.token.clone();
+            let response = handler.forward_call_tool(agent, params).await;
+            if guard.token.is_cancelled() {
+                // The agent cancelled (or the gateway is shutting down): no response for a
+                // cancelled request, as rmcp does, only the end of an empty stream.
+                return empty_stream();
+            }
+            state.agent_sessions.touch(&session);
+            reply(response.map(ServerResult::from), id, false)
+        }
+        Era::Stateless {
+            elicitation,
+            sampling,
+        } => {
+            agent.elicitation = elicitation;
+            agent.sampling = sampling;
+            agent.stateless_agent = true;
+            let response = handler.forward_call_tool(agent, params).await;
+            reply(response.map(ServerResult::from), id, true)
+        }
+    }
 }
 
 /// A POST of JSON that accepts both JSON and SSE replies (what rmcp requires; it answers the

@@ -702,7 +702,7 @@ impl ServerHandler for GatewayHandler {
         if let (Some(session), Some(info)) = (
             parts
                 .headers
-                .get("mcp-session-id")
+                .get(super::agent_auth::SESSION_HEADER)
                 .and_then(|v| v.to_str().ok()),
             context.peer.peer_info(),
         ) {
