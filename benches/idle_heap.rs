@@ -17,16 +17,17 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/counting_allocator.rs"]
+mod counting_allocator;
+#[path = "common/mock_process.rs"]
+mod mock_process;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::Raw;
-use pagerduty_mcp_connect::testing::{MockPagerDuty, ResponseMode};
+use counting_allocator::{live, Counting};
+use mock_process::MockProcess;
 use pagerduty_mcp_connect::{
     AuthScheme, Connector, GenericServer, InMemoryCredentialStore, ProtocolPreference,
     ProtocolVersion, UserId,
@@ -35,112 +36,13 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
 
-/// The system allocator, counting the bytes live at any time.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-        }
-        new
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-fn live() -> usize {
-    LIVE.load(Ordering::Relaxed)
-}
 
 /// Users warming the pool (not counted).
 const WARM: usize = 64;
 /// Calls in flight at once while users arrive.
 const IN_FLIGHT: usize = 64;
-
-/// The child process: a mock accepting `tokens` bench tokens; prints its URL, serves until its
-/// standard input closes.
-fn serve_mock(tokens: usize) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let mock = MockPagerDuty::builder()
-            .response_mode(ResponseMode::Json)
-            .max_recorded_requests(0)
-            .start()
-            .await
-            .expect("mock");
-        for i in 0..tokens {
-            assert!(mock.add_token(MockPagerDuty::DEMO_USER_ID, common::token_of(i)));
-        }
-        println!("{}", mock.url());
-        std::io::stdout().flush().expect("stdout");
-        tokio::task::spawn_blocking(|| {
-            let _ = std::io::stdin().read_to_end(&mut Vec::new());
-        })
-        .await
-        .expect("stdin");
-        mock.shutdown().await;
-    });
-}
-
-struct MockProcess {
-    child: Child,
-    url: Url,
-}
-
-impl MockProcess {
-    fn start(tokens: usize) -> MockProcess {
-        let mut child = Command::new(std::env::current_exe().expect("own path"))
-            .args(["--serve-mock", &tokens.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the mock process");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the mock's URL");
-        let url = Url::parse(line.trim()).expect("a URL");
-        MockProcess { child, url }
-    }
-}
-
-impl Drop for MockProcess {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take()); // the child stops when its stdin closes
-        let _ = self.child.wait();
-    }
-}
 
 fn connector(url: &Url, users: usize, version: ProtocolVersion) -> (Connector, Vec<UserId>) {
     let store = InMemoryCredentialStore::new();
@@ -265,10 +167,8 @@ async fn measure_raw(url: &Url, n: usize) -> Figures {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(at) = args.iter().position(|a| a == "--serve-mock") {
-        let tokens = args[at + 1].parse().expect("a token count");
-        return serve_mock(tokens);
+    if mock_process::serve_if_asked() {
+        return;
     }
     let test = common::test_mode();
     let n = if test { 200 } else { 10_000 };

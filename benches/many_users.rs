@@ -21,7 +21,14 @@
 //! name (`many_users/512/session`, `many_users/64/stateless`, `shared_session`): only those
 //! containing one of them run, e.g. `-- 512/session`; `--rounds=N` sets the number of rounds
 //! (default 3); `--clients=raw_reqwest,connector` runs only the clients named (to profile one);
-//! `--calls-per-user=N` sets each many-users caller's calls per round (default 6400 ÷ users).
+//! `--calls-per-user=N` sets each many-users caller's calls per round (default 6400 ÷ users);
+//! `--each-round` prints every client's round as it ends (calls/s, CPU per call, the sockets
+//! open and those left in `TIME_WAIT`).
+//!
+//! The mock runs in this process on a runtime and threads of its own. "CPU µs/call" is the
+//! process's CPU time over a client's run, the mock's threads left out, divided by its calls:
+//! what one call costs the client side (clients, runtime, kernel work done on their threads).
+//! Calls/s also depends on the mock and on how the two share the cores.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -46,16 +53,33 @@ struct Outcome {
     calls: usize,
     wall: Duration,
     latency: Percentiles,
+    /// CPU time of the process, the mock's threads left out, during the run.
+    cpu: Option<Duration>,
 }
+
+/// The client side's CPU time so far: the whole process's but the mock runtime's threads.
+fn client_cpu() -> Option<Duration> {
+    common::process_cpu()?.checked_sub(common::threads_cpu(MOCK_THREADS)?)
+}
+
+/// The name of the mock runtime's threads.
+const MOCK_THREADS: &str = "mock-";
 
 impl Outcome {
     fn calls_per_s(&self) -> f64 {
         self.calls as f64 / self.wall.as_secs_f64()
     }
+
+    /// Client CPU microseconds per call (NaN off Linux).
+    fn cpu_us_per_call(&self) -> f64 {
+        self.cpu
+            .map_or(f64::NAN, |cpu| cpu.as_secs_f64() * 1e6 / self.calls as f64)
+    }
 }
 
 /// `callers` tasks, caller `i` calling `call(i)` `per_caller` times.
 async fn drive(call: &Call, callers: usize, per_caller: usize) -> Outcome {
+    let cpu_before = client_cpu();
     let start = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|i| {
@@ -76,10 +100,16 @@ async fn drive(call: &Call, callers: usize, per_caller: usize) -> Outcome {
         latencies.extend(task.await.expect("caller task"));
     }
     let wall = start.elapsed();
+    // Readings in 10 ms ticks, the mock's threads read a moment after the process: over a
+    // short run the difference may come out below zero.
+    let cpu = client_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     Outcome {
         calls: latencies.len(),
         wall,
         latency: common::percentiles(&mut latencies),
+        cpu,
     }
 }
 
@@ -148,6 +178,7 @@ struct Row {
     calls_per_s: Vec<f64>,
     p50: Vec<f64>,
     p99: Vec<f64>,
+    cpu_us: Vec<f64>,
 }
 
 impl Row {
@@ -157,6 +188,7 @@ impl Row {
             calls_per_s: Vec::new(),
             p50: Vec::new(),
             p99: Vec::new(),
+            cpu_us: Vec::new(),
         }
     }
 
@@ -164,13 +196,15 @@ impl Row {
         self.calls_per_s.push(outcome.calls_per_s());
         self.p50.push(common::ms(outcome.latency.p50));
         self.p99.push(common::ms(outcome.latency.p99));
+        self.cpu_us.push(outcome.cpu_us_per_call());
     }
 
-    fn medians(&self) -> (f64, f64, f64) {
+    fn medians(&self) -> (f64, f64, f64, f64) {
         (
             common::median(&mut self.calls_per_s.clone()),
             common::median(&mut self.p50.clone()),
             common::median(&mut self.p99.clone()),
+            common::median(&mut self.cpu_us.clone()),
         )
     }
 }
@@ -195,29 +229,42 @@ async fn compare(
         })
         .collect();
     let mut rows: Vec<Row> = clients.iter().map(|(name, _)| Row::new(name)).collect();
+    let each_round = std::env::args().any(|arg| arg == "--each-round");
     for round in 0..rounds {
         // Each round starts one client later, so that no client always follows the same one.
         for k in 0..clients.len() {
             let i = (round + k) % clients.len();
-            rows[i].push(&drive(&clients[i].1, callers, per_caller).await);
+            let outcome = drive(&clients[i].1, callers, per_caller).await;
+            if each_round {
+                println!(
+                    "  round {round} {:<18} {:>8.0} calls/s {:>7.1} µs CPU/call, after: {} sockets open, {} in TIME_WAIT",
+                    clients[i].0,
+                    outcome.calls_per_s(),
+                    outcome.cpu_us_per_call(),
+                    common::open_sockets().map_or("?".into(), |n| n.to_string()),
+                    common::sockets_in_time_wait().map_or("?".into(), |n| n.to_string()),
+                );
+            }
+            rows[i].push(&outcome);
         }
     }
     println!("\n{title} ({callers} callers x {per_caller} calls, median of {rounds} rounds)");
     println!(
-        "{:<20} {:>10} {:>9} {:>9} {:>13} {:>11}",
-        "client", "calls/s", "p50 ms", "p99 ms", "calls/s ÷ 1st", "p99 ÷ 1st"
+        "{:<20} {:>10} {:>9} {:>9} {:>13} {:>11} {:>13}",
+        "client", "calls/s", "p50 ms", "p99 ms", "calls/s ÷ 1st", "p99 ÷ 1st", "CPU µs/call"
     );
-    let (base_rate, _, base_p99) = rows[0].medians();
+    let (base_rate, _, base_p99, _) = rows[0].medians();
     for row in &rows {
-        let (rate, p50, p99) = row.medians();
+        let (rate, p50, p99, cpu_us) = row.medians();
         println!(
-            "{:<20} {:>10.0} {:>9.2} {:>9.2} {:>13.2} {:>11.2}",
+            "{:<20} {:>10.0} {:>9.2} {:>9.2} {:>13.2} {:>11.2} {:>13.1}",
             row.name,
             rate,
             p50,
             p99,
             rate / base_rate,
-            p99 / base_p99
+            p99 / base_p99,
+            cpu_us
         );
     }
     let rate_of = |name: &str| {
@@ -244,13 +291,18 @@ async fn compare(
         row_of("connector").or(row_of("session")),
         row_of("raw_reqwest"),
     ) {
-        let per_round: Vec<String> = ours
+        let mut per_round: Vec<f64> = ours
             .calls_per_s
             .iter()
             .zip(&raw.calls_per_s)
-            .map(|(ours, raw)| format!("{:.2}", ours / raw))
+            .map(|(ours, raw)| ours / raw)
             .collect();
-        println!("  ours ÷ raw calls/s per round: {}", per_round.join(" "));
+        let listed: Vec<String> = per_round.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "  ours ÷ raw calls/s per round: {} (median {:.2})",
+            listed.join(" "),
+            common::median(&mut per_round)
+        );
     }
 }
 
@@ -405,19 +457,29 @@ async fn shared_session(
 
 fn main() {
     let test = common::test_mode();
+    let user_counts: &[usize] = if test { &[4, 16] } else { &[64, 512] };
+    let max_users = *user_counts.iter().max().expect("counts");
+    // The mock runs on threads of its own, as a remote server would, so that the clients'
+    // CPU time can be told from its own and its tasks never queue behind a client's.
+    let mock_runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(format!("{MOCK_THREADS}worker"))
+        .enable_all()
+        .build()
+        .expect("mock runtime");
+    let mock = mock_runtime
+        .block_on(
+            MockPagerDuty::builder()
+                .response_mode(ResponseMode::Json)
+                .max_recorded_requests(16)
+                .start(),
+        )
+        .expect("mock");
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("client-worker")
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let user_counts: &[usize] = if test { &[4, 16] } else { &[64, 512] };
-        let max_users = *user_counts.iter().max().expect("counts");
-        let mock = MockPagerDuty::builder()
-            .response_mode(ResponseMode::Json)
-            .max_recorded_requests(16)
-            .start()
-            .await
-            .expect("mock");
         for i in 0..max_users {
             assert!(mock.add_token(MockPagerDuty::DEMO_USER_ID, common::token_of(i)));
         }
@@ -457,6 +519,6 @@ fn main() {
         if wanted("shared_session") {
             shared_session(&mock, &http, callers, per_caller, rounds).await;
         }
-        mock.shutdown().await;
     });
+    mock_runtime.block_on(mock.shutdown());
 }

@@ -287,6 +287,59 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// CPU time (user + system, all threads) this process has used so far, from `/proc/self/stat`
+/// (clock ticks of 10 ms); `None` off Linux.
+pub fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after its `)` are plain.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    // utime and stime are fields 14 and 15, i.e. the 12th and 13th after the name.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// CPU time (user + system) used so far by this process's live threads whose name starts with
+/// `prefix` (from `/proc/self/task/*/stat`); `None` off Linux.
+pub fn threads_cpu(prefix: &str) -> Option<Duration> {
+    let mut ticks = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(stat) = std::fs::read_to_string(task.ok()?.path().join("stat")) else {
+            continue; // the thread ended meanwhile
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        let mut fields = stat[close + 2..].split(' ');
+        let utime: u64 = fields.nth(11)?.parse().ok()?;
+        let stime: u64 = fields.next()?.parse().ok()?;
+        ticks += utime + stime;
+    }
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// TCP sockets of the machine in `TIME_WAIT` (from `/proc/net/tcp` and `tcp6`); `None` off
+/// Linux.
+pub fn sockets_in_time_wait() -> Option<usize> {
+    let mut count = 0;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        // Lines: `sl local rem st ...`; state 06 is TIME_WAIT.
+        count += text
+            .lines()
+            .skip(1)
+            .filter(|line| line.split_whitespace().nth(3) == Some("06"))
+            .count();
+    }
+    Some(count)
+}
+
 /// Open TCP sockets of this process (from `/proc/self/fd`); `None` off Linux.
 pub fn open_sockets() -> Option<usize> {
     let dir = std::fs::read_dir("/proc/self/fd").ok()?;
