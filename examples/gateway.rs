@@ -67,6 +67,10 @@ struct Args {
     /// Seconds shutdown waits for calls in flight.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
+    /// Seconds an agent's session (2025-era protocol) may stay unused before the gateway ends
+    /// it; the agent then opens a new one.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    session_idle: u64,
 }
 
 #[tokio::main]
@@ -137,6 +141,7 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
         .policy(policy)
         .allowed_hosts(hosts)
         .shutdown_grace(Duration::from_secs(args.shutdown_grace))
+        .session_idle_timeout(Duration::from_secs(args.session_idle))
         .build()?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
