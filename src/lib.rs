@@ -138,6 +138,17 @@
 //! - [`testing`] (feature `testing`): the embedded mock PagerDuty MCP server.
 //! - At the top level: [`Region`], [`AuthScheme`], [`PagerDuty`], [`GenericServer`],
 //!   [`Connector`], [`Policy`], [`TokenVerifier`], [`ToolCatalogue`] and [`Error`].
+// Without the `testing` feature the module is not built: its links above point at docs.rs (the
+// empty fragment ends the list above, so that the definitions are read as such).
+#![cfg_attr(not(feature = "testing"), doc = "")]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing`]: https://docs.rs/pagerduty-mcp-connect/latest/pagerduty_mcp_connect/testing/index.html"
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing::MockPagerDuty`]: https://docs.rs/pagerduty-mcp-connect/latest/pagerduty_mcp_connect/testing/struct.MockPagerDuty.html"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
