@@ -27,10 +27,7 @@ use std::future::Future;
 use common::{Raw, RmcpClient};
 use counting_allocator::{allocations, Counting};
 use mock_process::MockProcess;
-use pagerduty_mcp_connect::{
-    AuthScheme, Connector, GenericServer, InMemoryCredentialStore, ProtocolPreference,
-    ProtocolVersion, UserId,
-};
+use pagerduty_mcp_connect::ProtocolVersion;
 use serde_json::Value;
 use url::Url;
 
@@ -67,25 +64,6 @@ where
     }
 }
 
-fn connector(url: &Url, version: ProtocolVersion) -> (Connector, Vec<UserId>) {
-    let store = InMemoryCredentialStore::new();
-    let ids: Vec<UserId> = (0..USERS)
-        .map(|i| UserId::from(format!("user-{i}")))
-        .collect();
-    for (i, id) in ids.iter().enumerate() {
-        store.insert(id.clone(), common::token_of(i));
-    }
-    let server =
-        GenericServer::new("mock", url.as_str(), AuthScheme::token()).expect("loopback endpoint");
-    let connector = Connector::builder()
-        .server(server)
-        .credentials(store)
-        .configure_client(move |client| client.protocol(ProtocolPreference::Exact(version)))
-        .build()
-        .expect("connector");
-    (connector, ids)
-}
-
 async fn era(url: &Url, stateless: bool, calls: usize) -> Vec<Figures> {
     let http = reqwest::Client::new();
     let mut raws = Vec::new();
@@ -105,7 +83,7 @@ async fn era(url: &Url, stateless: bool, calls: usize) -> Vec<Figures> {
     } else {
         ProtocolVersion::V2025_11_25
     };
-    let (ours, ids) = connector(url, version);
+    let (ours, ids) = common::connector(url, USERS, 0, version);
     let session = ours.session(&ids[0]).await.expect("session");
     let warm = 2 * USERS;
     let figures = vec![

@@ -28,10 +28,7 @@ use std::time::Duration;
 use common::Raw;
 use counting_allocator::{live, Counting};
 use mock_process::MockProcess;
-use pagerduty_mcp_connect::{
-    AuthScheme, Connector, GenericServer, InMemoryCredentialStore, ProtocolPreference,
-    ProtocolVersion, UserId,
-};
+use pagerduty_mcp_connect::{Connector, ProtocolVersion, UserId};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -43,25 +40,6 @@ static ALLOCATOR: Counting = Counting;
 const WARM: usize = 64;
 /// Calls in flight at once while users arrive.
 const IN_FLIGHT: usize = 64;
-
-fn connector(url: &Url, users: usize, version: ProtocolVersion) -> (Connector, Vec<UserId>) {
-    let store = InMemoryCredentialStore::new();
-    let ids: Vec<UserId> = (0..users)
-        .map(|i| UserId::from(format!("user-{i:06}")))
-        .collect();
-    for (i, id) in ids.iter().enumerate() {
-        store.insert(id.clone(), common::token_of(i));
-    }
-    let server =
-        GenericServer::new("mock", url.as_str(), AuthScheme::token()).expect("loopback endpoint");
-    let connector = Connector::builder()
-        .server(server)
-        .credentials(store)
-        .configure_client(move |client| client.protocol(ProtocolPreference::Exact(version)))
-        .build()
-        .expect("connector");
-    (connector, ids)
-}
 
 /// Calls for `users`, at most `IN_FLIGHT` at once.
 async fn connector_calls(connector: &Connector, users: &[UserId]) {
@@ -96,7 +74,7 @@ async fn settle() {
 }
 
 async fn measure_connector(url: &Url, n: usize, version: ProtocolVersion) -> Figures {
-    let (connector, ids) = connector(url, WARM + n, version);
+    let (connector, ids) = common::connector(url, WARM + n, 6, version);
     let (warm, users) = ids.split_at(WARM);
     connector_calls(&connector, warm).await;
     for user in warm {

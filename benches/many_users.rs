@@ -40,12 +40,8 @@ use std::time::{Duration, Instant};
 
 use common::{Percentiles, Raw, RmcpClient};
 use pagerduty_mcp_connect::testing::{MockPagerDuty, ResponseMode};
-use pagerduty_mcp_connect::{
-    AuthScheme, Connector, GenericServer, InMemoryCredentialStore, ProtocolPreference,
-    ProtocolVersion, UserId,
-};
+use pagerduty_mcp_connect::{Connector, ProtocolVersion, UserId};
 use serde_json::Value;
-use url::Url;
 
 type Call = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
@@ -111,29 +107,6 @@ async fn drive(call: &Call, callers: usize, per_caller: usize) -> Outcome {
         latency: common::percentiles(&mut latencies),
         cpu,
     }
-}
-
-fn connector(url: &Url, users: usize, version: ProtocolVersion) -> Connector {
-    let store = InMemoryCredentialStore::new();
-    for i in 0..users {
-        store.insert(UserId::from(format!("user-{i}")), common::token_of(i));
-    }
-    let server =
-        GenericServer::new("mock", url.as_str(), AuthScheme::token()).expect("loopback endpoint");
-    Connector::builder()
-        .server(server)
-        .credentials(store)
-        .configure_client(move |client| client.protocol(ProtocolPreference::Exact(version)))
-        .build()
-        .expect("connector")
-}
-
-fn user_ids(users: usize) -> Arc<Vec<UserId>> {
-    Arc::new(
-        (0..users)
-            .map(|i| UserId::from(format!("user-{i}")))
-            .collect(),
-    )
 }
 
 fn connector_call(connector: Connector, ids: Arc<Vec<UserId>>) -> Call {
@@ -335,7 +308,8 @@ async fn many_users(
             rmcp_default.push(common::rmcp_session(None, &url, &token).await);
         }
     }
-    let ours = connector(&url, users, version);
+    let (ours, ids) = common::connector(&url, users, 0, version);
+    let ids = Arc::new(ids);
     let (raws, rmcp_shared, rmcp_default) = (
         Arc::new(raws),
         Arc::new(rmcp_shared),
@@ -343,7 +317,7 @@ async fn many_users(
     );
     let clients: Vec<(&'static str, Call)> = vec![
         ("raw_reqwest", raw_call(raws.clone())),
-        ("connector", connector_call(ours.clone(), user_ids(users))),
+        ("connector", connector_call(ours.clone(), ids.clone())),
         ("rmcp_shared_pool", rmcp_call(rmcp_shared.clone())),
         ("rmcp_default", rmcp_call(rmcp_default.clone())),
     ];
@@ -371,8 +345,8 @@ async fn many_users(
     for raw in raws.iter() {
         raw.delete().await;
     }
-    for i in 0..users {
-        let _ = ours.disconnect(&UserId::from(format!("user-{i}"))).await;
+    for id in ids.iter() {
+        let _ = ours.disconnect(id).await;
     }
     for clients in [rmcp_shared, rmcp_default] {
         if let Ok(clients) = Arc::try_unwrap(clients) {
@@ -394,7 +368,7 @@ async fn shared_session(
     let token = common::token_of(0);
     let raw = Arc::new(Raw::session(http, &url, &token).await);
     let rmcp_client = Arc::new(common::rmcp_session(Some(http), &url, &token).await);
-    let ours = connector(&url, 1, ProtocolVersion::V2025_11_25);
+    let (ours, _) = common::connector(&url, 1, 0, ProtocolVersion::V2025_11_25);
     let alice = UserId::from("user-0");
     let session = ours.session(&alice).await.expect("session");
     let raw_one: Call = {

@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::{header, HeaderValue};
+use pagerduty_mcp_connect::{
+    AuthScheme, Connector, GenericServer, InMemoryCredentialStore, ProtocolPreference,
+    ProtocolVersion, UserId,
+};
 use rmcp::model::{
     CallToolRequestParams, ClientConfig as RmcpClientConfig, ProtocolVersion as RmcpVersion,
 };
@@ -49,6 +53,32 @@ pub fn auth_value(token: &str) -> HeaderValue {
     let mut value = HeaderValue::from_str(&format!("Token {token}")).expect("visible ASCII");
     value.set_sensitive(true);
     value
+}
+
+/// One [`Connector`] to the mock at `url` for `users` users, user `i` named `user-{i}` (with
+/// `width` digits, zero-padded) holding the bench token `token_of(i)`, speaking `version` only.
+pub fn connector(
+    url: &Url,
+    users: usize,
+    width: usize,
+    version: ProtocolVersion,
+) -> (Connector, Vec<UserId>) {
+    let store = InMemoryCredentialStore::new();
+    let ids: Vec<UserId> = (0..users)
+        .map(|i| UserId::from(format!("user-{i:0width$}")))
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        store.insert(id.clone(), token_of(i));
+    }
+    let server =
+        GenericServer::new("mock", url.as_str(), AuthScheme::token()).expect("loopback endpoint");
+    let connector = Connector::builder()
+        .server(server)
+        .credentials(store)
+        .configure_client(move |client| client.protocol(ProtocolPreference::Exact(version)))
+        .build()
+        .expect("connector");
+    (connector, ids)
 }
 
 // ---------------------------------------------------------------------------------------------
