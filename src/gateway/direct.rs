@@ -251,40 +251,34 @@ async fn plan<'a>(
 async fn answer(state: &Arc<GatewayState>, user: &UserId, call: DirectCall<'_>) -> Response {
     let DirectCall { id, params, era } = call;
     let handler = GatewayHandler::new(state.clone());
-    let mut agent = AgentRequest {
-        user: user.clone(),
-        elicitation: false,
-        sampling: false,
-        stateless_agent: false,
-        progress: None,
-        peer: None,
+    let (cancelled, elicitation, sampling, stateless_agent) = match &era {
+        Era::Session(_, guard) => (guard.token.clone(), false, false, false),
         // Going away is dropping this future; 2026-07-28 has no cancel notification.
-        cancelled: state.cancel.child_token(),
-    };
-    state.metrics.record_direct();
-    match era {
-        Era::Session(session, guard) => {
-            agent.cancelled = guard.token.clone();
-            let response = handler.forward_call_tool(agent, params).await;
-            if guard.token.is_cancelled() {
-                // The agent cancelled (or the gateway is shutting down): no response for a
-                // cancelled request, as rmcp does, only the end of an empty stream.
-                return empty_stream();
-            }
-            state.agent_sessions.touch(&session);
-            reply(response.map(ServerResult::from), id, false)
-        }
         Era::Stateless {
             elicitation,
             sampling,
-        } => {
-            agent.elicitation = elicitation;
-            agent.sampling = sampling;
-            agent.stateless_agent = true;
-            let response = handler.forward_call_tool(agent, params).await;
-            reply(response.map(ServerResult::from), id, true)
+        } => (state.cancel.child_token(), *elicitation, *sampling, true),
+    };
+    let agent = AgentRequest {
+        user: user.clone(),
+        elicitation,
+        sampling,
+        stateless_agent,
+        progress: None,
+        peer: None,
+        cancelled,
+    };
+    state.metrics.record_direct();
+    let response = handler.forward_call_tool(agent, params).await;
+    if let Era::Session(session, guard) = &era {
+        if guard.token.is_cancelled() {
+            // The agent cancelled (or the gateway is shutting down): no response for a
+            // cancelled request, as rmcp does, only the end of an empty stream.
+            return empty_stream();
         }
+        state.agent_sessions.touch(session);
     }
+    reply(response.map(ServerResult::from), id, stateless_agent)
 }
 
 /// A POST of JSON that accepts both JSON and SSE replies (what rmcp requires; it answers the
