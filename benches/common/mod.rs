@@ -317,17 +317,23 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// CPU time (user + system, all threads) this process has used so far, from `/proc/self/stat`
-/// (clock ticks of 10 ms); `None` off Linux.
-pub fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may hold spaces; the fields after its `)` are plain.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
+/// The CPU time (user + system) in a `/proc/.../stat` line, in clock ticks of 10 ms, and the
+/// command name it holds.
+fn stat_ticks(stat: &str) -> Option<(&str, u64)> {
+    // The command name (field 2, in parentheses) may hold spaces; the fields after it are plain.
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let mut fields = stat.get(close + 2..)?.split(' ');
     // utime and stime are fields 14 and 15, i.e. the 12th and 13th after the name.
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 10))
+    Some((&stat[open + 1..close], utime + stime))
+}
+
+/// CPU time (user + system, all threads) this process has used so far, from `/proc/self/stat`;
+/// `None` off Linux.
+pub fn process_cpu() -> Option<Duration> {
+    let (_, ticks) = stat_ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// CPU time (user + system) used so far by this process's live threads whose name starts with
@@ -338,16 +344,11 @@ pub fn threads_cpu(prefix: &str) -> Option<Duration> {
         let Ok(stat) = std::fs::read_to_string(task.ok()?.path().join("stat")) else {
             continue; // the thread ended meanwhile
         };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        if !stat[open + 1..close].starts_with(prefix) {
-            continue;
+        // A line not read as expected gives no figure rather than an undercount.
+        let (name, used) = stat_ticks(&stat)?;
+        if name.starts_with(prefix) {
+            ticks += used;
         }
-        let mut fields = stat[close + 2..].split(' ');
-        let utime: u64 = fields.nth(11)?.parse().ok()?;
-        let stime: u64 = fields.next()?.parse().ok()?;
-        ticks += utime + stime;
     }
     Some(Duration::from_millis(ticks * 10))
 }
