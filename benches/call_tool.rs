@@ -38,11 +38,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{header, HeaderValue};
-use pagerduty_mcp_connect::testing::{MockPagerDuty, ResponseMode};
 use pagerduty_mcp_connect::{
     AuthScheme, Connector, Credential, GenericServer, InMemoryCredentialStore, McpClient,
     ProtocolPreference, ProtocolVersion, Session, UserId,
 };
+use pagerduty_mcp_connect_mock::{MockPagerDuty, ResponseMode};
 use rmcp::model::{
     CallToolRequestParams, ClientConfig as RmcpClientConfig, ProtocolVersion as RmcpVersion,
 };

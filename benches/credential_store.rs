@@ -26,9 +26,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use pagerduty_mcp_connect::credential::{KeySource, SqlCredentialStore};
 use pagerduty_mcp_connect::secrecy::{ExposeSecret, SecretString};
 use pagerduty_mcp_connect::{CredentialProvider, InMemoryCredentialStore, UserId};
+use pagerduty_mcp_connect_store::{KeySource, SqlCredentialStore};
 use tokio::runtime::Runtime;
 
 const USERS: usize = 10_000;
@@ -61,7 +61,7 @@ struct Variant {
 }
 
 async fn sql_store(
-    builder: pagerduty_mcp_connect::credential::SqlCredentialStoreBuilder,
+    builder: pagerduty_mcp_connect_store::SqlCredentialStoreBuilder,
     key: &SecretString,
     cache: bool,
 ) -> SqlCredentialStore {
@@ -203,7 +203,7 @@ fn bench(c: &mut Criterion) {
     if let Some((store, server)) = cleanup {
         runtime.block_on(async {
             let pool = store.postgres_pool().expect("postgres").clone();
-            pagerduty_mcp_connect::credential::sqlx::query(
+            pagerduty_mcp_connect_store::sqlx::query(
                 "DELETE FROM pagerduty_mcp_credentials WHERE server = $1",
             )
             .bind(server)

@@ -32,12 +32,12 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::serve::ListenerExt;
-use pagerduty_mcp_connect::gateway::{Gateway, GatewayKeys};
-use pagerduty_mcp_connect::testing::{MockPagerDuty, MockUser};
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, GenericServer, InMemoryCredentialStore, McpClient, PagerDuty,
     ProtocolPreference, ProtocolVersion, Session,
 };
+use pagerduty_mcp_connect_gateway::{Gateway, GatewayKeys};
+use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use serde_json::json;
 
 const USERS: usize = 512;
@@ -206,10 +206,10 @@ fn main() {
             tokens.insert(key_of(i), token_of(i));
         }
         let build = |direct_path: bool| {
-            Gateway::builder()
+            let connector = pagerduty_mcp_connect::Connector::builder()
                 .server(PagerDuty::builder().endpoint(mock.url().as_str()).build().unwrap())
-                .credentials(credentials.clone())
-                .keys(keys.clone())
+                .credentials(credentials.clone());
+            Gateway::builder(connector, keys.clone())
                 .direct_path(direct_path)
                 .build()
                 .unwrap()

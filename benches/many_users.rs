@@ -39,8 +39,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Percentiles, Raw, RmcpClient};
-use pagerduty_mcp_connect::testing::{MockPagerDuty, ResponseMode};
 use pagerduty_mcp_connect::{Connector, ProtocolVersion, UserId};
+use pagerduty_mcp_connect_mock::{MockPagerDuty, ResponseMode};
 use serde_json::Value;
 
 type Call = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;

@@ -22,11 +22,11 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use common::Raw;
-use pagerduty_mcp_connect::testing::{Eras, MockPagerDuty, ResponseMode};
 use pagerduty_mcp_connect::{
     AuthScheme, Connector, GenericServer, InMemoryCredentialStore, McpClientBuilder,
     ProtocolPreference, ProtocolVersion, UserId,
 };
+use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, ResponseMode};
 use serde_json::Value;
 use url::Url;
 

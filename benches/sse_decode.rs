@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-use pagerduty_mcp_connect::testing::SseDecoder;
+use pagerduty_mcp_connect::client::SseDecoder;
 
 const CHUNK: usize = 16 * 1024;
 

@@ -13,8 +13,8 @@ mod incident_table;
 
 use std::process::ExitCode;
 
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{Credential, EnvCredential, McpClient, PagerDuty, Region};
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
 #[tokio::main]

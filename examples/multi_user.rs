@@ -5,10 +5,10 @@
 //! cargo run --example multi_user
 //! ```
 
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{
     Connector, Error, InMemoryCredentialStore, PagerDuty, Policy, Region, UserId,
 };
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
 #[tokio::main]

@@ -14,11 +14,11 @@ mod incident_table;
 
 use std::process::ExitCode;
 
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{
     AuthScheme, Connector, CredentialProvider, EnvCredential, InMemoryCredentialStore, PagerDuty,
     Region, RemoteMcpServer, SharedCredentialProvider, UserId,
 };
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
 #[tokio::main]

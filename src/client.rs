@@ -15,6 +15,7 @@ mod protocol;
 mod server_request;
 mod session;
 pub(crate) mod sse;
+mod sse_decoder;
 mod tool_routing;
 mod transport;
 
@@ -24,3 +25,5 @@ pub use progress::Progress;
 pub use protocol::{ProtocolPreference, ProtocolVersion};
 pub use server_request::{CallContext, ServerRequest, ServerRequestKind};
 pub use session::{NotificationStream, RequestOptions, Session};
+#[doc(hidden)]
+pub use sse_decoder::SseDecoder;

@@ -1,8 +1,8 @@
-//! `Connector`: the façade a gateway embeds to serve many users against one remote MCP server,
-//! each with their own credential, over one connection pool.
+//! `Connector`: the façade a gateway embeds to serve many users, each with their own credential
+//! and routed to their own server, over one connection pool.
 
 mod policy;
-mod regional;
+mod routes;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,23 +14,33 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::client::model::{CallToolResult, Tool};
+use crate::client::model::{
+    CompleteResult, CompletionTarget, GetPromptResult, Prompt, ReadResourceResult, Resource,
+    ResourceTemplate,
+};
 use crate::client::{
     McpClient, McpClientBuilder, RequestOptions, ServerRequestHandler, ServerRequestKind, Session,
 };
 use crate::credential::{
-    Credential, CredentialError, CredentialProvider, SharedCredentialProvider, UserId,
+    Credential, CredentialError, CredentialProvider, Route, SharedCredentialProvider, UserId,
 };
 use crate::error::{Error, Result};
 use crate::redaction::Redactor;
 use crate::server::{ConnectionType, RemoteMcpServer};
 
 pub use policy::{Policy, PolicyDenial, PolicyRule};
-pub use regional::{RegionalConnector, RegionalConnectorBuilder};
+pub use routes::ServerRoutes;
 
 /// How long a credential provider may take by default.
 const DEFAULT_CREDENTIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Many users, one remote MCP server, one connection pool.
+/// Many users, each on their own server, one connection pool.
+///
+/// Each user goes to one server: the [`server`](ConnectorBuilder::server) for a credential that
+/// names no [`Route`], the server of the credential's route otherwise
+/// ([`ConnectorBuilder::route`], [`ServerRoutes`]; the PagerDuty preset's regions are
+/// `PagerDuty::routes()`). A credential whose route has no server is an error, never sent
+/// elsewhere. All servers share one connection pool and one client configuration.
 ///
 /// Each user's session is opened lazily with the credential the [`CredentialProvider`] returns
 /// for them, reused while it works, evicted after an idle time, and re-opened when the server
@@ -74,7 +84,7 @@ pub struct Connector {
 }
 
 struct ConnectorInner {
-    client: McpClient,
+    clients: Clients,
     credentials: SharedCredentialProvider,
     /// Swapped whole by [`Connector::set_policy`]; each call reads it once.
     policy: RwLock<Arc<Policy>>,
@@ -109,12 +119,14 @@ impl UserSlot {
         self.current.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The open session, if it is still usable with `credential`.
-    fn usable(&self, credential: &Credential) -> Option<Session> {
+    /// The open session, if it is still usable with `credential` on client `client`.
+    fn usable(&self, credential: &Credential, client: usize) -> Option<Session> {
         self.lock()
             .as_ref()
             .filter(|open| {
-                !open.session.is_closed() && open.session.credential().same_secret(credential)
+                open.client == client
+                    && !open.session.is_closed()
+                    && open.session.credential().same_secret(credential)
             })
             .map(|open| open.session.clone())
     }
@@ -127,13 +139,67 @@ fn clock(epoch: Instant) -> u64 {
 
 struct OpenSession {
     session: Session,
+    /// Which of the connector's clients opened it ([`Clients::for_credential`]).
+    client: usize,
     tools: Option<Arc<Vec<Tool>>>,
+}
+
+/// The connector's clients: one per server, all on one connection pool. Index 0 is the default
+/// server's (if any), then the routes' in order.
+struct Clients {
+    default: Option<McpClient>,
+    routes: Vec<(Route, McpClient)>,
+}
+
+impl Clients {
+    /// The client for `credential` and its index.
+    fn for_credential(
+        &self,
+        user: &UserId,
+        credential: &Credential,
+    ) -> Result<(usize, &McpClient)> {
+        match credential.route() {
+            None => self.default.as_ref().map(|client| (0, client)).ok_or_else(|| {
+                Error::config(format!(
+                    "the credential of user {user} names no route and this connector has no default server: store the credential with its route, or set ConnectorBuilder::server"
+                ))
+            }),
+            Some(route) => self
+                .routes
+                .iter()
+                .position(|(r, _)| r == route)
+                .map(|i| (i + 1, &self.routes[i].1))
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "the credential of user {user} belongs to route {route}, which this connector has no server for"
+                    ))
+                }),
+        }
+    }
+
+    /// The default server's client, else the first route's.
+    fn first(&self) -> &McpClient {
+        match &self.default {
+            Some(client) => client,
+            None => &self.routes[0].1,
+        }
+    }
 }
 
 impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connector")
-            .field("server", &self.inner.client.server().name())
+            .field("server", &self.client().server().name())
+            .field(
+                "routes",
+                &self
+                    .inner
+                    .clients
+                    .routes
+                    .iter()
+                    .map(|(r, _)| r)
+                    .collect::<Vec<_>>(),
+            )
             .field("policy", &*self.policy())
             .field("idle_timeout", &self.inner.idle_timeout)
             .field("users", &self.read_users().len())
@@ -142,15 +208,32 @@ impl fmt::Debug for Connector {
 }
 
 impl Connector {
-    /// A builder; `server` is required, and `credentials` unless the server needs no credential
-    /// ([`ConnectionType::NoCredential`](crate::ConnectionType::NoCredential)).
+    /// A builder; a `server` or a `route` is required, and `credentials` unless the server needs
+    /// no credential ([`ConnectionType::NoCredential`](crate::ConnectionType::NoCredential)).
     pub fn builder() -> ConnectorBuilder {
         ConnectorBuilder::default()
     }
 
-    /// The client (and its connection pool) all users share.
+    /// The client of the default server (of the first route when there is none); every client
+    /// of the connector shares its connection pool.
     pub fn client(&self) -> &McpClient {
-        &self.inner.client
+        self.inner.clients.first()
+    }
+
+    /// The client of `route`'s server, if the connector has one.
+    pub fn route_client(&self, route: &Route) -> Option<&McpClient> {
+        self.inner
+            .clients
+            .routes
+            .iter()
+            .find(|(r, _)| r == route)
+            .map(|(_, client)| client)
+    }
+
+    /// How a user obtains a credential for the connector's (default) server, as the server says
+    /// ([`RemoteMcpServer::credential_help`]).
+    pub fn credential_help(&self) -> &str {
+        self.client().server().credential_help()
     }
 
     /// The policy in force (a snapshot: a later [`set_policy`](Self::set_policy) does not change
@@ -257,26 +340,181 @@ impl Connector {
     ) -> Result<CallToolResult> {
         let policy = self.policy();
         // Lists first: they need no round trip.
+        self.check_tool(&policy, user, name).await?;
+        let (session, credential) = self.session_and_credential(&policy, user).await?;
+        let result = session.call_tool_with(name, arguments, options).await;
+        self.after_call(user, &session, &credential, result).await
+    }
+
+    /// Sends `method` with `params` for `user` and returns the raw `result`: the way for every
+    /// request the connector does not model (logging, subscriptions, a newer method …), with
+    /// the same handling as its own calls: the policy (its user rules, and its tool rules for
+    /// a `tools/call`), a 401 invalidating the credential, redaction, and the `mcp_call` span.
+    pub async fn request_with<'a>(
+        &'a self,
+        user: &'a UserId,
+        method: &str,
+        params: Value,
+        options: RequestOptions,
+    ) -> Result<Value> {
+        let tool = (method == "tools/call")
+            .then(|| params.get("name").and_then(Value::as_str).unwrap_or(""))
+            .map(str::to_owned);
+        let check = |policy: Arc<Policy>, connector: &'a Connector| {
+            let name = tool.clone();
+            async move {
+                if let Some(name) = name {
+                    connector.check_tool(&policy, user, &name).await?;
+                }
+                Ok(params)
+            }
+        };
+        self.run(
+            user,
+            method,
+            tool.as_deref(),
+            check,
+            |session, params| async move { session.request_with(method, params, options).await },
+        )
+        .await
+    }
+
+    /// The resources of `user`'s server.
+    pub async fn list_resources(&self, user: &UserId) -> Result<Vec<Resource>> {
+        self.simple(user, "resources/list", |session| async move {
+            session.list_resources().await
+        })
+        .await
+    }
+
+    /// The resource templates of `user`'s server.
+    pub async fn list_resource_templates(&self, user: &UserId) -> Result<Vec<ResourceTemplate>> {
+        self.simple(user, "resources/templates/list", |session| async move {
+            session.list_resource_templates().await
+        })
+        .await
+    }
+
+    /// Reads the resource at `uri` for `user`.
+    pub async fn read_resource(&self, user: &UserId, uri: &str) -> Result<ReadResourceResult> {
+        self.simple(user, "resources/read", |session| async move {
+            session.read_resource(uri).await
+        })
+        .await
+    }
+
+    /// The prompts of `user`'s server.
+    pub async fn list_prompts(&self, user: &UserId) -> Result<Vec<Prompt>> {
+        self.simple(user, "prompts/list", |session| async move {
+            session.list_prompts().await
+        })
+        .await
+    }
+
+    /// Gets prompt `name` filled with `arguments` for `user`.
+    pub async fn get_prompt(
+        &self,
+        user: &UserId,
+        name: &str,
+        arguments: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<GetPromptResult> {
+        let arguments: Vec<(String, String)> = arguments.into_iter().collect();
+        self.simple(user, "prompts/get", |session| async move {
+            session.get_prompt(name, arguments).await
+        })
+        .await
+    }
+
+    /// Asks `user`'s server to complete the value of `argument` of a prompt or resource
+    /// template.
+    pub async fn complete(
+        &self,
+        user: &UserId,
+        target: &CompletionTarget,
+        argument: &str,
+        value: &str,
+    ) -> Result<CompleteResult> {
+        self.simple(user, "completion/complete", |session| async move {
+            session.complete(target, argument, value).await
+        })
+        .await
+    }
+
+    /// The policy's tool rules for tool `name`.
+    async fn check_tool(&self, policy: &Policy, user: &UserId, name: &str) -> Result<()> {
         if !policy.needs_annotations(user) {
             policy.check_tool(user, name, None)?;
         } else {
-            let tools = self.tools_of(&policy, user, false).await?;
+            let tools = self.tools_of(policy, user, false).await?;
             let tool = tools.iter().find(|t| t.name == name);
             policy.check_tool(user, name, tool)?;
         }
-        let (session, credential) = self.session_and_credential(&policy, user).await?;
-        let result = session.call_tool_with(name, arguments, options).await;
-        self.after_call(user, &credential, result).await
+        Ok(())
     }
 
-    /// The user's session, for everything the connector does not wrap (resources, prompts,
-    /// raw requests).
+    /// [`Connector::run`] for an operation with no tool rules.
+    async fn simple<T, F, Fut>(&self, user: &UserId, operation: &str, send: F) -> Result<T>
+    where
+        F: FnOnce(Session) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        self.run(
+            user,
+            operation,
+            None,
+            |_, _| async { Ok(()) },
+            |session, ()| send(session),
+        )
+        .await
+    }
+
+    /// One request of `user` through the connector's path: the span, the policy (`check`, which
+    /// may prepare the request), the user's session, and the bookkeeping after the reply.
+    async fn run<'a, P, T, C, CFut, F, Fut>(
+        &'a self,
+        user: &'a UserId,
+        operation: &str,
+        tool: Option<&str>,
+        check: C,
+        send: F,
+    ) -> Result<T>
+    where
+        C: FnOnce(Arc<Policy>, &'a Connector) -> CFut,
+        CFut: std::future::Future<Output = Result<P>>,
+        F: FnOnce(Session, P) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let span = tracing::info_span!(
+            "mcp_call",
+            user = %user,
+            operation,
+            tool = tool.unwrap_or(""),
+            outcome = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = async {
+            let policy = self.policy();
+            let prepared = check(policy.clone(), self).await?;
+            let (session, credential) = self.session_and_credential(&policy, user).await?;
+            let result = send(session.clone(), prepared).await;
+            self.after_call(user, &session, &credential, result).await
+        }
+        .instrument(span.clone())
+        .await;
+        record(&span, started, &result);
+        result
+    }
+
+    /// The user's session, for what needs the session itself (its notifications, its protocol
+    /// version). Send requests through the connector's own methods
+    /// ([`request_with`](Self::request_with) for any method) rather than through the session.
     ///
     /// The policy's **user** rules apply: a user the policy refuses gets
     /// [`Error::PolicyDenied`] and no session. Its **tool** rules (allow/deny lists, read-only
     /// mode) cannot apply to what you send through the session yourself (a raw `tools/call`
-    /// included): call tools through [`call_tool`](Self::call_tool) to have them enforced. A 401
-    /// seen through the session is not reported to the credential provider either.
+    /// included), and a 401 seen through the session is not reported to the credential
+    /// provider.
     pub async fn session(&self, user: &UserId) -> Result<Session> {
         let policy = self.policy();
         self.session_and_credential(&policy, user)
@@ -336,7 +574,7 @@ impl Connector {
             }
         }
         let tools = self
-            .after_call(user, &credential, session.list_tools().await)
+            .after_call(user, &session, &credential, session.list_tools().await)
             .await?;
         let tools = Arc::new(tools);
         let slot = self.slot(user);
@@ -371,17 +609,18 @@ impl Connector {
                 return Err(err);
             }
         };
+        let (index, client) = self.inner.clients.for_credential(user, &credential)?;
         self.warn_if_old(user, &credential);
         self.start_sweeper();
         let slot = self.slot(user);
         slot.last_used
             .store(clock(self.inner.epoch), Ordering::Relaxed);
-        if let Some(session) = slot.usable(&credential) {
+        if let Some(session) = slot.usable(&credential, index) {
             return Ok((session, credential));
         }
         let opening = slot.opening.lock().await;
         // Another call of this user may have opened it meanwhile.
-        if let Some(session) = slot.usable(&credential) {
+        if let Some(session) = slot.usable(&credential, index) {
             return Ok((session, credential));
         }
         if slot.lock().take().is_some() {
@@ -389,20 +628,18 @@ impl Connector {
             // calls finish.
             tracing::debug!(user = %user, "credential changed; opening a new session");
         }
-        let session = match self
-            .inner
-            .client
-            .connect_as(&credential, Some(user.clone()))
-            .await
-        {
+        let session = match client.connect_as(&credential, Some(user.clone())).await {
             Ok(session) => session,
             Err(err) => {
                 drop(opening);
-                return Err(self.on_error(user, &credential, err).await);
+                return Err(self
+                    .on_error(user, client.server().auth_scheme(), &credential, err)
+                    .await);
             }
         };
         *slot.lock() = Some(OpenSession {
             session: session.clone(),
+            client: index,
             tools: None,
         });
         Ok((session, credential))
@@ -430,7 +667,7 @@ impl Connector {
         match err {
             CredentialError::Rejected { .. } => Error::Unauthorized {
                 message: err.to_string(),
-                help: self.inner.client.server().credential_help().to_owned(),
+                help: self.credential_help().to_owned(),
             },
             err => Error::Credential(err),
         }
@@ -439,22 +676,28 @@ impl Connector {
     async fn after_call<T>(
         &self,
         user: &UserId,
+        session: &Session,
         credential: &Credential,
         result: Result<T>,
     ) -> Result<T> {
         match result {
             Ok(value) => Ok(value),
-            Err(err) => Err(self.on_error(user, credential, err).await),
+            Err(err) => Err(self
+                .on_error(user, session.auth_scheme(), credential, err)
+                .await),
         }
     }
 
     /// Credential and session bookkeeping after an error; the error is redacted for the user's
     /// credential (a second net: the client redacts at each request's boundary already).
-    async fn on_error(&self, user: &UserId, credential: &Credential, err: Error) -> Error {
-        let err = err.redact(&Redactor::for_credential(
-            credential.secret(),
-            self.inner.client.server().auth_scheme(),
-        ));
+    async fn on_error(
+        &self,
+        user: &UserId,
+        scheme: &crate::auth::AuthScheme,
+        credential: &Credential,
+        err: Error,
+    ) -> Error {
+        let err = err.redact(&Redactor::for_credential(credential.secret(), scheme));
         match &err {
             Error::Unauthorized { .. } => {
                 tracing::warn!(user = %user, "the server rejected the user's credential; invalidating it");
@@ -622,7 +865,7 @@ fn is_users_own(err: &Error) -> bool {
 #[must_use]
 #[derive(Default)]
 pub struct ConnectorBuilder {
-    server: Option<Arc<dyn RemoteMcpServer>>,
+    routes: ServerRoutes,
     client: Option<Box<dyn FnOnce(McpClientBuilder) -> McpClientBuilder + Send>>,
     credentials: Option<SharedCredentialProvider>,
     policy: Policy,
@@ -635,16 +878,33 @@ pub struct ConnectorBuilder {
 impl fmt::Debug for ConnectorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectorBuilder")
-            .field("server", &self.server.as_ref().map(|s| s.name().to_owned()))
+            .field("servers", &self.routes)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
 
 impl ConnectorBuilder {
-    /// The remote server (required).
+    /// The server of credentials that name no route (the one server, for most connectors).
     pub fn server(mut self, server: impl RemoteMcpServer + 'static) -> Self {
-        self.server = Some(Arc::new(server));
+        self.routes.default = Some(Arc::new(server));
+        self
+    }
+
+    /// The server of credentials whose [route](Credential::route) is `route`.
+    pub fn route(
+        mut self,
+        route: impl Into<Route>,
+        server: impl RemoteMcpServer + 'static,
+    ) -> Self {
+        self.routes.insert(route.into(), Arc::new(server));
+        self
+    }
+
+    /// Every server of `routes` (added to those set before; a route set twice keeps the last
+    /// server), for example a preset's table.
+    pub fn routes(mut self, routes: ServerRoutes) -> Self {
+        self.routes.merge(routes);
         self
     }
 
@@ -655,7 +915,8 @@ impl ConnectorBuilder {
         self
     }
 
-    /// Adjusts the shared [`McpClient`] (timeouts, limits, protocol preference).
+    /// Adjusts the shared [`McpClient`] configuration (timeouts, limits, protocol preference):
+    /// it applies to the client of every server.
     pub fn configure_client(
         mut self,
         configure: impl FnOnce(McpClientBuilder) -> McpClientBuilder + Send + 'static,
@@ -732,12 +993,22 @@ impl ConnectorBuilder {
 
     /// Checks and builds.
     pub fn build(self) -> Result<Connector> {
-        let server = self
-            .server
-            .ok_or_else(|| Error::config("Connector::builder() needs .server(…)"))?;
+        let ServerRoutes { default, routes } = self.routes;
+        let Some(first) = default
+            .clone()
+            .or_else(|| routes.first().map(|(_, s)| s.clone()))
+        else {
+            return Err(Error::config(
+                "Connector::builder() needs .server(…) or .route(…)",
+            ));
+        };
+        let needs_no_credential = default
+            .iter()
+            .chain(routes.iter().map(|(_, s)| s))
+            .all(|server| server.connection_type() == ConnectionType::NoCredential);
         let credentials = match self.credentials {
             Some(credentials) => credentials,
-            None if server.connection_type() == ConnectionType::NoCredential => {
+            None if needs_no_credential => {
                 // Never revoked: a 401 from such a server is reported, not remembered.
                 SharedCredentialProvider::new(crate::credential::credential_fn(
                     |_user: UserId| async { Ok(Credential::none()) },
@@ -745,16 +1016,34 @@ impl ConnectorBuilder {
             }
             None => return Err(Error::config("Connector::builder() needs .credentials(…)")),
         };
-        let mut client = McpClient::builder_shared(server);
+        let mut builder = McpClient::builder_shared(first);
         if let Some(configure) = self.client {
-            client = configure(client);
+            builder = configure(builder);
         }
         for (kind, capability, handler) in self.handlers {
-            client = client.add_handler(kind, capability, handler);
+            builder = builder.add_handler(kind, capability, handler);
         }
+        // One pool for every server: the first client's.
+        let mut http: Option<reqwest::Client> = None;
+        let mut build = |server: Arc<dyn RemoteMcpServer>| -> Result<McpClient> {
+            let mut client = builder.clone().with_server(server);
+            if let Some(http) = &http {
+                client = client.http_client(http.clone());
+            }
+            let client = client.build()?;
+            http.get_or_insert_with(|| client.http().clone());
+            Ok(client)
+        };
+        let clients = Clients {
+            default: default.map(&mut build).transpose()?,
+            routes: routes
+                .into_iter()
+                .map(|(route, server)| Ok((route, build(server)?)))
+                .collect::<Result<_>>()?,
+        };
         Ok(Connector {
             inner: Arc::new(ConnectorInner {
-                client: client.build()?,
+                clients,
                 credentials,
                 policy: RwLock::new(Arc::new(self.policy)),
                 idle_timeout: self.idle_timeout.unwrap_or(Duration::from_secs(15 * 60)),

@@ -16,8 +16,7 @@ mod chain;
 mod environment;
 mod function;
 mod memory_store;
-#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
-mod sql_store;
+mod route;
 mod static_credential;
 
 pub use cache::CachedCredentials;
@@ -25,16 +24,8 @@ pub use chain::CredentialChain;
 pub use environment::EnvCredential;
 pub use function::{credential_fn, FnCredentialProvider};
 pub use memory_store::InMemoryCredentialStore;
-#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
-pub use sql_store::sqlx;
-#[cfg(any(feature = "store-sqlite", feature = "store-postgres"))]
-pub use sql_store::{
-    CredentialRecord, KeySource, Revocation, RevokedBy, SqlCredentialStore,
-    SqlCredentialStoreBuilder, StoreError, Verification,
-};
+pub use route::Route;
 pub use static_credential::StaticCredential;
-
-use crate::region::Region;
 
 /// The identity of one user of the gateway (for example an email address or an SSO subject).
 ///
@@ -101,7 +92,7 @@ pub struct Credential {
     secret: Arc<SecretString>,
     created_at: Option<SystemTime>,
     expires_at: Option<SystemTime>,
-    region: Option<Region>,
+    route: Option<Route>,
 }
 
 impl Credential {
@@ -112,7 +103,7 @@ impl Credential {
             secret: Arc::new(token.into()),
             created_at: None,
             expires_at: None,
-            region: None,
+            route: None,
         }
     }
 
@@ -137,18 +128,25 @@ impl Credential {
         self
     }
 
-    /// Records the PagerDuty service region the token belongs to (as the token check found it).
-    /// A [`RegionalConnector`](crate::RegionalConnector) connects the user to that region's
-    /// hosted MCP server.
+    /// Records which of a connector's servers the token belongs to (for example the service
+    /// region its account lives in, as a token check found it): a [`Connector`](crate::Connector)
+    /// with [routes](crate::ConnectorBuilder::route) sends it to that server only.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::Credential;
+    ///
+    /// let credential = Credential::new("u+token").with_route("eu");
+    /// assert_eq!(credential.route().map(|route| route.as_str()), Some("eu"));
+    /// ```
     #[must_use]
-    pub fn with_region(mut self, region: Region) -> Self {
-        self.region = Some(region);
+    pub fn with_route(mut self, route: impl Into<Route>) -> Self {
+        self.route = Some(route.into());
         self
     }
 
-    /// The PagerDuty service region the token belongs to, if known.
-    pub fn region(&self) -> Option<Region> {
-        self.region
+    /// The server the token belongs to, if recorded.
+    pub fn route(&self) -> Option<&Route> {
+        self.route.as_ref()
     }
 
     /// The secret token.
@@ -195,7 +193,7 @@ impl fmt::Debug for Credential {
             .field("secret", &"** redacted **")
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
-            .field("region", &self.region)
+            .field("route", &self.route)
             .finish()
     }
 }

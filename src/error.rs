@@ -524,11 +524,8 @@ impl Error {
         Error::SessionExpired { may_have_run }
     }
 
-    pub(crate) fn server(
-        code: i64,
-        message: impl Into<String>,
-        data: Option<serde_json::Value>,
-    ) -> Self {
+    /// A JSON-RPC error answered by the server (for code that maps errors, and its tests).
+    pub fn server(code: i64, message: impl Into<String>, data: Option<serde_json::Value>) -> Self {
         Error::Server {
             code,
             message: message.into(),
@@ -542,10 +539,18 @@ impl Error {
         }
     }
 
-    pub(crate) fn unauthorized(message: impl Into<String>, help: impl Into<String>) -> Self {
+    /// The server rejected the credential (HTTP 401); `help` says how to get a working one.
+    pub fn unauthorized(message: impl Into<String>, help: impl Into<String>) -> Self {
         Error::Unauthorized {
             message: message.into(),
             help: help.into(),
+        }
+    }
+
+    /// A policy refused the request before anything was sent.
+    pub fn policy_denied(reason: impl Into<String>) -> Self {
+        Error::PolicyDenied {
+            reason: reason.into(),
         }
     }
 

@@ -35,13 +35,13 @@
 //!
 //! A [`Connector`] serves many users over one connection pool: one session per user, opened
 //! lazily with that user's credential, filtered by a [`Policy`]. Here against the embedded mock
-//! server (feature `testing`); in production the server is `PagerDuty::new(region)`.
+//! server (the `pagerduty-mcp-connect-mock` crate, a dev-dependency); in production the server
+//! is `PagerDuty::new(region)`.
 //!
 //! ```
-//! # #[cfg(feature = "testing")]
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), pagerduty_mcp_connect::Error> {
-//! use pagerduty_mcp_connect::testing::MockPagerDuty;
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use pagerduty_mcp_connect_mock::MockPagerDuty;
 //! use pagerduty_mcp_connect::{Connector, Error, InMemoryCredentialStore, PagerDuty, Policy, UserId};
 //! use serde_json::json;
 //!
@@ -67,8 +67,6 @@
 //! assert!(matches!(denied, Err(Error::PolicyDenied { .. })));
 //! # Ok(())
 //! # }
-//! # #[cfg(not(feature = "testing"))]
-//! # fn main() {}
 //! ```
 //!
 //! ## Implementing a credential provider
@@ -98,7 +96,6 @@
 //! | `rustls` | yes | TLS through rustls with the aws-lc-rs crypto provider (needs a C compiler and cmake to build) |
 //! | `rustls-ring` | no | TLS through rustls with the ring crypto provider (installed as the process default unless the application installed one) |
 //! | `native-tls` | no | TLS through the platform's library (OpenSSL on Linux) |
-//! | `testing` | no | [`testing::MockPagerDuty`], the embedded mock server, for your own tests |
 //!
 //! With `default-features = false` pick one TLS feature; without any, only `http://` to loopback
 //! works.
@@ -128,27 +125,14 @@
 //!   follows the MCP specification and PagerDuty; such changes are listed in `CHANGELOG.md`.
 //! - The minimum supported Rust version (`rust-version` in `Cargo.toml`, 1.88) is raised only in
 //!   a minor release, and CI checks it is not below what the locked dependencies need.
-//! - The [`testing`] module is for tests: its fault-injection knobs may change in minor releases.
 //!
 //! ## Modules
 //!
 //! - [`client`]: [`McpClient`] and [`Session`], the MCP client over Streamable HTTP in both
 //!   protocol eras, and the typed [`client::model`].
 //! - [`credential`]: [`UserId`], [`Credential`], [`CredentialProvider`] and the ready providers.
-//! - [`testing`] (feature `testing`): the embedded mock PagerDuty MCP server.
 //! - At the top level: [`Region`], [`AuthScheme`], [`PagerDuty`], [`GenericServer`],
 //!   [`Connector`], [`Policy`], [`TokenVerifier`], [`ToolCatalogue`] and [`Error`].
-// Without the `testing` feature the module is not built: its links above point at docs.rs (the
-// empty fragment ends the list above, so that the definitions are read as such).
-#![cfg_attr(not(feature = "testing"), doc = "")]
-#![cfg_attr(
-    not(feature = "testing"),
-    doc = "[`testing`]: https://docs.rs/pagerduty-mcp-connect/latest/pagerduty_mcp_connect/testing/index.html"
-)]
-#![cfg_attr(
-    not(feature = "testing"),
-    doc = "[`testing::MockPagerDuty`]: https://docs.rs/pagerduty-mcp-connect/latest/pagerduty_mcp_connect/testing/struct.MockPagerDuty.html"
-)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -159,17 +143,12 @@ pub mod client;
 mod connector;
 pub mod credential;
 mod error;
-#[cfg(feature = "gateway")]
-pub mod gateway;
 mod http_error;
 mod pagerduty;
 mod redaction;
 mod redirect_policy;
-mod region;
 mod retry_after;
 mod server;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod time_limit;
 mod tls;
 
@@ -184,19 +163,17 @@ pub use client::{
     McpClientBuilder, NotificationStream, Progress, ProtocolPreference, ProtocolVersion,
     RequestOptions, ServerRequest, ServerRequestHandler, ServerRequestKind, Session,
 };
-pub use connector::{Connector, ConnectorBuilder, Policy, PolicyDenial, PolicyRule};
-pub use connector::{RegionalConnector, RegionalConnectorBuilder};
+pub use connector::{Connector, ConnectorBuilder, Policy, PolicyDenial, PolicyRule, ServerRoutes};
 pub use credential::{
     credential_fn, CachedCredentials, Credential, CredentialChain, CredentialError,
-    CredentialProvider, EnvCredential, InMemoryCredentialStore, SharedCredentialProvider,
+    CredentialProvider, EnvCredential, InMemoryCredentialStore, Route, SharedCredentialProvider,
     StaticCredential, UserId,
 };
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use pagerduty::{
     AreaSummary, CatalogueSummary, PagerDuty, PagerDutyArea, PagerDutyBuilder, PagerDutyUser,
-    TokenVerifier, ToolAccess, ToolCatalogue, ToolSummary, CREDENTIAL_HELP,
+    Region, TokenVerifier, ToolAccess, ToolCatalogue, ToolSummary, UnknownRegion, CREDENTIAL_HELP,
 };
-pub use region::{Region, UnknownRegion};
 pub use server::{ConnectionType, GenericServer, RemoteMcpServer};
 
 pub use async_trait::async_trait;

@@ -3,8 +3,8 @@
 use url::Url;
 
 use crate::auth::AuthScheme;
+use crate::connector::ServerRoutes;
 use crate::error::{Error, Result};
-use crate::region::Region;
 use crate::server::{check_endpoint, parse_endpoint, ConnectionType, RemoteMcpServer};
 
 /// How a PagerDuty user obtains a User API Token; shown in [`Error::Unauthorized`].
@@ -49,6 +49,34 @@ impl PagerDuty {
             api_url: region.api_url(),
             auth_scheme: AuthScheme::token(),
         }
+    }
+
+    /// The hosted MCP server of every region, each under its region's route (`us`, `eu`), for a
+    /// [`Connector`](crate::Connector) whose users live in several regions: each user goes to
+    /// the server of the region their credential was recorded in
+    /// ([`Credential::with_route`](crate::Credential::with_route) with a [`Region`]; a
+    /// credential store's token check records it).
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{Connector, Credential, InMemoryCredentialStore, PagerDuty, Region};
+    ///
+    /// let store = InMemoryCredentialStore::new();
+    /// store.insert_credential("ada@example.com", Credential::new("u+ada-token").with_route(Region::Us));
+    /// store.insert_credential("grace@example.eu", Credential::new("u+grace-token").with_route(Region::Eu));
+    /// let connector = Connector::builder().routes(PagerDuty::routes()).credentials(store).build()?;
+    /// let eu = connector.route_client(&Region::Eu.into()).unwrap();
+    /// assert_eq!(eu.server().endpoint().as_str(), "https://mcp.eu.pagerduty.com/mcp");
+    /// # Ok::<(), pagerduty_mcp_connect::Error>(())
+    /// ```
+    ///
+    /// A credential with no region has no server here: add
+    /// `.default_server(PagerDuty::new(region))` to send those to one region.
+    pub fn routes() -> ServerRoutes {
+        Region::ALL
+            .iter()
+            .fold(ServerRoutes::new(), |routes, &region| {
+                routes.route(region, PagerDuty::new(region))
+            })
     }
 
     /// A builder to override the endpoint, the REST API URL or the auth scheme.
@@ -179,12 +207,14 @@ impl PagerDutyBuilder {
 }
 
 mod catalogue;
+mod region;
 mod token_check;
 mod user;
 
 pub use catalogue::{
     AreaSummary, CatalogueSummary, PagerDutyArea, ToolAccess, ToolCatalogue, ToolSummary,
 };
+pub use region::{Region, UnknownRegion};
 pub use token_check::TokenVerifier;
 pub use user::PagerDutyUser;
 

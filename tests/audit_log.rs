@@ -10,10 +10,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use pagerduty_mcp_connect::testing::{MockPagerDuty, MockUser};
 use pagerduty_mcp_connect::{
     Connector, Credential, Error, InMemoryCredentialStore, PagerDuty, Policy, UserId,
 };
+use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use serde_json::json;
 
 #[derive(Clone, Default)]

@@ -1,8 +1,8 @@
 //! What a gateway's policy allows: who may connect, read-only mode from annotations, tool
 //! allow/deny lists. A denied call never reaches the server.
 
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{Connector, Error, InMemoryCredentialStore, PagerDuty, Policy, UserId};
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
 fn setup(mock: &MockPagerDuty, policy: Policy) -> Connector {

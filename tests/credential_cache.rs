@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{
     credential_fn, CachedCredentials, Connector, Credential, CredentialError, CredentialProvider,
     Error, PagerDuty, UserId,
 };
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 use secrecy::ExposeSecret;
 
 /// A store that takes `delay` per lookup, counting lookups per user; tokens are `u+<user>-<n>`.

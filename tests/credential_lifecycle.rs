@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{
     Connector, Credential, CredentialError, CredentialProvider, Error, InMemoryCredentialStore,
     PagerDuty, UserId, CREDENTIAL_HELP,
 };
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
 /// Counts calls and invalidations on top of a store.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{
     Connector, Credential, CredentialError, CredentialProvider, Error, ErrorKind, PagerDuty, UserId,
 };
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
 /// Answers for `alice` at once; for anyone else never.

@@ -2,10 +2,10 @@
 //! 2026-07-28 protocol (reused only as `ttlMs`/`cacheScope` allow), and the era shared across
 //! clients in the process with `share_negotiation`. Real client, real HTTP, the embedded mock.
 
-use pagerduty_mcp_connect::testing::{Eras, MockPagerDuty};
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, GenericServer, McpClient, ProtocolPreference, ProtocolVersion,
 };
+use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty};
 use serde_json::json;
 
 async fn mock(eras: Eras) -> MockPagerDuty {

@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use pagerduty_mcp_connect::testing::{MockPagerDuty, ResponseMode};
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, ErrorKind, GenericServer, McpClient, McpClientBuilder,
     ProtocolPreference, ProtocolVersion, Session,
 };
+use pagerduty_mcp_connect_mock::{MockPagerDuty, ResponseMode};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

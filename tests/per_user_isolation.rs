@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use pagerduty_mcp_connect::testing::{MockPagerDuty, MockUser};
 use pagerduty_mcp_connect::{
     Connector, InMemoryCredentialStore, PagerDuty, ProtocolPreference, ProtocolVersion, UserId,
 };
+use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use serde_json::json;
 
 const USERS: usize = 500;

@@ -10,11 +10,11 @@
 
 use std::time::Duration;
 
-use pagerduty_mcp_connect::testing::{Eras, MockPagerDuty, RecordedRequest};
 use pagerduty_mcp_connect::{
     AuthScheme, CompletionTarget, Credential, Error, GenericServer, LoggingLevel, McpClient,
     ProtocolPreference, ProtocolVersion,
 };
+use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, RecordedRequest};
 use serde_json::json;
 
 const DEMO: &str = MockPagerDuty::DEMO_TOKEN;

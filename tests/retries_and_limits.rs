@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pagerduty_mcp_connect::testing::{MockPagerDuty, RecordedRequest};
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, GenericServer, McpClientBuilder, ProtocolPreference,
     ProtocolVersion, Session,
 };
+use pagerduty_mcp_connect_mock::{MockPagerDuty, RecordedRequest};
 use serde_json::json;
 
 const DEMO: &str = MockPagerDuty::DEMO_TOKEN;

@@ -1,11 +1,11 @@
 //! A server that needs no credential, described as such: no credential header is ever sent, and
 //! a connector for it needs no credential provider. And a generic server's scheme is always named.
 
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{
     AuthScheme, ConnectionType, Connector, Credential, Error, GenericServer, McpClient,
     RemoteMcpServer, UserId,
 };
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
 #[tokio::test]

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use pagerduty_mcp_connect::testing::{MockPagerDuty, RecordedRequest};
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, GenericServer, McpClient, ProtocolPreference, ProtocolVersion,
     Session,
 };
+use pagerduty_mcp_connect_mock::{MockPagerDuty, RecordedRequest};
 use serde_json::json;
 
 const DEMO: &str = MockPagerDuty::DEMO_TOKEN;

@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pagerduty_mcp_connect::testing::{MockPagerDuty, MockUser, ResponseMode};
 use pagerduty_mcp_connect::{
     Connector, ErrorKind, InMemoryCredentialStore, PagerDuty, ProtocolPreference, ProtocolVersion,
     UserId,
 };
+use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser, ResponseMode};
 use serde_json::json;
 
 const USERS: usize = 40;

@@ -6,11 +6,11 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use pagerduty_mcp_connect::testing::{MockPagerDuty, RecordedRequest, ResponseMode};
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, GenericServer, LoggingLevel, McpClient, NotificationStream,
     ProtocolPreference, ProtocolVersion, RequestOptions, ServerNotification, Session,
 };
+use pagerduty_mcp_connect_mock::{MockPagerDuty, RecordedRequest, ResponseMode};
 use serde_json::{json, Value};
 
 const DEMO: &str = MockPagerDuty::DEMO_TOKEN;

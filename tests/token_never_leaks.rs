@@ -97,8 +97,8 @@ async fn public_types_never_format_the_token() {
     assert_clean("McpClient", &format!("{client:?}"));
 
     // A live session, its connector and the mock that served them.
-    let mock = pagerduty_mcp_connect::testing::MockPagerDuty::builder()
-        .user(pagerduty_mcp_connect::testing::MockUser::new(
+    let mock = pagerduty_mcp_connect_mock::MockPagerDuty::builder()
+        .user(pagerduty_mcp_connect_mock::MockUser::new(
             "PLEAK01",
             "Leak Check",
             "leak@example.com",

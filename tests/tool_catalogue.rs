@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{
     CatalogueSummary, Credential, McpClient, PagerDuty, PagerDutyArea, Tool, ToolAccess,
     ToolCatalogue, ToolSummary,
 };
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::{json, Value};
 
 use PagerDutyArea::*;

@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 
-use pagerduty_mcp_connect::testing::{MockPagerDuty, ResponseMode};
+use pagerduty_mcp_connect_mock::{MockPagerDuty, ResponseMode};
 use url::Url;
 
 use crate::common;

@@ -2,10 +2,10 @@
 //! in its Cargo.toml: this package has no `async-trait` dependency, so the attribute must come
 //! from the crate's re-export. Then the provider serves a real connector against the mock.
 
-use pagerduty_mcp_connect::testing::MockPagerDuty;
 use pagerduty_mcp_connect::{
     async_trait, Connector, Credential, CredentialError, CredentialProvider, PagerDuty, UserId,
 };
+use pagerduty_mcp_connect_mock::MockPagerDuty;
 
 #[derive(Debug)]
 struct OurVault;

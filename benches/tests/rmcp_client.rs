@@ -1,7 +1,7 @@
 //! A client nobody here wrote, the official Rust SDK `rmcp`, against the embedded mock server.
 //! It lives in the benches package so that the library's own dev-dependencies never pull in rmcp.
 
-use pagerduty_mcp_connect::testing::{MockPagerDuty, ResponseMode};
+use pagerduty_mcp_connect_mock::{MockPagerDuty, ResponseMode};
 
 const STATELESS: &str = "2026-07-28";
 

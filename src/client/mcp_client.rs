@@ -101,6 +101,11 @@ impl McpClient {
         McpClientBuilder::new(server)
     }
 
+    /// The connection pool, for another client that is to share it.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     /// The server this client talks to.
     pub fn server(&self) -> &dyn RemoteMcpServer {
         &*self.inner.server
@@ -278,7 +283,7 @@ fn fallback_version(err: &Error) -> Option<ProtocolVersion> {
 ///   memory and ends with the [`request_timeout`](McpClientBuilder::request_timeout).
 /// - Answers to server requests are POSTed through the client's connection pool.
 #[must_use]
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct McpClientBuilder {
     server: Arc<dyn RemoteMcpServer>,
     connect_timeout: Duration,
@@ -518,6 +523,12 @@ impl McpClientBuilder {
     /// within the same origin.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// The same settings for another server (a connector's routes share one configuration).
+    pub(crate) fn with_server(mut self, server: Arc<dyn RemoteMcpServer>) -> Self {
+        self.server = server;
         self
     }
 

@@ -114,6 +114,11 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
+    /// The auth scheme of the server the session talks to.
+    pub(crate) fn auth_scheme(&self) -> &crate::auth::AuthScheme {
+        self.inner.client.server.auth_scheme()
+    }
+
     /// The protocol version in use.
     pub fn version(&self) -> ProtocolVersion {
         self.inner.version

@@ -14,9 +14,9 @@ use super::CREDENTIAL_HELP;
 use crate::auth::AuthScheme;
 use crate::error::{Error, Result};
 use crate::http_error::{error_from_server_reply, reply_detail};
+use crate::pagerduty::Region;
 use crate::redaction::Redactor;
 use crate::redirect_policy::{same_origin_only, USER_AGENT};
-use crate::region::Region;
 use crate::server::check_endpoint;
 
 /// The media type of PagerDuty's REST API v2.

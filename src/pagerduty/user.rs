@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::region::Region;
+use crate::pagerduty::Region;
 
 /// The PagerDuty user a User API Token belongs to, as the token check
 /// ([`TokenVerifier::verify`](crate::TokenVerifier::verify),
@@ -49,6 +49,28 @@ pub struct PagerDutyUser {
     /// The service region whose REST API accepted the token: the region the user's account lives
     /// in, and so the hosted MCP server to connect them to.
     pub region: Region,
+}
+
+impl PagerDutyUser {
+    /// A user with these fields and no time zone or profile page (for example one read back
+    /// from a store's record).
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        email: impl Into<String>,
+        role: impl Into<String>,
+        region: Region,
+    ) -> Self {
+        PagerDutyUser {
+            id: id.into(),
+            name: name.into(),
+            email: email.into(),
+            role: role.into(),
+            time_zone: None,
+            html_url: None,
+            region,
+        }
+    }
 }
 
 /// The `user` object of `GET /users/me`, before the region is known.

@@ -43,8 +43,14 @@ pub fn python_peer_interpreter() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The workspace's root (where `scripts/` and `.python-peer/` live), from any of its crates.
+pub fn repo_root() -> PathBuf {
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .ancestors()
+        .find(|dir| dir.join("scripts").join("python-peer").is_dir())
+        .map(PathBuf::from)
+        .unwrap_or(crate_dir)
 }
 
 /// The variable that lets a run go on without the external peers (README: "Run the tests").

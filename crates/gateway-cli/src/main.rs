@@ -1,0 +1,200 @@
+//! An MCP gateway for agents: each user's agent connects here with its gateway key, and every
+//! request goes to PagerDuty's hosted MCP server with that user's own User API Token.
+//!
+//! ```sh
+//! cargo run -p pagerduty-mcp-gateway -- \
+//!     --listen 127.0.0.1:8080 --users users.toml [--upstream URL | --region us|eu | --mock] \
+//!     [--read-only] [--allow-tool NAME]… [--deny-tool NAME]…
+//! ```
+//!
+//! `users.toml` holds one `[[user]]` table per user:
+//!
+//! ```toml
+//! [[user]]
+//! id = "alice@example.com"
+//! key = "gk_alice_change-me-0123456789"   # the agent sends Authorization: Bearer <key>
+//! token_env = "ALICE_PAGERDUTY_TOKEN"     # or: token = "u+…"
+//! ```
+//!
+//! Agents use `http://127.0.0.1:8080/mcp`; `/healthz` and `/metrics` (Prometheus) are beside
+//! it. SIGINT or SIGTERM stops the gateway after the calls in flight finish. A bad `users.toml`
+//! is reported with its line and exit status 2; tokens are never printed.
+
+#![forbid(unsafe_code)]
+
+mod users_file;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgGroup, Parser};
+use pagerduty_mcp_connect::{Connector, PagerDuty, Policy, Region};
+use pagerduty_mcp_connect_gateway::Gateway;
+#[cfg(feature = "mock")]
+use pagerduty_mcp_connect_mock::MockPagerDuty;
+use tracing_subscriber::EnvFilter;
+use users_file::UsersFile;
+
+/// An MCP gateway: agents in, each user's own credential out.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+#[command(group(ArgGroup::new("target").args(["upstream", "region", "mock"])))]
+struct Args {
+    /// Where agents connect (the MCP endpoint is /mcp there).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The users, their gateway keys and their tokens.
+    #[arg(long)]
+    users: PathBuf,
+    /// The upstream MCP endpoint (default: the region's hosted PagerDuty endpoint).
+    #[arg(long)]
+    upstream: Option<String>,
+    /// The PagerDuty region: us or eu.
+    #[arg(long, default_value = "us")]
+    region: Region,
+    /// Start the embedded mock PagerDuty MCP server and forward to it (for trying it out; needs
+    /// the build feature `mock`).
+    #[arg(long)]
+    mock: bool,
+    /// Offer and allow only tools annotated readOnlyHint: true.
+    #[arg(long)]
+    read_only: bool,
+    /// Offer and allow only these tools (repeatable).
+    #[arg(long = "allow-tool", value_name = "NAME")]
+    allow_tools: Vec<String>,
+    /// Never offer nor allow these tools (repeatable).
+    #[arg(long = "deny-tool", value_name = "NAME")]
+    deny_tools: Vec<String>,
+    /// Host header values agents may use besides loopback names, when listening on a public
+    /// address (repeatable).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
+    /// Seconds shutdown waits for calls in flight.
+    #[arg(long, default_value_t = 30)]
+    shutdown_grace: u64,
+    /// Seconds an agent's session (2025-era protocol) may stay unused before the gateway ends
+    /// it; the agent then opens a new one.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    session_idle: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            EnvFilter::new("info,pagerduty_mcp_connect::connector=warn,rmcp=warn")
+        }))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let users = match UsersFile::load(&args.users) {
+        Ok(users) => users,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args, users).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Error>> {
+    #[cfg(not(feature = "mock"))]
+    if args.mock {
+        return Err(
+            "--mock needs the embedded mock server, which this build left out: \
+                    cargo run -p pagerduty-mcp-gateway --features mock -- --mock …"
+                .into(),
+        );
+    }
+    #[cfg(not(feature = "mock"))]
+    let mock: Option<std::convert::Infallible> = None;
+    #[cfg(feature = "mock")]
+    let mock = if args.mock {
+        let mock = MockPagerDuty::builder().start().await?;
+        eprintln!(
+            "mock PagerDuty MCP server at {}; its users' tokens: {} (demo, admin), {} (alice), {} (bob, read-only)",
+            mock.url(),
+            MockPagerDuty::DEMO_TOKEN,
+            MockPagerDuty::ALICE_TOKEN,
+            MockPagerDuty::BOB_TOKEN
+        );
+        Some(mock)
+    } else {
+        None
+    };
+    let server = match (&mock, &args.upstream) {
+        #[cfg(feature = "mock")]
+        (Some(mock), _) => PagerDuty::builder().endpoint(mock.url().as_str()).build()?,
+        #[cfg(not(feature = "mock"))]
+        (Some(never), _) => match *never {},
+        (None, Some(url)) => PagerDuty::builder()
+            .region(args.region)
+            .endpoint(url)
+            .build()?,
+        (None, None) => PagerDuty::new(args.region),
+    };
+    let mut policy = Policy::new()
+        .read_only(args.read_only)
+        .deny_tools(args.deny_tools.iter().cloned());
+    if !args.allow_tools.is_empty() {
+        policy = policy.allow_tools(args.allow_tools.iter().cloned());
+    }
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    hosts.extend(args.allowed_hosts.iter().cloned());
+    let upstream = pagerduty_mcp_connect::RemoteMcpServer::endpoint(&server).to_string();
+    let connector = Connector::builder()
+        .server(server)
+        .credentials(users.credentials().clone())
+        .policy(policy);
+    let gateway = Gateway::builder(connector, users.keys().clone())
+        .allowed_hosts(hosts)
+        .shutdown_grace(Duration::from_secs(args.shutdown_grace))
+        .session_idle_timeout(Duration::from_secs(args.session_idle))
+        .build()?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    eprintln!("gateway for {users} forwarding to {upstream}");
+    // The line scripts wait for.
+    println!("LISTENING http://{addr}/mcp");
+    gateway.serve(listener, shutdown_signal()).await?;
+    eprintln!("gateway stopped");
+    #[cfg(feature = "mock")]
+    if let Some(mock) = mock {
+        mock.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => eprintln!("SIGINT: shutting down"),
+        () = term => eprintln!("SIGTERM: shutting down"),
+    }
+}

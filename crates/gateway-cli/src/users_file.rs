@@ -1,0 +1,379 @@
+//! `users.toml`: the gateway's users, their gateway keys and their PagerDuty tokens (the file
+//! format belongs to this command line, not to the gateway library).
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use toml::Spanned;
+
+use pagerduty_mcp_connect::AuthScheme;
+use pagerduty_mcp_connect::{InMemoryCredentialStore, UserId};
+use pagerduty_mcp_connect_gateway::{check_key, GatewayKeys, KeyError};
+
+/// The users of a gateway, read from a `users.toml` file.
+///
+/// One `[[user]]` table per user: `id` (the gateway's name for the user), `key` (the gateway key
+/// the user's agent sends as `Authorization: Bearer <key>`, at least
+/// [`MIN_KEY_LENGTH`](pagerduty_mcp_connect_gateway::MIN_KEY_LENGTH) characters) and either `token` (the user's PagerDuty
+/// User API Token) or `token_env` (the name of an environment variable holding it). A user may
+/// have several keys with `keys = [...]` instead of `key`.
+///
+/// A mistake names the line and never shows a token (see the tests below).
+#[derive(Debug, Clone)]
+pub struct UsersFile {
+    keys: GatewayKeys,
+    credentials: InMemoryCredentialStore,
+    user_ids: Vec<UserId>,
+}
+
+/// Why a `users.toml` file cannot be used. The message names the file and line and never holds a
+/// token or a gateway key.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum UsersFileError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid, or a user entry is wrong.
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        /// The file's name, as given.
+        file: String,
+        /// The 1-based line the problem is on.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    user: Vec<Spanned<RawUser>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    id: Option<Spanned<String>>,
+    key: Option<Spanned<SecretString>>,
+    keys: Option<Vec<Spanned<SecretString>>>,
+    token: Option<Spanned<SecretString>>,
+    token_env: Option<Spanned<String>>,
+}
+
+impl UsersFile {
+    /// Reads `path`, taking `token_env` values from the process environment.
+    pub fn load(path: impl AsRef<Path>) -> Result<UsersFile, UsersFileError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| UsersFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse_with_env(&text, &path.display().to_string(), |name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    /// Parses `text` (named `file` in messages), looking `token_env` names up with `env`.
+    pub fn parse_with_env(
+        text: &str,
+        file: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<UsersFile, UsersFileError> {
+        let fail = |span: Range<usize>, message: String| UsersFileError::Invalid {
+            file: file.to_owned(),
+            line: line_of(text, span.start),
+            message,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|err| {
+            let span = err.span().unwrap_or(0..0);
+            fail(
+                span.clone(),
+                describe_parse_error(text, span, err.message()),
+            )
+        })?;
+        if raw.user.is_empty() {
+            return Err(fail(
+                0..0,
+                "no users: add one `[[user]]` table per user with `id`, `key` and `token` or `token_env`"
+                    .to_owned(),
+            ));
+        }
+        let keys = GatewayKeys::new();
+        let credentials = InMemoryCredentialStore::new();
+        let mut user_ids: Vec<UserId> = Vec::new();
+        for entry in raw.user {
+            let table = entry.span();
+            let user = entry.into_inner();
+            let Some(id) = user.id else {
+                return Err(fail(table, "a user has no `id`".to_owned()));
+            };
+            let id_span = id.span();
+            let id = id.into_inner();
+            if id.trim().is_empty() || id.chars().any(char::is_control) {
+                return Err(fail(
+                    id_span,
+                    "`id` must be a non-empty name without control characters".to_owned(),
+                ));
+            }
+            let user_id = UserId::from(id.as_str());
+            if user_ids.contains(&user_id) {
+                return Err(fail(id_span, format!("user {id} is listed twice")));
+            }
+            let mut user_keys: Vec<Spanned<SecretString>> = user.keys.unwrap_or_default();
+            user_keys.extend(user.key);
+            if user_keys.is_empty() {
+                return Err(fail(
+                    table,
+                    format!("user {id} has no `key` (the gateway key their agent sends as `Authorization: Bearer <key>`)"),
+                ));
+            }
+            for key in &user_keys {
+                let span = key.span();
+                let secret = key.get_ref();
+                check_key(secret.expose_secret())
+                    .map_err(|err| fail(span.clone(), format!("user {id}: {err}")))?;
+                match keys.insert(secret.clone(), user_id.clone()) {
+                    Ok(()) => {}
+                    Err(KeyError::Duplicate(owner)) => {
+                        return Err(fail(
+                            span,
+                            format!("user {id}: this gateway key is already given to user {owner}; every key must be unique"),
+                        ))
+                    }
+                    Err(err) => return Err(fail(span, format!("user {id}: {err}"))),
+                }
+            }
+            let (token, span) = match (user.token, user.token_env) {
+                (Some(_), Some(env_name)) => {
+                    return Err(fail(
+                        env_name.span(),
+                        format!("user {id} has both `token` and `token_env`: keep one"),
+                    ))
+                }
+                (None, None) => {
+                    return Err(fail(
+                        table,
+                        format!("user {id} has neither `token` nor `token_env`"),
+                    ))
+                }
+                (Some(token), None) => {
+                    let span = token.span();
+                    (token.into_inner(), span)
+                }
+                (None, Some(env_name)) => {
+                    let span = env_name.span();
+                    let name = env_name.into_inner();
+                    match env(&name).filter(|v| !v.trim().is_empty()) {
+                        Some(value) => (SecretString::from(value), span),
+                        None => {
+                            return Err(fail(
+                                span,
+                                if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                                    format!("user {id}: the environment variable {name} (token_env) is not set or empty")
+                                } else {
+                                    // Not a variable name: perhaps the token itself, never repeated.
+                                    format!("user {id}: token_env must name an environment variable (letters, digits, _); its value is not shown")
+                                },
+                            ));
+                        }
+                    }
+                }
+            };
+            if token.expose_secret().trim().is_empty() {
+                return Err(fail(span, format!("user {id}: the token is empty")));
+            }
+            if let Err(err) = AuthScheme::token().header_value(&token) {
+                return Err(fail(span, format!("user {id}: {err}")));
+            }
+            credentials.insert(user_id.clone(), token);
+            user_ids.push(user_id);
+        }
+        Ok(UsersFile {
+            keys,
+            credentials,
+            user_ids,
+        })
+    }
+
+    /// The gateway keys and their users.
+    pub fn keys(&self) -> &GatewayKeys {
+        &self.keys
+    }
+
+    /// Each user's PagerDuty token, as a credential provider.
+    pub fn credentials(&self) -> &InMemoryCredentialStore {
+        &self.credentials
+    }
+
+    /// The users, in the file's order.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn user_ids(&self) -> &[UserId] {
+        &self.user_ids
+    }
+}
+
+impl fmt::Display for UsersFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} users, {} gateway keys",
+            self.user_ids.len(),
+            self.keys.len()
+        )
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The parser's message, unless the line it is about may hold a secret: then a message that does
+/// not repeat the value.
+fn describe_parse_error(text: &str, span: Range<usize>, message: &str) -> String {
+    let line_start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    // Any mention of a secret field on the line (bare or quoted key, inline table), or a parser
+    // message that may quote the offending value (serde's "invalid type: string \"…\""), and
+    // nothing of the value is repeated.
+    let secret_line = ["token", "key", "keys"].iter().any(|name| {
+        line.match_indices(name).any(|(at, _)| {
+            line[at + name.len()..]
+                .trim_start_matches(['"', '\''])
+                .trim_start()
+                .starts_with('=')
+        })
+    });
+    let quotes_a_value = message.contains("invalid type") || message.contains("invalid value");
+    if secret_line || quotes_a_value {
+        "this line cannot be read (its value is not shown because it may be a secret): write it as name = \"value\"".to_owned()
+    } else {
+        message.trim().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<UsersFile, UsersFileError> {
+        UsersFile::parse_with_env(text, "users.toml", |name| match name {
+            "SET" => Some("u+from-env".to_owned()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        })
+    }
+
+    fn error(text: &str) -> (usize, String) {
+        match parse(text).unwrap_err() {
+            UsersFileError::Invalid { line, message, .. } => (line, message),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_documented_example() {
+        let text = r#"
+        [[user]]
+        id = "alice@example.com"
+        key = "gk_alice_0123456789abcdef"
+        token_env = "ALICE_PAGERDUTY_TOKEN"
+
+        [[user]]
+        id = "bob@example.com"
+        key = "gk_bob_0123456789abcdef00"
+        token = "u+bob-token"
+        "#;
+        let env =
+            |name: &str| (name == "ALICE_PAGERDUTY_TOKEN").then(|| "u+alice-token".to_owned());
+        let users = UsersFile::parse_with_env(text, "users.toml", env).unwrap();
+        assert_eq!(users.user_ids().len(), 2);
+        assert_eq!(
+            users
+                .keys()
+                .user_for("gk_bob_0123456789abcdef00")
+                .unwrap()
+                .as_str(),
+            "bob@example.com"
+        );
+
+        // Mistakes name the line and never show a token.
+        let err = UsersFile::parse_with_env(
+            "[[user]]\nid = \"carol\"\nkey = \"gk_carol_0123456789abc\"\n",
+            "users.toml",
+            env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "users.toml:1: user carol has neither `token` nor `token_env`"
+        );
+    }
+
+    const KEY_A: &str = "gk_a_0123456789abcdef";
+    const KEY_B: &str = "gk_b_0123456789abcdef";
+
+    #[test]
+    fn reads_users() {
+        let text = format!(
+            "[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"u+a\"\n\n[[user]]\nid = \"b\"\nkeys = [\"{KEY_B}\"]\ntoken_env = \"SET\"\n"
+        );
+        let users = parse(&text).unwrap();
+        assert_eq!(users.user_ids(), &[UserId::from("a"), UserId::from("b")]);
+        assert_eq!(users.keys().user_for(KEY_B), Some(UserId::from("b")));
+        assert!(users.credentials().contains(&UserId::from("b")));
+    }
+
+    #[test]
+    fn mistakes_name_the_line_and_never_the_secret() {
+        let secret = "u+very-secret-token";
+        let cases: Vec<(String, usize, &str)> = vec![
+            (String::new(), 1, "no users"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\n"), 1, "neither"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\ntoken_env = \"SET\"\n"), 5, "both"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"MISSING\"\n"), 4, "MISSING"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"EMPTY\"\n"), 4, "not set or empty"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"short\"\ntoken = \"{secret}\"\n"), 3, "too short"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\\r\\nX\"\n"), 4, "invalid credential"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = {secret}\n"), 4, "may be a secret"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\ncolour = \"red\"\n"), 5, "colour"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n[[user]]\nid = \"a\"\nkey = \"{KEY_B}\"\ntoken = \"{secret}\"\n"), 6, "twice"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n[[user]]\nid = \"b\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n"), 7, "already given to user a"),
+            (format!("[[user]]\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n"), 1, "no `id`"),
+            // A quoted field name, an inline table, a type error quoting the value, a token
+            // pasted where the variable's name belongs: the value is never repeated.
+            (format!("[[user]]\nid = \"a\"\n\"keys\" = \"{KEY_A}\"\ntoken = \"{secret}\"\n"), 3, "not shown"),
+            (format!("user = [{{ id = \"a\", keys = \"{KEY_A}\", token = \"{secret}\" }}]\n"), 1, "not shown"),
+            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"{secret}\"\n"), 4, "not shown"),
+        ];
+        for (text, line, needle) in cases {
+            let (got_line, message) = error(&text);
+            assert_eq!(got_line, line, "line for {text:?}: {message}");
+            assert!(
+                message.contains(needle),
+                "{message:?} should mention {needle:?}"
+            );
+            assert!(!message.contains(secret), "{message:?} leaks the token");
+            assert!(!message.contains(KEY_A), "{message:?} leaks a key");
+        }
+    }
+}

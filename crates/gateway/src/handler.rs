@@ -1,0 +1,719 @@
+//! The MCP server agents talk to: each request is forwarded upstream as the agent's user.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use std::collections::HashMap;
+
+use rmcp::model::ProgressToken;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
+    ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, InputRequiredResult,
+    InputResponses, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SubscriptionFilter,
+};
+use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
+use rmcp::{RoleServer, ServerHandler};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::agent_auth::AgentUser;
+use super::agent_call::{ask_peer, progress_param, AgentCall, Event, Running, Upstream};
+use super::agent_sessions::Declared;
+use super::errors::{outcome, to_error_data};
+use super::list_changed::AgentSink;
+use super::service::GatewayState;
+use pagerduty_mcp_connect::client::{HandlerError, RequestOptions};
+use pagerduty_mcp_connect::UserId;
+use tokio_util::sync::CancellationToken;
+
+/// One rmcp service instance (rmcp makes one per agent session, or per stateless request); all
+/// share the gateway's state.
+#[derive(Clone)]
+pub(crate) struct GatewayHandler {
+    state: Arc<GatewayState>,
+}
+
+impl GatewayHandler {
+    pub(crate) fn new(state: Arc<GatewayState>) -> Self {
+        GatewayHandler { state }
+    }
+
+    /// Runs one forwarded request: the user, in-flight accounting, cancellation by the agent,
+    /// the log line and the metrics.
+    async fn forward<T, F, Fut>(
+        &self,
+        context: &RequestContext<RoleServer>,
+        method: &'static str,
+        tool: Option<&str>,
+        call: F,
+    ) -> Result<T, ErrorData>
+    where
+        F: FnOnce(UserId) -> Fut,
+        Fut: Future<Output = pagerduty_mcp_connect::Result<T>>,
+    {
+        let user = user_of(context.extensions.get::<http::request::Parts>())?;
+        let started = Instant::now();
+        // Dropping the upstream future (the agent cancelled, or went away) cancels upstream.
+        let result = tokio::select! {
+            result = call(user.clone()) => result,
+            () = context.ct.cancelled() => return Err(self.cancelled(method, tool, &user, started)),
+        };
+        self.finish(method, tool, &user, started, result)
+    }
+
+    /// Starts `method` upstream for the agent (or, for a 2026-07-28 agent coming back with the
+    /// answers to an `input_required` round, resumes the call parked under its `requestState`)
+    /// and runs it to its end, passing its progress and server requests to the agent.
+    ///
+    /// `name` is the tool, prompt or resource URI: a parked call resumes only for the same
+    /// user, method and name. `start` sends the request upstream with the given options.
+    pub(crate) async fn start_or_resume(
+        &self,
+        agent: AgentRequest,
+        method: &'static str,
+        name: String,
+        resume: Option<(String, InputResponses)>,
+        start: impl FnOnce(UserId, RequestOptions) -> Upstream,
+    ) -> Result<Driven, ErrorData> {
+        let what = parked_name(method, &name);
+        let (running, started) = match resume {
+            Some((state, responses)) => {
+                let Some(parked) = self.state.pending.take(&state, &agent.user, &what) else {
+                    return Err(ErrorData::invalid_params(
+                        "unknown or expired requestState: send the request again without it",
+                        None,
+                    ));
+                };
+                for (key, answer) in parked.answers {
+                    let reply = match responses.get(&key) {
+                        Some(value) => Ok(value.clone()),
+                        None => Err(HandlerError::invalid_params(format!(
+                            "the agent did not answer input request {key}"
+                        ))),
+                    };
+                    let _ = answer.send(reply);
+                }
+                (parked.running, parked.started)
+            }
+            None => {
+                let (options, events) = AgentCall::options(
+                    agent.user.clone(),
+                    agent.elicitation,
+                    agent.sampling,
+                    agent.progress.is_some(),
+                );
+                let upstream = start(agent.user.clone(), options);
+                (Running { upstream, events }, Instant::now())
+            }
+        };
+        self.drive(agent, method, name, running, started).await
+    }
+
+    /// Runs an upstream call to its end, passing its progress and server requests to the agent;
+    /// a 2026-07-28 agent asked for input gets `input_required` and the call waits, parked.
+    async fn drive(
+        &self,
+        agent: AgentRequest,
+        method: &'static str,
+        name: String,
+        mut running: Running,
+        started: Instant,
+    ) -> Result<Driven, ErrorData> {
+        let AgentRequest {
+            user,
+            stateless_agent,
+            progress,
+            peer,
+            cancelled,
+            ..
+        } = agent;
+        let tool = (method == "tools/call").then_some(name.as_str());
+        let mut unfinished = Unfinished {
+            handler: self,
+            method,
+            tool,
+            user: &user,
+            started,
+            armed: true,
+        };
+        enum Step {
+            Done(pagerduty_mcp_connect::Result<Value>),
+            Event(Option<Event>),
+            Cancelled,
+        }
+        let mut events_open = true;
+        loop {
+            // Events first: progress sent before the result reaches the agent before it.
+            let step = tokio::select! {
+                biased;
+                event = running.events.recv(), if events_open => Step::Event(event),
+                result = &mut running.upstream => Step::Done(result),
+                () = cancelled.cancelled() => Step::Cancelled,
+            };
+            match step {
+                Step::Done(result) => {
+                    while let Ok(Event::Progress(update)) = running.events.try_recv() {
+                        if let Some((token, peer)) = &progress {
+                            let _ = peer.notify_progress(progress_param(token, &update)).await;
+                        }
+                    }
+                    unfinished.armed = false;
+                    let result = self.finish(method, tool, &user, started, result)?;
+                    return Ok(Driven::Complete(sanitize_result(result)));
+                }
+                Step::Cancelled => {
+                    // Dropping `running` cancels the upstream call.
+                    unfinished.armed = false;
+                    return Err(self.cancelled(method, tool, &user, started));
+                }
+                Step::Event(None) => events_open = false,
+                Step::Event(Some(Event::Progress(update))) => {
+                    if let Some((token, peer)) = &progress {
+                        let _ = peer.notify_progress(progress_param(token, &update)).await;
+                    }
+                }
+                Step::Event(Some(Event::Input(need))) if !stateless_agent => {
+                    // The session-era agent is asked on this request's own stream.
+                    let answer = match &peer {
+                        Some(peer) => {
+                            let ask = ask_peer(peer, need.method, need.params);
+                            tokio::select! {
+                                answer = ask => answer,
+                                () = cancelled.cancelled() => {
+                                    unfinished.armed = false;
+                                    return Err(self.cancelled(method, tool, &user, started));
+                                }
+                            }
+                        }
+                        // (The direct path takes no request from an agent that could be asked.)
+                        None => Err(HandlerError::internal(
+                            "the agent cannot be asked on this request",
+                        )),
+                    };
+                    let _ = need.answer.send(answer);
+                }
+                Step::Event(Some(Event::Input(need))) => {
+                    let key = format!("{}#{}", need.method, self.state.pending.len());
+                    let request = json!({ "method": need.method, "params": need.params });
+                    let answers = HashMap::from([(key.clone(), need.answer)]);
+                    // Parked, the call goes on without this future (and is recorded when it ends).
+                    unfinished.armed = false;
+                    let state = match self.state.pending.park(
+                        user.clone(),
+                        parked_name(method, &name),
+                        running,
+                        answers,
+                        started,
+                    ) {
+                        Ok(state) => state,
+                        Err(_running) => {
+                            return Err(ErrorData::new(
+                                ErrorCode::INTERNAL_ERROR,
+                                "too many of your requests are waiting for answers; answer or cancel them first",
+                                None,
+                            ));
+                        }
+                    };
+                    let input: InputRequiredResult = convert(
+                        json!({
+                            "resultType": "input_required",
+                            "inputRequests": { key: request },
+                            "requestState": state,
+                        }),
+                        need.method,
+                    )?;
+                    return Ok(Driven::InputRequired(input));
+                }
+            }
+        }
+    }
+
+    /// The log line and metrics of a finished call, and its result for the agent.
+    fn finish<T>(
+        &self,
+        method: &'static str,
+        tool: Option<&str>,
+        user: &UserId,
+        started: Instant,
+        result: pagerduty_mcp_connect::Result<T>,
+    ) -> Result<T, ErrorData> {
+        let latency = started.elapsed();
+        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        let tool_field = tool.unwrap_or("");
+        let outcome = outcome(&result);
+        self.state
+            .metrics
+            .record_call(method, tool, outcome, latency);
+        match result {
+            Ok(value) => {
+                tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool_field, outcome, latency_ms, "call forwarded");
+                Ok(value)
+            }
+            Err(err) => {
+                tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool_field, outcome, latency_ms, error = %err, "call failed");
+                Err(to_error_data(&err, &self.state.help))
+            }
+        }
+    }
+
+    /// The log line and metrics of a call the agent cancelled.
+    fn cancelled(
+        &self,
+        method: &'static str,
+        tool: Option<&str>,
+        user: &UserId,
+        started: Instant,
+    ) -> ErrorData {
+        let latency = started.elapsed();
+        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.state
+            .metrics
+            .record_call(method, tool, "cancelled", latency);
+        tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool.unwrap_or(""), outcome = "cancelled", latency_ms, "call cancelled by the agent");
+        ErrorData::new(ErrorCode(-32800), "the request was cancelled", None)
+    }
+
+    /// A request sent through the connector's path for any method (policy, a 401 invalidating
+    /// the credential, redaction, the span).
+    async fn raw(
+        state: Arc<GatewayState>,
+        user: UserId,
+        method: &'static str,
+        params: Value,
+        options: RequestOptions,
+    ) -> pagerduty_mcp_connect::Result<Value> {
+        state
+            .connector
+            .request_with(&user, method, params, options)
+            .await
+    }
+
+    /// How [`GatewayHandler::start_or_resume`] sends `method` with `params` upstream.
+    fn raw_start(
+        &self,
+        method: &'static str,
+        params: Value,
+    ) -> impl FnOnce(UserId, RequestOptions) -> Upstream {
+        let state = self.state.clone();
+        move |user, options| Box::pin(Self::raw(state, user, method, params, options))
+    }
+
+    async fn forward_raw<T: DeserializeOwned>(
+        &self,
+        context: &RequestContext<RoleServer>,
+        method: &'static str,
+        params: Value,
+    ) -> Result<T, ErrorData> {
+        let state = self.state.clone();
+        let value = self
+            .forward(context, method, None, |user| {
+                Self::raw(
+                    state,
+                    user,
+                    method,
+                    upstream_params(params),
+                    RequestOptions::default(),
+                )
+            })
+            .await?;
+        convert(sanitize_result(value), method)
+    }
+
+    /// `tools/call`, from rmcp's handler or the direct path.
+    pub(crate) async fn forward_call_tool(
+        &self,
+        agent: AgentRequest,
+        request: CallToolRequestParams,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.to_string();
+        let resume = resume_of(request.request_state, request.input_responses);
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let connector = self.state.connector.clone();
+        let tool = name.clone();
+        let driven = self
+            .start_or_resume(agent, "tools/call", name, resume, move |user, options| {
+                Box::pin(async move {
+                    connector
+                        .call_tool_with(&user, &tool, arguments, options)
+                        .await
+                        .map(|result| to_json(&result))
+                })
+            })
+            .await?;
+        driven.into_response::<rmcp::model::CallToolResult, _>(
+            "tools/call",
+            CallToolResponse::InputRequired,
+        )
+    }
+}
+
+/// Records a call as cancelled by the agent when its future is dropped before the call ended:
+/// the agent went away, and the HTTP server dropped the request's handler (rmcp cancels its
+/// token instead; on the direct path the handler is simply dropped).
+struct Unfinished<'a> {
+    handler: &'a GatewayHandler,
+    method: &'static str,
+    tool: Option<&'a str>,
+    user: &'a UserId,
+    started: Instant,
+    armed: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self
+                .handler
+                .cancelled(self.method, self.tool, self.user, self.started);
+        }
+    }
+}
+
+/// The user the authentication layer put on the request.
+fn user_of(parts: Option<&http::request::Parts>) -> Result<UserId, ErrorData> {
+    parts
+        .and_then(|parts| parts.extensions.get::<AgentUser>())
+        .map(|agent| agent.user().clone())
+        .ok_or_else(|| {
+            ErrorData::new(
+                ErrorCode::INVALID_REQUEST,
+                "the request did not pass the gateway's authentication",
+                None,
+            )
+        })
+}
+
+/// What the gateway needs of one agent request: from rmcp's context, or built by the
+/// [direct path](super::direct) from the request itself.
+pub(crate) struct AgentRequest {
+    pub(crate) user: UserId,
+    /// The agent declared `elicitation` (for this request, or its session).
+    pub(crate) elicitation: bool,
+    /// The agent declared `sampling`.
+    pub(crate) sampling: bool,
+    /// A 2026-07-28 agent: asked for input with `input_required`, never with a request.
+    pub(crate) stateless_agent: bool,
+    /// Where the call's progress goes: the agent's progress token and its peer.
+    pub(crate) progress: Option<(ProgressToken, Peer<RoleServer>)>,
+    /// The session-era agent's peer, to ask it on this request's own stream.
+    pub(crate) peer: Option<Peer<RoleServer>>,
+    /// Cancelled when the agent cancels the request or goes away.
+    pub(crate) cancelled: CancellationToken,
+}
+
+impl AgentRequest {
+    fn from_context(context: RequestContext<RoleServer>) -> Result<Self, ErrorData> {
+        let user = user_of(context.extensions.get::<http::request::Parts>())?;
+        let capabilities = context.client_capabilities();
+        let stateless_agent = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        let progress = context
+            .meta
+            .get_progress_token()
+            .map(|token| (token, context.peer.clone()));
+        Ok(AgentRequest {
+            user,
+            elicitation: capabilities
+                .as_ref()
+                .is_some_and(|c| c.elicitation.is_some()),
+            sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
+            stateless_agent,
+            progress,
+            peer: Some(context.peer),
+            cancelled: context.ct,
+        })
+    }
+}
+
+/// What a forwarded request's outcome is for the agent.
+pub(crate) enum Driven {
+    /// The upstream's result (sanitized), to convert to the method's rmcp type.
+    Complete(Value),
+    /// A 2026-07-28 agent must answer these first; the upstream call waits, parked.
+    InputRequired(InputRequiredResult),
+}
+
+/// The name a parked request is kept under: only the same method and name resume it.
+fn parked_name(method: &str, name: &str) -> String {
+    format!("{method} {name}")
+}
+
+impl Driven {
+    /// The agent's response of type `R`: the upstream's result as rmcp's `T`, or the
+    /// `input_required` round (`input_required` is `R`'s variant for it).
+    fn into_response<T: DeserializeOwned, R: From<T>>(
+        self,
+        method: &str,
+        input_required: fn(InputRequiredResult) -> R,
+    ) -> Result<R, ErrorData> {
+        match self {
+            Driven::Complete(result) => Ok(R::from(convert::<T>(result, method)?)),
+            Driven::InputRequired(input) => Ok(input_required(input)),
+        }
+    }
+}
+
+/// The agent's `requestState` and answers, if it is coming back from an `input_required`
+/// round. Taken out of the request, they never go upstream: the gateway's client answers the
+/// upstream's own rounds.
+fn resume_of(
+    state: Option<String>,
+    responses: Option<InputResponses>,
+) -> Option<(String, InputResponses)> {
+    state.map(|state| (state, responses.unwrap_or_default()))
+}
+
+/// The agent's params as they go upstream: the agent's own `_meta` (its protocol version,
+/// capabilities, progress token) is the gateway's business, not the upstream's.
+fn upstream_params(params: Value) -> Value {
+    match params {
+        Value::Object(mut map) => {
+            map.remove("_meta");
+            Value::Object(map)
+        }
+        other => other,
+    }
+}
+
+/// Replaces what belongs to the upstream hop (its protocol's result fields and identity) in a
+/// result before it goes to the agent, who gets the gateway's own. The result is complete (the
+/// client resolved any `input_required` rounds); rmcp removes `resultType` again for agents of
+/// the session era and adds its own cache hints for 2026-07-28 agents.
+pub(crate) fn sanitize_result(mut result: Value) -> Value {
+    if let Value::Object(map) = &mut result {
+        for key in ["ttlMs", "cacheScope"] {
+            map.remove(key);
+        }
+        map.insert("resultType".into(), Value::String("complete".into()));
+        let empty = match map.get_mut("_meta") {
+            Some(Value::Object(meta)) => {
+                meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
+                meta.is_empty()
+            }
+            Some(_) => true,
+            None => false,
+        };
+        if empty {
+            map.remove("_meta");
+        }
+    }
+    result
+}
+
+/// Converts a result's JSON (this crate's model, or built here) into rmcp's model.
+fn convert<U: DeserializeOwned>(value: Value, what: &str) -> Result<U, ErrorData> {
+    serde_json::from_value(value).map_err(|err| {
+        ErrorData::internal_error(
+            format!("the upstream's {what} result cannot be passed on: {err}"),
+            None,
+        )
+    })
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+impl ServerHandler for GatewayHandler {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_resources()
+            .enable_resources_list_changed()
+            .enable_prompts()
+            .enable_prompts_list_changed()
+            .enable_completions()
+            .build();
+        let mut info = ServerConfig::new(capabilities).with_server_info(Implementation::new(
+            self.state.name.clone(),
+            env!("CARGO_PKG_VERSION"),
+        ));
+        if let Some(instructions) = &self.state.instructions {
+            info = info.with_instructions(instructions.clone());
+        }
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let connector = self.state.connector.clone();
+        let tools = self
+            .forward(&context, "tools/list", None, |user| async move {
+                connector.list_tools(&user).await
+            })
+            .await?;
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|tool| {
+                let mut tool = to_json(tool);
+                if tool.get("inputSchema").is_none_or(|s| !s.is_object()) {
+                    tool["inputSchema"] = serde_json::json!({"type": "object"});
+                }
+                tool
+            })
+            .collect();
+        convert(
+            sanitize_result(serde_json::json!({ "tools": tools })),
+            "tools/list",
+        )
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.forward_call_tool(AgentRequest::from_context(context)?, request)
+            .await
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.forward_raw(&context, "resources/list", to_json(&request))
+            .await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.forward_raw(&context, "resources/templates/list", to_json(&request))
+            .await
+    }
+
+    async fn read_resource(
+        &self,
+        mut request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let resume = resume_of(request.request_state.take(), request.input_responses.take());
+        let params = upstream_params(to_json(&request));
+        let driven = self
+            .start_or_resume(
+                AgentRequest::from_context(context)?,
+                "resources/read",
+                request.uri,
+                resume,
+                self.raw_start("resources/read", params),
+            )
+            .await?;
+        driven.into_response::<rmcp::model::ReadResourceResult, _>(
+            "resources/read",
+            ReadResourceResponse::InputRequired,
+        )
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        self.forward_raw(&context, "prompts/list", to_json(&request))
+            .await
+    }
+
+    async fn get_prompt(
+        &self,
+        mut request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let resume = resume_of(request.request_state.take(), request.input_responses.take());
+        let params = upstream_params(to_json(&request));
+        let driven = self
+            .start_or_resume(
+                AgentRequest::from_context(context)?,
+                "prompts/get",
+                request.name,
+                resume,
+                self.raw_start("prompts/get", params),
+            )
+            .await?;
+        driven.into_response::<rmcp::model::GetPromptResult, _>(
+            "prompts/get",
+            GetPromptResponse::InputRequired,
+        )
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.forward_raw(&context, "completion/complete", to_json(&request))
+            .await
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        accepted.prompts_list_changed = requested.prompts_list_changed;
+        accepted.resources_list_changed = requested.resources_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let user = user_of(
+            context
+                .request_context()
+                .extensions
+                .get::<http::request::Parts>(),
+        )?;
+        let _registration = self.state.list_changed.register(
+            &self.state.connector,
+            &user,
+            AgentSink::Subscription(context.sink().clone()),
+        );
+        context.cancelled().await;
+        Ok(())
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let Some(parts) = context.extensions.get::<http::request::Parts>() else {
+            return;
+        };
+        let Ok(user) = user_of(Some(parts)) else {
+            return;
+        };
+        // What the agent declared decides whether its plain calls may take the direct path.
+        if let (Some(session), Some(info)) = (
+            parts
+                .headers
+                .get(super::agent_auth::SESSION_HEADER)
+                .and_then(|v| v.to_str().ok()),
+            context.peer.peer_info(),
+        ) {
+            let declared = Declared {
+                version: info.protocol_version.as_str().to_owned(),
+                elicitation: info.capabilities.elicitation.is_some(),
+                sampling: info.capabilities.sampling.is_some(),
+            };
+            self.state.agent_sessions.declare(session, &user, declared);
+        }
+        // A session-era agent hears list changes on its session's standing stream; the
+        // registration lives as long as that session.
+        self.state
+            .list_changed
+            .register(
+                &self.state.connector,
+                &user,
+                AgentSink::Session(context.peer.clone()),
+            )
+            .keep();
+    }
+}

@@ -1,0 +1,69 @@
+//! The agent-facing gateway of `pagerduty-mcp-connect`: a Streamable HTTP MCP server for agents
+//! (Claude Desktop, Cursor, the official SDK clients) that forwards each agent's requests to a
+//! remote MCP server, such as PagerDuty's hosted one, with **that agent's user's own
+//! credential**.
+//!
+//! - [`Gateway`] is an axum router a team mounts in its own server (`/mcp`, `/healthz`,
+//!   `/metrics`), or runs with [`Gateway::serve`] and graceful shutdown.
+//! - Agents authenticate with `Authorization: Bearer <gateway key>`; [`GatewayKeys`] maps each
+//!   key to a [`UserId`](pagerduty_mcp_connect::UserId). An unknown or missing key gets HTTP 401 before
+//!   anything goes upstream, and a session-era session can only be used by the user who opened
+//!   it.
+//! - Each request goes upstream through a [`Connector`](pagerduty_mcp_connect::Connector): that user's session,
+//!   that user's token only, the gateway's [`Policy`](pagerduty_mcp_connect::Policy) (read-only mode, allow and
+//!   deny lists) applied before anything is sent. An upstream 401 is an MCP error for that user
+//!   only, saying how to create a new token, and invalidates the credential.
+//! - Forwarded: `tools/list` (filtered by the policy), `tools/call`, `resources/list`,
+//!   `resources/templates/list`, `resources/read`, `prompts/list`, `prompts/get`,
+//!   `completion/complete`, the upstream's list-changed notifications to the user's agents, a
+//!   call's progress notifications to the agent that made it, and the upstream's server requests
+//!   (elicitation, sampling) to the agent whose call caused them: on that call's own stream for a
+//!   session-era agent, as `input_required` rounds (SEP-2322) for a 2026-07-28 agent, whose
+//!   answers complete the same upstream call. An agent cancelling a request cancels it upstream.
+//! - One log line per call (target `mcp_gateway::call`: user, method, tool, outcome, latency;
+//!   never a token) and [`GatewayMetrics`].
+//!
+//! The agent side is the official Rust SDK's Streamable HTTP server (`rmcp`), which speaks both
+//! protocol eras (`2025-11-25` sessions and stateless `2026-07-28`); the upstream side is this
+//! crate's client, which negotiates its own era with the upstream.
+//!
+//! **Design note: the direct path.** A plain `tools/call` (the request agents send most: no
+//! progress token, standard headers, nothing the upstream could ask the agent on the call's
+//! stream) is answered by the gateway in the HTTP handler that received it, parsed with rmcp's
+//! model and shaped with rmcp's own result handling, running the same forwarding code; rmcp
+//! serves everything else. Measured in `benches/gateway_hop.rs`: with every request through
+//! rmcp's service (its session worker or per-request service, a task per request, the reply
+//! as SSE in pieces) a session-era call cost 1.29–1.35× a minimal pass-through proxy, the goal
+//! being 1.2×; on the direct path 1.17–1.18×. A test checks that both paths give the agent the
+//! same response. [`GatewayBuilder::direct_path`] turns it off.
+//!
+//! The `pagerduty-mcp-gateway` crate is a command line around it:
+//!
+//! ```text
+//! cargo run -p pagerduty-mcp-gateway -- --listen 127.0.0.1:8080 --users users.toml --region us
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+
+mod agent_auth;
+mod agent_call;
+mod agent_sessions;
+mod direct;
+mod drain;
+mod errors;
+mod handler;
+mod keys;
+mod list_changed;
+mod metrics;
+mod pending;
+mod service;
+
+pub use agent_auth::AgentUser;
+pub use errors::{
+    DENIED, UPSTREAM_ERROR, UPSTREAM_RATE_LIMITED, UPSTREAM_TIMEOUT, UPSTREAM_UNAUTHORIZED,
+};
+pub use keys::{check_key, GatewayKeys, KeyError, MIN_KEY_LENGTH};
+pub use metrics::GatewayMetrics;
+pub use service::{Gateway, GatewayBuilder};

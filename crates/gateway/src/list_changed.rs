@@ -1,0 +1,251 @@
+//! Upstream `notifications/*/list_changed` to every agent of the same user: a session-era
+//! agent's session, or a 2026-07-28 agent's `subscriptions/listen` stream.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rmcp::model::{
+    PromptListChangedNotification, ResourceListChangedNotification, ServerNotification,
+    ToolListChangedNotification,
+};
+use rmcp::service::{Peer, SubscriptionSink};
+use rmcp::RoleServer;
+
+use pagerduty_mcp_connect::Connector;
+use pagerduty_mcp_connect::UserId;
+
+/// Where one agent hears about list changes.
+#[derive(Clone)]
+pub(crate) enum AgentSink {
+    /// A session-era agent: its session's standing stream.
+    Session(Peer<RoleServer>),
+    /// A 2026-07-28 agent's `subscriptions/listen` stream.
+    Subscription(SubscriptionSink),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+impl ListKind {
+    pub(crate) fn from_method(method: &str) -> Option<ListKind> {
+        match method {
+            "notifications/tools/list_changed" => Some(ListKind::Tools),
+            "notifications/prompts/list_changed" => Some(ListKind::Prompts),
+            "notifications/resources/list_changed" => Some(ListKind::Resources),
+            _ => None,
+        }
+    }
+
+    fn notification(self) -> ServerNotification {
+        match self {
+            ListKind::Tools => {
+                ServerNotification::ToolListChangedNotification(ToolListChangedNotification {
+                    method: Default::default(),
+                    extensions: Default::default(),
+                })
+            }
+            ListKind::Prompts => {
+                ServerNotification::PromptListChangedNotification(PromptListChangedNotification {
+                    method: Default::default(),
+                    extensions: Default::default(),
+                })
+            }
+            ListKind::Resources => ServerNotification::ResourceListChangedNotification(
+                ResourceListChangedNotification {
+                    method: Default::default(),
+                    extensions: Default::default(),
+                },
+            ),
+        }
+    }
+}
+
+impl AgentSink {
+    /// Sends; `false` when the agent is gone.
+    async fn send(&self, kind: ListKind) -> bool {
+        match self {
+            AgentSink::Session(peer) => {
+                if peer.is_transport_closed() {
+                    return false;
+                }
+                peer.send_notification(kind.notification()).await.is_ok()
+            }
+            AgentSink::Subscription(sink) => match sink.send(kind.notification()).await {
+                Ok(()) => true,
+                // Not in this agent's filter: it is still there.
+                Err(rmcp::service::SubscriptionSendError::NotificationNotAccepted(_)) => true,
+                Err(_) => false,
+            },
+        }
+    }
+
+    fn is_gone(&self) -> bool {
+        match self {
+            AgentSink::Session(peer) => peer.is_transport_closed(),
+            AgentSink::Subscription(_) => false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct UserAgents {
+    next_id: u64,
+    agents: HashMap<u64, AgentSink>,
+    pump: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Every user's listening agents, and one upstream listener per user that has any.
+#[derive(Default)]
+pub(crate) struct ListChanged {
+    users: Mutex<HashMap<UserId, UserAgents>>,
+}
+
+/// Removes its agent when dropped (for `subscriptions/listen`, which ends with its request).
+pub(crate) struct Registration {
+    registry: Weak<ListChanged>,
+    user: UserId,
+    id: u64,
+}
+
+impl Registration {
+    /// Keeps the agent registered after this value is gone: until sending to it fails (a
+    /// session-era agent's session ended).
+    pub(crate) fn keep(mut self) {
+        self.registry = Weak::new();
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(registry) = self.registry.upgrade() {
+            registry.remove(&self.user, self.id);
+        }
+    }
+}
+
+impl ListChanged {
+    /// Adds an agent of `user`; starts listening upstream for that user if nobody did yet.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        connector: &Connector,
+        user: &UserId,
+        sink: AgentSink,
+    ) -> Registration {
+        let mut users = self.lock();
+        let entry = users.entry(user.clone()).or_default();
+        entry.agents.retain(|_, agent| !agent.is_gone());
+        let id = entry.next_id;
+        entry.next_id += 1;
+        entry.agents.insert(id, sink);
+        if entry.pump.as_ref().is_none_or(|pump| pump.is_finished()) {
+            entry.pump = Some(tokio::spawn(pump(
+                Arc::downgrade(self),
+                connector.clone(),
+                user.clone(),
+            )));
+        }
+        Registration {
+            registry: Arc::downgrade(self),
+            user: user.clone(),
+            id,
+        }
+    }
+
+    /// How many agents listen, over all users.
+    pub(crate) fn listeners(&self) -> usize {
+        self.lock().values().map(|u| u.agents.len()).sum()
+    }
+
+    fn remove(&self, user: &UserId, id: u64) {
+        let mut users = self.lock();
+        if let Some(entry) = users.get_mut(user) {
+            entry.agents.remove(&id);
+            if entry.agents.is_empty() {
+                if let Some(pump) = entry.pump.take() {
+                    pump.abort();
+                }
+                users.remove(user);
+            }
+        }
+    }
+
+    fn agents_of(&self, user: &UserId) -> Option<Vec<(u64, AgentSink)>> {
+        let mut users = self.lock();
+        let entry = users.get_mut(user)?;
+        entry.agents.retain(|_, agent| !agent.is_gone());
+        if entry.agents.is_empty() {
+            users.remove(user);
+            return None;
+        }
+        Some(
+            entry
+                .agents
+                .iter()
+                .map(|(id, a)| (*id, a.clone()))
+                .collect(),
+        )
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, UserAgents>> {
+        self.users.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Listens upstream for `user` while the user has listening agents.
+async fn pump(registry: Weak<ListChanged>, connector: Connector, user: UserId) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let alive = |registry: &Weak<ListChanged>| {
+            registry
+                .upgrade()
+                .and_then(|r| r.agents_of(&user))
+                .is_some()
+        };
+        if !alive(&registry) {
+            return;
+        }
+        let session = match connector.session(&user).await {
+            Ok(session) => session,
+            Err(err) => {
+                tracing::debug!(user = %user, error = %err, "cannot listen upstream for list changes yet");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
+        };
+        let mut notifications = session.notifications();
+        // Re-check now and then that someone still listens, even when upstream is quiet.
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                next = notifications.next() => {
+                    let Some(notification) = next else { break };
+                    let Some(kind) = ListKind::from_method(&notification.method) else { continue };
+                    backoff = Duration::from_millis(500);
+                    let Some(registry) = registry.upgrade() else { return };
+                    let Some(agents) = registry.agents_of(&user) else { return };
+                    for (id, agent) in agents {
+                        if !agent.send(kind).await {
+                            registry.remove(&user, id);
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    if !alive(&registry) {
+                        return;
+                    }
+                }
+            }
+        }
+        // The upstream stream ended (session closed or re-opened): listen again shortly.
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+    }
+}

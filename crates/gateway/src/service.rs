@@ -1,0 +1,503 @@
+//! [`Gateway`]: the router a team mounts, and its builder.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use http::{header, HeaderValue, StatusCode};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use super::agent_auth::authenticate;
+use super::agent_call::forwarding_handler;
+use super::agent_sessions::{AgentSessions, SESSION_IDLE_LIMIT};
+use super::direct::DirectCalls;
+use super::drain::Drain;
+use super::handler::GatewayHandler;
+use super::keys::GatewayKeys;
+use super::list_changed::ListChanged;
+use super::metrics::GatewayMetrics;
+use super::pending::PendingCalls;
+use pagerduty_mcp_connect::Result;
+use pagerduty_mcp_connect::{Connector, ConnectorBuilder};
+
+/// The shortest session idle time a gateway accepts.
+const MIN_SESSION_IDLE: Duration = Duration::from_millis(100);
+
+/// What every request handler of one gateway shares.
+pub(crate) struct GatewayState {
+    pub(crate) connector: Connector,
+    pub(crate) keys: GatewayKeys,
+    pub(crate) metrics: GatewayMetrics,
+    pub(crate) agent_sessions: AgentSessions,
+    pub(crate) drain: Arc<Drain>,
+    pub(crate) list_changed: Arc<ListChanged>,
+    pub(crate) pending: PendingCalls,
+    pub(crate) help: String,
+    pub(crate) name: String,
+    pub(crate) instructions: Option<String>,
+    pub(crate) sessions: Arc<LocalSessionManager>,
+    pub(crate) cancel: CancellationToken,
+    /// Whether plain `tools/call` requests take the [direct path](super::direct).
+    pub(crate) direct_path: bool,
+    pub(crate) direct_calls: DirectCalls,
+    /// How long an agent's session may go unused before the gateway ends it.
+    session_idle: Duration,
+    /// The `Host` values agents may use (`None`: any), for rmcp's check and the direct path's.
+    pub(crate) allowed_hosts: Option<Vec<String>>,
+    sweeper_started: AtomicBool,
+}
+
+impl GatewayState {
+    /// Starts (once, on the first request) the task that ends agents' sessions idle for the
+    /// [idle timeout](GatewayBuilder::session_idle_timeout). rmcp's own keep-alive is off:
+    /// requests on the direct path never reach its session, which would look idle to it.
+    pub(crate) fn start_session_sweeper(self: &Arc<Self>) {
+        if self.sweeper_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.sweeper_started.store(false, Ordering::Release);
+            return;
+        };
+        let state = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        let idle = self.session_idle;
+        runtime.spawn(async move {
+            // If this task ends (its runtime shut down), the next request starts another.
+            let _restart = SweeperRestart(state.clone());
+            let mut tick = tokio::time::interval(idle / 10);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // rmcp sessions the gateway never learned of (their `initialize` reply was lost),
+            // since when: ended once unknown for the idle time.
+            let mut unknown: HashMap<SessionId, Instant> = HashMap::new();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = cancel.cancelled() => return,
+                }
+                let Some(state) = state.upgrade() else { return };
+                state.sweep(idle, &mut unknown).await;
+            }
+        });
+    }
+
+    /// Ends the sessions idle for `idle` (none with a direct-path call in flight), and rmcp's
+    /// sessions the gateway has not known of for that long.
+    async fn sweep(&self, idle: Duration, unknown: &mut HashMap<SessionId, Instant>) {
+        for id in self.agent_sessions.idle(idle) {
+            if self.direct_calls.busy(&id) {
+                continue;
+            }
+            tracing::debug!("ending an agent's session idle for {idle:?}");
+            self.end_session(&id).await;
+        }
+        let held: Vec<SessionId> = self
+            .sessions
+            .sessions
+            .read()
+            .await
+            .keys()
+            .cloned()
+            .collect();
+        let now = Instant::now();
+        unknown.retain(|id, _| held.contains(id));
+        for id in held {
+            if self.agent_sessions.knows(&id) {
+                unknown.remove(&id);
+            } else if now.duration_since(*unknown.entry(id.clone()).or_insert(now)) >= idle {
+                tracing::debug!("ending an agent session the gateway never learned of");
+                let _ = self.sessions.close_session(&id).await;
+                unknown.remove(&id);
+            }
+        }
+    }
+
+    /// Ends an agent's session: rmcp's side, the direct path's calls on it, and the record.
+    async fn end_session(&self, id: &str) {
+        self.direct_calls.cancel_session(id);
+        let _ = self.sessions.close_session(&SessionId::from(id)).await;
+        self.agent_sessions.unbind(id);
+    }
+
+    /// Forgets the sessions rmcp no longer holds, once the map has grown.
+    pub(crate) fn prune_agent_sessions(&self) {
+        let known = self.agent_sessions.len();
+        if known < 1024 || !known.is_multiple_of(256) {
+            return;
+        }
+        if let Ok(sessions) = self.sessions.sessions.try_read() {
+            self.agent_sessions.retain(|id| sessions.contains_key(id));
+        }
+    }
+}
+
+/// An MCP gateway: a Streamable HTTP MCP server for agents that forwards each agent's requests
+/// to one remote MCP server with the credential of the agent's user.
+///
+/// Agents authenticate with `Authorization: Bearer <gateway key>` ([`GatewayKeys`]); an unknown
+/// or missing key gets HTTP 401 before anything goes upstream. Each request is forwarded
+/// through a [`Connector`] as that user (their own session, their own token, the gateway's
+/// [`Policy`]). [`Gateway::router`] is an axum [`Router`] with three routes:
+///
+/// - `/mcp`: the MCP endpoint (rmcp's Streamable HTTP server: the session era with
+///   `initialize` and `Mcp-Session-Id`, and the stateless 2026-07-28 era);
+/// - `/healthz`: `200 {"status":"ok",…}`, or 503 while shutting down;
+/// - `/metrics`: [`GatewayMetrics`] in the Prometheus text format.
+///
+/// Mount it in your own server, or let [`Gateway::serve`] run it with graceful shutdown.
+///
+/// ```no_run
+/// use pagerduty_mcp_connect_gateway::{Gateway, GatewayKeys};
+/// use pagerduty_mcp_connect::{Connector, InMemoryCredentialStore, PagerDuty, Policy};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let tokens = InMemoryCredentialStore::new(); // or a persistent store
+/// let keys = GatewayKeys::new();
+/// keys.insert("gk_alice_7f3c9a1e5b2d4c6a8e0f", "alice@example.com")?;
+/// // US and EU users on one gateway: each credential's route names its region.
+/// let connector = Connector::builder()
+///     .routes(PagerDuty::routes())
+///     .credentials(tokens)
+///     .policy(Policy::new().read_only(true));
+/// let gateway = Gateway::builder(connector, keys).build()?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// gateway.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Gateway {
+    state: Arc<GatewayState>,
+    grace: Duration,
+}
+
+impl fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gateway")
+            .field("name", &self.state.name)
+            .field("connector", &self.state.connector)
+            .field("keys", &self.state.keys)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// A builder: the gateway forwards through the connector `connector` builds (its servers,
+    /// credentials, policy and client settings) and admits the agents holding one of `keys`.
+    pub fn builder(connector: ConnectorBuilder, keys: GatewayKeys) -> GatewayBuilder {
+        GatewayBuilder {
+            connector,
+            keys,
+            name: None,
+            instructions: None,
+            allowed_hosts: None,
+            grace: None,
+            metrics: None,
+            direct_path: None,
+            session_idle: None,
+        }
+    }
+
+    /// The connector the gateway forwards through.
+    pub fn connector(&self) -> &Connector {
+        &self.state.connector
+    }
+
+    /// The gateway keys (shared: changes apply at once).
+    pub fn keys(&self) -> &GatewayKeys {
+        &self.state.keys
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &GatewayMetrics {
+        &self.state.metrics
+    }
+
+    /// How many agent requests are being served now.
+    pub fn in_flight(&self) -> usize {
+        self.state.drain.in_flight()
+    }
+
+    /// The axum router: `/mcp`, `/healthz`, `/metrics`.
+    ///
+    /// Serving it yourself, set `TCP_NODELAY` on the accepted connections, as
+    /// [`Gateway::serve`] does: a session-era reply is an SSE stream written in pieces, and
+    /// without it each piece after the first waits for the agent's delayed ACK (tens of
+    /// milliseconds per call).
+    ///
+    /// ```no_run
+    /// use axum::serve::ListenerExt;
+    /// # async fn run(gateway: pagerduty_mcp_connect_gateway::Gateway) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080")
+    ///     .await?
+    ///     .tap_io(|tcp| {
+    ///         let _ = tcp.set_nodelay(true);
+    ///     });
+    /// axum::serve(listener, gateway.router()).await
+    /// # }
+    /// ```
+    pub fn router(&self) -> Router {
+        let state = self.state.clone();
+        let mut config = StreamableHttpServerConfig::default()
+            .with_cancellation_token(state.cancel.child_token())
+            .with_sse_keep_alive(Some(Duration::from_secs(15)))
+            // A plain JSON reply where nothing comes before the result (2026-07-28 requests);
+            // rmcp switches to SSE by itself when progress or a request must go first.
+            .with_json_response(true);
+        config = match &state.allowed_hosts {
+            Some(hosts) => config.with_allowed_hosts(hosts.clone()),
+            None => config.disable_allowed_hosts(),
+        };
+        let handler_state = state.clone();
+        let mcp = StreamableHttpService::new(
+            move || Ok(GatewayHandler::new(handler_state.clone())),
+            state.sessions.clone(),
+            config,
+        );
+        let mcp = Router::new().route_service("/mcp", mcp).route_layer(
+            axum::middleware::from_fn_with_state(state.clone(), authenticate),
+        );
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .with_state(state)
+            .merge(mcp)
+    }
+
+    /// Serves [`Gateway::router`] on `listener` until `shutdown` resolves; then refuses new
+    /// requests (503), lets the calls in flight finish (up to the
+    /// [grace period](GatewayBuilder::shutdown_grace)), closes the agents' streams and returns.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let gateway = self.clone();
+        // Without TCP_NODELAY, a reply written in pieces (an SSE stream's priming event, then
+        // the message) waits for the agent's delayed ACK: tens of milliseconds per call.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY on an agent connection");
+            }
+        });
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                gateway.shutdown().await;
+            })
+            .await
+    }
+
+    /// Begins shutdown: new agent requests get 503; waits for the calls in flight (up to the
+    /// grace period), then ends the agents' sessions and streams. Returns how many calls were
+    /// still running when the grace period ran out.
+    pub async fn shutdown(&self) -> usize {
+        let waiting = self.state.drain.in_flight();
+        tracing::info!(
+            in_flight = waiting,
+            "shutting down: refusing new requests, letting calls in flight finish"
+        );
+        let left = self.state.drain.drain(self.grace).await;
+        if left > 0 {
+            tracing::warn!(left, "grace period over: ending calls still in flight");
+        }
+        self.state.cancel.cancel();
+        left
+    }
+}
+
+async fn healthz(State(state): State<Arc<GatewayState>>) -> Response {
+    let draining = state.drain.is_shutting_down();
+    let body = serde_json::json!({
+        "status": if draining { "shutting_down" } else { "ok" },
+        "in_flight": state.drain.in_flight(),
+        "active_users": state.connector.active_users(),
+        "listening_agents": state.list_changed.listeners(),
+    });
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<Arc<GatewayState>>) -> Response {
+    state
+        .metrics
+        .set_active_users(state.connector.active_users());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Lets the next request start a sweeper when the running one ends.
+struct SweeperRestart(std::sync::Weak<GatewayState>);
+
+impl Drop for SweeperRestart {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.upgrade() {
+            state.sweeper_started.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// rmcp's session manager with its keep-alive off: the gateway ends idle sessions itself
+/// ([`GatewayState::start_session_sweeper`]).
+fn session_manager() -> LocalSessionManager {
+    let mut manager = LocalSessionManager::default();
+    manager.session_config.keep_alive = None;
+    manager
+}
+
+/// Builds a [`Gateway`] from a [`ConnectorBuilder`] (the servers, the credentials, the policy,
+/// the client settings) and the [`GatewayKeys`] agents sign in with.
+///
+/// It takes the connector's *builder*, not a built `Connector`, because the gateway installs
+/// its own handlers for the upstream's server requests (elicitation, sampling), which forward
+/// each request to the agent whose call caused it; everything else is the connector's as
+/// configured.
+#[must_use]
+pub struct GatewayBuilder {
+    connector: ConnectorBuilder,
+    keys: GatewayKeys,
+    name: Option<String>,
+    instructions: Option<String>,
+    allowed_hosts: Option<Vec<String>>,
+    grace: Option<Duration>,
+    metrics: Option<GatewayMetrics>,
+    direct_path: Option<bool>,
+    session_idle: Option<Duration>,
+}
+
+impl fmt::Debug for GatewayBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayBuilder")
+            .field("connector", &self.connector)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayBuilder {
+    /// The server name agents see (default `pagerduty-mcp-gateway`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Whether the gateway answers a plain `tools/call` itself, in the HTTP handler that
+    /// received it, instead of through rmcp's service (default: yes). Only calls whose answer
+    /// is one JSON-RPC response go that way (no progress token, no server request possible,
+    /// standard headers, a known and initialized session in the session era), with rmcp's own
+    /// model and result handling; it saves rmcp's task hand-offs (benches/gateway_hop.rs). Turn
+    /// it off to have rmcp serve every request.
+    pub fn direct_path(mut self, enabled: bool) -> Self {
+        self.direct_path = Some(enabled);
+        self
+    }
+
+    /// How long an agent's session-era session may go without a request before the gateway
+    /// ends it (default 5 minutes, rmcp's own default; at least 100 ms); the agent then gets
+    /// 404 and opens a new one.
+    pub fn session_idle_timeout(mut self, idle: Duration) -> Self {
+        self.session_idle = Some(idle);
+        self
+    }
+
+    /// Instructions agents see in `initialize` / `server/discover`.
+    pub fn instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// The `Host` header values agents may use (DNS-rebinding protection). Default: loopback
+    /// names only, right for a gateway on `127.0.0.1`; set your public host names when it
+    /// listens elsewhere. An empty list turns the check off.
+    pub fn allowed_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_hosts = Some(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How long shutdown waits for calls in flight (default 30 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = Some(grace);
+        self
+    }
+
+    /// Records into these metrics (default: new ones).
+    pub fn metrics(mut self, metrics: GatewayMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Checks and builds.
+    pub fn build(self) -> Result<Gateway> {
+        let keys = self.keys;
+        let connector = self
+            .connector
+            .elicitation_handler(forwarding_handler())
+            .sampling_handler(forwarding_handler())
+            .build()?;
+        let help = connector.credential_help().to_owned();
+        let server_name = connector.client().server().name().to_owned();
+        let name = self
+            .name
+            .unwrap_or_else(|| "pagerduty-mcp-gateway".to_owned());
+        Ok(Gateway {
+            state: Arc::new(GatewayState {
+                connector,
+                keys,
+                metrics: self.metrics.unwrap_or_default(),
+                agent_sessions: AgentSessions::default(),
+                drain: Arc::new(Drain::default()),
+                list_changed: Arc::new(ListChanged::default()),
+                pending: PendingCalls::default(),
+                help,
+                instructions: self.instructions.or_else(|| {
+                    Some(format!(
+                        "A gateway to {server_name}: every request goes there with your own credential."
+                    ))
+                }),
+                name,
+                sessions: Arc::new(session_manager()),
+                cancel: CancellationToken::new(),
+                direct_path: self.direct_path.unwrap_or(true),
+                direct_calls: DirectCalls::default(),
+                session_idle: self
+                    .session_idle
+                    .unwrap_or(SESSION_IDLE_LIMIT)
+                    .max(MIN_SESSION_IDLE),
+                // rmcp's default list unless set; an empty list turns the check off.
+                allowed_hosts: match self.allowed_hosts {
+                    None => Some(StreamableHttpServerConfig::default().allowed_hosts),
+                    Some(hosts) if hosts.is_empty() => None,
+                    Some(hosts) => Some(hosts),
+                },
+                sweeper_started: AtomicBool::new(false),
+            }),
+            grace: self.grace.unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}

@@ -1,0 +1,255 @@
+//! The gateway end to end: agents on the official Python MCP SDK client, in both protocol eras,
+//! talk to the gateway, which forwards to the embedded mock PagerDuty server with each user's own
+//! token.
+
+#[path = "support/gateway.rs"]
+mod gateway_support;
+
+use gateway_support::{agent, err, ok, python, TestGateway, ALICE_KEY, DEMO_KEY, ERAS};
+use pagerduty_mcp_connect::Policy;
+use pagerduty_mcp_connect_mock::MockPagerDuty;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_see_their_own_data_in_both_eras() {
+    if python().is_none() {
+        return;
+    }
+    let gw = TestGateway::start(Policy::new()).await;
+    let steps = json!([
+        {"op": "call", "tool": "get_user_data", "args": {}},
+        {"op": "read_resource", "uri": "pagerduty://users/me"},
+        {"op": "list_tools"},
+        {"op": "list_resources"},
+        {"op": "list_templates"},
+        {"op": "list_prompts"},
+        {"op": "get_prompt", "name": "incident_summary", "args": {"incident_id": "1001"}},
+        {"op": "complete", "prompt": "incident_summary", "argument": "incident_id", "value": "Q1"},
+    ]);
+    for mode in ERAS {
+        let (alice, demo) = tokio::join!(
+            agent(&gw.url, ALICE_KEY, mode, steps.clone()),
+            agent(&gw.url, DEMO_KEY, mode, steps.clone()),
+        );
+        let expected_version = if mode == "legacy" { "2025-11-25" } else { mode };
+        for (out, email) in [(&alice, "alice@example.com"), (&demo, "demo@example.com")] {
+            assert_eq!(out["protocol_version"], expected_version, "{out}");
+            assert_eq!(ok(out, 0)["structured"]["email"], email, "{mode}: {out}");
+            assert!(
+                ok(out, 1)[0].as_str().unwrap().contains(email),
+                "{mode}: resources/read as the user: {out}"
+            );
+            let tools = ok(out, 2).as_array().unwrap();
+            assert!(tools.iter().any(|t| t == "list_incidents"), "{out}");
+            assert!(ok(out, 3)
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "pagerduty://users/me"));
+            assert_eq!(ok(out, 4)[0], "pagerduty://incidents/{incident_id}");
+            assert!(ok(out, 5)
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "incident_summary"));
+            assert!(ok(out, 6)[0].as_str().unwrap().contains("1001"), "{out}");
+            assert!(
+                !ok(out, 7).as_array().unwrap().is_empty(),
+                "completion: {out}"
+            );
+        }
+    }
+    // Upstream, every request carried its own user's token, and only the two users came.
+    let requests = gw.mock.requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests.iter().all(|r| r.auth_matched),
+        "every upstream request authenticated"
+    );
+    let users: std::collections::HashSet<_> =
+        requests.iter().filter_map(|r| r.user_id.clone()).collect();
+    assert_eq!(
+        users,
+        [MockPagerDuty::ALICE_USER_ID, MockPagerDuty::DEMO_USER_ID]
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_or_missing_key_gets_401_before_anything_goes_upstream() {
+    let gw = TestGateway::start(Policy::new()).await;
+    let http = reqwest::Client::new();
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    });
+    for auth in [
+        None,
+        Some("Bearer gk_not_a_key_0123456789"),
+        Some("Token u+MockAliceToken00002"),
+        Some(&*format!("Basic {ALICE_KEY}")),
+    ] {
+        let mut request = http
+            .post(&gw.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(initialize.to_string());
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{auth:?}");
+        assert!(response.headers().contains_key("www-authenticate"));
+        let body = response.text().await.unwrap();
+        assert!(body.contains("gateway key"), "{body}");
+    }
+    assert!(gw.mock.requests().is_empty(), "nothing went upstream");
+    if python().is_some() {
+        for mode in ERAS {
+            // A pinned 2026-07-28 client sends nothing until its first request.
+            let out = agent(
+                &gw.url,
+                "gk_not_a_key_0123456789",
+                mode,
+                json!([{"op": "list_tools"}]),
+            )
+            .await;
+            assert!(
+                out.get("connect_error").is_some() || out["results"][0].get("error").is_some(),
+                "{mode}: {out}"
+            );
+        }
+        assert!(gw.mock.requests().is_empty(), "nothing went upstream");
+    }
+    let metrics = reqwest::get(format!("{}/metrics", gw.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"mcp_gateway_rejected_requests_total{reason="unknown_key"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"mcp_gateway_rejected_requests_total{reason="missing_key"}"#),
+        "{metrics}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_gateway_refuses_a_write_tool_before_anything_is_sent_upstream() {
+    if python().is_none() {
+        return;
+    }
+    let gw = TestGateway::start(Policy::new().read_only(true).deny_tools(["list_teams"])).await;
+    for mode in ERAS {
+        let before = gw.upstream_tool_calls();
+        let out = agent(
+            &gw.url,
+            DEMO_KEY,
+            mode,
+            json!([
+                {"op": "list_tools"},
+                {"op": "call", "tool": "create_incident", "args": {"title": "x", "service_id": "PSVC001"}},
+                {"op": "call", "tool": "list_teams", "args": {}},
+                {"op": "call", "tool": "list_services", "args": {}},
+            ]),
+        )
+        .await;
+        let tools = ok(&out, 0).as_array().unwrap();
+        assert!(
+            !tools.iter().any(|t| t == "create_incident"),
+            "{mode}: write tools are not offered: {out}"
+        );
+        assert!(
+            !tools.iter().any(|t| t == "list_teams"),
+            "{mode}: denied tools are not offered"
+        );
+        assert!(tools.iter().any(|t| t == "list_incidents"));
+        let refused = err(&out, 1);
+        assert_eq!(refused["code"], -32003, "{mode}: {out}");
+        assert!(
+            refused["message"].as_str().unwrap().contains("read-only"),
+            "{refused}"
+        );
+        assert!(err(&out, 2)["message"]
+            .as_str()
+            .unwrap()
+            .contains("deny list"));
+        ok(&out, 3);
+        assert_eq!(
+            gw.upstream_tool_calls(),
+            before + 1,
+            "{mode}: only list_services reached upstream"
+        );
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_upstream_token_is_a_clear_error_for_that_user_only() {
+    if python().is_none() {
+        return;
+    }
+    for mode in ERAS {
+        let gw = TestGateway::start(Policy::new()).await;
+        let me = json!([{"op": "call", "tool": "get_user_data", "args": {}}]);
+        ok(&agent(&gw.url, ALICE_KEY, mode, me.clone()).await, 0);
+        assert!(gw.mock.revoke_token(MockPagerDuty::ALICE_TOKEN));
+        let out = agent(
+            &gw.url,
+            ALICE_KEY,
+            mode,
+            json!([
+                {"op": "call", "tool": "get_user_data", "args": {}},
+                {"op": "call", "tool": "get_user_data", "args": {}},
+                {"op": "read_resource", "uri": "pagerduty://users/me"},
+            ]),
+        )
+        .await;
+        let first = err(&out, 0);
+        assert_eq!(first["code"], -32001, "{mode}: {out}");
+        let message = first["message"].as_str().unwrap();
+        assert!(message.contains("401"), "{message}");
+        assert!(
+            message.contains("Create API User Token"),
+            "says how to get a new token: {message}"
+        );
+        assert!(!message.contains(MockPagerDuty::ALICE_TOKEN));
+        let rejected_upstream = gw
+            .mock
+            .requests()
+            .iter()
+            .filter(|r| r.auth_present && !r.auth_matched)
+            .count();
+        assert!(rejected_upstream >= 1);
+        // The credential is invalidated: later calls fail at once, without another try upstream.
+        assert_eq!(err(&out, 1)["code"], -32001, "{out}");
+        assert_eq!(err(&out, 2)["code"], -32001, "{out}");
+        assert_eq!(
+            gw.mock
+                .requests()
+                .iter()
+                .filter(|r| r.auth_present && !r.auth_matched)
+                .count(),
+            rejected_upstream,
+            "{mode}: the revoked token was not sent again"
+        );
+        // The other user is not affected.
+        let demo = agent(&gw.url, DEMO_KEY, mode, me.clone()).await;
+        assert_eq!(ok(&demo, 0)["structured"]["email"], "demo@example.com");
+        // A new token (the admin rotates it) works from the next call on.
+        assert!(gw
+            .mock
+            .add_token(MockPagerDuty::ALICE_USER_ID, "u+alice-new-token-42"));
+        gw.credentials.rotate("alice", "u+alice-new-token-42");
+        let again = agent(&gw.url, ALICE_KEY, mode, me).await;
+        assert_eq!(ok(&again, 0)["structured"]["email"], "alice@example.com");
+        gw.shutdown().await;
+    }
+}

@@ -1,0 +1,228 @@
+//! What the upstream sends back during a call reaches the agent that made it: progress
+//! notifications, and server requests (elicitation, sampling) whose answers complete the call.
+//! Agents on the official Python MCP SDK client, in both protocol eras.
+
+#[path = "support/asking_upstream.rs"]
+mod asking_upstream;
+#[path = "support/gateway.rs"]
+mod gateway_support;
+
+use gateway_support::{agent, agent_with, ok, python, TestGateway, ALICE_KEY, DEMO_KEY, ERAS};
+use pagerduty_mcp_connect::{InMemoryCredentialStore, PagerDuty, Policy};
+use pagerduty_mcp_connect_gateway::{Gateway, GatewayKeys};
+use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty};
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_reaches_the_agent_that_made_the_call() {
+    if python().is_none() {
+        return;
+    }
+    let gw = TestGateway::start(Policy::new()).await;
+    for mode in ERAS {
+        let with_progress = json!([{"op": "call", "tool": "list_incidents", "args": {"limit": 1}, "progress": true}]);
+        let without = json!([{"op": "call", "tool": "list_incidents", "args": {"limit": 1}}]);
+        let (alice, demo) = tokio::join!(
+            agent(&gw.url, ALICE_KEY, mode, with_progress),
+            agent(&gw.url, DEMO_KEY, mode, without),
+        );
+        let progress = ok(&alice, 0)["progress"].as_array().unwrap().clone();
+        assert_eq!(
+            progress,
+            vec![
+                json!([1.0, 3.0, "Authenticating"]),
+                json!([2.0, 3.0, "Querying PagerDuty"]),
+                json!([3.0, 3.0, "Done"]),
+            ],
+            "{mode}: {alice}"
+        );
+        assert!(
+            ok(&demo, 0)["progress"].as_array().unwrap().is_empty(),
+            "{mode}: {demo}"
+        );
+    }
+    gw.shutdown().await;
+}
+
+async fn gateway_to_asking_upstream() -> (Gateway, String) {
+    let upstream =
+        asking_upstream::start(&[("u+alice-upstream", "alice"), ("u+demo-upstream", "demo")]).await;
+    let credentials = InMemoryCredentialStore::new();
+    credentials.insert("alice", "u+alice-upstream");
+    credentials.insert("demo", "u+demo-upstream");
+    let keys = GatewayKeys::new();
+    keys.insert(ALICE_KEY, "alice").unwrap();
+    keys.insert(DEMO_KEY, "demo").unwrap();
+    let connector = pagerduty_mcp_connect::Connector::builder()
+        .server(
+            PagerDuty::builder()
+                .endpoint(upstream.as_str())
+                .build()
+                .unwrap(),
+        )
+        .credentials(credentials);
+    let gateway = Gateway::builder(connector, keys).build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let serving = gateway.clone();
+    tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
+    (gateway, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_elicitation_reaches_the_right_agent_and_its_answer_completes_the_call() {
+    if python().is_none() {
+        return;
+    }
+    let (_gateway, url) = gateway_to_asking_upstream().await;
+    for mode in ERAS {
+        let (alice, demo) = tokio::join!(
+            agent_with(
+                &url,
+                ALICE_KEY,
+                mode,
+                json!([{"op": "call", "tool": "confirm_action", "args": {"action": "deploy"}}]),
+                &[
+                    "--elicit-answer",
+                    r#"{"action": "accept", "content": {"confirm": true}}"#
+                ],
+            ),
+            agent_with(
+                &url,
+                DEMO_KEY,
+                mode,
+                json!([{"op": "call", "tool": "confirm_action", "args": {"action": "rollback"}}]),
+                &["--elicit-answer", r#"{"action": "decline"}"#],
+            ),
+        );
+        let result = &ok(&alice, 0)["structured"];
+        assert_eq!(result["user"], "alice", "{mode}: {alice}");
+        assert_eq!(result["answer"]["action"], "accept", "{mode}: {alice}");
+        assert_eq!(
+            result["answer"]["content"]["confirm"], true,
+            "{mode}: {alice}"
+        );
+        let asked = alice["elicitations"].as_array().unwrap();
+        assert_eq!(asked.len(), 1, "{mode}: {alice}");
+        assert_eq!(asked[0]["message"], "Really deploy?");
+
+        let result = &ok(&demo, 0)["structured"];
+        assert_eq!(result["user"], "demo", "{mode}: {demo}");
+        assert_eq!(result["answer"]["action"], "decline", "{mode}: {demo}");
+        let asked = demo["elicitations"].as_array().unwrap();
+        assert_eq!(asked.len(), 1, "{mode}: {demo}");
+        assert_eq!(
+            asked[0]["message"], "Really rollback?",
+            "each agent gets only its own"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_elicitation_during_a_prompt_or_a_resource_read_reaches_the_agent() {
+    if python().is_none() {
+        return;
+    }
+    let (_gateway, url) = gateway_to_asking_upstream().await;
+    for mode in ERAS {
+        let out = agent_with(
+            &url,
+            ALICE_KEY,
+            mode,
+            json!([
+                {"op": "get_prompt", "name": "confirmed_prompt", "args": {"topic": "the runbook"}},
+                {"op": "read_resource", "uri": "asking://secret"},
+            ]),
+            &[
+                "--elicit-answer",
+                r#"{"action": "accept", "content": {"confirm": true}}"#,
+            ],
+        )
+        .await;
+        let prompt: Value =
+            serde_json::from_str(ok(&out, 0)[0].as_str().expect("one text message")).unwrap();
+        assert_eq!(prompt["user"], "alice", "{mode}: {out}");
+        assert_eq!(prompt["topic"], "the runbook", "{mode}: {out}");
+        assert_eq!(prompt["answer"]["action"], "accept", "{mode}: {out}");
+        let read: Value =
+            serde_json::from_str(ok(&out, 1)[0].as_str().expect("one text content")).unwrap();
+        assert_eq!(read["user"], "alice", "{mode}: {out}");
+        assert_eq!(read["answer"]["content"]["confirm"], true, "{mode}: {out}");
+        let asked: Vec<&str> = out["elicitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            asked,
+            ["Really show the runbook?", "Really show the secret?"],
+            "{mode}: {out}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampling_request_reaches_the_agent_and_its_answer_completes_the_call() {
+    if python().is_none() {
+        return;
+    }
+    let (_gateway, url) = gateway_to_asking_upstream().await;
+    for mode in ERAS {
+        let out = agent_with(
+            &url,
+            ALICE_KEY,
+            mode,
+            json!([{"op": "call", "tool": "summarize", "args": {"text": "the outage"}}]),
+            &["--sampling-answer", "all good now"],
+        )
+        .await;
+        let result = &ok(&out, 0)["structured"];
+        assert_eq!(result["user"], "alice", "{mode}: {out}");
+        assert_eq!(
+            result["answer"]["content"]["text"], "all good now",
+            "{mode}: {out}"
+        );
+        assert_eq!(
+            out["samplings"].as_array().unwrap().len(),
+            1,
+            "{mode}: {out}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_changed_notifications_reach_the_users_agents() {
+    if python().is_none() {
+        return;
+    }
+    // A session-era upstream, whose standing GET stream carries its list changes.
+    let mock = MockPagerDuty::builder()
+        .eras(Eras::SessionOnly)
+        .start()
+        .await
+        .unwrap();
+    let gw = TestGateway::start_with(mock, Policy::new(), |b| b).await;
+    for mode in ERAS {
+        let waiting = agent(
+            &gw.url,
+            ALICE_KEY,
+            mode,
+            json!([{"op": "list_tools"}, {"op": "wait_list_changed", "seconds": 20}]),
+        );
+        // The upstream announces a change now and then until the agent has heard one.
+        let announce = async {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                gw.mock
+                    .notify("notifications/tools/list_changed", json!({}));
+            }
+        };
+        let out = tokio::select! {
+            out = waiting => out,
+            () = announce => unreachable!(),
+        };
+        assert_eq!(ok(&out, 1), &json!(true), "{mode}: {out}");
+    }
+    gw.shutdown().await;
+}

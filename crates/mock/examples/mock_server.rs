@@ -1,0 +1,52 @@
+//! Runs the embedded mock PagerDuty MCP server until Ctrl-C.
+//!
+//! `cargo run --features testing --example mock_server` (the `--features` flag may be left out:
+//! the crate's dev-dependency on itself turns `testing` on for examples).
+//!
+//! Then point any MCP client at the printed URL with `Authorization: Token <token>`, e.g.
+//!
+//! ```text
+//! curl -s "$URL" -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
+//!   -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
+//!   -H 'Mcp-Method: server/discover' \
+//!   -d '{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{
+//!        "io.modelcontextprotocol/protocolVersion":"2026-07-28",
+//!        "io.modelcontextprotocol/clientCapabilities":{}}}}'
+//! ```
+use pagerduty_mcp_connect_mock::MockPagerDuty;
+
+#[tokio::main]
+async fn main() {
+    let mock = match MockPagerDuty::builder().start().await {
+        Ok(mock) => mock,
+        Err(err) => {
+            eprintln!("cannot start the mock: {err}");
+            std::process::exit(1);
+        }
+    };
+    println!("Mock PagerDuty MCP server");
+    println!("  URL:    {}", mock.url());
+    println!("  header: {}", mock.auth_scheme());
+    println!(
+        "  demo token ({}): {}",
+        MockPagerDuty::DEMO_USER_ID,
+        MockPagerDuty::DEMO_TOKEN
+    );
+    println!(
+        "  alice token ({}): {}",
+        MockPagerDuty::ALICE_USER_ID,
+        MockPagerDuty::ALICE_TOKEN
+    );
+    println!(
+        "  bob token ({}, read-only): {}",
+        MockPagerDuty::BOB_USER_ID,
+        MockPagerDuty::BOB_TOKEN
+    );
+    println!("Press Ctrl-C to stop.");
+    if let Err(err) = tokio::signal::ctrl_c().await {
+        eprintln!("cannot wait for Ctrl-C: {err}");
+    }
+    let served = mock.requests().len();
+    mock.shutdown().await;
+    println!("Stopped after {served} requests.");
+}

@@ -1,0 +1,79 @@
+//! Helpers for the credential store's tests: a private temporary directory, keys, and a store
+//! on a SQLite file in it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use pagerduty_mcp_connect_store::{KeySource, SqlCredentialStore, SqlCredentialStoreBuilder};
+use secrecy::SecretString;
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let path = std::env::temp_dir().join(format!(
+            "pdmcp-{name}-{}-{}-{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.0.join("credentials.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fixed test key (base64 of 32 bytes of `byte`).
+pub fn key(byte: u8) -> KeySource {
+    use base64::Engine as _;
+    KeySource::base64(base64::engine::general_purpose::STANDARD.encode([byte; 32]))
+}
+
+pub fn secret(token: &str) -> SecretString {
+    SecretString::from(token)
+}
+
+/// A builder on the SQLite file of `dir` with key 1 and no cache.
+pub fn sqlite(dir: &TempDir) -> SqlCredentialStoreBuilder {
+    SqlCredentialStore::builder()
+        .sqlite_file(dir.db())
+        .key(key(1))
+        .cache_ttl(Duration::ZERO)
+}
+
+/// Every file of the SQLite database (the file, its WAL and shared-memory files), concatenated.
+pub fn raw_database_bytes(db: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        if let Ok(content) = std::fs::read(PathBuf::from(name)) {
+            bytes.extend(content);
+        }
+    }
+    bytes
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
