@@ -2,7 +2,12 @@
 //!
 //! [`MockPagerDuty`] is a real HTTP server on a random loopback port that speaks MCP over
 //! Streamable HTTP like PagerDuty's hosted server would, so tests, examples and benchmarks can
-//! run a client end to end without the network:
+//! run a client end to end without the network. Add it as a dev-dependency:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! pagerduty-mcp-connect-mock = "0.1"
+//! ```
 //!
 //! ```
 //! use pagerduty_mcp_connect_mock::MockPagerDuty;
@@ -13,6 +18,15 @@
 //! println!("MCP endpoint {} — use the token {}", mock.url(), MockPagerDuty::DEMO_TOKEN);
 //! # }
 //! ```
+//!
+//! A [`Connector`](pagerduty_mcp_connect::Connector) reaches it through the PagerDuty preset
+//! with the mock's endpoint, `PagerDuty::builder().endpoint(mock.url().as_str()).build()?`.
+//! [`MockPagerDuty::start`] panics when the server cannot start;
+//! [`MockPagerDutyBuilder::start`] returns the [`std::io::Error`] instead.
+//! `cargo run -p pagerduty-mcp-connect-mock --example mock_server` runs it on its own, for any
+//! MCP client.
+//!
+//! This crate was the module `pagerduty_mcp_connect::testing` (feature `testing`).
 //!
 //! # Protocol
 //!

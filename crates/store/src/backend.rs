@@ -21,10 +21,10 @@ use pagerduty_mcp_connect::UserId;
 /// A connection pool of one of the engines.
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
-    /// SQLite (feature `store-sqlite`).
+    /// SQLite (feature `sqlite`).
     #[cfg(feature = "sqlite")]
     Sqlite(sqlx::SqlitePool),
-    /// Postgres (feature `store-postgres`).
+    /// Postgres (feature `postgres`).
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
 }

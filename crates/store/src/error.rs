@@ -163,7 +163,8 @@ impl StoreError {
         }
     }
 
-    /// The error a [`CredentialProvider`](crate::CredentialProvider) call reports for this one.
+    /// The error a [`CredentialProvider`](pagerduty_mcp_connect::CredentialProvider) call reports
+    /// for this one.
     pub(crate) fn into_credential_error(self, user: &UserId) -> CredentialError {
         match self {
             StoreError::NotFound { .. } => CredentialError::NotFound { user: user.clone() },

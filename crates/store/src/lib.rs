@@ -1,5 +1,65 @@
-//! A persistent credential store on SQLite (embedded) or Postgres (several gateway replicas),
-//! with every token sealed at rest.
+//! A persistent credential store for `pagerduty-mcp-connect`: each user's token on SQLite
+//! (embedded) or Postgres (several gateway replicas), sealed at rest with XChaCha20-Poly1305.
+//!
+//! [`SqlCredentialStore`] is a [`CredentialProvider`] for a
+//! [`Connector`](pagerduty_mcp_connect::Connector), with the admin operations a gateway needs
+//! (put, verify, rotate, revoke, list, rekey). The PagerDuty region a token check finds is
+//! stored with the token and handed out as the credential's
+//! [route](pagerduty_mcp_connect::Credential::route), so a connector built with
+//! [`PagerDuty::routes`](pagerduty_mcp_connect::PagerDuty::routes) sends each user to their own
+//! region's hosted MCP server.
+//!
+//! ```toml
+//! [dependencies]
+//! pagerduty-mcp-connect = "0.1"
+//! pagerduty-mcp-connect-store = "0.1"   # SQLite; features = ["postgres"] adds Postgres
+//! ```
+//!
+//! ```no_run
+//! # #[cfg(feature = "sqlite")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use pagerduty_mcp_connect::{Connector, PagerDuty, TokenVerifier, UserId};
+//! use pagerduty_mcp_connect_store::{KeySource, SqlCredentialStore};
+//!
+//! let store = SqlCredentialStore::builder()
+//!     .sqlite_file("/var/lib/gateway/credentials.db")
+//!     .key(KeySource::env(KeySource::DEFAULT_ENV))
+//!     .open()
+//!     .await?;
+//!
+//! // Onboarding: check the token with PagerDuty, store it with the identity and region found.
+//! let alice = UserId::from("alice@example.com");
+//! store.put_verified(&alice, "u+alice-token".into(), &TokenVerifier::new()?).await?;
+//!
+//! // Each user to the hosted MCP server of the region stored with their token.
+//! let connector = Connector::builder()
+//!     .routes(PagerDuty::routes())
+//!     .credentials(store.clone())
+//!     .build()?;
+//! let incidents = connector
+//!     .call_tool(&alice, "list_incidents", pagerduty_mcp_connect::serde_json::json!({}))
+//!     .await?;
+//! # let _ = incidents;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `sqlite` | yes | the embedded SQLite engine (one file, no server) |
+//! | `postgres` | no | Postgres, for several gateway replicas sharing one database |
+//! | `rustls` | yes | TLS (Postgres connections and the token check) through rustls with aws-lc-rs |
+//! | `rustls-ring` | no | TLS through rustls with ring (no cmake): `default-features = false, features = ["sqlite", "rustls-ring"]` |
+//!
+//! The schema's migrations are embedded (`crates/store/migrations` in the repository). The admin
+//! tool `cargo run -p pagerduty-mcp-connect-store --example credentials -- list` adds, rotates,
+//! revokes, lists and verifies tokens (add `--features postgres` for
+//! `--database-url postgres://…`).
+//!
+//! This crate was `pagerduty_mcp_connect::credential::SqlCredentialStore` and its neighbours,
+//! behind the features `store-sqlite` and `store-postgres` of `pagerduty-mcp-connect`.
 
 mod backend;
 mod error;
@@ -39,11 +99,11 @@ const MAX_TOKEN_BYTES: usize = 4096;
 const REJECTED_REASON: &str = "the server rejected the token (HTTP 401)";
 
 /// Each user's PagerDuty User API Token (or any header credential), persisted in SQLite or
-/// Postgres and sealed at rest; a [`CredentialProvider`] for a [`Connector`](crate::Connector)
-/// and the admin operations a gateway needs.
+/// Postgres and sealed at rest; a [`CredentialProvider`] for a
+/// [`Connector`](pagerduty_mcp_connect::Connector) and the admin operations a gateway needs.
 ///
-/// - **Engines.** SQLite (feature `store-sqlite`) is the embedded default: one file, no server.
-///   Postgres (feature `store-postgres`, rustls TLS) lets several gateway replicas share one
+/// - **Engines.** SQLite (feature `sqlite`) is the embedded default: one file, no server.
+///   Postgres (feature `postgres`, rustls TLS) lets several gateway replicas share one
 ///   database. The schema is migrated on [`open`](SqlCredentialStoreBuilder::open) (embedded
 ///   migrations; an older schema is upgraded in place).
 /// - **Sealing.** Each token is sealed with XChaCha20-Poly1305 under the key of a [`KeySource`],
@@ -54,7 +114,8 @@ const REJECTED_REASON: &str = "the server rejected the token (HTTP 401)";
 /// - **Metadata.** Created, rotated, last used, last verified (with the PagerDuty identity and
 ///   region the [`TokenVerifier`] found), revoked (when, why, by whom): [`CredentialRecord`].
 ///   The [`Credential`] handed out carries the token's creation time (for the connector's
-///   token-age warning) and the region (for [`RegionalConnector`](crate::RegionalConnector)).
+///   token-age warning) and the region as its [route](Credential::route) (for a connector
+///   built with [`PagerDuty::routes`](pagerduty_mcp_connect::PagerDuty::routes)).
 /// - **Revocation.** After a 401 the connector calls
 ///   [`invalidate`](CredentialProvider::invalidate): the row is marked revoked by the server,
 ///   and later lookups answer [`CredentialError::Rejected`] at once (the connector turns it
@@ -86,7 +147,7 @@ const REJECTED_REASON: &str = "the server rejected the token (HTTP 401)";
 /// let alice = UserId::from("alice@example.com");
 /// store.put_in_region(&alice, "u+alice-token".into(), Region::Eu).await?;
 /// let credential = store.credential(&alice).await?;
-/// assert_eq!(credential.region(), Some(Region::Eu));
+/// assert_eq!(Region::of(&credential), Some(Region::Eu));
 ///
 /// store.revoke(&alice, "left the company").await?;
 /// assert!(matches!(store.credential(&alice).await, Err(CredentialError::Revoked { .. })));
@@ -753,14 +814,14 @@ impl fmt::Debug for SqlCredentialStoreBuilder {
 
 impl SqlCredentialStoreBuilder {
     /// A SQLite database file, created (mode 600 on Unix) when missing. Needs feature
-    /// `store-sqlite`.
+    /// `sqlite`.
     pub fn sqlite_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.target = Some(Target::SqliteFile(path.into()));
         self
     }
 
-    /// A database URL: `sqlite://path/to/file.db` (feature `store-sqlite`) or
-    /// `postgres://user:password@host:port/database` (feature `store-postgres`; add
+    /// A database URL: `sqlite://path/to/file.db` (feature `sqlite`) or
+    /// `postgres://user:password@host:port/database` (feature `postgres`; add
     /// `?sslmode=require` or `verify-full` for TLS). The URL is kept as a secret (it may hold a
     /// password) and never shown.
     pub fn database_url(mut self, url: impl Into<String>) -> Self {

@@ -22,8 +22,9 @@ pub struct CredentialRecord {
     /// `last_used_resolution`).
     pub last_used_at: Option<SystemTime>,
     /// The PagerDuty service region of the user's account: set by the token check, or given
-    /// with [`put_in_region`](super::SqlCredentialStore::put_in_region). It selects the hosted
-    /// MCP server of the user's sessions ([`RegionalConnector`](crate::RegionalConnector)).
+    /// with [`put_in_region`](super::SqlCredentialStore::put_in_region). It is the route of the
+    /// credential handed out, which selects the hosted MCP server of the user's sessions in a
+    /// connector built with [`PagerDuty::routes`](pagerduty_mcp_connect::PagerDuty::routes).
     pub region: Option<Region>,
     /// The last successful token check of the current token.
     pub verification: Option<Verification>,
@@ -37,7 +38,7 @@ pub struct CredentialRecord {
 
 impl CredentialRecord {
     /// When the current token was stored: the creation time the connector's token-age warning
-    /// uses ([`Credential::created_at`](crate::Credential::created_at)).
+    /// uses ([`Credential::created_at`](pagerduty_mcp_connect::Credential::created_at)).
     pub fn token_created_at(&self) -> SystemTime {
         self.rotated_at.unwrap_or(self.created_at)
     }
@@ -48,7 +49,7 @@ impl CredentialRecord {
     }
 }
 
-/// A successful PagerDuty token check ([`TokenVerifier`](crate::TokenVerifier)).
+/// A successful PagerDuty token check ([`TokenVerifier`](pagerduty_mcp_connect::TokenVerifier)).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
