@@ -1,5 +1,5 @@
 //! SSE decoding throughput: this crate's decoder (the one its client reads every `text/event-stream`
-//! reply with, reached through the hidden `testing::SseDecoder`) vs the `sse-stream` crate (what
+//! reply with, reached through the hidden `client::SseDecoder`) vs the `sse-stream` crate (what
 //! `rmcp` uses) and the `eventsource-stream` crate, on the same bytes cut into the same chunks.
 //!
 //! * `small events`: 20,000 JSON-RPC notifications of about 170 bytes, each with an `id`.

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Checks that the crate's `rust-version` is not below the highest `rust-version` among the
-locked dependencies a user of the library compiles (normal and build dependencies, all features;
-dev-dependencies and the benches package do not count).
+"""Checks that each published crate's `rust-version` is not below the highest `rust-version`
+among the locked dependencies a user of it compiles (normal and build dependencies, all
+features; dev-dependencies and the benches package do not count): the core, the store, the
+gateway library, its command line and the mock.
 
 No second toolchain can be installed here, so this, with clippy's `incompatible_msrv` lint, is how
 CI keeps the stated minimum honest. Exits 1, naming the dependencies that need more, when it is
@@ -15,7 +16,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CRATE = "pagerduty-mcp-connect"
+CRATES = [
+    "pagerduty-mcp-connect",
+    "pagerduty-mcp-connect-store",
+    "pagerduty-mcp-connect-gateway",
+    "pagerduty-mcp-gateway",
+    "pagerduty-mcp-connect-mock",
+]
 
 
 def version_key(text):
@@ -24,7 +31,12 @@ def version_key(text):
 
 
 def main():
-    meta = json.loads(
+    meta = load_metadata()
+    return max(check(meta, crate) for crate in CRATES)
+
+
+def load_metadata():
+    return json.loads(
         subprocess.run(
             ["cargo", "metadata", "--format-version", "1", "--locked", "--all-features"],
             cwd=ROOT,
@@ -33,6 +45,9 @@ def main():
             text=True,
         ).stdout
     )
+
+
+def check(meta, CRATE):
     packages = {p["id"]: p for p in meta["packages"]}
     nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
     root = next(p for p in meta["packages"] if p["name"] == CRATE and p["source"] is None)

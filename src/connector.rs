@@ -220,6 +220,16 @@ impl Connector {
         self.inner.clients.first()
     }
 
+    /// Every server of the connector: the default one first, then the routes' in order.
+    pub fn servers(&self) -> impl Iterator<Item = &dyn RemoteMcpServer> {
+        let clients = &self.inner.clients;
+        clients
+            .default
+            .iter()
+            .chain(clients.routes.iter().map(|(_, client)| client))
+            .map(McpClient::server)
+    }
+
     /// The client of `route`'s server, if the connector has one.
     pub fn route_client(&self, route: &Route) -> Option<&McpClient> {
         self.inner

@@ -28,4 +28,25 @@ mod tests {
         #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
         assert!(rustls::crypto::CryptoProvider::get_default().is_some());
     }
+
+    /// Every public constructor that builds an HTTP client gets it from `client_builder`: with
+    /// `rustls-ring` alone none of them panics for want of a crypto provider (CI runs this with
+    /// `--no-default-features --features rustls-ring`).
+    #[test]
+    fn every_public_constructor_builds_with_the_chosen_tls_backend() {
+        use crate::{
+            Connector, InMemoryCredentialStore, McpClient, PagerDuty, Region, TokenVerifier,
+        };
+        McpClient::new(PagerDuty::new(Region::Eu)).expect("McpClient::new");
+        McpClient::builder(PagerDuty::new(Region::Us))
+            .build()
+            .expect("McpClientBuilder::build");
+        Connector::builder()
+            .routes(PagerDuty::routes())
+            .server(PagerDuty::new(Region::Us))
+            .credentials(InMemoryCredentialStore::new())
+            .build()
+            .expect("Connector with routes");
+        TokenVerifier::new().expect("TokenVerifier::new");
+    }
 }

@@ -461,7 +461,9 @@ impl GatewayBuilder {
             .sampling_handler(forwarding_handler())
             .build()?;
         let help = connector.credential_help().to_owned();
-        let server_name = connector.client().server().name().to_owned();
+        let mut server_names: Vec<&str> = connector.servers().map(|s| s.name()).collect();
+        server_names.dedup();
+        let server_name = server_names.join(", ");
         let name = self
             .name
             .unwrap_or_else(|| "pagerduty-mcp-gateway".to_owned());

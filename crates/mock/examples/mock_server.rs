@@ -1,7 +1,6 @@
 //! Runs the embedded mock PagerDuty MCP server until Ctrl-C.
 //!
-//! `cargo run --features testing --example mock_server` (the `--features` flag may be left out:
-//! the crate's dev-dependency on itself turns `testing` on for examples).
+//! `cargo run -p pagerduty-mcp-connect-mock --example mock_server`
 //!
 //! Then point any MCP client at the printed URL with `Authorization: Token <token>`, e.g.
 //!

@@ -2,19 +2,19 @@
 //! list, verify, delete. Tokens are sealed at rest; this program never prints one.
 //!
 //! ```text
-//! export PAGERDUTY_MCP_STORE_KEY=$(cargo run -q --example credentials --features store-sqlite -- keygen)
-//! cargo run --example credentials --features store-sqlite -- add alice@example.com --verify
-//! cargo run --example credentials --features store-sqlite -- list
-//! cargo run --example credentials --features store-sqlite -- rotate alice@example.com
-//! cargo run --example credentials --features store-sqlite -- revoke alice@example.com left the team
-//! cargo run --example credentials --features store-sqlite -- verify alice@example.com
-//! cargo run --example credentials --features store-sqlite,store-postgres -- \
+//! export PAGERDUTY_MCP_STORE_KEY=$(cargo run -q -p pagerduty-mcp-connect-store --example credentials -- keygen)
+//! cargo run -p pagerduty-mcp-connect-store --example credentials -- add alice@example.com --verify
+//! cargo run -p pagerduty-mcp-connect-store --example credentials -- list
+//! cargo run -p pagerduty-mcp-connect-store --example credentials -- rotate alice@example.com
+//! cargo run -p pagerduty-mcp-connect-store --example credentials -- revoke alice@example.com left the team
+//! cargo run -p pagerduty-mcp-connect-store --example credentials -- verify alice@example.com
+//! cargo run -p pagerduty-mcp-connect-store --example credentials --features postgres -- \
 //!     --database-url postgres://gateway@db.internal/gateway list
 //! ```
 //!
 //! Options (before the command):
 //! - `--db FILE`: the SQLite file (default `credentials.db`).
-//! - `--database-url URL`: `sqlite://…` or `postgres://…` (Postgres needs feature `store-postgres`).
+//! - `--database-url URL`: `sqlite://…` or `postgres://…` (Postgres needs feature `postgres`).
 //! - `--key-file PATH`: read the key from a file (mode 600) instead of `PAGERDUTY_MCP_STORE_KEY`.
 //!
 //! Commands:

@@ -61,6 +61,11 @@
 //! This crate was `pagerduty_mcp_connect::credential::SqlCredentialStore` and its neighbours,
 //! behind the features `store-sqlite` and `store-postgres` of `pagerduty-mcp-connect`.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod backend;
 mod error;
 mod key_source;
@@ -969,7 +974,7 @@ impl SqlCredentialStoreBuilder {
     #[cfg(not(feature = "sqlite"))]
     async fn connect_sqlite_file(&self, _path: PathBuf) -> Result<Pool, StoreError> {
         Err(StoreError::config(
-            "SQLite needs the crate feature `store-sqlite`",
+            "SQLite needs the crate feature `sqlite`",
         ))
     }
 
@@ -988,7 +993,7 @@ impl SqlCredentialStoreBuilder {
     #[cfg(not(feature = "sqlite"))]
     async fn connect_sqlite_url(&self, _url: &str) -> Result<Pool, StoreError> {
         Err(StoreError::config(
-            "SQLite needs the crate feature `store-sqlite`",
+            "SQLite needs the crate feature `sqlite`",
         ))
     }
 
@@ -1036,7 +1041,7 @@ impl SqlCredentialStoreBuilder {
     #[cfg(not(feature = "postgres"))]
     async fn connect_postgres(&self, _url: &str) -> Result<Pool, StoreError> {
         Err(StoreError::config(
-            "Postgres needs the crate feature `store-postgres`",
+            "Postgres needs the crate feature `postgres`",
         ))
     }
 }

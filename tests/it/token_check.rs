@@ -3,7 +3,7 @@
 //!
 //! Both regions' REST APIs are played by loopback fakes (`support/fake_rest.rs`).
 
-#[path = "support/fake_rest.rs"]
+#[path = "../support/fake_rest.rs"]
 mod fake_rest;
 
 use std::time::Duration;

@@ -9,8 +9,7 @@
 //! (raw, with its prefix, JSON-escaped once or twice, percent-encoded, or either half of it).
 //! The token holds `"`, `\` and `/`, characters JSON escapes, which the scheme accepts.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -30,34 +29,7 @@ use serde_json::{json, Value};
 const TOKEN: &str = "u+EchoSecret\"Quote\\Slash/Tail7731";
 
 // ---------------------------------------------------------------------------------------------
-// Log capture: one global subscriber at TRACE for this test binary.
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn captured() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        captured
-    })
-}
+// Log capture: the binary's one global subscriber at TRACE (tests/it/log_capture.rs).
 
 // ---------------------------------------------------------------------------------------------
 // The forms of the token that must never appear.
@@ -505,7 +477,7 @@ async fn exercise(client: &McpClient) -> Vec<Error> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_form_of_the_token_reaches_an_error_or_a_log_line_in_either_era() {
-    let logs = captured();
+    super::log_capture::start();
     let (url, echo) = start().await;
     let mut errors_seen = 0usize;
     for (version, stateless) in [
@@ -563,7 +535,7 @@ async fn no_form_of_the_token_reaches_an_error_or_a_log_line_in_either_era() {
     *echo.plan.lock().unwrap() = None;
     // Give background tasks (answers to server requests, DELETEs) time to log.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = super::log_capture::logs();
     assert!(
         text.contains("mcp call failed"),
         "the capture works and holds the connector's audit lines"

@@ -5,7 +5,7 @@
 //! it is missing the tests fail with that command, unless the run opts out with
 //! `PAGERDUTY_MCP_SKIP_PEERS=1` (then they print a loud `SKIPPED:` line and check nothing).
 
-#[path = "support/python_peer.rs"]
+#[path = "../support/python_peer.rs"]
 mod python_peer;
 
 use std::time::Duration;

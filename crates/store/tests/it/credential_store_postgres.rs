@@ -6,9 +6,9 @@
 //! Needs `DATABASE_URL`; without it these tests fail unless `PAGERDUTY_MCP_SKIP_POSTGRES=1`.
 #![cfg(feature = "postgres")]
 
-#[path = "support/postgres.rs"]
+#[path = "../support/postgres.rs"]
 mod postgres;
-#[path = "support/store.rs"]
+#[path = "../support/store.rs"]
 mod store;
 
 use std::io::{BufRead, BufReader, Write};
@@ -283,7 +283,7 @@ async fn a_rotation_and_a_revocation_by_one_process_reach_the_other_within_the_b
         .args([
             "--ignored",
             "--exact",
-            "second_replica_process",
+            "credential_store_postgres::second_replica_process",
             "--nocapture",
             "--test-threads=1",
         ])

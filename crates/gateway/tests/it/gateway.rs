@@ -2,7 +2,7 @@
 //! talk to the gateway, which forwards to the embedded mock PagerDuty server with each user's own
 //! token.
 
-#[path = "support/gateway.rs"]
+#[path = "../support/gateway.rs"]
 mod gateway_support;
 
 use gateway_support::{agent, err, ok, python, TestGateway, ALICE_KEY, DEMO_KEY, ERAS};
@@ -252,4 +252,93 @@ async fn a_revoked_upstream_token_is_a_clear_error_for_that_user_only() {
         assert_eq!(ok(&again, 0)["structured"]["email"], "alice@example.com");
         gw.shutdown().await;
     }
+}
+
+/// One gateway, users in two regions: each user's calls go to the server of their credential's
+/// route (here two mocks standing in for the US and EU hosted servers), in both eras.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_gateway_serves_us_and_eu_users() {
+    use pagerduty_mcp_connect::{
+        Connector, Credential, InMemoryCredentialStore, PagerDuty, Region,
+    };
+    use pagerduty_mcp_connect_gateway::{Gateway, GatewayKeys};
+    use pagerduty_mcp_connect_mock::MockUser;
+
+    if python().is_none() {
+        return;
+    }
+    let mock_of = |id: &'static str,
+                   name: &'static str,
+                   email: &'static str,
+                   token: &'static str| async move {
+        MockPagerDuty::builder()
+            .without_default_users()
+            .user(MockUser::new(id, name, email, "user", token))
+            .start()
+            .await
+            .unwrap()
+    };
+    let us = mock_of("PADA001", "Ada", "ada@example.com", "u+AdaUsToken0000001").await;
+    let eu = mock_of(
+        "PGRACE1",
+        "Grace",
+        "grace@example.eu",
+        "u+GraceEuToken00002",
+    )
+    .await;
+    let regional = |region: Region, mock: &MockPagerDuty| {
+        PagerDuty::builder()
+            .region(region)
+            .endpoint(mock.url().as_str())
+            .build()
+            .unwrap()
+    };
+    let tokens = InMemoryCredentialStore::new();
+    tokens.insert_credential(
+        "ada",
+        Credential::new("u+AdaUsToken0000001").with_route(Region::Us),
+    );
+    tokens.insert_credential(
+        "grace",
+        Credential::new("u+GraceEuToken00002").with_route(Region::Eu),
+    );
+    let keys = GatewayKeys::new();
+    keys.insert(ALICE_KEY, "ada").unwrap();
+    keys.insert(DEMO_KEY, "grace").unwrap();
+    let connector = Connector::builder()
+        .route(Region::Us, regional(Region::Us, &us))
+        .route(Region::Eu, regional(Region::Eu, &eu))
+        .credentials(tokens);
+    let gateway = Gateway::builder(connector, keys).build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let serving = gateway.clone();
+    tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
+
+    let steps = json!([{"op": "call", "tool": "get_user_data", "args": {}}]);
+    for mode in ERAS {
+        let (ada, grace) = tokio::join!(
+            agent(&url, ALICE_KEY, mode, steps.clone()),
+            agent(&url, DEMO_KEY, mode, steps.clone()),
+        );
+        assert_eq!(
+            ok(&ada, 0)["structured"]["email"],
+            "ada@example.com",
+            "{mode}: {ada}"
+        );
+        assert_eq!(
+            ok(&grace, 0)["structured"]["email"],
+            "grace@example.eu",
+            "{mode}: {grace}"
+        );
+    }
+    // Each region's server saw only its own user, always authenticated.
+    for (mock, user) in [(&us, "PADA001"), (&eu, "PGRACE1")] {
+        let requests = mock.requests();
+        assert!(!requests.is_empty());
+        assert!(requests
+            .iter()
+            .all(|r| r.auth_matched && r.user_id.as_deref() == Some(user)));
+    }
+    gateway.shutdown().await;
 }

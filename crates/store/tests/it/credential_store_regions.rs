@@ -6,9 +6,9 @@
 //! token check) two loopback fakes.
 #![cfg(feature = "sqlite")]
 
-#[path = "../../../tests/support/fake_rest.rs"]
+#[path = "../../../../tests/support/fake_rest.rs"]
 mod fake_rest;
-#[path = "support/store.rs"]
+#[path = "../support/store.rs"]
 mod store;
 
 use fake_rest::{user_json, FakeRest};
@@ -179,7 +179,7 @@ async fn a_credential_without_a_region_is_never_sent_anywhere_by_guess() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
-    assert!(err.to_string().contains("region"));
+    assert!(err.to_string().contains("names no route"));
     assert!(us_mcp.requests().is_empty());
 
     // With a default region, such users go there.

@@ -6,8 +6,6 @@
 //! with tracing's per-callsite interest cache when tests run in parallel), and each test looks at
 //! the lines of its own users.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use pagerduty_mcp_connect::{
@@ -16,36 +14,7 @@ use pagerduty_mcp_connect::{
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use serde_json::json;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn captured() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        captured
-    })
-}
-
-fn logs() -> String {
-    String::from_utf8_lossy(&captured().0.lock().unwrap()).into_owned()
-}
+use super::log_capture::logs;
 
 const SECRET: &str = "u+LEAKCHECKaudit77";
 const TOKENS: [&str; 4] = [
@@ -78,7 +47,7 @@ fn connector(mock: &MockPagerDuty, store: InMemoryCredentialStore, policy: Polic
 
 #[tokio::test]
 async fn every_call_is_an_audit_span_with_user_tool_outcome_and_latency() {
-    captured();
+    super::log_capture::start();
     let mock = MockPagerDuty::start().await;
     let store = InMemoryCredentialStore::new();
     store.insert("audit-alice", MockPagerDuty::ALICE_TOKEN);
@@ -115,7 +84,7 @@ async fn every_call_is_an_audit_span_with_user_tool_outcome_and_latency() {
 
 #[tokio::test]
 async fn old_tokens_are_warned_about_once() {
-    captured();
+    super::log_capture::start();
     let mock = MockPagerDuty::start().await;
     let store = InMemoryCredentialStore::new();
     let old = SystemTime::now() - Duration::from_secs(200 * 86_400);
@@ -150,7 +119,7 @@ async fn old_tokens_are_warned_about_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_logs_of_whole_sessions_hold_no_token() {
-    captured();
+    super::log_capture::start();
     let mock = MockPagerDuty::builder()
         .user(MockUser::new(
             "PTRACE1",

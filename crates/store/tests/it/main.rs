@@ -1,0 +1,5 @@
+//! The credential store's integration tests, one binary.
+
+mod credential_store;
+mod credential_store_postgres;
+mod credential_store_regions;
