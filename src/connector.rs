@@ -709,10 +709,12 @@ impl Connector {
     ) -> Error {
         let err = err.redact(&Redactor::for_credential(credential.secret(), scheme));
         match &err {
-            Error::Unauthorized { .. } => {
+            // A server that is sent no credential cannot have rejected the user's token.
+            Error::Unauthorized { .. } if scheme.sends_credential() => {
                 tracing::warn!(user = %user, "the server rejected the user's credential; invalidating it");
-                self.inner.credentials.invalidate(user, credential).await;
+                // The session first: a cancelled `invalidate` must not leave it in use.
                 self.forget_session(user, credential, true).await;
+                self.inner.credentials.invalidate(user, credential).await;
             }
             Error::SessionExpired { .. } | Error::Closed => {
                 self.forget_session(user, credential, false).await
@@ -1018,13 +1020,16 @@ impl ConnectorBuilder {
             .all(|server| server.connection_type() == ConnectionType::NoCredential);
         let credentials = match self.credentials {
             Some(credentials) => credentials,
-            None if needs_no_credential => {
+            // The stand-in credential names no route: it can only reach a default server.
+            None if needs_no_credential && default.is_some() => {
                 // Never revoked: a 401 from such a server is reported, not remembered.
                 SharedCredentialProvider::new(crate::credential::credential_fn(
                     |_user: UserId| async { Ok(Credential::none()) },
                 ))
             }
-            None => return Err(Error::config("Connector::builder() needs .credentials(…)")),
+            None => return Err(Error::config(
+                "Connector::builder() needs .credentials(…) (routes without a default server need them even for servers that take no credential: a credential names its route)",
+            )),
         };
         let mut builder = McpClient::builder_shared(first);
         if let Some(configure) = self.client {

@@ -461,8 +461,12 @@ impl GatewayBuilder {
             .sampling_handler(forwarding_handler())
             .build()?;
         let help = connector.credential_help().to_owned();
-        let mut server_names: Vec<&str> = connector.servers().map(|s| s.name()).collect();
-        server_names.dedup();
+        let mut server_names: Vec<&str> = Vec::new();
+        for name in connector.servers().map(|s| s.name()) {
+            if !server_names.contains(&name) {
+                server_names.push(name);
+            }
+        }
         let server_name = server_names.join(", ");
         let name = self
             .name

@@ -2,8 +2,7 @@
 //! talk to the gateway, which forwards to the embedded mock PagerDuty server with each user's own
 //! token.
 
-#[path = "../support/gateway.rs"]
-mod gateway_support;
+use super::gateway_support;
 
 use gateway_support::{agent, err, ok, python, TestGateway, ALICE_KEY, DEMO_KEY, ERAS};
 use pagerduty_mcp_connect::Policy;

@@ -5,8 +5,7 @@
 //! The agent here is hand-written HTTP (reqwest), so that every header and field is under the
 //! test's control.
 
-#[path = "../support/gateway.rs"]
-mod gateway_support;
+use super::gateway_support;
 
 use std::time::{Duration, Instant};
 

@@ -2,10 +2,8 @@
 //! notifications, and server requests (elicitation, sampling) whose answers complete the call.
 //! Agents on the official Python MCP SDK client, in both protocol eras.
 
-#[path = "../support/asking_upstream.rs"]
-mod asking_upstream;
-#[path = "../support/gateway.rs"]
-mod gateway_support;
+use super::asking_upstream;
+use super::gateway_support;
 
 use gateway_support::{agent, agent_with, ok, python, TestGateway, ALICE_KEY, DEMO_KEY, ERAS};
 use pagerduty_mcp_connect::{InMemoryCredentialStore, PagerDuty, Policy};

@@ -4,8 +4,7 @@
 //! token ever readable in the file, and a typed error for every broken database, key or token.
 #![cfg(feature = "sqlite")]
 
-#[path = "../support/store.rs"]
-mod store;
+use super::store;
 
 use std::collections::HashSet;
 use std::sync::Arc;

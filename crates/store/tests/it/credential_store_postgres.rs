@@ -8,8 +8,7 @@
 
 #[path = "../support/postgres.rs"]
 mod postgres;
-#[path = "../support/store.rs"]
-mod store;
+use super::store;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

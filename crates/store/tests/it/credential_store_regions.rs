@@ -8,8 +8,7 @@
 
 #[path = "../../../../tests/support/fake_rest.rs"]
 mod fake_rest;
-#[path = "../support/store.rs"]
-mod store;
+use super::store;
 
 use fake_rest::{user_json, FakeRest};
 use pagerduty_mcp_connect::{
