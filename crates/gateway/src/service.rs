@@ -148,7 +148,7 @@ impl GatewayState {
 /// Agents authenticate with `Authorization: Bearer <gateway key>` ([`GatewayKeys`]); an unknown
 /// or missing key gets HTTP 401 before anything goes upstream. Each request is forwarded
 /// through a [`Connector`] as that user (their own session, their own token, the gateway's
-/// [`Policy`]). [`Gateway::router`] is an axum [`Router`] with three routes:
+/// [`Policy`](pagerduty_mcp_connect::Policy)). [`Gateway::router`] is an axum [`Router`] with three routes:
 ///
 /// - `/mcp`: the MCP endpoint (rmcp's Streamable HTTP server: the session era with
 ///   `initialize` and `Mcp-Session-Id`, and the stateless 2026-07-28 era);
