@@ -94,7 +94,7 @@ pub use error::StoreError;
 pub use key_source::KeySource;
 pub use record::{CredentialRecord, Revocation, RevokedBy, Verification};
 /// The `sqlx` crate the store is built on, for the pools of
-/// [`SqlCredentialStore::sqlite_pool`] and [`SqlCredentialStore::postgres_pool`].
+/// `SqlCredentialStore::sqlite_pool` and `SqlCredentialStore::postgres_pool` (each with its feature).
 pub use sqlx;
 
 /// The longest token the store accepts, in bytes.
