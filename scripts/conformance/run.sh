@@ -53,7 +53,7 @@ done
 
 echo "== building the conformance client"
 cargo build -q --example conformance_client
-CLIENT="$ROOT/target/debug/examples/conformance_client"
+CLIENT="${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/conformance_client"
 
 # The client scenarios of a suite that need no OAuth and are no extension, with their versions:
 # lines "name v1,v2,...".
