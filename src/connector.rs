@@ -164,17 +164,20 @@ impl Clients {
                     "the credential of user {user} names no route and this connector has no default server: store the credential with its route, or set ConnectorBuilder::server"
                 ))
             }),
-            Some(route) => self
-                .routes
-                .iter()
-                .position(|(r, _)| r == route)
-                .map(|i| (i + 1, &self.routes[i].1))
-                .ok_or_else(|| {
+            Some(route) => self.by_route(route).ok_or_else(|| {
                     Error::config(format!(
                         "the credential of user {user} belongs to route {route}, which this connector has no server for"
                     ))
                 }),
         }
+    }
+
+    /// The client of `route`'s server and its index.
+    fn by_route(&self, route: &Route) -> Option<(usize, &McpClient)> {
+        self.routes
+            .iter()
+            .position(|(r, _)| r == route)
+            .map(|i| (i + 1, &self.routes[i].1))
     }
 
     /// The default server's client, else the first route's.
@@ -232,12 +235,7 @@ impl Connector {
 
     /// The client of `route`'s server, if the connector has one.
     pub fn route_client(&self, route: &Route) -> Option<&McpClient> {
-        self.inner
-            .clients
-            .routes
-            .iter()
-            .find(|(r, _)| r == route)
-            .map(|(_, client)| client)
+        self.inner.clients.by_route(route).map(|(_, client)| client)
     }
 
     /// How a user obtains a credential for the connector's (default) server, as the server says
@@ -324,45 +322,24 @@ impl Connector {
         arguments: Value,
         options: RequestOptions,
     ) -> Result<CallToolResult> {
-        let span = tracing::info_span!(
-            "mcp_call",
-            user = %user,
-            operation = "tools/call",
-            tool = name,
-            outcome = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
-        let started = Instant::now();
-        let result = self
-            .call_tool_inner(user, name, arguments, options)
-            .instrument(span.clone())
-            .await;
-        record(&span, started, &result);
-        result
-    }
-
-    async fn call_tool_inner(
-        &self,
-        user: &UserId,
-        name: &str,
-        arguments: Value,
-        options: RequestOptions,
-    ) -> Result<CallToolResult> {
-        let policy = self.policy();
-        // Lists first: they need no round trip.
-        self.check_tool(&policy, user, name).await?;
-        let (session, credential) = self.session_and_credential(&policy, user).await?;
-        let result = session.call_tool_with(name, arguments, options).await;
-        self.after_call(user, &session, &credential, result).await
+        let check = |policy: Arc<Policy>| async move { self.check_tool(&policy, user, name).await };
+        self.run(
+            user,
+            "tools/call",
+            Some(name),
+            check,
+            |session, ()| async move { session.call_tool_with(name, arguments, options).await },
+        )
+        .await
     }
 
     /// Sends `method` with `params` for `user` and returns the raw `result`: the way for every
     /// request the connector does not model (logging, subscriptions, a newer method …), with
     /// the same handling as its own calls: the policy (its user rules, and its tool rules for
     /// a `tools/call`), a 401 invalidating the credential, redaction, and the `mcp_call` span.
-    pub async fn request_with<'a>(
-        &'a self,
-        user: &'a UserId,
+    pub async fn request_with(
+        &self,
+        user: &UserId,
         method: &str,
         params: Value,
         options: RequestOptions,
@@ -370,11 +347,11 @@ impl Connector {
         let tool = (method == "tools/call")
             .then(|| params.get("name").and_then(Value::as_str).unwrap_or(""))
             .map(str::to_owned);
-        let check = |policy: Arc<Policy>, connector: &'a Connector| {
+        let check = |policy: Arc<Policy>| {
             let name = tool.clone();
             async move {
                 if let Some(name) = name {
-                    connector.check_tool(&policy, user, &name).await?;
+                    self.check_tool(&policy, user, &name).await?;
                 }
                 Ok(params)
             }
@@ -452,6 +429,7 @@ impl Connector {
 
     /// The policy's tool rules for tool `name`.
     async fn check_tool(&self, policy: &Policy, user: &UserId, name: &str) -> Result<()> {
+        // Lists first: they need no round trip.
         if !policy.needs_annotations(user) {
             policy.check_tool(user, name, None)?;
         } else {
@@ -472,7 +450,7 @@ impl Connector {
             user,
             operation,
             None,
-            |_, _| async { Ok(()) },
+            |_| async { Ok(()) },
             |session, ()| send(session),
         )
         .await
@@ -480,16 +458,16 @@ impl Connector {
 
     /// One request of `user` through the connector's path: the span, the policy (`check`, which
     /// may prepare the request), the user's session, and the bookkeeping after the reply.
-    async fn run<'a, P, T, C, CFut, F, Fut>(
-        &'a self,
-        user: &'a UserId,
+    async fn run<P, T, C, CFut, F, Fut>(
+        &self,
+        user: &UserId,
         operation: &str,
         tool: Option<&str>,
         check: C,
         send: F,
     ) -> Result<T>
     where
-        C: FnOnce(Arc<Policy>, &'a Connector) -> CFut,
+        C: FnOnce(Arc<Policy>) -> CFut,
         CFut: std::future::Future<Output = Result<P>>,
         F: FnOnce(Session, P) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
@@ -505,7 +483,7 @@ impl Connector {
         let started = Instant::now();
         let result = async {
             let policy = self.policy();
-            let prepared = check(policy.clone(), self).await?;
+            let prepared = check(policy.clone()).await?;
             let (session, credential) = self.session_and_credential(&policy, user).await?;
             let result = send(session.clone(), prepared).await;
             self.after_call(user, &session, &credential, result).await
