@@ -204,7 +204,7 @@ fn bench(c: &mut Criterion) {
         runtime.block_on(async {
             let pool = store.postgres_pool().expect("postgres").clone();
             pagerduty_mcp_connect_store::sqlx::query(
-                "DELETE FROM pagerduty_mcp_credentials WHERE server = $1",
+                "DELETE FROM mcp_credentials WHERE server = $1",
             )
             .bind(server)
             .execute(&pool)

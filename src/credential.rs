@@ -18,6 +18,7 @@ mod function;
 mod memory_store;
 mod route;
 mod static_credential;
+mod verifier;
 
 pub use cache::CachedCredentials;
 pub use chain::CredentialChain;
@@ -26,6 +27,7 @@ pub use function::{credential_fn, FnCredentialProvider};
 pub use memory_store::InMemoryCredentialStore;
 pub use route::Route;
 pub use static_credential::StaticCredential;
+pub use verifier::{CredentialVerifier, VerifiedIdentity};
 
 /// The identity of one user of the gateway (for example an email address or an SSO subject).
 ///

@@ -169,6 +169,7 @@ pub use credential::{
     CredentialProvider, EnvCredential, InMemoryCredentialStore, Route, SharedCredentialProvider,
     StaticCredential, UserId,
 };
+pub use credential::{CredentialVerifier, VerifiedIdentity};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use pagerduty::{
     AreaSummary, CatalogueSummary, PagerDuty, PagerDutyArea, PagerDutyBuilder, PagerDutyUser,

@@ -12,6 +12,7 @@ use url::Url;
 use super::user::{PagerDutyUser, UserEnvelope};
 use super::CREDENTIAL_HELP;
 use crate::auth::AuthScheme;
+use crate::credential::{CredentialVerifier, VerifiedIdentity};
 use crate::error::{Error, Result};
 use crate::http_error::{error_from_server_reply, reply_detail};
 use crate::pagerduty::Region;
@@ -498,6 +499,15 @@ fn default_client() -> Result<reqwest::Client> {
                 Some(Box::new(err)),
             )
         })
+}
+
+/// A credential store checks tokens with it: US first, then EU, the region found becoming the
+/// identity's route.
+#[async_trait::async_trait]
+impl CredentialVerifier for TokenVerifier {
+    async fn verify_token(&self, token: &SecretString) -> Result<VerifiedIdentity> {
+        self.verify(token, None).await.map(VerifiedIdentity::from)
+    }
 }
 
 #[cfg(test)]

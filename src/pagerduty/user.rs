@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::credential::VerifiedIdentity;
 use crate::pagerduty::Region;
 
 /// The PagerDuty user a User API Token belongs to, as the token check
@@ -70,6 +71,14 @@ impl PagerDutyUser {
             html_url: None,
             region,
         }
+    }
+}
+
+/// The generic identity a credential store keeps: id, name, email, role, and the region as the
+/// route.
+impl From<PagerDutyUser> for VerifiedIdentity {
+    fn from(user: PagerDutyUser) -> Self {
+        VerifiedIdentity::new(user.id, user.name, user.email, user.role).with_route(user.region)
     }
 }
 

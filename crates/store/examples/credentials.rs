@@ -130,13 +130,13 @@ async fn command_on(
             let token = read_token()?;
             let record = match (command, has("--verify"), region) {
                 ("add", true, _) => store.put_verified(&user, token, &verifier()?).await,
-                ("add", false, Some(region)) => store.put_in_region(&user, token, region).await,
+                ("add", false, Some(region)) => store.put_with_route(&user, token, region).await,
                 ("add", false, None) => store.put(&user, token).await,
                 (_, true, _) => store.rotate_verified(&user, token, &verifier()?).await,
                 (_, false, region) => {
                     let record = store.rotate(&user, token).await;
                     match (record, region) {
-                        (Ok(_), Some(region)) => store.set_region(&user, region).await,
+                        (Ok(_), Some(region)) => store.set_route(&user, region).await,
                         (record, _) => record,
                     }
                 }
@@ -235,17 +235,25 @@ fn print_record(record: &CredentialRecord) {
     }
     match &record.verification {
         Some(v) => println!(
-            "    verified {}: {} <{}> ({}) in region {}",
+            "    verified {}: {} <{}> ({})",
             ago(v.verified_at),
-            v.pagerduty_user.name,
-            v.pagerduty_user.email,
-            v.pagerduty_user.role,
-            v.pagerduty_user.region
+            v.identity.name,
+            v.identity.email,
+            v.identity.role,
         ),
         None => println!("    not verified"),
     }
-    if let Some(region) = record.region {
-        println!("    region {region} → {}", region.mcp_url());
+    match record
+        .route
+        .as_ref()
+        .map(|route| route.as_str().parse::<Region>())
+    {
+        Some(Ok(region)) => println!("    region {region} → {}", region.mcp_url()),
+        Some(Err(_)) => println!(
+            "    route {}",
+            record.route.as_ref().map_or("", |r| r.as_str())
+        ),
+        None => {}
     }
 }
 

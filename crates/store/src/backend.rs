@@ -14,9 +14,7 @@ use sqlx::Row as _;
 use crate::error::StoreError;
 use crate::record::{CredentialRecord, Revocation, RevokedBy, Verification};
 use crate::sealing::Sealed;
-use pagerduty_mcp_connect::PagerDutyUser;
-use pagerduty_mcp_connect::Region;
-use pagerduty_mcp_connect::UserId;
+use pagerduty_mcp_connect::{Route, UserId, VerifiedIdentity};
 
 /// A connection pool of one of the engines.
 #[derive(Clone, Debug)]
@@ -45,8 +43,8 @@ macro_rules! with_pool {
 macro_rules! record_columns {
     () => {
         "user_id, key_id, created_at, rotated_at, revoked_at, revoked_reason, revoked_by, \
-         revision, last_used_at, region, last_verified_at, pagerduty_user_id, pagerduty_name, \
-         pagerduty_email, pagerduty_role"
+         revision, last_used_at, route, last_verified_at, identity_id, identity_name, \
+         identity_email, identity_role"
     };
 }
 
@@ -64,12 +62,12 @@ macro_rules! read_record {
             revoked_by: row.try_get("revoked_by")?,
             revision: row.try_get("revision")?,
             last_used_at: row.try_get("last_used_at")?,
-            region: row.try_get("region")?,
+            route: row.try_get("route")?,
             last_verified_at: row.try_get("last_verified_at")?,
-            pagerduty_user_id: row.try_get("pagerduty_user_id")?,
-            pagerduty_name: row.try_get("pagerduty_name")?,
-            pagerduty_email: row.try_get("pagerduty_email")?,
-            pagerduty_role: row.try_get("pagerduty_role")?,
+            identity_id: row.try_get("identity_id")?,
+            identity_name: row.try_get("identity_name")?,
+            identity_email: row.try_get("identity_email")?,
+            identity_role: row.try_get("identity_role")?,
         }
     }};
 }
@@ -77,82 +75,82 @@ macro_rules! read_record {
 const SELECT_ONE: &str = concat!(
     "SELECT ",
     record_columns!(),
-    ", nonce, ciphertext FROM pagerduty_mcp_credentials WHERE server = $1 AND user_id = $2"
+    ", nonce, ciphertext FROM mcp_credentials WHERE server = $1 AND user_id = $2"
 );
 
 const SELECT_ALL: &str = concat!(
     "SELECT ",
     record_columns!(),
-    " FROM pagerduty_mcp_credentials WHERE server = $1 ORDER BY user_id"
+    " FROM mcp_credentials WHERE server = $1 ORDER BY user_id"
 );
 
 const UPSERT: &str = concat!(
-    "INSERT INTO pagerduty_mcp_credentials (server, user_id, key_id, nonce, ciphertext, \
-     created_at, region, last_verified_at, pagerduty_user_id, pagerduty_name, pagerduty_email, \
-     pagerduty_role, revision) \
+    "INSERT INTO mcp_credentials (server, user_id, key_id, nonce, ciphertext, \
+     created_at, route, last_verified_at, identity_id, identity_name, identity_email, \
+     identity_role, revision) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1) \
      ON CONFLICT (server, user_id) DO UPDATE SET \
      key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext, \
      rotated_at = excluded.created_at, \
      revoked_at = NULL, revoked_reason = NULL, revoked_by = NULL, \
-     region = COALESCE(excluded.region, pagerduty_mcp_credentials.region), \
+     route = COALESCE(excluded.route, mcp_credentials.route), \
      last_verified_at = excluded.last_verified_at, \
-     pagerduty_user_id = excluded.pagerduty_user_id, pagerduty_name = excluded.pagerduty_name, \
-     pagerduty_email = excluded.pagerduty_email, pagerduty_role = excluded.pagerduty_role, \
-     revision = pagerduty_mcp_credentials.revision + 1 \
+     identity_id = excluded.identity_id, identity_name = excluded.identity_name, \
+     identity_email = excluded.identity_email, identity_role = excluded.identity_role, \
+     revision = mcp_credentials.revision + 1 \
      RETURNING ",
     record_columns!()
 );
 
 const ROTATE: &str = concat!(
-    "UPDATE pagerduty_mcp_credentials SET key_id = $3, nonce = $4, ciphertext = $5, \
+    "UPDATE mcp_credentials SET key_id = $3, nonce = $4, ciphertext = $5, \
      rotated_at = $6, revoked_at = NULL, revoked_reason = NULL, revoked_by = NULL, \
-     region = COALESCE($7, region), last_verified_at = $8, pagerduty_user_id = $9, \
-     pagerduty_name = $10, pagerduty_email = $11, pagerduty_role = $12, \
+     route = COALESCE($7, route), last_verified_at = $8, identity_id = $9, \
+     identity_name = $10, identity_email = $11, identity_role = $12, \
      revision = revision + 1 \
      WHERE server = $1 AND user_id = $2 RETURNING ",
     record_columns!()
 );
 
 const REVOKE: &str = concat!(
-    "UPDATE pagerduty_mcp_credentials SET revoked_at = $3, revoked_reason = $4, \
+    "UPDATE mcp_credentials SET revoked_at = $3, revoked_reason = $4, \
      revoked_by = $5, revision = revision + 1 \
      WHERE server = $1 AND user_id = $2 RETURNING ",
     record_columns!()
 );
 
-const REVOKE_IF_CURRENT: &str = "UPDATE pagerduty_mcp_credentials SET revoked_at = $3, \
+const REVOKE_IF_CURRENT: &str = "UPDATE mcp_credentials SET revoked_at = $3, \
      revoked_reason = $4, revoked_by = $5, revision = revision + 1 \
      WHERE server = $1 AND user_id = $2 AND revision = $6 AND revoked_at IS NULL";
 
-const DELETE: &str = "DELETE FROM pagerduty_mcp_credentials WHERE server = $1 AND user_id = $2";
+const DELETE: &str = "DELETE FROM mcp_credentials WHERE server = $1 AND user_id = $2";
 
-const TOUCH: &str = "UPDATE pagerduty_mcp_credentials SET last_used_at = $3 \
+const TOUCH: &str = "UPDATE mcp_credentials SET last_used_at = $3 \
      WHERE server = $1 AND user_id = $2 AND (last_used_at IS NULL OR last_used_at < $3)";
 
 const VERIFIED: &str = concat!(
-    "UPDATE pagerduty_mcp_credentials SET last_verified_at = $3, pagerduty_user_id = $4, \
-     pagerduty_name = $5, pagerduty_email = $6, pagerduty_role = $7, region = $8, \
+    "UPDATE mcp_credentials SET last_verified_at = $3, identity_id = $4, \
+     identity_name = $5, identity_email = $6, identity_role = $7, route = COALESCE($8, route), \
      revision = revision + 1 \
      WHERE server = $1 AND user_id = $2 AND revision = $9 RETURNING ",
     record_columns!()
 );
 
-const SET_REGION: &str = concat!(
-    "UPDATE pagerduty_mcp_credentials SET region = $3, revision = revision + 1 \
+const SET_ROUTE: &str = concat!(
+    "UPDATE mcp_credentials SET route = $3, revision = revision + 1 \
      WHERE server = $1 AND user_id = $2 RETURNING ",
     record_columns!()
 );
 
-const KEY_IDS: &str = "SELECT DISTINCT key_id FROM pagerduty_mcp_credentials WHERE server = $1";
+const KEY_IDS: &str = "SELECT DISTINCT key_id FROM mcp_credentials WHERE server = $1";
 
-const COUNT: &str = "SELECT COUNT(*) AS n FROM pagerduty_mcp_credentials WHERE server = $1";
+const COUNT: &str = "SELECT COUNT(*) AS n FROM mcp_credentials WHERE server = $1";
 
 const REKEY_BATCH: &str = "SELECT user_id, key_id, nonce, ciphertext, revision \
-     FROM pagerduty_mcp_credentials WHERE server = $1 AND key_id <> $2 AND user_id > $3 \
+     FROM mcp_credentials WHERE server = $1 AND key_id <> $2 AND user_id > $3 \
      ORDER BY user_id LIMIT 256";
 
-const RESEAL: &str = "UPDATE pagerduty_mcp_credentials SET key_id = $3, nonce = $4, \
+const RESEAL: &str = "UPDATE mcp_credentials SET key_id = $3, nonce = $4, \
      ciphertext = $5 WHERE server = $1 AND user_id = $2 AND revision = $6 AND key_id = $7";
 
 /// A record as stored, before its columns are turned into typed values.
@@ -167,12 +165,12 @@ pub(crate) struct RawRecord {
     revoked_by: Option<String>,
     revision: i64,
     last_used_at: Option<i64>,
-    region: Option<String>,
+    route: Option<String>,
     last_verified_at: Option<i64>,
-    pagerduty_user_id: Option<String>,
-    pagerduty_name: Option<String>,
-    pagerduty_email: Option<String>,
-    pagerduty_role: Option<String>,
+    identity_id: Option<String>,
+    identity_name: Option<String>,
+    identity_email: Option<String>,
+    identity_role: Option<String>,
 }
 
 impl RawRecord {
@@ -193,32 +191,26 @@ impl RawRecord {
         self.rotated_at.unwrap_or(self.created_at)
     }
 
-    pub(crate) fn region_value(&self) -> Result<Option<Region>, StoreError> {
-        match self.region.as_deref() {
-            None => Ok(None),
-            Some(text) => text
-                .parse::<Region>()
-                .map(Some)
-                .map_err(|err| StoreError::Corrupt {
-                    message: format!("the stored region of user {}: {err}", self.user_id),
-                    source: None,
-                }),
-        }
+    pub(crate) fn route(&self) -> Option<Route> {
+        self.route.as_deref().map(Route::from)
     }
 
     pub(crate) fn into_record(self) -> Result<CredentialRecord, StoreError> {
-        let region = self.region_value()?;
-        let verification = match (self.last_verified_at, self.pagerduty_user_id, region) {
-            (Some(at), Some(id), Some(region)) => Some(Verification {
-                verified_at: to_time(at),
-                pagerduty_user: PagerDutyUser::new(
+        let route = self.route();
+        let verification = match (self.last_verified_at, self.identity_id) {
+            (Some(at), Some(id)) => {
+                let mut identity = VerifiedIdentity::new(
                     id,
-                    self.pagerduty_name.unwrap_or_default(),
-                    self.pagerduty_email.unwrap_or_default(),
-                    self.pagerduty_role.unwrap_or_default(),
-                    region,
-                ),
-            }),
+                    self.identity_name.unwrap_or_default(),
+                    self.identity_email.unwrap_or_default(),
+                    self.identity_role.unwrap_or_default(),
+                );
+                identity.route = route.clone();
+                Some(Verification {
+                    verified_at: to_time(at),
+                    identity,
+                })
+            }
             _ => None,
         };
         let revocation = self.revoked_at.map(|at| Revocation {
@@ -231,7 +223,7 @@ impl RawRecord {
             created_at: to_time(self.created_at),
             rotated_at: self.rotated_at.map(to_time),
             last_used_at: self.last_used_at.map(to_time),
-            region,
+            route,
             verification,
             revocation,
             key_id: self.key_id,
@@ -243,8 +235,8 @@ impl RawRecord {
 /// What a write stores besides the sealed token.
 #[derive(Debug, Default)]
 pub(crate) struct WriteMeta {
-    pub(crate) region: Option<Region>,
-    pub(crate) verified: Option<PagerDutyUser>,
+    pub(crate) route: Option<Route>,
+    pub(crate) verified: Option<VerifiedIdentity>,
 }
 
 /// A row to reseal during a rekey.
@@ -331,12 +323,12 @@ impl Pool {
         must_exist: bool,
     ) -> Result<Option<RawRecord>, StoreError> {
         let now = now_ms();
-        let region = meta
+        let route = meta
             .verified
             .as_ref()
-            .map(|u| u.region)
-            .or(meta.region)
-            .map(|r| r.as_str().to_owned());
+            .and_then(|identity| identity.route.as_ref())
+            .or(meta.route.as_ref())
+            .map(Route::as_str);
         let verified_at = meta.verified.as_ref().map(|_| now);
         let v = meta.verified.as_ref();
         let sql = if must_exist { ROTATE } else { UPSERT };
@@ -348,7 +340,7 @@ impl Pool {
                 .bind(sealed.nonce.as_slice())
                 .bind(sealed.ciphertext.as_slice())
                 .bind(now)
-                .bind(region.as_deref())
+                .bind(route)
                 .bind(verified_at)
                 .bind(v.map(|u| u.id.as_str()))
                 .bind(v.map(|u| u.name.as_str()))
@@ -473,7 +465,7 @@ impl Pool {
         server: &str,
         user: &UserId,
         revision: i64,
-        identity: &PagerDutyUser,
+        identity: &VerifiedIdentity,
     ) -> Result<Option<RawRecord>, StoreError> {
         with_pool!(self, p => {
             let row = sqlx::query(VERIFIED)
@@ -484,7 +476,7 @@ impl Pool {
                 .bind(identity.name.as_str())
                 .bind(identity.email.as_str())
                 .bind(identity.role.as_str())
-                .bind(identity.region.as_str())
+                .bind(identity.route.as_ref().map(Route::as_str))
                 .bind(revision)
                 .fetch_optional(p)
                 .await?;
@@ -495,17 +487,17 @@ impl Pool {
         })
     }
 
-    pub(crate) async fn set_region(
+    pub(crate) async fn set_route(
         &self,
         server: &str,
         user: &UserId,
-        region: Region,
+        route: &Route,
     ) -> Result<Option<RawRecord>, StoreError> {
         with_pool!(self, p => {
-            let row = sqlx::query(SET_REGION)
+            let row = sqlx::query(SET_ROUTE)
                 .bind(server)
                 .bind(user.as_str())
-                .bind(region.as_str())
+                .bind(route.as_str())
                 .fetch_optional(p)
                 .await?;
             match row {
@@ -604,6 +596,11 @@ fn engine_migrations(pool: &Pool) -> &'static [(i64, &'static str, &'static str)
                 "metadata",
                 include_str!("../migrations/sqlite/0002_metadata.sql"),
             ),
+            (
+                3,
+                "generic names",
+                include_str!("../migrations/sqlite/0003_generic_names.sql"),
+            ),
         ],
         #[cfg(feature = "postgres")]
         Pool::Postgres(_) => &[
@@ -616,6 +613,11 @@ fn engine_migrations(pool: &Pool) -> &'static [(i64, &'static str, &'static str)
                 2,
                 "metadata",
                 include_str!("../migrations/postgres/0002_metadata.sql"),
+            ),
+            (
+                3,
+                "generic names",
+                include_str!("../migrations/postgres/0003_generic_names.sql"),
             ),
         ],
     }

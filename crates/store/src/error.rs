@@ -121,10 +121,10 @@ pub enum StoreError {
         /// The user.
         user: UserId,
     },
-    /// The token check with PagerDuty failed (the token was rejected, or PagerDuty could not be
-    /// asked); the token was not stored, or (for [`verify`](super::SqlCredentialStore::verify))
-    /// marked rejected when PagerDuty answered 401.
-    #[error("the PagerDuty token check failed: {0}")]
+    /// The token check failed (the service rejected the token, or could not be asked); the
+    /// token was not stored, or (for [`verify`](super::SqlCredentialStore::verify)) marked
+    /// rejected when the service answered 401.
+    #[error("the token check failed: {0}")]
     Verification(#[source] pagerduty_mcp_connect::Error),
     /// The user's entry changed (a rotation, a revocation) while this operation was under way;
     /// nothing was written. Try again.

@@ -86,9 +86,8 @@ use crate::backend::{now_ms, to_time, Pool, RawRecord, WriteMeta};
 use crate::sealing::KeyRing;
 use pagerduty_mcp_connect::AuthScheme;
 use pagerduty_mcp_connect::Error;
-use pagerduty_mcp_connect::Region;
-use pagerduty_mcp_connect::TokenVerifier;
 use pagerduty_mcp_connect::{Credential, CredentialError, CredentialProvider, UserId};
+use pagerduty_mcp_connect::{CredentialVerifier, Route};
 
 pub use error::StoreError;
 pub use key_source::KeySource;
@@ -116,10 +115,10 @@ const REJECTED_REASON: &str = "the server rejected the token (HTTP 401)";
 ///   name and the user: a row copied to another user does not open. Rows carry the id of their
 ///   key; [`rekey`](SqlCredentialStore::rekey) reseals every row under a new key while the
 ///   store keeps serving. A wrong key is [`StoreError::WrongKey`] at open.
-/// - **Metadata.** Created, rotated, last used, last verified (with the PagerDuty identity and
-///   region the [`TokenVerifier`] found), revoked (when, why, by whom): [`CredentialRecord`].
+/// - **Metadata.** Created, rotated, last used, last verified (with the identity and route a
+///   [`CredentialVerifier`] found), revoked (when, why, by whom): [`CredentialRecord`].
 ///   The [`Credential`] handed out carries the token's creation time (for the connector's
-///   token-age warning) and the region as its [route](Credential::route) (for a connector
+///   token-age warning) and the stored route as its [route](Credential::route) (for a connector
 ///   built with [`PagerDuty::routes`](pagerduty_mcp_connect::PagerDuty::routes)).
 /// - **Revocation.** After a 401 the connector calls
 ///   [`invalidate`](CredentialProvider::invalidate): the row is marked revoked by the server,
@@ -150,7 +149,7 @@ const REJECTED_REASON: &str = "the server rejected the token (HTTP 401)";
 ///     .await?;
 ///
 /// let alice = UserId::from("alice@example.com");
-/// store.put_in_region(&alice, "u+alice-token".into(), Region::Eu).await?;
+/// store.put_with_route(&alice, "u+alice-token".into(), Region::Eu).await?;
 /// let credential = store.credential(&alice).await?;
 /// assert_eq!(Region::of(&credential), Some(Region::Eu));
 ///
@@ -267,7 +266,7 @@ impl SqlCredentialStore {
     }
 
     /// Stores `token` as `user`'s credential, replacing any earlier one (revoked or not: a new
-    /// token lifts a revocation). The region already stored for the user is kept.
+    /// token lifts a revocation). The route already stored for the user is kept.
     ///
     /// The token is refused ([`StoreError::InvalidToken`]) when it could not be sent in an HTTP
     /// header: empty, CR, LF or other control characters, non-ASCII, longer than 4 KiB.
@@ -304,36 +303,38 @@ impl SqlCredentialStore {
         written.map(|()| rows.len())
     }
 
-    /// Like [`put`](SqlCredentialStore::put), recording the user's PagerDuty region.
-    pub async fn put_in_region(
+    /// Like [`put`](SqlCredentialStore::put), recording which of a connector's servers the token
+    /// belongs to (its [route](CredentialRecord::route); for PagerDuty a `Region`).
+    pub async fn put_with_route(
         &self,
         user: &UserId,
         token: SecretString,
-        region: Region,
+        route: impl Into<Route>,
     ) -> Result<CredentialRecord, StoreError> {
         let meta = WriteMeta {
-            region: Some(region),
+            route: Some(route.into()),
             verified: None,
         };
         self.write(user, &token, meta, false).await
     }
 
-    /// Checks `token` with PagerDuty first ([`TokenVerifier::verify`], trying the US region, then
-    /// the EU one), and stores it only when PagerDuty accepts it, with the identity and region it
-    /// found. A rejected token is [`StoreError::Verification`] and nothing is stored.
+    /// Checks `token` with the service first (`verifier`; PagerDuty's `TokenVerifier` tries the
+    /// US region, then the EU one), and stores it only when the service accepts it, with the
+    /// identity and route it found. A rejected token is [`StoreError::Verification`] and
+    /// nothing is stored.
     pub async fn put_verified(
         &self,
         user: &UserId,
         token: SecretString,
-        verifier: &TokenVerifier,
+        verifier: &dyn CredentialVerifier,
     ) -> Result<CredentialRecord, StoreError> {
         check_token(&token)?;
         let identity = verifier
-            .verify(&token, None)
+            .verify_token(&token)
             .await
             .map_err(StoreError::Verification)?;
         let meta = WriteMeta {
-            region: None,
+            route: None,
             verified: Some(identity),
         };
         self.write(user, &token, meta, false).await
@@ -350,32 +351,32 @@ impl SqlCredentialStore {
         self.write(user, &token, WriteMeta::default(), true).await
     }
 
-    /// Like [`rotate`](SqlCredentialStore::rotate), checking the new token with PagerDuty first.
+    /// Like [`rotate`](SqlCredentialStore::rotate), checking the new token with `verifier` first.
     pub async fn rotate_verified(
         &self,
         user: &UserId,
         token: SecretString,
-        verifier: &TokenVerifier,
+        verifier: &dyn CredentialVerifier,
     ) -> Result<CredentialRecord, StoreError> {
         check_token(&token)?;
         let identity = verifier
-            .verify(&token, None)
+            .verify_token(&token)
             .await
             .map_err(StoreError::Verification)?;
         let meta = WriteMeta {
-            region: None,
+            route: None,
             verified: Some(identity),
         };
         self.write(user, &token, meta, true).await
     }
 
-    /// Checks `user`'s stored token with PagerDuty and records who it belongs to and in which
-    /// region. When PagerDuty answers 401 the token is marked revoked by the server (and the
+    /// Checks `user`'s stored token with `verifier` and records who it belongs to and on which
+    /// route. When the service answers 401 the token is marked revoked by the server (and the
     /// error returned); any other failure changes nothing.
     pub async fn verify(
         &self,
         user: &UserId,
-        verifier: &TokenVerifier,
+        verifier: &dyn CredentialVerifier,
     ) -> Result<CredentialRecord, StoreError> {
         let server = &self.inner.server;
         let (raw, sealed) = self
@@ -386,7 +387,7 @@ impl SqlCredentialStore {
             .ok_or_else(|| StoreError::NotFound { user: user.clone() })?;
         let revision = raw.revision_value();
         let token = self.inner.keys.open(server, user, &sealed)?;
-        match verifier.verify(&token, None).await {
+        match verifier.verify_token(&token).await {
             Ok(identity) => {
                 let updated = self
                     .inner
@@ -406,7 +407,7 @@ impl SqlCredentialStore {
                             server,
                             user,
                             revision,
-                            "PagerDuty rejected the token when it was verified (HTTP 401)",
+                            "the service rejected the token when it was verified (HTTP 401)",
                             RevokedBy::Server,
                         )
                         .await?;
@@ -417,16 +418,16 @@ impl SqlCredentialStore {
         }
     }
 
-    /// Sets the PagerDuty region of a user who has a credential.
-    pub async fn set_region(
+    /// Sets the [route](CredentialRecord::route) of a user who has a credential.
+    pub async fn set_route(
         &self,
         user: &UserId,
-        region: Region,
+        route: impl Into<Route>,
     ) -> Result<CredentialRecord, StoreError> {
         let updated = self
             .inner
             .pool
-            .set_region(&self.inner.server, user, region)
+            .set_route(&self.inner.server, user, &route.into())
             .await?;
         self.changed(user);
         updated
@@ -641,9 +642,7 @@ impl SqlCredentialStore {
             self.remember(user, Cached::Revoked(by), generation);
             return Err(revoked(user, by));
         }
-        let region = raw
-            .region_value()
-            .map_err(|err| err.into_credential_error(user))?;
+        let route = raw.route();
         let token = self
             .inner
             .keys
@@ -651,8 +650,8 @@ impl SqlCredentialStore {
             .map_err(|err| err.into_credential_error(user))?;
         let mut credential =
             Credential::new(token).with_created_at(to_time(raw.token_created_ms()));
-        if let Some(region) = region {
-            credential = credential.with_route(region);
+        if let Some(route) = route {
+            credential = credential.with_route(route);
         }
         self.remember(user, Cached::Token(credential.clone()), generation);
         Ok(credential)

@@ -2,9 +2,7 @@
 
 use std::time::SystemTime;
 
-use pagerduty_mcp_connect::PagerDutyUser;
-use pagerduty_mcp_connect::Region;
-use pagerduty_mcp_connect::UserId;
+use pagerduty_mcp_connect::{Route, UserId, VerifiedIdentity};
 
 /// One user's entry in a [`SqlCredentialStore`](super::SqlCredentialStore): everything but the
 /// token, which [`list`](super::SqlCredentialStore::list) and
@@ -21,11 +19,12 @@ pub struct CredentialRecord {
     /// When the store last handed the token to a connector (recorded at most once per
     /// `last_used_resolution`).
     pub last_used_at: Option<SystemTime>,
-    /// The PagerDuty service region of the user's account: set by the token check, or given
-    /// with [`put_in_region`](super::SqlCredentialStore::put_in_region). It is the route of the
-    /// credential handed out, which selects the hosted MCP server of the user's sessions in a
-    /// connector built with [`PagerDuty::routes`](pagerduty_mcp_connect::PagerDuty::routes).
-    pub region: Option<Region>,
+    /// Which of a connector's servers the token belongs to (for PagerDuty: the region of the
+    /// user's account, `us` or `eu`): set by the token check, or given with
+    /// [`put_with_route`](super::SqlCredentialStore::put_with_route). It is the
+    /// [route](pagerduty_mcp_connect::Credential::route) of the credential handed out, which
+    /// selects the server of the user's sessions.
+    pub route: Option<Route>,
     /// The last successful token check of the current token.
     pub verification: Option<Verification>,
     /// Set while the token is revoked: the store answers with an error instead of the token.
@@ -49,15 +48,15 @@ impl CredentialRecord {
     }
 }
 
-/// A successful PagerDuty token check ([`TokenVerifier`](pagerduty_mcp_connect::TokenVerifier)).
+/// A successful token check (a [`CredentialVerifier`](pagerduty_mcp_connect::CredentialVerifier),
+/// such as PagerDuty's `TokenVerifier`).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
     /// When the check succeeded.
     pub verified_at: SystemTime,
-    /// Whom PagerDuty said the token belongs to (id, name, email, role), and in which region.
-    /// The store keeps no time zone or profile URL: those are `None`.
-    pub pagerduty_user: PagerDutyUser,
+    /// Whom the service said the token belongs to (id, name, email, role), and on which route.
+    pub identity: VerifiedIdentity,
 }
 
 /// Why and when a token was revoked.

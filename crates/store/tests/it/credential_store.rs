@@ -59,7 +59,7 @@ async fn an_admin_puts_rotates_revokes_lists_and_deletes() {
     assert_eq!(record.rotated_at, None);
     assert_eq!(record.key_id, store.key_id());
     store
-        .put_in_region(&bob(), secret(BOB_TOKEN), Region::Eu)
+        .put_with_route(&bob(), secret(BOB_TOKEN), Region::Eu)
         .await
         .unwrap();
 
@@ -111,7 +111,7 @@ async fn an_admin_puts_rotates_revokes_lists_and_deletes() {
     );
     let shown = format!("{listed:?} {store:?}");
     assert!(!shown.contains("AliceRotated") && !shown.contains(BOB_TOKEN));
-    assert_eq!(listed[1].region, Some(Region::Eu));
+    assert_eq!(listed[1].route, Some(Region::Eu.into()));
 
     // A new token lifts the revocation.
     store.put(&bob(), secret(BOB_TOKEN)).await.unwrap();
@@ -185,7 +185,7 @@ async fn every_seal_uses_a_fresh_nonce() {
     for _ in 0..20 {
         store.put(&alice(), secret(ALICE_TOKEN)).await.unwrap();
         let (nonce,): (Vec<u8>,) =
-            sqlx::query_as("SELECT nonce FROM pagerduty_mcp_credentials WHERE user_id = $1")
+            sqlx::query_as("SELECT nonce FROM mcp_credentials WHERE user_id = $1")
                 .bind(alice().as_str())
                 .fetch_one(&pool)
                 .await
@@ -205,8 +205,8 @@ async fn a_row_copied_to_another_user_does_not_open() {
     let pool = store.sqlite_pool().unwrap().clone();
     // An attacker with write access to the file gives bob alice's sealed token.
     sqlx::query(
-        "UPDATE pagerduty_mcp_credentials SET (nonce, ciphertext, key_id) = \
-         (SELECT nonce, ciphertext, key_id FROM pagerduty_mcp_credentials WHERE user_id = $1) \
+        "UPDATE mcp_credentials SET (nonce, ciphertext, key_id) = \
+         (SELECT nonce, ciphertext, key_id FROM mcp_credentials WHERE user_id = $1) \
          WHERE user_id = $2",
     )
     .bind(alice().as_str())
@@ -238,9 +238,9 @@ async fn a_row_copied_to_another_user_does_not_open() {
         .await
         .unwrap();
     sqlx::query(
-        "INSERT INTO pagerduty_mcp_credentials (server, user_id, key_id, nonce, ciphertext, created_at) \
+        "INSERT INTO mcp_credentials (server, user_id, key_id, nonce, ciphertext, created_at) \
          SELECT 'other-server', user_id, key_id, nonce, ciphertext, created_at \
-         FROM pagerduty_mcp_credentials WHERE user_id = $1 AND server = 'pagerduty'",
+         FROM mcp_credentials WHERE user_id = $1 AND server = 'pagerduty'",
     )
     .bind(alice().as_str())
     .execute(&pool)
@@ -273,7 +273,7 @@ async fn a_wrong_key_is_a_typed_error_and_loses_nothing() {
     let store = sqlite(&dir).open().await.unwrap();
     store.put(&bob(), secret(BOB_TOKEN)).await.unwrap();
     sqlx::query(
-        "UPDATE pagerduty_mcp_credentials SET ciphertext = zeroblob(length(ciphertext)) WHERE user_id = $1",
+        "UPDATE mcp_credentials SET ciphertext = zeroblob(length(ciphertext)) WHERE user_id = $1",
     )
     .bind(bob().as_str())
     .execute(store.sqlite_pool().unwrap())
@@ -663,7 +663,7 @@ async fn a_locked_database_is_a_typed_error_and_loses_nothing() {
         .execute(&mut other)
         .await
         .unwrap();
-    sqlx::query("UPDATE pagerduty_mcp_credentials SET last_used_at = 1")
+    sqlx::query("UPDATE mcp_credentials SET last_used_at = 1")
         .execute(&mut other)
         .await
         .unwrap();
@@ -722,7 +722,8 @@ async fn a_corrupt_file_is_a_typed_error_and_is_left_untouched() {
     let store = sqlite(&dir).open().await.unwrap();
     store.put(&alice(), secret(ALICE_TOKEN)).await.unwrap();
     store.put(&bob(), secret(BOB_TOKEN)).await.unwrap();
-    sqlx::query("UPDATE pagerduty_mcp_credentials SET region = 'mars' WHERE user_id = $1")
+    // (A route is any name, so a text where a time belongs is the damage here.)
+    sqlx::query("UPDATE mcp_credentials SET created_at = 'mars' WHERE user_id = $1")
         .bind(bob().as_str())
         .execute(store.sqlite_pool().unwrap())
         .await
@@ -741,13 +742,12 @@ async fn an_older_schema_is_upgraded_on_open() {
     let source_dir = TempDir::new("v1source");
     let source = sqlite(&source_dir).open().await.unwrap();
     source.put(&alice(), secret(ALICE_TOKEN)).await.unwrap();
-    let (key_id, nonce, ciphertext): (String, Vec<u8>, Vec<u8>) = sqlx::query_as(
-        "SELECT key_id, nonce, ciphertext FROM pagerduty_mcp_credentials WHERE user_id = $1",
-    )
-    .bind(alice().as_str())
-    .fetch_one(source.sqlite_pool().unwrap())
-    .await
-    .unwrap();
+    let (key_id, nonce, ciphertext): (String, Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT key_id, nonce, ciphertext FROM mcp_credentials WHERE user_id = $1")
+            .bind(alice().as_str())
+            .fetch_one(source.sqlite_pool().unwrap())
+            .await
+            .unwrap();
 
     // Version 1, created by hand: no revision, no metadata columns.
     let dir = TempDir::new("v1");
@@ -796,12 +796,12 @@ async fn an_older_schema_is_upgraded_on_open() {
         ("offboarded", RevokedBy::Admin)
     );
     // The new columns work.
-    store.set_region(&alice(), Region::Eu).await.unwrap();
+    store.set_route(&alice(), Region::Eu).await.unwrap();
     let (versions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
         .fetch_one(store.sqlite_pool().unwrap())
         .await
         .unwrap();
-    assert_eq!(versions, 2);
+    assert_eq!(versions, 3);
     store.close().await;
     // Opening again is a no-op.
     let again = sqlite(&dir).open().await.unwrap();
@@ -887,7 +887,7 @@ async fn last_use_is_recorded_and_the_connector_warns_about_a_token_stored_long_
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    sqlx::query("UPDATE pagerduty_mcp_credentials SET created_at = $1 WHERE user_id = $2")
+    sqlx::query("UPDATE mcp_credentials SET created_at = $1 WHERE user_id = $2")
         .bind(ms)
         .bind(alice().as_str())
         .execute(store.sqlite_pool().unwrap())

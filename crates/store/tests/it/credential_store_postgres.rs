@@ -67,7 +67,7 @@ async fn the_store_works_on_postgres_and_holds_no_token_in_clear() {
     assert_eq!(listed[0].revision, 3);
     // Every byte Postgres holds for the table, as text: no token.
     let (dump,): (String,) =
-        sqlx::query_as("SELECT string_agg(t::text, '|') FROM pagerduty_mcp_credentials t")
+        sqlx::query_as("SELECT string_agg(t::text, '|') FROM mcp_credentials t")
             .fetch_one(store.postgres_pool().unwrap())
             .await
             .unwrap();
@@ -88,14 +88,14 @@ async fn an_older_postgres_schema_is_upgraded_on_open() {
     let pool = source.postgres_pool().unwrap().clone();
     // Move the sealed token out, drop everything, and build the version-1 schema by hand.
     let (key_id, nonce, ciphertext): (String, Vec<u8>, Vec<u8>) =
-        sqlx::query_as("SELECT key_id, nonce, ciphertext FROM pagerduty_mcp_credentials")
+        sqlx::query_as("SELECT key_id, nonce, ciphertext FROM mcp_credentials")
             .fetch_one(&pool)
             .await
             .unwrap();
     source.close().await;
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::raw_sql(
-        "DROP TABLE pagerduty_mcp_credentials; DROP TABLE _sqlx_migrations; \
+        "DROP TABLE mcp_credentials; DROP TABLE _sqlx_migrations; \
          CREATE TABLE pagerduty_mcp_credentials (server TEXT NOT NULL, user_id TEXT NOT NULL, \
          key_id TEXT NOT NULL, nonce BYTEA NOT NULL, ciphertext BYTEA NOT NULL, \
          created_at BIGINT NOT NULL, rotated_at BIGINT, revoked_at BIGINT, revoked_reason TEXT, \
@@ -122,7 +122,7 @@ async fn an_older_postgres_schema_is_upgraded_on_open() {
     assert_eq!(credential.secret().expose_secret(), FIRST_TOKEN);
     let record = store.record(&alice()).await.unwrap().unwrap();
     assert_eq!(record.revision, 1);
-    assert!(record.region.is_none());
+    assert!(record.route.is_none());
     store.rotate(&alice(), secret(SECOND_TOKEN)).await.unwrap();
     assert_eq!(store.record(&alice()).await.unwrap().unwrap().revision, 2);
 }

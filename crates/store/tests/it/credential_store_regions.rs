@@ -76,18 +76,18 @@ async fn two_users_of_two_regions_reach_two_different_endpoints() {
         .put_verified(&ada, secret(ADA_TOKEN), &verifier)
         .await
         .unwrap();
-    assert_eq!(record.region, Some(Region::Us));
+    assert_eq!(record.route, Some(Region::Us.into()));
     let verification = record.verification.expect("verified");
-    assert_eq!(verification.pagerduty_user.id, "PADA001");
-    assert_eq!(verification.pagerduty_user.email, "ada@example.com");
+    assert_eq!(verification.identity.id, "PADA001");
+    assert_eq!(verification.identity.email, "ada@example.com");
     let record = store
         .put_verified(&grace, secret(GRACE_TOKEN), &verifier)
         .await
         .unwrap();
-    assert_eq!(record.region, Some(Region::Eu));
+    assert_eq!(record.route, Some(Region::Eu.into()));
     assert_eq!(
-        record.verification.unwrap().pagerduty_user.region,
-        Region::Eu
+        record.verification.unwrap().identity.route,
+        Some(Region::Eu.into())
     );
     // A token neither region accepts is not stored.
     let err = store
@@ -147,7 +147,7 @@ async fn two_users_of_two_regions_reach_two_different_endpoints() {
     let record = store.verify(&ada, &verifier).await.unwrap();
     assert!(record.verification.is_some());
     store
-        .put_in_region(&ada, secret("u+AdaDeadToken000001"), Region::Us)
+        .put_with_route(&ada, secret("u+AdaDeadToken000001"), Region::Us)
         .await
         .unwrap();
     let err = store.verify(&ada, &verifier).await.unwrap_err();

@@ -6,3 +6,4 @@ mod store;
 mod credential_store;
 mod credential_store_postgres;
 mod credential_store_regions;
+mod upgrade;
