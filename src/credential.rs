@@ -18,7 +18,6 @@ mod function;
 mod memory_store;
 mod route;
 mod static_credential;
-mod verifier;
 
 pub use cache::CachedCredentials;
 pub use chain::CredentialChain;
@@ -27,7 +26,6 @@ pub use function::{credential_fn, FnCredentialProvider};
 pub use memory_store::InMemoryCredentialStore;
 pub use route::Route;
 pub use static_credential::StaticCredential;
-pub use verifier::{CredentialVerifier, VerifiedIdentity};
 
 /// The identity of one user of the gateway (for example an email address or an SSO subject).
 ///
@@ -242,7 +240,7 @@ pub enum CredentialError {
         message: String,
         /// The underlying error.
         #[source]
-        source: Option<crate::error::BoxError>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 }
 

@@ -143,14 +143,12 @@ pub mod client;
 mod connector;
 pub mod credential;
 mod error;
-mod http_error;
+mod http_support;
 mod pagerduty;
 mod redaction;
-mod redirect_policy;
-mod retry_after;
 mod server;
 mod time_limit;
-mod tls;
+mod verifier;
 
 pub use auth::AuthScheme;
 pub use client::model::{
@@ -169,13 +167,13 @@ pub use credential::{
     CredentialProvider, EnvCredential, InMemoryCredentialStore, Route, SharedCredentialProvider,
     StaticCredential, UserId,
 };
-pub use credential::{CredentialVerifier, VerifiedIdentity};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use pagerduty::{
     AreaSummary, CatalogueSummary, PagerDuty, PagerDutyArea, PagerDutyBuilder, PagerDutyUser,
     Region, TokenVerifier, ToolAccess, ToolCatalogue, ToolSummary, UnknownRegion, CREDENTIAL_HELP,
 };
 pub use server::{ConnectionType, GenericServer, RemoteMcpServer};
+pub use verifier::{CredentialVerifier, VerifiedIdentity};
 
 pub use async_trait::async_trait;
 pub use http;

@@ -93,7 +93,7 @@ pub(crate) fn server_error(error: Value) -> Error {
         _ => String::new(),
     };
     // The message is cleaned and bounded; the session redacts it and the data.
-    crate::http_error::json_rpc_error(code, &message, error.remove("data"))
+    crate::http_support::error_reply::json_rpc_error(code, &message, error.remove("data"))
 }
 
 /// Serialises a request.

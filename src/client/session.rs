@@ -22,7 +22,7 @@ use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
-use super::mcp_client::ClientInner;
+use super::client_state::ClientInner;
 use super::model::{LoggingLevel, ServerDetails, ServerNotification};
 use super::progress::ProgressCallback;
 use super::protocol::ProtocolVersion;
@@ -284,7 +284,7 @@ impl SessionInner {
         }
     }
 
-    fn config(&self) -> &super::mcp_client::ClientConfig {
+    fn config(&self) -> &super::client_state::ClientConfig {
         &self.client.config
     }
 

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use http::HeaderValue;
 
 use crate::error::Error;
-use crate::redirect_policy::{same_origin_only, USER_AGENT};
+use crate::http_support::redirect_policy::{same_origin_only, USER_AGENT};
 
 /// `Accept` of every POST: a server may answer either way.
 pub(crate) const ACCEPT_POST: HeaderValue =
@@ -30,7 +30,7 @@ pub(crate) fn build_http_client(
     connect_timeout: Duration,
     pool_idle_timeout: Duration,
 ) -> Result<reqwest::Client, Error> {
-    crate::tls::client_builder()
+    crate::http_support::tls::client_builder()
         .user_agent(USER_AGENT)
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(pool_idle_timeout)

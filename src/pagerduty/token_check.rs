@@ -12,13 +12,13 @@ use url::Url;
 use super::user::{PagerDutyUser, UserEnvelope};
 use super::CREDENTIAL_HELP;
 use crate::auth::AuthScheme;
-use crate::credential::{CredentialVerifier, VerifiedIdentity};
 use crate::error::{Error, Result};
-use crate::http_error::{error_from_server_reply, reply_detail};
+use crate::http_support::error_reply::{error_from_server_reply, reply_detail};
+use crate::http_support::redirect_policy::{same_origin_only, USER_AGENT};
 use crate::pagerduty::Region;
 use crate::redaction::Redactor;
-use crate::redirect_policy::{same_origin_only, USER_AGENT};
 use crate::server::check_endpoint;
+use crate::verifier::{CredentialVerifier, VerifiedIdentity};
 
 /// The media type of PagerDuty's REST API v2.
 const PAGERDUTY_V2: &str = "application/vnd.pagerduty+json;version=2";
@@ -487,7 +487,7 @@ fn scrub(body: &mut Vec<u8>, secret: &[u8]) {
 
 /// The verifier's own client: same-origin redirects only, the default time limits.
 fn default_client() -> Result<reqwest::Client> {
-    crate::tls::client_builder()
+    crate::http_support::tls::client_builder()
         .redirect(same_origin_only())
         .timeout(TokenVerifier::DEFAULT_TIMEOUT)
         .connect_timeout(TokenVerifier::DEFAULT_TIMEOUT)

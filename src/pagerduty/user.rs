@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::credential::VerifiedIdentity;
 use crate::pagerduty::Region;
+use crate::verifier::VerifiedIdentity;
 
 /// The PagerDuty user a User API Token belongs to, as the token check
 /// ([`TokenVerifier::verify`](crate::TokenVerifier::verify),

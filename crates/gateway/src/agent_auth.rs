@@ -10,27 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, Method, StatusCode};
 
 use super::direct::{self, Offer};
-use super::service::GatewayState;
-use pagerduty_mcp_connect::UserId;
-
-/// The header naming a session-era session.
-pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
-
-/// The user an agent's request was authenticated as, put into the request's extensions by the
-/// gateway's authentication layer (readable from an rmcp handler through
-/// `http::request::Parts::extensions`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AgentUser {
-    user: UserId,
-}
-
-impl AgentUser {
-    /// The authenticated user.
-    pub fn user(&self) -> &UserId {
-        &self.user
-    }
-}
+use super::state::{AgentUser, GatewayState, SESSION_HEADER};
 
 /// The axum middleware in front of the MCP service.
 pub(crate) async fn authenticate(
@@ -85,7 +65,7 @@ pub(crate) async fn authenticate(
     let in_flight = is_call.then(|| state.drain.enter());
     request
         .extensions_mut()
-        .insert(AgentUser { user: user.clone() });
+        .insert(AgentUser::new(user.clone()));
     // The gateway key has done its job: nothing behind this point (rmcp keeps the request's
     // parts in every handler's context) can log or forward it.
     request.headers_mut().remove(header::AUTHORIZATION);

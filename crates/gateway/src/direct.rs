@@ -22,8 +22,7 @@
 //! rmcp's would); the notification goes on to rmcp, which knows no such request and ignores it.
 //! Ending a session (DELETE, the idle sweep) and shutting the gateway down end its calls too.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -34,12 +33,11 @@ use rmcp::model::{
     CallToolRequestParams, ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode,
     GetMeta, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
 };
-use tokio_util::sync::CancellationToken;
 
-use super::agent_auth::SESSION_HEADER;
 use super::agent_sessions::Declared;
+use super::direct_calls::CallGuard;
 use super::handler::{AgentRequest, GatewayHandler};
-use super::service::GatewayState;
+use super::state::{GatewayState, SESSION_HEADER};
 use pagerduty_mcp_connect::UserId;
 
 /// The largest request body read (rmcp's own limit).
@@ -53,78 +51,6 @@ pub(crate) enum Offer {
     Answered(Response),
     /// For rmcp (the body, if read, is put back).
     Declined(Request),
-}
-
-/// The direct-path calls of session-era agents in flight, so that `notifications/cancelled`
-/// from the same user on the same session can reach them, and ending a session ends them.
-#[derive(Debug, Default)]
-pub(crate) struct DirectCalls {
-    calls: Mutex<HashMap<CallKey, CancellationToken>>,
-}
-
-/// A call in flight: its session, its user and its JSON-RPC id.
-type CallKey = (String, UserId, RequestId);
-
-impl DirectCalls {
-    /// Registers a call, its token a child of `parent` (the gateway's shutdown); `None` if the
-    /// session already has a call in flight under that id (rmcp answers that one).
-    fn register(
-        &self,
-        session: &str,
-        user: &UserId,
-        id: &RequestId,
-        parent: &CancellationToken,
-    ) -> Option<CallGuard<'_>> {
-        let key = (session.to_owned(), user.clone(), id.clone());
-        let token = parent.child_token();
-        let mut calls = self.lock();
-        if calls.contains_key(&key) {
-            return None;
-        }
-        calls.insert(key.clone(), token.clone());
-        Some(CallGuard {
-            calls: self,
-            key,
-            token,
-        })
-    }
-
-    fn cancel(&self, session: &str, user: &UserId, id: &RequestId) -> bool {
-        let key = (session.to_owned(), user.clone(), id.clone());
-        let token = self.lock().get(&key).cloned();
-        token.inspect(CancellationToken::cancel).is_some()
-    }
-
-    /// Whether `session` has calls in flight on the direct path.
-    pub(crate) fn busy(&self, session: &str) -> bool {
-        self.lock().keys().any(|(s, _, _)| s == session)
-    }
-
-    /// Cancels every call of `session` (the session was ended).
-    pub(crate) fn cancel_session(&self, session: &str) {
-        for (key, token) in self.lock().iter() {
-            if key.0 == session {
-                token.cancel();
-            }
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallKey, CancellationToken>> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Removes a call from [`DirectCalls`] when it ends.
-struct CallGuard<'a> {
-    calls: &'a DirectCalls,
-    key: CallKey,
-    token: CancellationToken,
-}
-
-impl Drop for CallGuard<'_> {
-    fn drop(&mut self) {
-        self.calls.lock().remove(&self.key);
-    }
 }
 
 /// Offers an authenticated agent request to the direct path.

@@ -20,12 +20,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::agent_auth::AgentUser;
 use super::agent_call::{ask_peer, progress_param, AgentCall, Event, Running, Upstream};
 use super::agent_sessions::Declared;
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
-use super::service::GatewayState;
+use super::state::{AgentUser, GatewayState};
 use pagerduty_mcp_connect::client::{HandlerError, RequestOptions};
 use pagerduty_mcp_connect::UserId;
 use tokio_util::sync::CancellationToken;
@@ -694,7 +693,7 @@ impl ServerHandler for GatewayHandler {
         if let (Some(session), Some(info)) = (
             parts
                 .headers
-                .get(super::agent_auth::SESSION_HEADER)
+                .get(super::state::SESSION_HEADER)
                 .and_then(|v| v.to_str().ok()),
             context.peer.peer_info(),
         ) {

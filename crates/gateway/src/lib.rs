@@ -51,6 +51,7 @@ mod agent_auth;
 mod agent_call;
 mod agent_sessions;
 mod direct;
+mod direct_calls;
 mod drain;
 mod errors;
 mod handler;
@@ -59,11 +60,12 @@ mod list_changed;
 mod metrics;
 mod pending;
 mod service;
+mod state;
 
-pub use agent_auth::AgentUser;
 pub use errors::{
     DENIED, UPSTREAM_ERROR, UPSTREAM_RATE_LIMITED, UPSTREAM_TIMEOUT, UPSTREAM_UNAUTHORIZED,
 };
 pub use keys::{check_key, GatewayKeys, KeyError, MIN_KEY_LENGTH};
 pub use metrics::GatewayMetrics;
 pub use service::{Gateway, GatewayBuilder};
+pub use state::AgentUser;

@@ -1,11 +1,10 @@
 //! [`Gateway`]: the router a team mounts, and its builder.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -14,133 +13,25 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use http::{header, HeaderValue, StatusCode};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use super::agent_auth::authenticate;
 use super::agent_call::forwarding_handler;
 use super::agent_sessions::{AgentSessions, SESSION_IDLE_LIMIT};
-use super::direct::DirectCalls;
+use super::direct_calls::DirectCalls;
 use super::drain::Drain;
 use super::handler::GatewayHandler;
 use super::keys::GatewayKeys;
 use super::list_changed::ListChanged;
 use super::metrics::GatewayMetrics;
 use super::pending::PendingCalls;
+use super::state::GatewayState;
 use pagerduty_mcp_connect::Result;
 use pagerduty_mcp_connect::{Connector, ConnectorBuilder};
 
 /// The shortest session idle time a gateway accepts.
 const MIN_SESSION_IDLE: Duration = Duration::from_millis(100);
-
-/// What every request handler of one gateway shares.
-pub(crate) struct GatewayState {
-    pub(crate) connector: Connector,
-    pub(crate) keys: GatewayKeys,
-    pub(crate) metrics: GatewayMetrics,
-    pub(crate) agent_sessions: AgentSessions,
-    pub(crate) drain: Arc<Drain>,
-    pub(crate) list_changed: Arc<ListChanged>,
-    pub(crate) pending: PendingCalls,
-    pub(crate) help: String,
-    pub(crate) name: String,
-    pub(crate) instructions: Option<String>,
-    pub(crate) sessions: Arc<LocalSessionManager>,
-    pub(crate) cancel: CancellationToken,
-    /// Whether plain `tools/call` requests take the [direct path](super::direct).
-    pub(crate) direct_path: bool,
-    pub(crate) direct_calls: DirectCalls,
-    /// How long an agent's session may go unused before the gateway ends it.
-    session_idle: Duration,
-    /// The `Host` values agents may use (`None`: any), for rmcp's check and the direct path's.
-    pub(crate) allowed_hosts: Option<Vec<String>>,
-    sweeper_started: AtomicBool,
-}
-
-impl GatewayState {
-    /// Starts (once, on the first request) the task that ends agents' sessions idle for the
-    /// [idle timeout](GatewayBuilder::session_idle_timeout). rmcp's own keep-alive is off:
-    /// requests on the direct path never reach its session, which would look idle to it.
-    pub(crate) fn start_session_sweeper(self: &Arc<Self>) {
-        if self.sweeper_started.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.sweeper_started.store(false, Ordering::Release);
-            return;
-        };
-        let state = Arc::downgrade(self);
-        let cancel = self.cancel.clone();
-        let idle = self.session_idle;
-        runtime.spawn(async move {
-            // If this task ends (its runtime shut down), the next request starts another.
-            let _restart = SweeperRestart(state.clone());
-            let mut tick = tokio::time::interval(idle / 10);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // rmcp sessions the gateway never learned of (their `initialize` reply was lost),
-            // since when: ended once unknown for the idle time.
-            let mut unknown: HashMap<SessionId, Instant> = HashMap::new();
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    () = cancel.cancelled() => return,
-                }
-                let Some(state) = state.upgrade() else { return };
-                state.sweep(idle, &mut unknown).await;
-            }
-        });
-    }
-
-    /// Ends the sessions idle for `idle` (none with a direct-path call in flight), and rmcp's
-    /// sessions the gateway has not known of for that long.
-    async fn sweep(&self, idle: Duration, unknown: &mut HashMap<SessionId, Instant>) {
-        for id in self.agent_sessions.idle(idle) {
-            if self.direct_calls.busy(&id) {
-                continue;
-            }
-            tracing::debug!("ending an agent's session idle for {idle:?}");
-            self.end_session(&id).await;
-        }
-        let held: Vec<SessionId> = self
-            .sessions
-            .sessions
-            .read()
-            .await
-            .keys()
-            .cloned()
-            .collect();
-        let now = Instant::now();
-        unknown.retain(|id, _| held.contains(id));
-        for id in held {
-            if self.agent_sessions.knows(&id) {
-                unknown.remove(&id);
-            } else if now.duration_since(*unknown.entry(id.clone()).or_insert(now)) >= idle {
-                tracing::debug!("ending an agent session the gateway never learned of");
-                let _ = self.sessions.close_session(&id).await;
-                unknown.remove(&id);
-            }
-        }
-    }
-
-    /// Ends an agent's session: rmcp's side, the direct path's calls on it, and the record.
-    async fn end_session(&self, id: &str) {
-        self.direct_calls.cancel_session(id);
-        let _ = self.sessions.close_session(&SessionId::from(id)).await;
-        self.agent_sessions.unbind(id);
-    }
-
-    /// Forgets the sessions rmcp no longer holds, once the map has grown.
-    pub(crate) fn prune_agent_sessions(&self) {
-        let known = self.agent_sessions.len();
-        if known < 1024 || !known.is_multiple_of(256) {
-            return;
-        }
-        if let Ok(sessions) = self.sessions.sessions.try_read() {
-            self.agent_sessions.retain(|id| sessions.contains_key(id));
-        }
-    }
-}
 
 /// An MCP gateway: a Streamable HTTP MCP server for agents that forwards each agent's requests
 /// to one remote MCP server with the credential of the agent's user.
@@ -346,17 +237,6 @@ async fn metrics(State(state): State<Arc<GatewayState>>) -> Response {
         state.metrics.render(),
     )
         .into_response()
-}
-
-/// Lets the next request start a sweeper when the running one ends.
-struct SweeperRestart(std::sync::Weak<GatewayState>);
-
-impl Drop for SweeperRestart {
-    fn drop(&mut self) {
-        if let Some(state) = self.0.upgrade() {
-            state.sweeper_started.store(false, Ordering::Release);
-        }
-    }
 }
 
 /// rmcp's session manager with its keep-alive off: the gateway ends idle sessions itself

@@ -115,6 +115,7 @@ mod jsonrpc;
 mod mock_server;
 mod options;
 mod record;
+mod replies;
 mod session;
 mod sse;
 mod state;

@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 use super::dispatch::{self, Ctx, Handled};
 use super::jsonrpc::{Incoming, RpcError, INVALID_REQUEST};
 use super::options::{is_session_version, Eras, LATEST_SESSION_VERSION, SESSION_VERSIONS};
-use super::sse::{self, Ending, ResumeError, StreamStore};
-use super::state::{lock, Session, Shared};
-use super::transport::{
-    self as transport, accepts, bad_request, empty_response, header_str, reply, rpc_error_response,
+use super::replies::{
+    self as replies, accepts, bad_request, empty_response, header_str, reply, rpc_error_response,
     with_session_header, SseOptions, LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID,
 };
+use super::sse::{self, Ending, ResumeError, StreamStore};
+use super::state::{lock, Session, Shared};
 use super::users::UserProfile;
 
 /// The `id` of transport-level error bodies: `"server-error"` like the 1.x Python SDK when only
@@ -288,7 +288,7 @@ pub(crate) fn get(shared: &Shared, headers: &HeaderMap, user: &Arc<UserProfile>)
         (stream, live)
     };
     let Some(live) = live else {
-        return transport::text_response(StatusCode::INTERNAL_SERVER_ERROR, "stream unavailable");
+        return replies::text_response(StatusCode::INTERNAL_SERVER_ERROR, "stream unavailable");
     };
     let mut chunks = Vec::new();
     if resumable(&session.version) {

@@ -14,10 +14,10 @@ use super::jsonrpc::{
     PARSE_ERROR, UNSUPPORTED_PROTOCOL_VERSION,
 };
 use super::options::{is_session_version, Eras, STATELESS_VERSION};
-use super::state::Shared;
-use super::transport::{
+use super::replies::{
     header_str, reply, rpc_error_response, SseOptions, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION,
 };
+use super::state::Shared;
 use super::users::UserProfile;
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -112,7 +112,7 @@ pub(crate) fn post(
         Incoming::Request { id, method, params } => (id, method, params),
         Incoming::Notification { .. } | Incoming::Response => {
             return match header_version {
-                Some(STATELESS_VERSION) => super::transport::empty_response(StatusCode::ACCEPTED),
+                Some(STATELESS_VERSION) => super::replies::empty_response(StatusCode::ACCEPTED),
                 other => unsupported(&Value::Null, other.unwrap_or("")),
             };
         }

@@ -10,11 +10,8 @@ use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::error::StoreError;
-use crate::sealing::StoreKey;
+use crate::sealing::{StoreKey, KEY_LEN};
 use pagerduty_mcp_connect::BoxError;
-
-/// The length of a sealing key in bytes (XChaCha20-Poly1305 takes 256-bit keys).
-pub const KEY_LEN: usize = 32;
 
 type KeyFn = dyn Fn() -> BoxFuture<'static, Result<SecretSlice<u8>, BoxError>> + Send + Sync;
 

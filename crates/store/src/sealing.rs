@@ -8,8 +8,10 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::StoreError;
-use crate::key_source::KEY_LEN;
 use pagerduty_mcp_connect::UserId;
+
+/// The length of a sealing key in bytes (XChaCha20-Poly1305 takes 256-bit keys).
+pub(crate) const KEY_LEN: usize = 32;
 
 /// Versioned domain separation for the associated data and the key check value.
 const AAD_DOMAIN: &[u8] = b"pagerduty-mcp-connect/sql-store/v1";

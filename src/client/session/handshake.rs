@@ -11,9 +11,9 @@ use http::HeaderValue;
 use serde_json::{json, Map, Value};
 
 use super::{RequestOptions, Route, Session, SessionInner};
+use crate::client::client_state::ClientInner;
 use crate::client::endpoint_cache::CacheHints;
 use crate::client::jsonrpc::{self, Incoming};
-use crate::client::mcp_client::ClientInner;
 use crate::client::model::ServerDetails;
 use crate::client::protocol::ProtocolVersion;
 use crate::client::sse::SseParser;

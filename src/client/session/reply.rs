@@ -15,7 +15,7 @@ use crate::client::server_request::CallContext;
 use crate::client::sse::SseParser;
 use crate::client::transport::{self, ACCEPT_POST};
 use crate::error::{Error, Result};
-use crate::http_error::error_from_server_reply;
+use crate::http_support::error_reply::error_from_server_reply;
 
 impl SessionInner {
     /// One POST and its reply.

@@ -14,8 +14,8 @@ use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::http_support::retry_after::retry_after;
 use crate::redaction::{excerpt, truncate, MAX_EXCERPT};
-use crate::retry_after::retry_after;
 use crate::server::RemoteMcpServer;
 
 /// What is said on a 401 when the server adds nothing.

@@ -5,7 +5,7 @@ use std::fmt;
 use async_trait::async_trait;
 use secrecy::SecretString;
 
-use super::Route;
+use crate::credential::Route;
 use crate::error::Result;
 
 /// Whom a token belongs to, as the service that issued it said when it was checked.
