@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tracing::Instrument;
@@ -21,6 +21,7 @@ use crate::client::model::{
 use crate::client::{
     McpClient, McpClientBuilder, RequestOptions, ServerRequestHandler, ServerRequestKind, Session,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::credential::{
     Credential, CredentialError, CredentialProvider, Route, SharedCredentialProvider, UserId,
 };
@@ -96,6 +97,8 @@ struct ConnectorInner {
     users: RwLock<HashMap<UserId, Arc<UserSlot>>>,
     /// The origin of the slots' `last_used` clocks.
     epoch: Instant,
+    /// Where idle times and token ages are read ([`ConnectorBuilder::clock`]).
+    clock: Arc<dyn Clock>,
     /// When each user was last warned about an old token (bounded, see `warn_if_old`).
     warned_about_age: Mutex<HashMap<UserId, Instant>>,
     sweeper_started: std::sync::atomic::AtomicBool,
@@ -132,9 +135,14 @@ impl UserSlot {
     }
 }
 
-/// Milliseconds since `epoch`, plus one (so that 0 can mean "never").
-fn clock(epoch: Instant) -> u64 {
-    epoch.elapsed().as_millis() as u64 + 1
+/// Milliseconds since the connector's epoch on its clock, plus one (so that 0 can mean "never").
+fn millis(inner: &ConnectorInner) -> u64 {
+    inner
+        .clock
+        .now()
+        .saturating_duration_since(inner.epoch)
+        .as_millis() as u64
+        + 1
 }
 
 struct OpenSession {
@@ -601,8 +609,7 @@ impl Connector {
         self.warn_if_old(user, &credential);
         self.start_sweeper();
         let slot = self.slot(user);
-        slot.last_used
-            .store(clock(self.inner.epoch), Ordering::Relaxed);
+        slot.last_used.store(millis(&self.inner), Ordering::Relaxed);
         if let Some(session) = slot.usable(&credential, index) {
             return Ok((session, credential));
         }
@@ -733,7 +740,7 @@ impl Connector {
         else {
             return;
         };
-        let Ok(age) = SystemTime::now().duration_since(created) else {
+        let Ok(age) = self.inner.clock.system_now().duration_since(created) else {
             return;
         };
         if age <= limit {
@@ -755,7 +762,7 @@ impl Connector {
     fn first_age_warning(&self, user: &UserId) -> bool {
         const REPEAT_AFTER: Duration = Duration::from_secs(86_400);
         const MAX_AGE_WARNINGS: usize = 10_000;
-        let now = Instant::now();
+        let now = self.inner.clock.now();
         let mut warned = self
             .inner
             .warned_about_age
@@ -799,7 +806,7 @@ impl Connector {
 }
 
 fn evict_idle(inner: &ConnectorInner) -> usize {
-    let now = clock(inner.epoch);
+    let now = millis(inner);
     let idle_ms = inner.idle_timeout.as_millis() as u64;
     let mut users = inner.users.write().unwrap_or_else(|p| p.into_inner());
     let before = users.len();
@@ -863,6 +870,7 @@ pub struct ConnectorBuilder {
     credential_timeout: Option<Duration>,
     token_age_warning: Option<Option<Duration>>,
     handlers: Vec<(ServerRequestKind, Value, Arc<dyn ServerRequestHandler>)>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl fmt::Debug for ConnectorBuilder {
@@ -981,8 +989,17 @@ impl ConnectorBuilder {
         self
     }
 
+    /// Where the connector reads the time for idle sessions and token ages (default
+    /// [`SystemClock`](crate::SystemClock)); a test passes a [`ManualClock`](crate::ManualClock)
+    /// and moves it instead of sleeping.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
     /// Checks and builds.
     pub fn build(self) -> Result<Connector> {
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let ServerRoutes { default, routes } = self.routes;
         let Some(first) = default
             .clone()
@@ -1047,7 +1064,8 @@ impl ConnectorBuilder {
                     .token_age_warning
                     .unwrap_or(Some(Duration::from_secs(90 * 86_400))),
                 users: RwLock::new(HashMap::new()),
-                epoch: Instant::now(),
+                epoch: clock.now(),
+                clock,
                 warned_about_age: Mutex::new(HashMap::new()),
                 sweeper_started: std::sync::atomic::AtomicBool::new(false),
             }),

@@ -140,6 +140,7 @@
 
 mod auth;
 pub mod client;
+mod clock;
 mod connector;
 pub mod credential;
 mod error;
@@ -161,6 +162,7 @@ pub use client::{
     McpClientBuilder, NotificationStream, Progress, ProtocolPreference, ProtocolVersion,
     RequestOptions, ServerRequest, ServerRequestHandler, ServerRequestKind, Session,
 };
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use connector::{Connector, ConnectorBuilder, Policy, PolicyDenial, PolicyRule, ServerRoutes};
 pub use credential::{
     credential_fn, CachedCredentials, Credential, CredentialChain, CredentialError,

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use super::{Credential, CredentialError, CredentialProvider, SharedCredentialProvider, UserId};
+use crate::clock::{Clock, SystemClock};
 
 /// Caches each user's credential from a slower provider (a vault, a database) for a while.
 ///
@@ -44,6 +45,7 @@ pub struct CachedCredentials {
     max_entries: usize,
     state: Arc<Mutex<State>>,
     seed: Arc<(RandomState, AtomicU64)>,
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +78,7 @@ impl CachedCredentials {
             max_entries: Self::DEFAULT_MAX_ENTRIES,
             state: Arc::default(),
             seed: Arc::new((RandomState::new(), AtomicU64::new(0))),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -95,6 +98,14 @@ impl CachedCredentials {
         } else {
             fraction.clamp(0.0, 1.0)
         };
+        self
+    }
+
+    /// Reads the time from `clock` (default [`SystemClock`]): a test passes a
+    /// [`ManualClock`](crate::ManualClock) and moves it instead of sleeping.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -133,7 +144,7 @@ impl CachedCredentials {
     fn fresh(&self, user: &UserId) -> Option<Credential> {
         let state = self.lock();
         let entry = state.entries.get(user)?;
-        (Instant::now() < entry.deadline).then(|| entry.credential.clone())
+        (self.clock.now() < entry.deadline).then(|| entry.credential.clone())
     }
 
     /// A random number in `0.0..1.0` (no cryptographic quality needed: it only spreads expiries).
@@ -152,7 +163,7 @@ impl CachedCredentials {
             .mul_f64(1.0 - self.jitter * self.random_unit());
         if let Some(expires_at) = credential.expires_at() {
             let left = expires_at
-                .duration_since(SystemTime::now())
+                .duration_since(self.clock.system_now())
                 .unwrap_or(Duration::ZERO);
             life = life.min(left);
         }
@@ -160,10 +171,10 @@ impl CachedCredentials {
     }
 
     fn store(&self, user: &UserId, credential: &Credential) {
-        let deadline = Instant::now() + self.life(credential);
+        let deadline = self.clock.now() + self.life(credential);
         let mut state = self.lock();
         if !state.entries.contains_key(user) && state.entries.len() >= self.max_entries {
-            let now = Instant::now();
+            let now = self.clock.now();
             state.entries.retain(|_, entry| entry.deadline > now);
             if state.entries.len() >= self.max_entries {
                 let soonest = state
@@ -277,7 +288,8 @@ mod tests {
             .with_jitter(0.0);
         let credential = Credential::new("u+token");
         assert_eq!(cache.life(&credential), Duration::from_secs(100));
-        let soon = credential.with_expires_at(SystemTime::now() + Duration::from_secs(10));
+        let soon =
+            credential.with_expires_at(std::time::SystemTime::now() + Duration::from_secs(10));
         assert!(cache.life(&soon) <= Duration::from_secs(10));
     }
 }

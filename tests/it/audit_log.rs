@@ -9,7 +9,8 @@
 use std::time::{Duration, SystemTime};
 
 use pagerduty_mcp_connect::{
-    Connector, Credential, Error, InMemoryCredentialStore, PagerDuty, Policy, UserId,
+    Clock, Connector, Credential, Error, InMemoryCredentialStore, ManualClock, PagerDuty, Policy,
+    UserId,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use serde_json::json;
@@ -115,6 +116,64 @@ async fn old_tokens_are_warned_about_once() {
     assert!(warnings[0].contains("aged-alice"));
     assert!(warnings[0].contains("age_days=200"), "{}", warnings[0]);
     assert_no_token(&logs);
+}
+
+/// On the connector's clock: a token turns "old" when the clock passes 90 days after its creation,
+/// and the once-a-day warning comes again a day later; no sleep involved.
+#[tokio::test]
+async fn token_age_and_the_daily_warning_follow_the_connectors_clock() {
+    super::log_capture::start();
+    let mock = MockPagerDuty::start().await;
+    let clock = ManualClock::new();
+    let store = InMemoryCredentialStore::new();
+    store.insert_credential(
+        "clocked-alice",
+        Credential::new(MockPagerDuty::ALICE_TOKEN).with_created_at(clock.system_now()),
+    );
+    let connector = Connector::builder()
+        .server(
+            PagerDuty::builder()
+                .endpoint(mock.url().as_str())
+                .build()
+                .unwrap(),
+        )
+        .credentials(store)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let alice = UserId::from("clocked-alice");
+    let warnings = || {
+        logs()
+            .lines()
+            .filter(|l| l.contains("should be rotated") && l.contains("clocked-alice"))
+            .count()
+    };
+    connector
+        .call_tool(&alice, "get_user_data", json!({}))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(90 * 86_400));
+    connector
+        .call_tool(&alice, "get_user_data", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(warnings(), 0, "90 days is not older than the limit");
+    clock.advance(Duration::from_secs(1));
+    connector
+        .call_tool(&alice, "get_user_data", json!({}))
+        .await
+        .unwrap();
+    connector
+        .call_tool(&alice, "get_user_data", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(warnings(), 1, "warned once");
+    clock.advance(Duration::from_secs(86_400));
+    connector
+        .call_tool(&alice, "get_user_data", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(warnings(), 2, "and again a day later");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use pagerduty_mcp_connect::{
-    credential_fn, CachedCredentials, Credential, CredentialChain, CredentialError,
-    CredentialProvider, EnvCredential, InMemoryCredentialStore, SharedCredentialProvider,
-    StaticCredential, UserId,
+    credential_fn, CachedCredentials, Clock, Credential, CredentialChain, CredentialError,
+    CredentialProvider, EnvCredential, InMemoryCredentialStore, ManualClock,
+    SharedCredentialProvider, StaticCredential, UserId,
 };
 use secrecy::ExposeSecret;
 
@@ -195,7 +195,10 @@ async fn the_cache_serves_repeats_expires_and_forgets_invalidated_credentials() 
             Ok(Credential::new(format!("u+{user}-{n}")))
         }
     });
-    let cached = CachedCredentials::new(inner).with_time_to_live(Duration::from_millis(200));
+    let clock = ManualClock::new();
+    let cached = CachedCredentials::new(inner)
+        .with_time_to_live(Duration::from_millis(200))
+        .with_clock(clock.clone());
     let alice = UserId::from("alice");
     let first = cached.credential(&alice).await.unwrap();
     let again = cached.credential(&alice).await.unwrap();
@@ -206,8 +209,11 @@ async fn the_cache_serves_repeats_expires_and_forgets_invalidated_credentials() 
     let fresh = cached.credential(&alice).await.unwrap();
     assert!(!fresh.same_secret(&first));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    // Expiry by time to live.
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // Expiry by time to live: not before it, at once after it.
+    clock.advance(Duration::from_millis(150));
+    cached.credential(&alice).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    clock.advance(Duration::from_millis(100));
     cached.credential(&alice).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     cached.clear();
@@ -217,9 +223,11 @@ async fn the_cache_serves_repeats_expires_and_forgets_invalidated_credentials() 
 
 #[tokio::test]
 async fn the_cache_never_outlives_the_credential_itself() {
-    let inner = credential_fn(|_user: UserId| async {
-        Ok(Credential::new("u+short")
-            .with_expires_at(SystemTime::now() + Duration::from_millis(100)))
+    let clock = ManualClock::new();
+    let issued = clock.clone();
+    let inner = credential_fn(move |_user: UserId| {
+        let expires_at = issued.system_now() + Duration::from_millis(100);
+        async move { Ok(Credential::new("u+short").with_expires_at(expires_at)) }
     });
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
@@ -229,12 +237,12 @@ async fn the_cache_never_outlives_the_credential_itself() {
         let result = futures_util::FutureExt::now_or_never(inner.credential(&user));
         async move { result.expect("ready") }
     });
-    let cached = CachedCredentials::new(counting);
+    let cached = CachedCredentials::new(counting).with_clock(clock.clone());
     let alice = UserId::from("alice");
     cached.credential(&alice).await.unwrap();
     cached.credential(&alice).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    clock.advance(Duration::from_millis(150));
     cached.credential(&alice).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }

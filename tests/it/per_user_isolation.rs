@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use pagerduty_mcp_connect::{
-    Connector, InMemoryCredentialStore, PagerDuty, ProtocolPreference, ProtocolVersion, UserId,
+    Connector, InMemoryCredentialStore, ManualClock, PagerDuty, ProtocolPreference,
+    ProtocolVersion, UserId,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use serde_json::json;
@@ -218,4 +219,42 @@ async fn idle_sessions_are_evicted_and_reopened() {
         .filter(|r| r.jsonrpc_methods.iter().any(|m| m == "initialize"))
         .count();
     assert_eq!(initializes, 2);
+}
+
+/// On a manual clock: a session is evicted exactly when it has been idle for the idle timeout,
+/// not before, and the user's next call opens a new one; no sleep involved.
+#[tokio::test]
+async fn idle_eviction_follows_the_connectors_clock() {
+    let mock = MockPagerDuty::start().await;
+    let store = InMemoryCredentialStore::new();
+    store.insert("alice", MockPagerDuty::ALICE_TOKEN);
+    let clock = ManualClock::new();
+    let connector = Connector::builder()
+        .server(
+            PagerDuty::builder()
+                .endpoint(mock.url().as_str())
+                .build()
+                .unwrap(),
+        )
+        .credentials(store)
+        .idle_timeout(Duration::from_secs(600))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let alice = UserId::from("alice");
+    connector
+        .call_tool(&alice, "get_user_data", json!({}))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(599));
+    assert_eq!(connector.evict_idle(), 0, "idle for less than the timeout");
+    assert_eq!(connector.active_users(), 1);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(connector.evict_idle(), 1, "idle for the whole timeout");
+    assert_eq!(connector.active_users(), 0);
+    connector
+        .call_tool(&alice, "get_user_data", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(connector.active_users(), 1);
 }
