@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pagerduty_mcp_connect::{
-    Connector, ErrorKind, InMemoryCredentialStore, PagerDuty, ProtocolPreference, ProtocolVersion,
-    UserId,
+    Connector, ErrorKind, InMemoryCredentialStore, ProtocolPreference, ProtocolVersion, UserId,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser, ResponseMode};
 use serde_json::json;
@@ -92,12 +91,7 @@ async fn soak_with_random_faults_stays_bounded_and_typed() {
         store.insert(format!("user{user}"), token(user, 0));
     }
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store.clone())
         .idle_timeout(Duration::from_secs(1))
         .configure_client(|b| {

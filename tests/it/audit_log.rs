@@ -9,8 +9,7 @@
 use std::time::{Duration, SystemTime};
 
 use pagerduty_mcp_connect::{
-    Clock, Connector, Credential, Error, InMemoryCredentialStore, ManualClock, PagerDuty, Policy,
-    UserId,
+    Clock, Connector, Credential, Error, InMemoryCredentialStore, ManualClock, Policy, UserId,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use serde_json::json;
@@ -34,12 +33,7 @@ fn assert_no_token(logs: &str) {
 
 fn connector(mock: &MockPagerDuty, store: InMemoryCredentialStore, policy: Policy) -> Connector {
     Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store)
         .policy(policy)
         .build()
@@ -131,12 +125,7 @@ async fn token_age_and_the_daily_warning_follow_the_connectors_clock() {
         Credential::new(MockPagerDuty::ALICE_TOKEN).with_created_at(clock.system_now()),
     );
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store)
         .clock(clock.clone())
         .build()
@@ -200,12 +189,7 @@ async fn trace_logs_of_whole_sessions_hold_no_token() {
     ] {
         store.insert("trace-mallory", "u+LEAKCHECKwrong000");
         let connector = Connector::builder()
-            .server(
-                PagerDuty::builder()
-                    .endpoint(mock.url().as_str())
-                    .build()
-                    .unwrap(),
-            )
+            .server(mock.pagerduty())
             .credentials(store.clone())
             .configure_client(move |c| c.protocol(preference))
             .build()

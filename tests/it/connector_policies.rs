@@ -1,7 +1,7 @@
 //! What a gateway's policy allows: who may connect, read-only mode from annotations, tool
 //! allow/deny lists. A denied call never reaches the server.
 
-use pagerduty_mcp_connect::{Connector, Error, InMemoryCredentialStore, PagerDuty, Policy, UserId};
+use pagerduty_mcp_connect::{Connector, Error, InMemoryCredentialStore, Policy, UserId};
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
@@ -11,12 +11,7 @@ fn setup(mock: &MockPagerDuty, policy: Policy) -> Connector {
     store.insert("bob", MockPagerDuty::BOB_TOKEN);
     store.insert("demo", MockPagerDuty::DEMO_TOKEN);
     Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store)
         .policy(policy)
         .build()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use pagerduty_mcp_connect::{
     credential_fn, CachedCredentials, Connector, Credential, CredentialError, CredentialProvider,
-    Error, PagerDuty, UserId,
+    Error, UserId,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use secrecy::ExposeSecret;
@@ -176,12 +176,7 @@ async fn credential_fn_tells_its_store_when_the_server_rejects_a_token() {
         }
     });
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(provider)
         .build()
         .unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pagerduty_mcp_connect::{
     Connector, Credential, CredentialError, CredentialProvider, Error, InMemoryCredentialStore,
-    PagerDuty, UserId, CREDENTIAL_HELP,
+    UserId, CREDENTIAL_HELP,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
@@ -35,12 +35,7 @@ impl CredentialProvider for Counting {
 
 fn connector(mock: &MockPagerDuty, provider: impl CredentialProvider + 'static) -> Connector {
     Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(provider)
         .build()
         .unwrap()

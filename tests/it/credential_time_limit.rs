@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use pagerduty_mcp_connect::{
-    Connector, Credential, CredentialError, CredentialProvider, Error, ErrorKind, PagerDuty, UserId,
+    Connector, Credential, CredentialError, CredentialProvider, Error, ErrorKind, UserId,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
@@ -36,12 +36,7 @@ fn connector(
     limit: Option<Duration>,
 ) -> Connector {
     let mut builder = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(SharedProvider(provider));
     if let Some(limit) = limit {
         builder = builder.credential_timeout(limit);

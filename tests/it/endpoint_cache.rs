@@ -2,25 +2,13 @@
 //! 2026-07-28 protocol (reused only as `ttlMs`/`cacheScope` allow), and the era shared across
 //! clients in the process with `share_negotiation`. Real client, real HTTP, the embedded mock.
 
-use pagerduty_mcp_connect::{
-    AuthScheme, Credential, GenericServer, McpClient, ProtocolPreference, ProtocolVersion,
-};
+use super::common::{client_builder, mock};
+use pagerduty_mcp_connect::{Credential, McpClient, ProtocolPreference, ProtocolVersion};
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty};
 use serde_json::json;
 
-async fn mock(eras: Eras) -> MockPagerDuty {
-    MockPagerDuty::builder()
-        .eras(eras)
-        .start()
-        .await
-        .expect("mock starts")
-}
-
 fn client(mock: &MockPagerDuty, preference: ProtocolPreference, share: bool) -> McpClient {
-    let server =
-        GenericServer::new("mock", mock.url().as_str(), AuthScheme::token()).expect("loopback URL");
-    McpClient::builder(server)
-        .protocol(preference)
+    client_builder(mock, preference)
         .share_negotiation(share)
         .build()
         .expect("client")

@@ -2,6 +2,8 @@
 //! `soak`, `python_peer_smoke` and `server_requests_memory` stay binaries of their own: they
 //! measure the whole process (sockets, tasks, memory) or must fail alone when a peer is missing.
 
+mod common;
+
 mod audit_log;
 mod connection_reuse;
 mod connector_policies;

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use pagerduty_mcp_connect::{
-    Connector, InMemoryCredentialStore, ManualClock, PagerDuty, ProtocolPreference,
-    ProtocolVersion, UserId,
+    Connector, InMemoryCredentialStore, ManualClock, ProtocolPreference, ProtocolVersion, UserId,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use serde_json::json;
@@ -41,12 +40,7 @@ async fn setup(
         store.insert(format!("user{index}"), format!("u+tok-{index:05}-first"));
     }
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store.clone())
         .configure_client(move |client| client.protocol(preference))
         .build()
@@ -168,12 +162,7 @@ async fn idle_sessions_are_evicted_and_reopened() {
     let store = InMemoryCredentialStore::new();
     store.insert("alice", MockPagerDuty::ALICE_TOKEN);
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store)
         .idle_timeout(Duration::from_millis(200))
         .configure_client(|c| c.protocol(ProtocolPreference::Exact(ProtocolVersion::V2025_11_25)))
@@ -230,12 +219,7 @@ async fn idle_eviction_follows_the_connectors_clock() {
     store.insert("alice", MockPagerDuty::ALICE_TOKEN);
     let clock = ManualClock::new();
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store)
         .idle_timeout(Duration::from_secs(600))
         .clock(clock.clone())

@@ -8,11 +8,9 @@
 //! - 401 and 403 are never evidence of an older server.
 //! - The stateless era's routing headers, and every typed operation in both eras.
 
-use std::time::Duration;
-
+use super::common::{client, mock};
 use pagerduty_mcp_connect::{
-    AuthScheme, CompletionTarget, Credential, Error, GenericServer, LoggingLevel, McpClient,
-    ProtocolPreference, ProtocolVersion,
+    CompletionTarget, Credential, Error, LoggingLevel, ProtocolPreference, ProtocolVersion,
 };
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, RecordedRequest};
 use serde_json::json;
@@ -21,24 +19,6 @@ const DEMO: &str = MockPagerDuty::DEMO_TOKEN;
 const ALICE: &str = MockPagerDuty::ALICE_TOKEN;
 const STATELESS: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2026_07_28);
 const SESSION: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2025_11_25);
-
-async fn mock(eras: Eras) -> MockPagerDuty {
-    MockPagerDuty::builder()
-        .eras(eras)
-        .start()
-        .await
-        .expect("mock starts")
-}
-
-fn client(mock: &MockPagerDuty, preference: ProtocolPreference) -> McpClient {
-    let server =
-        GenericServer::new("mock", mock.url().as_str(), AuthScheme::token()).expect("loopback URL");
-    McpClient::builder(server)
-        .protocol(preference)
-        .retry_base_delay(Duration::from_millis(20))
-        .build()
-        .expect("client")
-}
 
 /// Every recorded request carried a credential the mock accepted, and the crate's User-Agent.
 fn assert_all_authorised(records: &[RecordedRequest]) {

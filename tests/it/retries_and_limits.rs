@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::common::first_method;
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, GenericServer, McpClientBuilder, ProtocolPreference,
     ProtocolVersion, Session,
@@ -32,14 +33,6 @@ async fn open(mock: &MockPagerDuty, builder: McpClientBuilder) -> Session {
         .connect(&Credential::new(DEMO))
         .await
         .expect("connect")
-}
-
-fn first_method(record: &RecordedRequest) -> &str {
-    record
-        .jsonrpc_methods
-        .first()
-        .map(String::as_str)
-        .unwrap_or("-")
 }
 
 /// The recorded POSTs of one JSON-RPC method.

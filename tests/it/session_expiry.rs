@@ -4,25 +4,13 @@
 
 use std::time::Duration;
 
-use pagerduty_mcp_connect::{
-    AuthScheme, Credential, Error, GenericServer, McpClient, ProtocolPreference, ProtocolVersion,
-    Session,
-};
+use super::common::{client, first_method};
+use pagerduty_mcp_connect::{Credential, Error, ProtocolPreference, ProtocolVersion, Session};
 use pagerduty_mcp_connect_mock::{MockPagerDuty, RecordedRequest};
 use serde_json::json;
 
 const DEMO: &str = MockPagerDuty::DEMO_TOKEN;
 const SESSION: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2025_11_25);
-
-fn client(mock: &MockPagerDuty, preference: ProtocolPreference) -> McpClient {
-    let server =
-        GenericServer::new("mock", mock.url().as_str(), AuthScheme::token()).expect("loopback URL");
-    McpClient::builder(server)
-        .protocol(preference)
-        .retry_base_delay(Duration::from_millis(20))
-        .build()
-        .expect("client")
-}
 
 async fn open(mock: &MockPagerDuty) -> Session {
     client(mock, SESSION)
@@ -35,14 +23,6 @@ fn only_session_id(mock: &MockPagerDuty) -> String {
     let sessions = mock.sessions();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     sessions[0].id.clone()
-}
-
-fn first_method(record: &RecordedRequest) -> &str {
-    record
-        .jsonrpc_methods
-        .first()
-        .map(String::as_str)
-        .unwrap_or("-")
 }
 
 fn assert_all_authorised(records: &[RecordedRequest]) {

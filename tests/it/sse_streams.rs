@@ -5,12 +5,13 @@
 
 use std::time::{Duration, Instant};
 
+use super::common::{client, first_method};
 use futures_util::StreamExt;
 use pagerduty_mcp_connect::{
-    AuthScheme, Credential, Error, GenericServer, LoggingLevel, McpClient, NotificationStream,
-    ProtocolPreference, ProtocolVersion, RequestOptions, ServerNotification, Session,
+    Credential, Error, LoggingLevel, NotificationStream, ProtocolPreference, ProtocolVersion,
+    RequestOptions, ServerNotification, Session,
 };
-use pagerduty_mcp_connect_mock::{MockPagerDuty, RecordedRequest, ResponseMode};
+use pagerduty_mcp_connect_mock::{MockPagerDuty, ResponseMode};
 use serde_json::{json, Value};
 
 const DEMO: &str = MockPagerDuty::DEMO_TOKEN;
@@ -26,24 +27,10 @@ async fn sse_mock() -> MockPagerDuty {
 }
 
 async fn open(mock: &MockPagerDuty, preference: ProtocolPreference) -> Session {
-    let server =
-        GenericServer::new("mock", mock.url().as_str(), AuthScheme::token()).expect("loopback URL");
-    McpClient::builder(server)
-        .protocol(preference)
-        .retry_base_delay(Duration::from_millis(20))
-        .build()
-        .expect("client")
+    client(mock, preference)
         .connect(&Credential::new(DEMO))
         .await
         .expect("connect")
-}
-
-fn first_method(record: &RecordedRequest) -> &str {
-    record
-        .jsonrpc_methods
-        .first()
-        .map(String::as_str)
-        .unwrap_or("-")
 }
 
 fn assert_all_authorised(mock: &MockPagerDuty) {

@@ -324,15 +324,21 @@ async fn a_slow_server_times_out() {
     assert_no_token(&err, tokens::SLOW);
 }
 
-#[tokio::test]
-async fn a_cross_origin_redirect_is_not_followed() {
-    let elsewhere = FakeRest::builder()
+/// A REST API on another origin that would accept the redirected token (so that reaching it
+/// would show).
+async fn another_origin() -> FakeRest {
+    FakeRest::builder()
         .user(
             tokens::REDIRECT,
             user_json("PEVIL01", "Mallory", "mallory@example.com", "owner"),
         )
         .start()
-        .await;
+        .await
+}
+
+#[tokio::test]
+async fn a_cross_origin_redirect_is_not_followed() {
+    let elsewhere = another_origin().await;
     let r = regions_with_redirect_to(Some(&elsewhere.url())).await;
 
     let err = r
@@ -357,13 +363,7 @@ async fn a_cross_origin_redirect_is_not_followed() {
 
 #[tokio::test]
 async fn a_gateway_client_that_follows_redirects_never_carries_the_token_elsewhere() {
-    let elsewhere = FakeRest::builder()
-        .user(
-            tokens::REDIRECT,
-            user_json("PEVIL01", "Mallory", "mallory@example.com", "owner"),
-        )
-        .start()
-        .await;
+    let elsewhere = another_origin().await;
     let r = regions_with_redirect_to(Some(&elsewhere.url())).await;
     // reqwest's default policy follows redirects (dropping Authorization across origins).
     let verifier = TokenVerifier::with_client(reqwest::Client::new())

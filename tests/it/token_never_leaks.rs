@@ -111,12 +111,7 @@ async fn public_types_never_format_the_token() {
     let store = InMemoryCredentialStore::new();
     store.insert("leak", TOKEN);
     let connector = pagerduty_mcp_connect::Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store)
         .build()
         .unwrap();

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use pagerduty_mcp_connect::{
-    CatalogueSummary, Credential, McpClient, PagerDuty, PagerDutyArea, Tool, ToolAccess,
-    ToolCatalogue, ToolSummary,
+    CatalogueSummary, Credential, McpClient, PagerDutyArea, Tool, ToolAccess, ToolCatalogue,
+    ToolSummary,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::{json, Value};
@@ -443,7 +443,7 @@ fn the_full_realistic_table_mentions_every_tool_once() {
 async fn catalogue_of_the_mock_server_follows_its_annotations(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mock = MockPagerDuty::start().await;
-    let client = McpClient::new(PagerDuty::builder().endpoint(mock.url().as_str()).build()?)?;
+    let client = McpClient::new(mock.pagerduty())?;
     let session = client
         .connect(&Credential::new(MockPagerDuty::DEMO_TOKEN))
         .await?;

@@ -19,7 +19,7 @@ use super::session;
 use super::state::{lock, Config, Shared};
 use super::transport;
 use super::users::{Directory, MockUser};
-use pagerduty_mcp_connect::AuthScheme;
+use pagerduty_mcp_connect::{AuthScheme, PagerDuty};
 
 /// A mock of PagerDuty's hosted MCP server on a loopback port, for tests, examples and
 /// benchmarks.
@@ -134,6 +134,29 @@ impl MockPagerDuty {
     /// The MCP endpoint, `http://127.0.0.1:<port>/mcp`.
     pub fn url(&self) -> Url {
         self.url.clone()
+    }
+
+    /// The PagerDuty preset pointed at this mock: its endpoint, PagerDuty's default scheme
+    /// (`Authorization: Token <token>`), per-user credentials. What a test of code built on a
+    /// `Connector` or `McpClient` connects to.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{McpClient, RemoteMcpServer};
+    /// use pagerduty_mcp_connect_mock::MockPagerDuty;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mock = MockPagerDuty::start().await;
+    /// assert_eq!(mock.pagerduty().endpoint(), &mock.url());
+    /// let client = McpClient::new(mock.pagerduty()).unwrap();
+    /// # let _ = client;
+    /// # }
+    /// ```
+    pub fn pagerduty(&self) -> PagerDuty {
+        PagerDuty::builder()
+            .endpoint(self.url.as_str())
+            .build()
+            .expect("a loopback http URL is a valid PagerDuty endpoint")
     }
 
     /// The socket address the mock listens on.
@@ -308,7 +331,7 @@ impl fmt::Debug for MockPagerDuty {
 ///
 /// ```
 /// use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, MockUser, ResponseMode};
-/// use pagerduty_mcp_connect::AuthScheme;
+/// use pagerduty_mcp_connect::{AuthScheme, PagerDuty};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use pagerduty_mcp_connect::{InMemoryCredentialStore, PagerDuty, Policy};
+use pagerduty_mcp_connect::{InMemoryCredentialStore, Policy};
 use pagerduty_mcp_connect_gateway::{Gateway, GatewayKeys};
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::Value;
@@ -59,10 +59,7 @@ impl TestGateway {
         let keys = GatewayKeys::new();
         keys.insert(ALICE_KEY, "alice").unwrap();
         keys.insert(DEMO_KEY, "demo").unwrap();
-        let server = PagerDuty::builder()
-            .endpoint(mock.url().as_str())
-            .build()
-            .unwrap();
+        let server = mock.pagerduty();
         let connector = pagerduty_mcp_connect::Connector::builder()
             .server(server)
             .credentials(credentials.clone())

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use pagerduty_mcp_connect::{
-    Connector, CredentialError, CredentialProvider, Error, PagerDuty, Region, UserId,
-    CREDENTIAL_HELP,
+    Connector, CredentialError, CredentialProvider, Error, Region, UserId, CREDENTIAL_HELP,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use pagerduty_mcp_connect_store::sqlx;
@@ -468,12 +467,7 @@ async fn a_token_the_server_rejected_fails_fast_with_unauthorized_until_a_new_on
         .await
         .unwrap();
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store.clone())
         .build()
         .unwrap();
@@ -902,12 +896,7 @@ async fn last_use_is_recorded_and_the_connector_warns_about_a_token_stored_long_
     let logs = capture_logs();
     let mock = MockPagerDuty::start().await;
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store.clone())
         .build()
         .unwrap();
@@ -982,12 +971,7 @@ async fn the_store_is_a_provider_for_many_users_on_one_connector() {
         .await
         .unwrap();
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(store.clone())
         .build()
         .unwrap();

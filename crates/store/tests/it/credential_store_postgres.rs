@@ -267,12 +267,7 @@ async fn a_rotation_and_a_revocation_by_one_process_reach_the_other_within_the_b
     let here = postgres(&url).cache_ttl(TTL).open().await.unwrap();
     here.put(&alice(), secret(FIRST_TOKEN)).await.unwrap();
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(here.clone())
         .build()
         .unwrap();
