@@ -24,6 +24,9 @@
 //! cargo bench -p pagerduty-mcp-connect-benches --bench gateway_hop -- --test  # once, quickly (CI)
 //! ```
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,8 +36,8 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::serve::ListenerExt;
 use pagerduty_mcp_connect::{
-    AuthScheme, Credential, GenericServer, InMemoryCredentialStore, McpClient, PagerDuty,
-    ProtocolPreference, ProtocolVersion, Session,
+    AuthScheme, Credential, GenericServer, InMemoryCredentialStore, McpClient, ProtocolPreference,
+    ProtocolVersion, Session,
 };
 use pagerduty_mcp_connect_gateway::{Gateway, GatewayKeys};
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
@@ -185,7 +188,7 @@ fn port_of(url: &str) -> u16 {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--test");
+    let quick = common::test_mode();
     let calls = if quick { 30 } else { 2_000 };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -207,7 +210,7 @@ fn main() {
         }
         let build = |direct_path: bool| {
             let connector = pagerduty_mcp_connect::Connector::builder()
-                .server(PagerDuty::builder().endpoint(mock.url().as_str()).build().unwrap())
+                .server(mock.pagerduty())
                 .credentials(credentials.clone());
             Gateway::builder(connector, keys.clone())
                 .direct_path(direct_path)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs the official Python MCP SDK peer into a virtualenv
-# (scripts/install-python-peer.sh), then runs every test of the crate against the embedded mock
-# server and that peer. Without DATABASE_URL it also starts a throwaway Postgres server
+# (scripts/install-python-peer.sh), then runs every test of the workspace against the embedded
+# mock server and that peer, and every benchmark once in test mode (`test = true` in
+# benches/Cargo.toml). Without DATABASE_URL it also starts a throwaway Postgres server
 # (scripts/postgres.sh) for the credential store's tests, and stops it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."

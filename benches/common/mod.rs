@@ -2,7 +2,8 @@
 //! `reqwest` client and the official `rmcp` client), statistics and small probes.
 //!
 //! Each binary is `harness = false`: `cargo bench -p pagerduty-mcp-connect-benches --bench NAME`
-//! runs it in full, `-- --test` once with small counts (what CI does).
+//! runs it in full; `cargo test` (README's test command) runs each once with small counts, as
+//! `cargo bench … -- --test` does.
 
 #![allow(dead_code)] // each binary uses its own part of this module
 
@@ -31,9 +32,19 @@ pub const SESSION_VERSION: &str = "2025-11-25";
 pub const STATELESS_VERSION: &str = "2026-07-28";
 const ACCEPT: &str = "application/json, text/event-stream";
 
-/// Whether the binary runs once as a test (`--test`, small counts) or in full.
+/// Whether the binary runs once as a test (small counts) or in full: `cargo bench` passes
+/// `--bench` (a full run, unless `--test` is given too, as in `cargo bench -- --test`); `cargo
+/// test`, which runs every bench once (`test = true` in Cargo.toml), passes neither.
 pub fn test_mode() -> bool {
-    std::env::args().any(|arg| arg == "--test")
+    let mut bench = false;
+    for arg in std::env::args() {
+        match arg.as_str() {
+            "--test" => return true,
+            "--bench" => bench = true,
+            _ => {}
+        }
+    }
+    !bench
 }
 
 /// The arguments of every `call_tool` in the benches.

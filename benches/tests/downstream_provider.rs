@@ -3,7 +3,7 @@
 //! from the crate's re-export. Then the provider serves a real connector against the mock.
 
 use pagerduty_mcp_connect::{
-    async_trait, Connector, Credential, CredentialError, CredentialProvider, PagerDuty, UserId,
+    async_trait, Connector, Credential, CredentialError, CredentialProvider, UserId,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 
@@ -24,12 +24,7 @@ impl CredentialProvider for OurVault {
 async fn a_provider_written_with_the_reexported_macro_serves_a_connector() {
     let mock = MockPagerDuty::start().await;
     let connector = Connector::builder()
-        .server(
-            PagerDuty::builder()
-                .endpoint(mock.url().as_str())
-                .build()
-                .unwrap(),
-        )
+        .server(mock.pagerduty())
         .credentials(OurVault)
         .build()
         .unwrap();
