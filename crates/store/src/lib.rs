@@ -328,16 +328,7 @@ impl SqlCredentialStore {
         token: SecretString,
         verifier: &dyn CredentialVerifier,
     ) -> Result<CredentialRecord, StoreError> {
-        check_token(&token)?;
-        let identity = verifier
-            .verify_token(&token)
-            .await
-            .map_err(StoreError::Verification)?;
-        let meta = WriteMeta {
-            route: None,
-            verified: Some(identity),
-        };
-        self.write(user, &token, meta, false).await
+        self.write_verified(user, token, verifier, false).await
     }
 
     /// Replaces the token of a user who has one ([`StoreError::NotFound`] otherwise); lifts a
@@ -358,6 +349,17 @@ impl SqlCredentialStore {
         token: SecretString,
         verifier: &dyn CredentialVerifier,
     ) -> Result<CredentialRecord, StoreError> {
+        self.write_verified(user, token, verifier, true).await
+    }
+
+    /// Checks `token` with `verifier`, then writes it with the identity found.
+    async fn write_verified(
+        &self,
+        user: &UserId,
+        token: SecretString,
+        verifier: &dyn CredentialVerifier,
+        must_exist: bool,
+    ) -> Result<CredentialRecord, StoreError> {
         check_token(&token)?;
         let identity = verifier
             .verify_token(&token)
@@ -367,7 +369,7 @@ impl SqlCredentialStore {
             route: None,
             verified: Some(identity),
         };
-        self.write(user, &token, meta, true).await
+        self.write(user, &token, meta, must_exist).await
     }
 
     /// Checks `user`'s stored token with `verifier` and records who it belongs to and on which
