@@ -25,7 +25,7 @@ mod mock_process;
 use std::future::Future;
 
 use common::{Raw, RmcpClient};
-use counting_allocator::{allocations, Counting};
+use counting_allocator::{Counting, allocations};
 use mock_process::MockProcess;
 use pagerduty_mcp_connect::ProtocolVersion;
 use serde_json::Value;

@@ -36,8 +36,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion};
-use http::{header, HeaderValue};
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderValue, header};
 use pagerduty_mcp_connect::{
     AuthScheme, Connector, Credential, GenericServer, InMemoryCredentialStore, McpClient,
     ProtocolPreference, ProtocolVersion, Session, UserId,
@@ -51,7 +51,7 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
 };
 use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use tokio::runtime::Runtime;
 use url::Url;
 

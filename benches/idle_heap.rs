@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Raw;
-use counting_allocator::{live, Counting};
+use counting_allocator::{Counting, live};
 use mock_process::MockProcess;
 use pagerduty_mcp_connect::{Connector, ProtocolVersion, UserId};
 use serde_json::Value;
@@ -191,7 +191,9 @@ fn main() {
             sockets
         );
     }
-    println!("  budget: 1024 bytes per idle session; sockets bounded by the pool and the {IN_FLIGHT} calls in flight");
+    println!(
+        "  budget: 1024 bytes per idle session; sockets bounded by the pool and the {IN_FLIGHT} calls in flight"
+    );
     for f in &figures {
         if let (Some(now), Some(start)) = (f.sockets, sockets_at_start) {
             // The pool (this crate's and the raw one) plus the calls in flight, never the users.

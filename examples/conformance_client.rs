@@ -19,10 +19,10 @@
 use std::process::ExitCode;
 
 use pagerduty_mcp_connect::{
-    server_request_fn, AuthScheme, Credential, GenericServer, HandlerError, McpClient,
-    ProtocolPreference, ProtocolVersion, ServerRequest, Session,
+    AuthScheme, Credential, GenericServer, HandlerError, McpClient, ProtocolPreference,
+    ProtocolVersion, ServerRequest, Session, server_request_fn,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {

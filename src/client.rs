@@ -20,7 +20,7 @@ mod sse_decoder;
 mod tool_routing;
 mod transport;
 
-pub use handler::{server_request_fn, FnServerRequestHandler, HandlerError, ServerRequestHandler};
+pub use handler::{FnServerRequestHandler, HandlerError, ServerRequestHandler, server_request_fn};
 pub use mcp_client::{McpClient, McpClientBuilder};
 pub use progress::Progress;
 pub use protocol::{ProtocolPreference, ProtocolVersion};

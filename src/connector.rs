@@ -574,10 +574,10 @@ impl Connector {
             .await?;
         let tools = Arc::new(tools);
         let slot = self.slot(user);
-        if let Some(open) = slot.lock().as_mut() {
-            if open.session.credential().same_secret(&credential) {
-                open.tools = Some(tools.clone());
-            }
+        if let Some(open) = slot.lock().as_mut()
+            && open.session.credential().same_secret(&credential)
+        {
+            open.tools = Some(tools.clone());
         }
         Ok(tools)
     }
@@ -717,12 +717,10 @@ impl Connector {
         if current
             .as_ref()
             .is_some_and(|open| open.session.credential().same_secret(credential))
+            && let Some(open) = current.take()
+            && rejected
         {
-            if let Some(open) = current.take() {
-                if rejected {
-                    open.session.abandon();
-                }
-            }
+            open.session.abandon();
         }
     }
 
@@ -1022,9 +1020,11 @@ impl ConnectorBuilder {
                     |_user: UserId| async { Ok(Credential::none()) },
                 ))
             }
-            None => return Err(Error::config(
-                "Connector::builder() needs .credentials(…) (routes without a default server need them even for servers that take no credential: a credential names its route)",
-            )),
+            None => {
+                return Err(Error::config(
+                    "Connector::builder() needs .credentials(…) (routes without a default server need them even for servers that take no credential: a credential names its route)",
+                ));
+            }
         };
         let mut builder = McpClient::builder_shared(first);
         if let Some(configure) = self.client {

@@ -22,7 +22,7 @@ mod static_credential;
 pub use cache::CachedCredentials;
 pub use chain::CredentialChain;
 pub use environment::EnvCredential;
-pub use function::{credential_fn, FnCredentialProvider};
+pub use function::{FnCredentialProvider, credential_fn};
 pub use memory_store::InMemoryCredentialStore;
 pub use route::Route;
 pub use static_credential::StaticCredential;
@@ -211,7 +211,9 @@ pub enum CredentialError {
     },
     /// The user's credential was revoked (by an admin, or after the server rejected it). The user
     /// must supply a new one.
-    #[error("the credential of user {user} was revoked or rejected by the server; the user must supply a new one")]
+    #[error(
+        "the credential of user {user} was revoked or rejected by the server; the user must supply a new one"
+    )]
     Revoked {
         /// The user.
         user: UserId,
@@ -222,7 +224,9 @@ pub enum CredentialError {
     /// server's credential help, without sending anything upstream, until a new token is stored.
     ///
     /// [`Error::Unauthorized`]: crate::Error::Unauthorized
-    #[error("the server rejected the credential of user {user} earlier (HTTP 401); the user must supply a new one")]
+    #[error(
+        "the server rejected the credential of user {user} earlier (HTTP 401); the user must supply a new one"
+    )]
     Rejected {
         /// The user.
         user: UserId,

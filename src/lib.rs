@@ -158,21 +158,21 @@ pub use client::model::{
     Tool, ToolAnnotations,
 };
 pub use client::{
-    server_request_fn, CallContext, FnServerRequestHandler, HandlerError, McpClient,
-    McpClientBuilder, NotificationStream, Progress, ProtocolPreference, ProtocolVersion,
-    RequestOptions, ServerRequest, ServerRequestHandler, ServerRequestKind, Session,
+    CallContext, FnServerRequestHandler, HandlerError, McpClient, McpClientBuilder,
+    NotificationStream, Progress, ProtocolPreference, ProtocolVersion, RequestOptions,
+    ServerRequest, ServerRequestHandler, ServerRequestKind, Session, server_request_fn,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connector::{Connector, ConnectorBuilder, Policy, PolicyDenial, PolicyRule, ServerRoutes};
 pub use credential::{
-    credential_fn, CachedCredentials, Credential, CredentialChain, CredentialError,
-    CredentialProvider, EnvCredential, InMemoryCredentialStore, Route, SharedCredentialProvider,
-    StaticCredential, UserId,
+    CachedCredentials, Credential, CredentialChain, CredentialError, CredentialProvider,
+    EnvCredential, InMemoryCredentialStore, Route, SharedCredentialProvider, StaticCredential,
+    UserId, credential_fn,
 };
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use pagerduty::{
-    AreaSummary, CatalogueSummary, PagerDuty, PagerDutyArea, PagerDutyBuilder, PagerDutyUser,
-    Region, TokenVerifier, ToolAccess, ToolCatalogue, ToolSummary, UnknownRegion, CREDENTIAL_HELP,
+    AreaSummary, CREDENTIAL_HELP, CatalogueSummary, PagerDuty, PagerDutyArea, PagerDutyBuilder,
+    PagerDutyUser, Region, TokenVerifier, ToolAccess, ToolCatalogue, ToolSummary, UnknownRegion,
 };
 pub use server::{ConnectionType, GenericServer, RemoteMcpServer};
 pub use verifier::{CredentialVerifier, VerifiedIdentity};

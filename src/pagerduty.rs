@@ -5,7 +5,7 @@ use url::Url;
 use crate::auth::AuthScheme;
 use crate::connector::ServerRoutes;
 use crate::error::{Error, Result};
-use crate::server::{check_endpoint, parse_endpoint, ConnectionType, RemoteMcpServer};
+use crate::server::{ConnectionType, RemoteMcpServer, check_endpoint, parse_endpoint};
 
 /// How a PagerDuty user obtains a User API Token; shown in [`Error::Unauthorized`].
 pub const CREDENTIAL_HELP: &str = "Create a PagerDuty User API Token: in PagerDuty open My Profile → User Settings → API Access → Create API User Token, copy the token (it is shown only once) and give it to the gateway. The token carries all of your permissions and never expires: rotate it regularly, and ask an admin to revoke any token you no longer use.";
@@ -122,9 +122,15 @@ impl RemoteMcpServer for PagerDuty {
 /// PagerDuty's advice on 401, 403 and 429 (its REST API limit, its roles, its two regions).
 pub(crate) fn pagerduty_error_advice(status: u16) -> Option<&'static str> {
     Some(match status {
-        401 => "the credential was not accepted: it is wrong, expired, or was revoked or deleted, or it belongs to an account in the other PagerDuty service region (us/eu)",
-        403 => "the token is valid, but its PagerDuty user may not do this: ask a PagerDuty admin to grant you the needed role or Advanced Permissions",
-        429 => "PagerDuty allows 960 REST API requests per minute per user; slow down and wait before retrying",
+        401 => {
+            "the credential was not accepted: it is wrong, expired, or was revoked or deleted, or it belongs to an account in the other PagerDuty service region (us/eu)"
+        }
+        403 => {
+            "the token is valid, but its PagerDuty user may not do this: ask a PagerDuty admin to grant you the needed role or Advanced Permissions"
+        }
+        429 => {
+            "PagerDuty allows 960 REST API requests per minute per user; slow down and wait before retrying"
+        }
         _ => return None,
     })
 }

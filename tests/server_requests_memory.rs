@@ -5,20 +5,20 @@
 //!
 //! One test function (the tests of one binary share the process, so their memory would mix).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 use pagerduty_mcp_connect::{
-    server_request_fn, AuthScheme, Credential, Error, GenericServer, HandlerError, McpClient,
-    ServerRequest,
+    AuthScheme, Credential, Error, GenericServer, HandlerError, McpClient, ServerRequest,
+    server_request_fn,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Resident memory of this process, in bytes (Linux).
 fn resident_bytes() -> u64 {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use http::{header, HeaderValue};
+use http::{HeaderValue, header};
 use pagerduty_mcp_connect::{
     AuthScheme, Connector, GenericServer, InMemoryCredentialStore, ProtocolPreference,
     ProtocolVersion, UserId,
@@ -24,7 +24,7 @@ use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransport, StreamableHttpClientTransportConfig,
 };
 use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use url::Url;
 
 pub const TOOL: &str = "list_incidents";

@@ -3,7 +3,7 @@
 //! from the crate's re-export. Then the provider serves a real connector against the mock.
 
 use pagerduty_mcp_connect::{
-    async_trait, Connector, Credential, CredentialError, CredentialProvider, UserId,
+    Connector, Credential, CredentialError, CredentialProvider, UserId, async_trait,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 

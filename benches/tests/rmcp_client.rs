@@ -11,11 +11,11 @@ const STATELESS: &str = "2026-07-28";
 async fn the_official_rmcp_client_works_against_the_mock() {
     use std::collections::HashMap;
 
+    use rmcp::ServiceExt;
     use rmcp::model::{CallToolRequestParams, ProtocolVersion};
     use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
-    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     use rmcp::transport::StreamableHttpClientTransport;
-    use rmcp::ServiceExt;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 
     for (stateless, mode) in [
         (false, ResponseMode::Json),

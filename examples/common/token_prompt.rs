@@ -10,10 +10,10 @@ use secrecy::SecretString;
 /// The token from `PAGERDUTY_USER_API_TOKEN`, else from the terminal without echo, else one line
 /// of standard input.
 pub fn read_token() -> Result<SecretString, String> {
-    if let Ok(token) = std::env::var("PAGERDUTY_USER_API_TOKEN") {
-        if !token.trim().is_empty() {
-            return Ok(SecretString::from(token));
-        }
+    if let Ok(token) = std::env::var("PAGERDUTY_USER_API_TOKEN")
+        && !token.trim().is_empty()
+    {
+        return Ok(SecretString::from(token));
     }
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();

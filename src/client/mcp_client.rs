@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::client_state::{ClientConfig, ClientInner};
 use super::endpoint_cache::EndpointCache;
@@ -15,7 +15,7 @@ use super::session::Session;
 use super::transport::build_http_client;
 use crate::credential::{Credential, UserId};
 use crate::error::{Error, Result};
-use crate::server::{check_endpoint, RemoteMcpServer};
+use crate::server::{RemoteMcpServer, check_endpoint};
 
 /// A Model Context Protocol client over Streamable HTTP for one remote server.
 ///

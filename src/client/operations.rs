@@ -1,7 +1,7 @@
 //! The MCP operations of a [`Session`], typed.
 
 use serde::de::DeserializeOwned;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::model::{
     CallToolResult, CompleteResult, CompletionTarget, Content, GetPromptResult, LoggingLevel,
@@ -246,7 +246,7 @@ fn call_tool_result(result: Value) -> Result<CallToolResult> {
         Some(_) => {
             return Err(Error::protocol(
                 "malformed tools/call result: content is not an array",
-            ))
+            ));
         }
     };
     let is_error = match map.remove("isError") {
@@ -255,7 +255,7 @@ fn call_tool_result(result: Value) -> Result<CallToolResult> {
         Some(_) => {
             return Err(Error::protocol(
                 "malformed tools/call result: isError is not a boolean",
-            ))
+            ));
         }
     };
     Ok(CallToolResult {

@@ -188,7 +188,7 @@ impl Session {
             _ => {
                 return Err(Error::config(
                     "request params must be a JSON object (or null)",
-                ))
+                ));
             }
         };
         self.inner.call(method, params, &options).await

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use http::HeaderValue;
 
 use crate::error::Error;
-use crate::http_support::redirect_policy::{same_origin_only, USER_AGENT};
+use crate::http_support::redirect_policy::{USER_AGENT, same_origin_only};
 
 /// `Accept` of every POST: a server may answer either way.
 pub(crate) const ACCEPT_POST: HeaderValue =
@@ -48,10 +48,8 @@ pub(crate) fn routing_header_value(value: &str) -> HeaderValue {
         && !value.ends_with(' ')
         && value.bytes().all(|b| (0x20..0x7f).contains(&b))
         && !sentinel_shaped;
-    if plain {
-        if let Ok(header) = HeaderValue::from_str(value) {
-            return header;
-        }
+    if plain && let Ok(header) = HeaderValue::from_str(value) {
+        return header;
     }
     let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
     HeaderValue::from_str(&format!("=?base64?{encoded}?=")).expect("base64 is visible ASCII")
@@ -84,10 +82,10 @@ pub(crate) async fn read_body(
     // Read before the first chunk: reqwest's `content_length()` is the body's size hint, which
     // shrinks as the body is read.
     let length = response.content_length();
-    if let Some(length) = length {
-        if length > limit as u64 {
-            return Err(Error::too_large(limit));
-        }
+    if let Some(length) = length
+        && length > limit as u64
+    {
+        return Err(Error::too_large(limit));
     }
     // A small reply usually arrives as one chunk: keep it as it is, without a copy.
     let Some(first) = next_chunk(response, idle).await? else {

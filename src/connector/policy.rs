@@ -120,21 +120,21 @@ impl Policy {
     /// assert!(denial.reason().contains("mallory"));
     /// ```
     pub fn check_user(&self, user: &UserId) -> Result<(), PolicyDenial> {
-        if let Some(allowed) = &self.allowed_users {
-            if !allowed.contains(user) {
-                return Err(PolicyDenial::new(
-                    PolicyRule::UserNotAllowed,
-                    format!("user {user} is not on the list of users allowed to connect"),
-                ));
-            }
+        if let Some(allowed) = &self.allowed_users
+            && !allowed.contains(user)
+        {
+            return Err(PolicyDenial::new(
+                PolicyRule::UserNotAllowed,
+                format!("user {user} is not on the list of users allowed to connect"),
+            ));
         }
-        if let Some(predicate) = &self.user_predicate {
-            if !predicate(user) {
-                return Err(PolicyDenial::new(
-                    PolicyRule::UserNotAllowed,
-                    format!("user {user} is not allowed to connect"),
-                ));
-            }
+        if let Some(predicate) = &self.user_predicate
+            && !predicate(user)
+        {
+            return Err(PolicyDenial::new(
+                PolicyRule::UserNotAllowed,
+                format!("user {user} is not allowed to connect"),
+            ));
         }
         Ok(())
     }
@@ -163,13 +163,13 @@ impl Policy {
                 format!("tool {name} is on the deny list"),
             ));
         }
-        if let Some(allowed) = &self.allowed_tools {
-            if !allowed.contains(name) {
-                return Err(PolicyDenial::new(
-                    PolicyRule::ToolNotAllowed,
-                    format!("tool {name} is not on the allow list"),
-                ));
-            }
+        if let Some(allowed) = &self.allowed_tools
+            && !allowed.contains(name)
+        {
+            return Err(PolicyDenial::new(
+                PolicyRule::ToolNotAllowed,
+                format!("tool {name} is not on the allow list"),
+            ));
         }
         if self.is_read_only_for(user) {
             match tool {
@@ -179,13 +179,13 @@ impl Policy {
                         format!(
                             "read-only mode: the server does not list tool {name}, so it cannot be shown to be read-only"
                         ),
-                    ))
+                    ));
                 }
                 Some(tool) if !tool.is_read_only() => {
                     return Err(PolicyDenial::new(
                         PolicyRule::ReadOnly,
                         format!("read-only mode: tool {name} is not annotated readOnlyHint: true"),
-                    ))
+                    ));
                 }
                 Some(_) => {}
             }
@@ -313,12 +313,16 @@ mod tests {
             serde_json::from_value(json!({"name": "bare", "inputSchema": {}})).unwrap();
         let u = UserId::from("u");
         let read_only = Policy::new().read_only(true);
-        assert!(read_only
-            .check_tool(&u, "list_incidents", Some(&read))
-            .is_ok());
-        assert!(read_only
-            .check_tool(&u, "create_incident", Some(&write))
-            .is_err());
+        assert!(
+            read_only
+                .check_tool(&u, "list_incidents", Some(&read))
+                .is_ok()
+        );
+        assert!(
+            read_only
+                .check_tool(&u, "create_incident", Some(&write))
+                .is_err()
+        );
         assert!(read_only.check_tool(&u, "bare", Some(&bare)).is_err());
         assert!(read_only.check_tool(&u, "unknown", None).is_err());
         assert_eq!(
@@ -334,14 +338,20 @@ mod tests {
         assert!(lists.check_tool(&u, "c", None).is_err());
         let per_user = Policy::new().read_only_users(["bob"]);
         let bob = UserId::from("bob");
-        assert!(per_user
-            .check_tool(&bob, "create_incident", Some(&write))
-            .is_err());
-        assert!(per_user
-            .check_tool(&bob, "list_incidents", Some(&read))
-            .is_ok());
-        assert!(per_user
-            .check_tool(&u, "create_incident", Some(&write))
-            .is_ok());
+        assert!(
+            per_user
+                .check_tool(&bob, "create_incident", Some(&write))
+                .is_err()
+        );
+        assert!(
+            per_user
+                .check_tool(&bob, "list_incidents", Some(&read))
+                .is_ok()
+        );
+        assert!(
+            per_user
+                .check_tool(&u, "create_incident", Some(&write))
+                .is_ok()
+        );
     }
 }

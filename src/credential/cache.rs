@@ -1,7 +1,7 @@
 //! A caching wrapper around any credential provider.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -270,9 +270,11 @@ mod tests {
             .with_jitter(0.5);
         let credential = Credential::new("u+token");
         let lives: Vec<Duration> = (0..200).map(|_| cache.life(&credential)).collect();
-        assert!(lives
-            .iter()
-            .all(|life| *life >= Duration::from_secs(50) && *life <= Duration::from_secs(100)));
+        assert!(
+            lives
+                .iter()
+                .all(|life| *life >= Duration::from_secs(50) && *life <= Duration::from_secs(100))
+        );
         let shortest = lives.iter().min().unwrap();
         let longest = lives.iter().max().unwrap();
         assert!(

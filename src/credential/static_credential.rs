@@ -1,7 +1,7 @@
 //! One credential for every user.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use secrecy::SecretString;

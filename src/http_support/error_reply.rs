@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::http_support::retry_after::retry_after;
-use crate::redaction::{excerpt, truncate, MAX_EXCERPT};
+use crate::redaction::{MAX_EXCERPT, excerpt, truncate};
 use crate::server::RemoteMcpServer;
 
 /// What is said on a 401 when the server adds nothing.
@@ -283,16 +283,16 @@ fn looks_like_html(text: &str) -> bool {
 /// The `<title>` of an HTML page, or else its text with tags, scripts and styles removed.
 fn html_to_text(html: &str) -> String {
     let lower = html.to_ascii_lowercase();
-    if let Some(open) = lower.find("<title") {
-        if let Some(gt) = lower[open..].find('>') {
-            let start = open + gt + 1;
-            let end = lower[start..]
-                .find("</title")
-                .map_or(lower.len(), |e| start + e);
-            let title = decode_entities(&html[start..end]);
-            if !title.trim().is_empty() {
-                return title;
-            }
+    if let Some(open) = lower.find("<title")
+        && let Some(gt) = lower[open..].find('>')
+    {
+        let start = open + gt + 1;
+        let end = lower[start..]
+            .find("</title")
+            .map_or(lower.len(), |e| start + e);
+        let title = decode_entities(&html[start..end]);
+        if !title.trim().is_empty() {
+            return title;
         }
     }
     let mut out = String::new();

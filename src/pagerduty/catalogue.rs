@@ -759,11 +759,7 @@ impl ToolSummary {
 }
 
 fn plural(count: usize) -> &'static str {
-    if count == 1 {
-        ""
-    } else {
-        "s"
-    }
+    if count == 1 { "" } else { "s" }
 }
 
 impl fmt::Display for CatalogueSummary {

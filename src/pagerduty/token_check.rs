@@ -9,12 +9,12 @@ use http::{HeaderValue, StatusCode};
 use secrecy::SecretString;
 use url::Url;
 
-use super::user::{PagerDutyUser, UserEnvelope};
 use super::CREDENTIAL_HELP;
+use super::user::{PagerDutyUser, UserEnvelope};
 use crate::auth::AuthScheme;
 use crate::error::{Error, Result};
 use crate::http_support::error_reply::{error_from_server_reply, reply_detail};
-use crate::http_support::redirect_policy::{same_origin_only, USER_AGENT};
+use crate::http_support::redirect_policy::{USER_AGENT, same_origin_only};
 use crate::pagerduty::Region;
 use crate::redaction::Redactor;
 use crate::server::check_endpoint;
@@ -544,13 +544,15 @@ mod tests {
     #[test]
     fn api_url_overrides_are_checked() {
         let verifier = TokenVerifier::new().unwrap();
-        assert!(verifier
-            .clone()
-            .with_api_url(
-                Region::Us,
-                Url::parse("https://user:pw@api.example.com").unwrap()
-            )
-            .is_err());
+        assert!(
+            verifier
+                .clone()
+                .with_api_url(
+                    Region::Us,
+                    Url::parse("https://user:pw@api.example.com").unwrap()
+                )
+                .is_err()
+        );
         let verifier = verifier
             .with_api_url(Region::Us, Url::parse("http://localhost:1").unwrap())
             .unwrap()

@@ -3,20 +3,20 @@
 //! does not hold a call up.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::serve::ListenerExt;
-use axum::Router;
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, GenericServer, McpClient, ProtocolPreference, ProtocolVersion,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// What the server does after the response event of a `tools/call` stream.
 #[derive(Clone, Copy)]

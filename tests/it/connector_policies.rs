@@ -190,10 +190,12 @@ async fn the_policy_can_be_swapped_while_the_connector_runs() {
 
     // And back.
     connector.set_policy(Policy::new().deny_tools(["get_user_data"]));
-    assert!(connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .is_err());
+    assert!(
+        connector
+            .call_tool(&alice, "get_user_data", json!({}))
+            .await
+            .is_err()
+    );
     connector
         .call_tool(&alice, "list_incidents", json!({}))
         .await

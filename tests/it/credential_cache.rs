@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use pagerduty_mcp_connect::{
-    credential_fn, CachedCredentials, Connector, Credential, CredentialError, CredentialProvider,
-    Error, UserId,
+    CachedCredentials, Connector, Credential, CredentialError, CredentialProvider, Error, UserId,
+    credential_fn,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use secrecy::ExposeSecret;
@@ -119,9 +119,11 @@ async fn failed_loads_are_not_cached_and_waiters_do_not_hang() {
     )
     .await
     .expect("no waiter hangs");
-    assert!(results
-        .iter()
-        .all(|r| r.as_ref().is_err_and(|e| e.is_retryable())));
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_err_and(|e| e.is_retryable()))
+    );
     // Waiters try in turn, never all at once, and nothing is cached.
     assert_eq!(attempts.load(Ordering::SeqCst), 5);
     assert!(cached.is_empty());

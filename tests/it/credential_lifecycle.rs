@@ -1,14 +1,14 @@
 //! A user's credential over time: rejected (401) → invalidated, never retried in a loop; rotated →
 //! used from the next call without a restart; a call in flight with the old token finishes.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use pagerduty_mcp_connect::{
-    Connector, Credential, CredentialError, CredentialProvider, Error, InMemoryCredentialStore,
-    UserId, CREDENTIAL_HELP,
+    CREDENTIAL_HELP, Connector, Credential, CredentialError, CredentialProvider, Error,
+    InMemoryCredentialStore, UserId,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;

@@ -1,13 +1,13 @@
 //! The ready-made credential providers, each as a gateway would use it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use pagerduty_mcp_connect::{
-    credential_fn, CachedCredentials, Clock, Credential, CredentialChain, CredentialError,
-    CredentialProvider, EnvCredential, InMemoryCredentialStore, ManualClock,
-    SharedCredentialProvider, StaticCredential, UserId,
+    CachedCredentials, Clock, Credential, CredentialChain, CredentialError, CredentialProvider,
+    EnvCredential, InMemoryCredentialStore, ManualClock, SharedCredentialProvider,
+    StaticCredential, UserId, credential_fn,
 };
 use secrecy::ExposeSecret;
 
@@ -52,24 +52,24 @@ async fn env_credential_reads_the_variable_at_each_call() {
     assert_eq!(provider.variable(), variable);
     assert_eq!(EnvCredential::new().variable(), "PAGERDUTY_USER_API_TOKEN");
     let user = UserId::from("alice");
-    std::env::remove_var(variable);
+    set_env(variable, None);
     assert!(matches!(
         provider.credential(&user).await,
         Err(CredentialError::NotFound { .. })
     ));
-    std::env::set_var(variable, "   ");
+    set_env(variable, Some("   "));
     assert!(provider.credential(&user).await.unwrap_err().is_not_found());
-    std::env::set_var(variable, "u+from-env");
+    set_env(variable, Some("u+from-env"));
     assert_eq!(
         secret(&provider.credential(&user).await.unwrap()),
         "u+from-env"
     );
-    std::env::set_var(variable, "u+changed");
+    set_env(variable, Some("u+changed"));
     assert_eq!(
         secret(&provider.credential(&user).await.unwrap()),
         "u+changed"
     );
-    std::env::remove_var(variable);
+    set_env(variable, None);
 }
 
 #[tokio::test]
@@ -140,11 +140,13 @@ async fn credential_fn_turns_a_closure_into_a_provider() {
         secret(&provider.credential(&UserId::from("alice")).await.unwrap()),
         "u+alice"
     );
-    assert!(provider
-        .credential(&UserId::from("bob"))
-        .await
-        .unwrap_err()
-        .is_not_found());
+    assert!(
+        provider
+            .credential(&UserId::from("bob"))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 #[tokio::test]
@@ -177,11 +179,13 @@ async fn a_chain_moves_on_only_when_a_provider_has_nothing() {
     // Nothing anywhere: not found.
     let empty = CredentialChain::first(InMemoryCredentialStore::new())
         .or_else(InMemoryCredentialStore::new());
-    assert!(empty
-        .credential(&UserId::from("x"))
-        .await
-        .unwrap_err()
-        .is_not_found());
+    assert!(
+        empty
+            .credential(&UserId::from("x"))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 #[tokio::test]
@@ -257,4 +261,21 @@ async fn shared_providers_are_cheap_clones_of_one_provider() {
     let credential = shared.credential(&UserId::from("alice")).await.unwrap();
     copy.invalidate(&UserId::from("alice"), &credential).await;
     assert!(store.is_revoked(&UserId::from("alice")));
+}
+
+/// Sets (`Some`) or removes (`None`) an environment variable of this test process.
+///
+/// `std::env::set_var` is `unsafe` since edition 2024: another thread reading the environment
+/// through C while it changes is undefined behaviour. Here the variable's name is this test's own,
+/// std's readers take the same lock as its writers, and nothing in the test binary reads the
+/// environment through C (glibc never frees an environment array it replaced, either).
+#[allow(unsafe_code)]
+fn set_env(variable: &str, value: Option<&str>) {
+    // SAFETY: see above; no other thread of this process reads the environment through C.
+    unsafe {
+        match value {
+            Some(value) => std::env::set_var(variable, value),
+            None => std::env::remove_var(variable),
+        }
+    }
 }

@@ -2,8 +2,8 @@
 //! connector's time limit: then the call ends with `Error::CredentialTimeout`, nothing is sent
 //! to the server, and other users are served meanwhile.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -95,8 +95,10 @@ async fn a_hanging_provider_ends_in_a_typed_error_within_the_limit() {
     // Nothing was sent for Mallory: every request the mock saw was Alice's.
     let requests = mock.requests();
     assert!(!requests.is_empty());
-    assert!(requests
-        .iter()
-        .all(|r| r.user_id.as_deref() == Some(MockPagerDuty::ALICE_USER_ID)));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.user_id.as_deref() == Some(MockPagerDuty::ALICE_USER_ID))
+    );
     assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
 }

@@ -29,7 +29,7 @@ use pagerduty_mcp_connect::{
     ProtocolPreference, ProtocolVersion, Session,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, ResponseMode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -154,10 +154,10 @@ fn normal(request: &Request) -> Option<Reply> {
         _ => return None,
     };
     let mut reply = json_reply(json!({"jsonrpc": "2.0", "id": request.id(), "result": result}));
-    if request.rpc() == "initialize" {
-        if let Reply::Full { headers, .. } = &mut reply {
-            headers.push(("mcp-session-id".into(), "raw-session".into()));
-        }
+    if request.rpc() == "initialize"
+        && let Reply::Full { headers, .. } = &mut reply
+    {
+        headers.push(("mcp-session-id".into(), "raw-session".into()));
     }
     Some(reply)
 }
@@ -486,10 +486,11 @@ async fn an_sse_drop_with_ids_is_resumed() {
     let session = mock_session(&mock, builder(mock.url().as_str())).await;
     mock.drop_sse_next(1);
     session.list_tools().await.expect("resumed");
-    assert!(mock
-        .requests()
-        .iter()
-        .any(|r| r.http_method == "GET" && r.last_event_id.is_some()));
+    assert!(
+        mock.requests()
+            .iter()
+            .any(|r| r.http_method == "GET" && r.last_event_id.is_some())
+    );
 }
 
 #[tokio::test]

@@ -12,17 +12,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 use pagerduty_mcp_connect::{
     AuthScheme, Connector, Credential, Error, GenericServer, InMemoryCredentialStore, McpClient,
     ProtocolPreference, ProtocolVersion, UserId,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Printable ASCII without spaces, as `AuthScheme::header_value` accepts, with the characters JSON
 /// escapes.

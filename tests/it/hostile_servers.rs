@@ -1,19 +1,19 @@
 //! Servers that misbehave on purpose: the client answers with a clear error in bounded time and
 //! never loops.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, GenericServer, McpClient, ProtocolPreference, ProtocolVersion,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const TOKEN: &str = "u+hostile-test-token";
 

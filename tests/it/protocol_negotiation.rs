@@ -484,11 +484,13 @@ async fn typed_operations_work_in_both_eras_with_pagination() {
             .await
             .expect("resources/read");
         assert_eq!(me.contents.len(), 1);
-        assert!(me.contents[0]
-            .text
-            .as_deref()
-            .unwrap_or("")
-            .contains("demo@example.com"));
+        assert!(
+            me.contents[0]
+                .text
+                .as_deref()
+                .unwrap_or("")
+                .contains("demo@example.com")
+        );
         let missing = session
             .read_resource("pagerduty://incidents/NOPE")
             .await
@@ -540,16 +542,16 @@ mod odd {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
+    use axum::Router;
     use axum::body::Bytes;
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::{IntoResponse, Response};
     use axum::routing::any;
-    use axum::Router;
     use pagerduty_mcp_connect::{
         AuthScheme, Credential, Error, GenericServer, McpClient, ProtocolPreference,
         ProtocolVersion,
     };
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
     #[derive(Clone, Copy, PartialEq, Debug)]
     pub enum Odd {

@@ -16,7 +16,7 @@ use pagerduty_mcp_connect::{
     ProtocolVersion, RequestOptions,
 };
 use python_peer::PythonPeer;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const ALICE: &str = "u+alice-peer-token-0001";
 const BOB: &str = "u+bob-peer-token-0002";
@@ -143,9 +143,11 @@ async fn session_era_full_surface() {
     let resources = session.list_resources().await.expect("resources");
     assert!(resources.len() >= 3);
     let templates = session.list_resource_templates().await.expect("templates");
-    assert!(templates
-        .iter()
-        .any(|t| t.uri_template.contains("{incident_id}")));
+    assert!(
+        templates
+            .iter()
+            .any(|t| t.uri_template.contains("{incident_id}"))
+    );
     let prompts = session.list_prompts().await.expect("prompts");
     assert!(prompts.len() >= 2);
 
@@ -158,11 +160,13 @@ async fn session_era_full_surface() {
         .read_resource("text://incidents/P123")
         .await
         .expect("read template");
-    assert!(templated.contents[0]
-        .text
-        .as_deref()
-        .unwrap()
-        .contains("P123"));
+    assert!(
+        templated.contents[0]
+            .text
+            .as_deref()
+            .unwrap()
+            .contains("P123")
+    );
 
     let prompt = session
         .get_prompt(
@@ -380,13 +384,17 @@ async fn get_stream_and_delete_carry_the_header() {
     session.close().await.unwrap();
     let records = assert_all_authorised(&peer).await;
     let get = records.iter().find(|r| r["method"] == "GET").unwrap();
-    assert!(get["accept"]
-        .as_str()
-        .unwrap()
-        .contains("text/event-stream"));
-    assert!(records
-        .iter()
-        .any(|r| r["method"] == "DELETE" && r["status"] == 200));
+    assert!(
+        get["accept"]
+            .as_str()
+            .unwrap()
+            .contains("text/event-stream")
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["method"] == "DELETE" && r["status"] == 200)
+    );
 }
 
 #[tokio::test]
@@ -399,9 +407,11 @@ async fn dropping_a_call_cancels_it_on_the_server() {
         .await
         .unwrap();
     let call = session.call_tool("sleep", json!({"ms": 5000}));
-    assert!(tokio::time::timeout(Duration::from_millis(300), call)
-        .await
-        .is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), call)
+            .await
+            .is_err()
+    );
     let mut cancelled = false;
     for _ in 0..40 {
         let records = peer.mcp_requests().await;
@@ -583,7 +593,7 @@ async fn list_changed_notifications_arrive_on_the_standing_stream_in_both_eras()
 
 /// A client answering elicitation, sampling and roots through handlers.
 fn answering_client(peer: &PythonPeer, preference: ProtocolPreference) -> McpClient {
-    use pagerduty_mcp_connect::{server_request_fn, HandlerError, ServerRequest};
+    use pagerduty_mcp_connect::{HandlerError, ServerRequest, server_request_fn};
     let server =
         GenericServer::new("python peer", &peer.url, AuthScheme::token()).expect("loopback URL");
     McpClient::builder(server)

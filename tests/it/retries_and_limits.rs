@@ -2,8 +2,8 @@
 //! (only requests safe to repeat), how `Retry-After` is honoured, and how time-outs, oversized and
 //! malformed replies, cross-origin redirects and unreachable servers end.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::common::first_method;

@@ -8,17 +8,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 use pagerduty_mcp_connect::{
     AuthScheme, Connector, Error, GenericServer, InMemoryCredentialStore, ProtocolPreference,
     ProtocolVersion, UserId,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 #[derive(Default)]
 struct Tokens {

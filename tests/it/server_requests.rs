@@ -18,20 +18,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
-use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use pagerduty_mcp_connect::{
-    server_request_fn, AuthScheme, Connector, Credential, Error, GenericServer, HandlerError,
-    InMemoryCredentialStore, McpClient, McpClientBuilder, Progress, ProtocolPreference,
-    ProtocolVersion, RequestOptions, ServerRequest, ServerRequestKind, UserId,
+    AuthScheme, Connector, Credential, Error, GenericServer, HandlerError, InMemoryCredentialStore,
+    McpClient, McpClientBuilder, Progress, ProtocolPreference, ProtocolVersion, RequestOptions,
+    ServerRequest, ServerRequestKind, UserId, server_request_fn,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const TOKEN: &str = "u+server-requests-token";
 

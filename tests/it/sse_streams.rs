@@ -12,7 +12,7 @@ use pagerduty_mcp_connect::{
     RequestOptions, ServerNotification, Session,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, ResponseMode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const DEMO: &str = MockPagerDuty::DEMO_TOKEN;
 const SESSION: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2025_11_25);

@@ -8,7 +8,7 @@ mod fake_rest;
 
 use std::time::Duration;
 
-use fake_rest::{tokens, user_json, FakeRest};
+use fake_rest::{FakeRest, tokens, user_json};
 use pagerduty_mcp_connect::{Error, PagerDuty, Region, TokenVerifier};
 use secrecy::SecretString;
 
@@ -409,10 +409,12 @@ async fn plain_http_is_refused_except_on_loopback() {
         .with_api_url(Region::Us, remote)
         .unwrap_err();
     assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
-    assert!(TokenVerifier::new()
-        .unwrap()
-        .with_api_url(Region::Us, url::Url::parse("http://localhost:1").unwrap())
-        .is_ok());
+    assert!(
+        TokenVerifier::new()
+            .unwrap()
+            .with_api_url(Region::Us, url::Url::parse("http://localhost:1").unwrap())
+            .is_ok()
+    );
 }
 
 #[tokio::test]

@@ -5,15 +5,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::any;
-use axum::Router;
 use pagerduty_mcp_connect::{
-    credential_fn, AuthScheme, CachedCredentials, Credential, CredentialChain, CredentialProvider,
-    EnvCredential, Error, GenericServer, InMemoryCredentialStore, McpClient, PagerDuty,
-    ProtocolPreference, ProtocolVersion, SharedCredentialProvider, StaticCredential, UserId,
+    AuthScheme, CachedCredentials, Credential, CredentialChain, CredentialProvider, EnvCredential,
+    Error, GenericServer, InMemoryCredentialStore, McpClient, PagerDuty, ProtocolPreference,
+    ProtocolVersion, SharedCredentialProvider, StaticCredential, UserId, credential_fn,
 };
 use secrecy::SecretString;
 use serde_json::json;

@@ -7,7 +7,7 @@ use pagerduty_mcp_connect::{
     ToolSummary,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use PagerDutyArea::*;
 
@@ -440,8 +440,8 @@ fn the_full_realistic_table_mentions_every_tool_once() {
 }
 
 #[tokio::test]
-async fn catalogue_of_the_mock_server_follows_its_annotations(
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn catalogue_of_the_mock_server_follows_its_annotations()
+-> Result<(), Box<dyn std::error::Error>> {
     let mock = MockPagerDuty::start().await;
     let client = McpClient::new(mock.pagerduty())?;
     let session = client

@@ -10,12 +10,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Tokens with a fixed behaviour in every fake.
 pub mod tokens {
@@ -202,7 +202,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
                 2006,
                 "Authentication failed",
                 &["this fake wants Authorization: Token token=<token>"],
-            )
+            );
         }
     };
     respond(&shared, &token, &headers).await

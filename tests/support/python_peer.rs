@@ -144,7 +144,9 @@ impl PythonPeer {
                 } else {
                     "exited before printing"
                 };
-                panic!("python peer {why} its LISTENING line ({START_TIMEOUT:?}); its stderr:\n{stderr}");
+                panic!(
+                    "python peer {why} its LISTENING line ({START_TIMEOUT:?}); its stderr:\n{stderr}"
+                );
             }
         };
         // Keep draining the child's pipes so it never blocks on a full pipe; its stderr is passed

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use pagerduty_mcp_connect::AuthScheme;
 use pagerduty_mcp_connect::{InMemoryCredentialStore, UserId};
-use pagerduty_mcp_connect_gateway::{check_key, GatewayKeys, KeyError};
+use pagerduty_mcp_connect_gateway::{GatewayKeys, KeyError, check_key};
 
 /// The users of a gateway, read from a `users.toml` file.
 ///
@@ -136,7 +136,9 @@ impl UsersFile {
             if user_keys.is_empty() {
                 return Err(fail(
                     table,
-                    format!("user {id} has no `key` (the gateway key their agent sends as `Authorization: Bearer <key>`)"),
+                    format!(
+                        "user {id} has no `key` (the gateway key their agent sends as `Authorization: Bearer <key>`)"
+                    ),
                 ));
             }
             for key in &user_keys {
@@ -149,8 +151,10 @@ impl UsersFile {
                     Err(KeyError::Duplicate(owner)) => {
                         return Err(fail(
                             span,
-                            format!("user {id}: this gateway key is already given to user {owner}; every key must be unique"),
-                        ))
+                            format!(
+                                "user {id}: this gateway key is already given to user {owner}; every key must be unique"
+                            ),
+                        ));
                     }
                     Err(err) => return Err(fail(span, format!("user {id}: {err}"))),
                 }
@@ -160,13 +164,13 @@ impl UsersFile {
                     return Err(fail(
                         env_name.span(),
                         format!("user {id} has both `token` and `token_env`: keep one"),
-                    ))
+                    ));
                 }
                 (None, None) => {
                     return Err(fail(
                         table,
                         format!("user {id} has neither `token` nor `token_env`"),
-                    ))
+                    ));
                 }
                 (Some(token), None) => {
                     let span = token.span();
@@ -181,10 +185,14 @@ impl UsersFile {
                             return Err(fail(
                                 span,
                                 if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                                    format!("user {id}: the environment variable {name} (token_env) is not set or empty")
+                                    format!(
+                                        "user {id}: the environment variable {name} (token_env) is not set or empty"
+                                    )
                                 } else {
                                     // Not a variable name: perhaps the token itself, never repeated.
-                                    format!("user {id}: token_env must name an environment variable (letters, digits, _); its value is not shown")
+                                    format!(
+                                        "user {id}: token_env must name an environment variable (letters, digits, _); its value is not shown"
+                                    )
                                 },
                             ));
                         }
@@ -348,22 +356,86 @@ mod tests {
         let secret = "u+very-secret-token";
         let cases: Vec<(String, usize, &str)> = vec![
             (String::new(), 1, "no users"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\n"), 1, "neither"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\ntoken_env = \"SET\"\n"), 5, "both"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"MISSING\"\n"), 4, "MISSING"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"EMPTY\"\n"), 4, "not set or empty"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"short\"\ntoken = \"{secret}\"\n"), 3, "too short"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\\r\\nX\"\n"), 4, "invalid credential"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = {secret}\n"), 4, "may be a secret"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\ncolour = \"red\"\n"), 5, "colour"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n[[user]]\nid = \"a\"\nkey = \"{KEY_B}\"\ntoken = \"{secret}\"\n"), 6, "twice"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n[[user]]\nid = \"b\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n"), 7, "already given to user a"),
-            (format!("[[user]]\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n"), 1, "no `id`"),
+            (
+                format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\n"),
+                1,
+                "neither",
+            ),
+            (
+                format!(
+                    "[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\ntoken_env = \"SET\"\n"
+                ),
+                5,
+                "both",
+            ),
+            (
+                format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"MISSING\"\n"),
+                4,
+                "MISSING",
+            ),
+            (
+                format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"EMPTY\"\n"),
+                4,
+                "not set or empty",
+            ),
+            (
+                format!("[[user]]\nid = \"a\"\nkey = \"short\"\ntoken = \"{secret}\"\n"),
+                3,
+                "too short",
+            ),
+            (
+                format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\\r\\nX\"\n"),
+                4,
+                "invalid credential",
+            ),
+            (
+                format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = {secret}\n"),
+                4,
+                "may be a secret",
+            ),
+            (
+                format!(
+                    "[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\ncolour = \"red\"\n"
+                ),
+                5,
+                "colour",
+            ),
+            (
+                format!(
+                    "[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n[[user]]\nid = \"a\"\nkey = \"{KEY_B}\"\ntoken = \"{secret}\"\n"
+                ),
+                6,
+                "twice",
+            ),
+            (
+                format!(
+                    "[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n[[user]]\nid = \"b\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n"
+                ),
+                7,
+                "already given to user a",
+            ),
+            (
+                format!("[[user]]\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\n"),
+                1,
+                "no `id`",
+            ),
             // A quoted field name, an inline table, a type error quoting the value, a token
             // pasted where the variable's name belongs: the value is never repeated.
-            (format!("[[user]]\nid = \"a\"\n\"keys\" = \"{KEY_A}\"\ntoken = \"{secret}\"\n"), 3, "not shown"),
-            (format!("user = [{{ id = \"a\", keys = \"{KEY_A}\", token = \"{secret}\" }}]\n"), 1, "not shown"),
-            (format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"{secret}\"\n"), 4, "not shown"),
+            (
+                format!("[[user]]\nid = \"a\"\n\"keys\" = \"{KEY_A}\"\ntoken = \"{secret}\"\n"),
+                3,
+                "not shown",
+            ),
+            (
+                format!("user = [{{ id = \"a\", keys = \"{KEY_A}\", token = \"{secret}\" }}]\n"),
+                1,
+                "not shown",
+            ),
+            (
+                format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"{secret}\"\n"),
+                4,
+                "not shown",
+            ),
         ];
         for (text, line, needle) in cases {
             let (got_line, message) = error(&text);

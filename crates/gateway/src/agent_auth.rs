@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode, header};
 
 use super::direct::{self, Offer};
 use super::state::{AgentUser, GatewayState, SESSION_HEADER};
@@ -32,27 +32,31 @@ pub(crate) async fn authenticate(
         .and_then(bearer_key);
     let Some(key) = presented else {
         state.metrics.record_rejection("missing_key");
-        return unauthorized("this gateway needs `Authorization: Bearer <gateway key>`: ask the gateway's admin for your key");
+        return unauthorized(
+            "this gateway needs `Authorization: Bearer <gateway key>`: ask the gateway's admin for your key",
+        );
     };
     let Some(user) = state.keys.user_for(key) else {
         state.metrics.record_rejection("unknown_key");
-        return unauthorized("unknown gateway key: check the key your MCP client sends, or ask the gateway's admin for a new one");
+        return unauthorized(
+            "unknown gateway key: check the key your MCP client sends, or ask the gateway's admin for a new one",
+        );
     };
     let session = request
         .headers()
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if let Some(session) = &session {
-        if let Some(owner) = state.agent_sessions.owner(session) {
-            if owner != user {
-                state.metrics.record_rejection("foreign_session");
-                tracing::warn!(user = %user, "an agent presented a session opened by another user");
-                // The same answer as for a session that does not exist: nothing to learn.
-                return refuse(StatusCode::NOT_FOUND, "Session not found");
-            }
-            state.agent_sessions.touch(session);
+    if let Some(session) = &session
+        && let Some(owner) = state.agent_sessions.owner(session)
+    {
+        if owner != user {
+            state.metrics.record_rejection("foreign_session");
+            tracing::warn!(user = %user, "an agent presented a session opened by another user");
+            // The same answer as for a session that does not exist: nothing to learn.
+            return refuse(StatusCode::NOT_FOUND, "Session not found");
         }
+        state.agent_sessions.touch(session);
     }
     let is_delete = request.method() == Method::DELETE;
     // A call is in flight until its reply has been sent in full. Standing streams (GET, and

@@ -13,16 +13,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmcp::RoleServer;
 use rmcp::model::{ErrorData, ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, ServiceError};
-use rmcp::RoleServer;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use pagerduty_mcp_connect::client::{
-    server_request_fn, HandlerError, Progress, RequestOptions, ServerRequest, ServerRequestHandler,
-};
 use pagerduty_mcp_connect::UserId;
+use pagerduty_mcp_connect::client::{
+    HandlerError, Progress, RequestOptions, ServerRequest, ServerRequestHandler, server_request_fn,
+};
 
 /// How long an agent has to answer a server request.
 pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);

@@ -73,10 +73,10 @@ impl AgentSessions {
     /// Records what the agent of `user`'s `session` declared; ignored for a session `user` did
     /// not open.
     pub(crate) fn declare(&self, session: &str, user: &UserId, declared: Declared) {
-        if let Some(entry) = self.lock().get_mut(session) {
-            if &entry.user == user {
-                entry.declared = Some(declared);
-            }
+        if let Some(entry) = self.lock().get_mut(session)
+            && &entry.user == user
+        {
+            entry.declared = Some(declared);
         }
     }
 

@@ -28,7 +28,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use rmcp::model::{
     CallToolRequestParams, ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode,
     GetMeta, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
@@ -102,10 +102,9 @@ async fn plan<'a>(
         ClientJsonRpcMessage::Notification(notification) => {
             if let (Some(session), ClientNotification::CancelledNotification(cancelled)) =
                 (session, &notification.notification)
+                && let Some(id) = &cancelled.params.request_id
             {
-                if let Some(id) = &cancelled.params.request_id {
-                    state.direct_calls.cancel(session, user, id);
-                }
+                state.direct_calls.cancel(session, user, id);
             }
             return None;
         }

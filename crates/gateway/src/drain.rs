@@ -1,8 +1,8 @@
 //! Graceful shutdown: count the calls in flight, refuse new ones once shutdown begins, and wait
 //! for the others to finish.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;

@@ -2,7 +2,7 @@
 //! and what to do, never a token.
 
 use rmcp::model::{ErrorCode, ErrorData};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use pagerduty_mcp_connect::Error;
 

@@ -16,17 +16,17 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
-use super::agent_call::{ask_peer, progress_param, AgentCall, Event, Running, Upstream};
+use super::agent_call::{AgentCall, Event, Running, Upstream, ask_peer, progress_param};
 use super::agent_sessions::Declared;
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
 use super::state::{AgentUser, GatewayState};
-use pagerduty_mcp_connect::client::{HandlerError, RequestOptions};
 use pagerduty_mcp_connect::UserId;
+use pagerduty_mcp_connect::client::{HandlerError, RequestOptions};
 use tokio_util::sync::CancellationToken;
 
 /// One rmcp service instance (rmcp makes one per agent session, or per stateless request); all
@@ -296,7 +296,7 @@ impl GatewayHandler {
         &self,
         method: &'static str,
         params: Value,
-    ) -> impl FnOnce(UserId, RequestOptions) -> Upstream {
+    ) -> impl FnOnce(UserId, RequestOptions) -> Upstream + use<> {
         let state = self.state.clone();
         move |user, options| Box::pin(Self::raw(state, user, method, params, options))
     }

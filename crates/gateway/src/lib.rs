@@ -65,7 +65,7 @@ mod state;
 pub use errors::{
     DENIED, UPSTREAM_ERROR, UPSTREAM_RATE_LIMITED, UPSTREAM_TIMEOUT, UPSTREAM_UNAUTHORIZED,
 };
-pub use keys::{check_key, GatewayKeys, KeyError, MIN_KEY_LENGTH};
+pub use keys::{GatewayKeys, KeyError, MIN_KEY_LENGTH, check_key};
 pub use metrics::GatewayMetrics;
 pub use service::{Gateway, GatewayBuilder};
 pub use state::AgentUser;

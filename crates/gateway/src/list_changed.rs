@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use rmcp::RoleServer;
 use rmcp::model::{
     PromptListChangedNotification, ResourceListChangedNotification, ServerNotification,
     ToolListChangedNotification,
 };
 use rmcp::service::{Peer, SubscriptionSink};
-use rmcp::RoleServer;
 
 use pagerduty_mcp_connect::Connector;
 use pagerduty_mcp_connect::UserId;

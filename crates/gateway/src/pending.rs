@@ -9,17 +9,17 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use super::agent_call::{Running, ANSWER_TIMEOUT};
-use pagerduty_mcp_connect::client::HandlerError;
+use super::agent_call::{ANSWER_TIMEOUT, Running};
 use pagerduty_mcp_connect::UserId;
+use pagerduty_mcp_connect::client::HandlerError;
 
 /// The most calls one user may have waiting for answers.
 const MAX_PER_USER: usize = 16;
@@ -82,11 +82,7 @@ impl PendingCalls {
         let matches = calls
             .get(state)
             .is_some_and(|p| &p.user == user && p.name == name);
-        if matches {
-            calls.remove(state)
-        } else {
-            None
-        }
+        if matches { calls.remove(state) } else { None }
     }
 
     pub(crate) fn len(&self) -> usize {

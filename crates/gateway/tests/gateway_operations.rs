@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use gateway_support::{TestGateway, ALICE_KEY, DEMO_KEY};
+use gateway_support::{ALICE_KEY, DEMO_KEY, TestGateway};
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, GenericServer, InMemoryCredentialStore, McpClient, PagerDuty, Policy,
     ProtocolPreference, ProtocolVersion, Session,

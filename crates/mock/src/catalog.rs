@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::data::{user_json, DataSet};
-use super::jsonrpc::{RpcError, INVALID_PARAMS, RESOURCE_NOT_FOUND};
+use super::data::{DataSet, user_json};
+use super::jsonrpc::{INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError};
 use super::users::UserProfile;
 
 pub(crate) const INCIDENT_TEMPLATE: &str = "pagerduty://incidents/{incident_id}";

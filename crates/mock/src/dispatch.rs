@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::catalog;
-use super::jsonrpc::{self, paginate, RpcError};
-use super::state::{lock, Shared};
+use super::jsonrpc::{self, RpcError, paginate};
+use super::state::{Shared, lock};
 use super::tools;
 use super::users::UserProfile;
 
@@ -167,7 +167,7 @@ pub(crate) fn dispatch(
                         return Some(Handled::err(
                             id,
                             RpcError::invalid_params("`arguments` must be an object"),
-                        ))
+                        ));
                     }
                 };
                 let users = shared.directory.profiles();
@@ -198,7 +198,7 @@ fn call_tool(shared: &Shared, ctx: &Ctx, id: &Value, params: &Value) -> Handled 
             return Handled::err(
                 id,
                 RpcError::invalid_params("Tool `arguments` must be an object"),
-            )
+            );
         }
     };
     let outcome = if tools::exists(&shared.tools, name) {

@@ -6,14 +6,14 @@
 //! several kinds are armed, the first in this order fires: hang, redirect, rate limit, failure
 //! status, malformed body, oversized body, dropped SSE stream.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{header, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode, header};
 
 /// One fault, taken from the armed set.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! JSON-RPC 2.0 framing: error codes, replies, and the opaque pagination cursor.
 
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub(crate) const PARSE_ERROR: i64 = -32700;
 pub(crate) const INVALID_REQUEST: i64 = -32600;
@@ -96,13 +96,13 @@ pub(crate) fn classify(value: Value) -> Result<Incoming, RpcError> {
         ));
     }
     let id = object.remove("id");
-    if let Some(id) = &id {
-        if !(id.is_string() || id.is_i64() || id.is_u64()) {
-            return Err(RpcError::new(
-                INVALID_REQUEST,
-                "Invalid Request: \"id\" must be a string or an integer",
-            ));
-        }
+    if let Some(id) = &id
+        && !(id.is_string() || id.is_i64() || id.is_u64())
+    {
+        return Err(RpcError::new(
+            INVALID_REQUEST,
+            "Invalid Request: \"id\" must be a string or an integer",
+        ));
     }
     match object.remove("method") {
         Some(Value::String(method)) => {

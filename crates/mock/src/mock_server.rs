@@ -16,7 +16,7 @@ use super::jsonrpc;
 use super::options::{Eras, ResponseMode};
 use super::record::{RecordedRequest, Recorder};
 use super::session;
-use super::state::{lock, Config, Shared};
+use super::state::{Config, Shared, lock};
 use super::transport;
 use super::users::{Directory, MockUser};
 use pagerduty_mcp_connect::{AuthScheme, PagerDuty};
@@ -289,13 +289,12 @@ impl MockPagerDuty {
         let _ = self.stop.send(true);
         lock(&self.shared.streams).close_all_live();
         let task = lock(&self.task).take();
-        if let Some(mut task) = task {
-            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+        if let Some(mut task) = task
+            && tokio::time::timeout(Duration::from_secs(2), &mut task)
                 .await
                 .is_err()
-            {
-                task.abort();
-            }
+        {
+            task.abort();
         }
     }
 }
@@ -306,10 +305,10 @@ impl Drop for MockPagerDuty {
         if let Ok(mut streams) = self.shared.streams.lock() {
             streams.close_all_live();
         }
-        if let Ok(mut task) = self.task.lock() {
-            if let Some(task) = task.take() {
-                task.abort();
-            }
+        if let Ok(mut task) = self.task.lock()
+            && let Some(task) = task.take()
+        {
+            task.abort();
         }
     }
 }

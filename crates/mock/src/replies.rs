@@ -6,14 +6,14 @@
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
 use super::dispatch::Handled;
-use super::jsonrpc::{RpcError, INVALID_REQUEST};
+use super::jsonrpc::{INVALID_REQUEST, RpcError};
 use super::options::ResponseMode;
 use super::sse::{self, Ending, StreamStore};
-use super::state::{lock, Shared};
+use super::state::{Shared, lock};
 
 pub(crate) const MCP_SESSION_ID: &str = "mcp-session-id";
 pub(crate) const MCP_PROTOCOL_VERSION: &str = "mcp-protocol-version";

@@ -4,18 +4,18 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
-use serde_json::{json, Value};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Value, json};
 
 use super::dispatch::{self, Ctx, Handled};
-use super::jsonrpc::{Incoming, RpcError, INVALID_REQUEST};
-use super::options::{is_session_version, Eras, LATEST_SESSION_VERSION, SESSION_VERSIONS};
+use super::jsonrpc::{INVALID_REQUEST, Incoming, RpcError};
+use super::options::{Eras, LATEST_SESSION_VERSION, SESSION_VERSIONS, is_session_version};
 use super::replies::{
-    self as replies, accepts, bad_request, empty_response, header_str, reply, rpc_error_response,
-    with_session_header, SseOptions, LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID,
+    self as replies, LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, SseOptions, accepts,
+    bad_request, empty_response, header_str, reply, rpc_error_response, with_session_header,
 };
 use super::sse::{self, Ending, ResumeError, StreamStore};
-use super::state::{lock, Session, Shared};
+use super::state::{Session, Shared, lock};
 use super::users::UserProfile;
 
 /// The `id` of transport-level error bodies: `"server-error"` like the 1.x Python SDK when only
@@ -83,10 +83,10 @@ pub(crate) fn post(
     message: Incoming,
     drop: bool,
 ) -> Response {
-    if let Incoming::Request { id, method, params } = &message {
-        if method == "initialize" {
-            return initialize(shared, user, id, params, drop);
-        }
+    if let Incoming::Request { id, method, params } = &message
+        && method == "initialize"
+    {
+        return initialize(shared, user, id, params, drop);
     }
     let (session_id, session) = match find_session(shared, headers, user) {
         Ok(found) => found,
@@ -97,10 +97,10 @@ pub(crate) fn post(
     }
     let response = match message {
         Incoming::Notification { method, .. } => {
-            if method == "notifications/initialized" {
-                if let Some(s) = lock(&shared.sessions).get_mut(&session_id) {
-                    s.initialized = true;
-                }
+            if method == "notifications/initialized"
+                && let Some(s) = lock(&shared.sessions).get_mut(&session_id)
+            {
+                s.initialized = true;
             }
             accepted()
         }
@@ -321,10 +321,10 @@ pub(crate) fn notify_all(shared: &Shared, message: &Value) -> usize {
     let mut streams = lock(&shared.streams);
     let mut reached = 0;
     for session in sessions.values() {
-        if let Some(stream) = session.standalone {
-            if streams.append(stream, message).is_some() {
-                reached += 1;
-            }
+        if let Some(stream) = session.standalone
+            && streams.append(stream, message).is_some()
+        {
+            reached += 1;
         }
     }
     reached

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
-use http::{header, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode, header};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
@@ -123,10 +123,10 @@ impl StreamStore {
         if log.events.len() > MAX_EVENTS_PER_STREAM {
             log.events.pop_front();
         }
-        if let Some(live) = &log.live {
-            if live.send(event.clone()).is_err() {
-                log.live = None;
-            }
+        if let Some(live) = &log.live
+            && live.send(event.clone()).is_err()
+        {
+            log.live = None;
         }
         Some(event)
     }

@@ -6,16 +6,16 @@ use std::sync::Arc;
 use axum::response::Response;
 use base64::Engine as _;
 use http::{HeaderMap, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::dispatch::{self, Ctx, Handled};
 use super::jsonrpc::{
-    Incoming, RpcError, HEADER_MISMATCH, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
-    PARSE_ERROR, UNSUPPORTED_PROTOCOL_VERSION,
+    HEADER_MISMATCH, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND, PARSE_ERROR,
+    RpcError, UNSUPPORTED_PROTOCOL_VERSION,
 };
-use super::options::{is_session_version, Eras, STATELESS_VERSION};
+use super::options::{Eras, STATELESS_VERSION, is_session_version};
 use super::replies::{
-    header_str, reply, rpc_error_response, SseOptions, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION,
+    MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, SseOptions, header_str, reply, rpc_error_response,
 };
 use super::state::Shared;
 use super::users::UserProfile;
@@ -149,10 +149,12 @@ pub(crate) fn post(
     // 2. The routing headers.
     match single_header(headers, MCP_PROTOCOL_VERSION) {
         Ok(Some(v)) if v == meta_version => {}
-        _ => return mismatch(
-            &id,
-            "mcp-protocol-version header does not match the request envelope's protocol version",
-        ),
+        _ => {
+            return mismatch(
+                &id,
+                "mcp-protocol-version header does not match the request envelope's protocol version",
+            );
+        }
     }
     match single_header(headers, MCP_METHOD) {
         Ok(Some(m)) if m == method => {}
@@ -160,7 +162,7 @@ pub(crate) fn post(
             return mismatch(
                 &id,
                 "mcp-method header does not match the request body's method",
-            )
+            );
         }
     }
     let name_key = match method.as_str() {
@@ -168,18 +170,18 @@ pub(crate) fn post(
         "resources/read" => Some("uri"),
         _ => None,
     };
-    if let Some(key) = name_key {
-        if let Some(expected) = params.get(key).and_then(Value::as_str) {
-            let decoded = match single_header(headers, MCP_NAME) {
-                Ok(Some(raw)) => decode_header_value(raw),
-                _ => None,
-            };
-            if decoded.as_deref() != Some(expected) {
-                return mismatch(
-                    &id,
-                    &format!("mcp-name header does not match the request body's '{key}' parameter"),
-                );
-            }
+    if let Some(key) = name_key
+        && let Some(expected) = params.get(key).and_then(Value::as_str)
+    {
+        let decoded = match single_header(headers, MCP_NAME) {
+            Ok(Some(raw)) => decode_header_value(raw),
+            _ => None,
+        };
+        if decoded.as_deref() != Some(expected) {
+            return mismatch(
+                &id,
+                &format!("mcp-name header does not match the request body's '{key}' parameter"),
+            );
         }
     }
     // 3. The version.

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::data::{now_iso, user_json, DataSet, Incident, Note, Service};
+use super::data::{DataSet, Incident, Note, Service, now_iso, user_json};
 use super::users::UserProfile;
 
 /// Whether a tool only reads (`readOnlyHint: true`) or changes data (`destructiveHint: true`).
@@ -45,8 +45,7 @@ fn definitions() -> Vec<ToolDef> {
         ToolDef {
             name: "list_incidents",
             title: "List incidents",
-            description:
-                "List incidents, newest first, optionally filtered by status, urgency and service.",
+            description: "List incidents, newest first, optionally filtered by status, urgency and service.",
             kind: Read,
             properties: json!({
                 "statuses": {
@@ -183,8 +182,7 @@ fn definitions() -> Vec<ToolDef> {
         ToolDef {
             name: "list_log_entries",
             title: "List log entries",
-            description:
-                "List incident log entries (triggers, acknowledgements, notes …), newest first.",
+            description: "List incident log entries (triggers, acknowledgements, notes …), newest first.",
             kind: Read,
             properties: json!({ "incident_id": string("Only entries of this incident."), "limit": limit() }),
             required: &[],
@@ -192,8 +190,7 @@ fn definitions() -> Vec<ToolDef> {
         ToolDef {
             name: "create_incident",
             title: "Create an incident",
-            description:
-                "Trigger a new incident on a service; the current user is recorded as its creator.",
+            description: "Trigger a new incident on a service; the current user is recorded as its creator.",
             kind: Write,
             properties: json!({
                 "title": string("A short summary of the problem."),
@@ -638,7 +635,7 @@ pub(crate) fn call(
                 other => {
                     return fail(format!(
                         "Invalid arguments: `action` must be acknowledge, resolve or reassign, not `{other}`"
-                    ))
+                    ));
                 }
             };
             let assignee = if action == "reassign" {

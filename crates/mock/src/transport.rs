@@ -3,21 +3,21 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::any;
-use axum::Router;
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use serde_json::Value;
 
 use super::faults::{self, Fault};
-use super::jsonrpc::{self, RpcError, INVALID_REQUEST, PARSE_ERROR};
-use super::options::{is_session_version, Eras};
+use super::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR, RpcError};
+use super::options::{Eras, is_session_version};
 use super::record::RecordedRequest;
 use super::replies::{
-    accepts, empty_response, header_str, rpc_error_response, text_response, LAST_EVENT_ID,
-    MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID,
+    LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, accepts,
+    empty_response, header_str, rpc_error_response, text_response,
 };
 use super::state::Shared;
 use super::users::UserProfile;
@@ -235,7 +235,7 @@ async fn post(
                 StatusCode::BAD_REQUEST,
                 &Value::Null,
                 &RpcError::new(PARSE_ERROR, format!("Parse error: {err}")),
-            )
+            );
         }
     };
     recording.request.jsonrpc_methods = body_methods(&value);
@@ -257,26 +257,26 @@ async fn post(
         Err(error) => return rpc_error_response(StatusCode::BAD_REQUEST, &id, &error),
     };
     let mut drop_sse = false;
-    if message.is_request() {
-        if let Some(fault) = shared.faults.take() {
-            recording.request.fault = Some(fault.name());
-            match fault {
-                Fault::Fail(status) => return faults::fail_response(status),
-                Fault::RateLimit(after) => return faults::rate_limit_response(after),
-                Fault::Redirect(location) => return faults::redirect_response(&location),
-                Fault::Malformed => return faults::malformed_response(),
-                Fault::Oversized(size) => return faults::oversized_response(&id, size),
-                Fault::Hang => {
-                    recording.push_unanswered(shared);
-                    let mut shutdown = shared.shutdown.clone();
-                    tokio::select! {
-                        _ = shutdown.wait_for(|stop| *stop) => {}
-                        _ = tokio::time::sleep(shared.config.hang_for) => {}
-                    }
-                    return faults::fail_response(StatusCode::GATEWAY_TIMEOUT);
+    if message.is_request()
+        && let Some(fault) = shared.faults.take()
+    {
+        recording.request.fault = Some(fault.name());
+        match fault {
+            Fault::Fail(status) => return faults::fail_response(status),
+            Fault::RateLimit(after) => return faults::rate_limit_response(after),
+            Fault::Redirect(location) => return faults::redirect_response(&location),
+            Fault::Malformed => return faults::malformed_response(),
+            Fault::Oversized(size) => return faults::oversized_response(&id, size),
+            Fault::Hang => {
+                recording.push_unanswered(shared);
+                let mut shutdown = shared.shutdown.clone();
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => {}
+                    _ = tokio::time::sleep(shared.config.hang_for) => {}
                 }
-                Fault::DropSse => drop_sse = true,
+                return faults::fail_response(StatusCode::GATEWAY_TIMEOUT);
             }
+            Fault::DropSse => drop_sse = true,
         }
     }
     if stateless {

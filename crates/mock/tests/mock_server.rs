@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use pagerduty_mcp_connect::AuthScheme;
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, MockUser, ResponseMode};
-use reqwest::{header::HeaderMap, StatusCode};
-use serde_json::{json, Value};
+use reqwest::{StatusCode, header::HeaderMap};
+use serde_json::{Value, json};
 
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 const STATELESS: &str = "2026-07-28";
@@ -452,9 +452,11 @@ async fn credentials_are_checked_on_every_request() {
     assert_eq!(records.len(), 7);
     assert!(!records[0].auth_present);
     assert!(records[1].auth_present && !records[1].auth_matched);
-    assert!(records
-        .iter()
-        .all(|r| r.user_id.is_none() && r.status == Some(401)));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.user_id.is_none() && r.status == Some(401))
+    );
 
     // A custom scheme: Bearer accepted, Token refused.
     let bearer = MockPagerDuty::builder()
@@ -945,10 +947,12 @@ async fn sse_replies_and_progress() {
         .collect();
     assert!(methods.contains(&"notifications/progress"));
     assert!(methods.contains(&"notifications/message"));
-    assert!(messages
-        .iter()
-        .filter(|m| m["method"] == "notifications/progress")
-        .all(|m| m["params"]["progressToken"] == "tok-1"));
+    assert!(
+        messages
+            .iter()
+            .filter(|m| m["method"] == "notifications/progress")
+            .all(|m| m["params"]["progressToken"] == "tok-1")
+    );
     assert_eq!(messages.last().unwrap()["id"], 9);
     assert!(messages.last().unwrap()["result"]["structuredContent"]["response"].is_array());
     // Without a token: plain JSON.
@@ -1055,9 +1059,11 @@ async fn dropped_sse_stream_resumes_with_last_event_id() {
 
     let records = mock.requests();
     assert!(records.iter().any(|r| r.fault == Some("drop_sse")));
-    assert!(records
-        .iter()
-        .any(|r| r.last_event_id.as_deref() == Some(last_id.as_str())));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.last_event_id.as_deref() == Some(last_id.as_str()))
+    );
 
     // Stateless: the stream breaks without ids (the request is lost).
     mock.drop_sse_next(1);

@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::BoxFuture;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::Row as _;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 use crate::error::StoreError;
 use crate::record::{CredentialRecord, Revocation, RevokedBy, Verification};

@@ -92,7 +92,9 @@ pub enum StoreError {
     },
     /// A stored token does not open with its key: the row was altered, or copied from another
     /// user or server (each sealed token is bound to its server and user).
-    #[error("the stored token of user {user} does not open with key {key_id}: the row was altered, or copied from another user or server")]
+    #[error(
+        "the stored token of user {user} does not open with key {key_id}: the row was altered, or copied from another user or server"
+    )]
     Unsealable {
         /// The user whose row failed.
         user: UserId,
@@ -128,7 +130,9 @@ pub enum StoreError {
     Verification(#[source] pagerduty_mcp_connect::Error),
     /// The user's entry changed (a rotation, a revocation) while this operation was under way;
     /// nothing was written. Try again.
-    #[error("the credential of user {user} changed while this operation was under way; nothing was written, try again")]
+    #[error(
+        "the credential of user {user} changed while this operation was under way; nothing was written, try again"
+    )]
     Changed {
         /// The user.
         user: UserId,

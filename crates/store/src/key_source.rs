@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::error::StoreError;
-use crate::sealing::{StoreKey, KEY_LEN};
+use crate::sealing::{KEY_LEN, StoreKey};
 use pagerduty_mcp_connect::BoxError;
 
 type KeyFn = dyn Fn() -> BoxFuture<'static, Result<SecretSlice<u8>, BoxError>> + Send + Sync;

@@ -82,7 +82,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use secrecy::SecretString;
 
-use crate::backend::{now_ms, to_time, Pool, RawRecord, WriteMeta};
+use crate::backend::{Pool, RawRecord, WriteMeta, now_ms, to_time};
 use crate::sealing::KeyRing;
 use pagerduty_mcp_connect::AuthScheme;
 use pagerduty_mcp_connect::Error;

@@ -198,10 +198,12 @@ mod tests {
         let alice = UserId::from("alice");
         let token = SecretString::from("u+alice-token");
         let sealed = ring.seal("pagerduty", &alice, &token).unwrap();
-        assert!(!sealed
-            .ciphertext
-            .windows(b"alice-token".len())
-            .any(|w| w == b"alice-token"));
+        assert!(
+            !sealed
+                .ciphertext
+                .windows(b"alice-token".len())
+                .any(|w| w == b"alice-token")
+        );
         assert_eq!(
             ring.open("pagerduty", &alice, &sealed)
                 .unwrap()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderValue;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{RequestOptions, Route, Session, SessionInner};
 use crate::client::client_state::ClientInner;
@@ -19,7 +19,7 @@ use crate::client::protocol::ProtocolVersion;
 use crate::client::sse::SseParser;
 use crate::client::transport::{self, ACCEPT_POST};
 use crate::credential::{Credential, UserId};
-use crate::error::{decode, Error, Result};
+use crate::error::{Error, Result, decode};
 use crate::redaction::Redactor;
 
 impl Session {
@@ -263,12 +263,12 @@ impl SessionInner {
                 .map(|id| HeaderValue::from_bytes(id.as_bytes()))
                 .transpose()
                 .map_err(|_| Error::protocol("the server's Mcp-Session-Id is not visible ASCII"))?;
-            if let Some(id) = &session_id {
-                if id.is_empty() || !id.as_bytes().iter().all(|b| (0x21..0x7f).contains(b)) {
-                    return Err(Error::protocol(
-                        "the server's Mcp-Session-Id is not visible ASCII",
-                    ));
-                }
+            if let Some(id) = &session_id
+                && (id.is_empty() || !id.as_bytes().iter().all(|b| (0x21..0x7f).contains(b)))
+            {
+                return Err(Error::protocol(
+                    "the server's Mcp-Session-Id is not visible ASCII",
+                ));
             }
             let result = self.read_initialize_reply(response).await?;
             Ok((session_id, result))
@@ -451,9 +451,11 @@ mod tests {
     fn discover_results_must_prove_the_new_era() {
         let v = ProtocolVersion::V2026_07_28;
         assert!(discover_details(json!({}), v).unwrap().is_none());
-        assert!(discover_details(json!({"capabilities": {}}), v)
-            .unwrap()
-            .is_none());
+        assert!(
+            discover_details(json!({"capabilities": {}}), v)
+                .unwrap()
+                .is_none()
+        );
         assert!(
             discover_details(json!({"supportedVersions": ["2025-11-25"]}), v)
                 .unwrap()

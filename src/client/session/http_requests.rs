@@ -1,8 +1,8 @@
 //! The HTTP requests a session sends besides a request's POST: messages (notifications and
 //! answers), the GET event stream and the DELETE ending the session.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};

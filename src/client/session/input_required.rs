@@ -4,8 +4,8 @@
 //! (`inputResponses`) and the server's `requestState` echoed unchanged, for as many rounds as
 //! the server asks within the call's time limit.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
@@ -42,7 +42,7 @@ impl SessionInner {
                     return Err(Error::protocol(format!(
                         "unknown resultType (a string of {} characters)",
                         kind.chars().count()
-                    )))
+                    )));
                 }
                 Some(_) => return Err(Error::protocol("resultType is not a string")),
             }
@@ -78,7 +78,7 @@ impl SessionInner {
             Some(_) => {
                 return Err(Error::protocol(
                     "the inputRequests of an input_required result is not an object",
-                ))
+                ));
             }
         };
         let state = result.remove("requestState");

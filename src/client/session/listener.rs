@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use http::{HeaderValue, StatusCode};
-use serde_json::{json, Map};
+use serde_json::{Map, json};
 
 use super::{RequestOptions, Route, SessionInner};
 use crate::client::jsonrpc::{self, Incoming};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
 use super::{RequestOptions, SessionInner};
@@ -203,7 +203,7 @@ impl SessionInner {
                     reestablished = true;
                 }
                 Err(Error::HttpStatus { status: 404, .. }) if route.session_id.is_some() => {
-                    return Err(Error::session_expired(false))
+                    return Err(Error::session_expired(false));
                 }
                 Err(Error::Server {
                     code: -32022, data, ..

@@ -4,7 +4,7 @@
 
 use super::gateway_support;
 
-use gateway_support::{agent, err, ok, python, TestGateway, ALICE_KEY, DEMO_KEY, ERAS};
+use gateway_support::{ALICE_KEY, DEMO_KEY, ERAS, TestGateway, agent, err, ok, python};
 use pagerduty_mcp_connect::Policy;
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
@@ -40,17 +40,21 @@ async fn two_users_see_their_own_data_in_both_eras() {
             );
             let tools = ok(out, 2).as_array().unwrap();
             assert!(tools.iter().any(|t| t == "list_incidents"), "{out}");
-            assert!(ok(out, 3)
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|r| r == "pagerduty://users/me"));
+            assert!(
+                ok(out, 3)
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == "pagerduty://users/me")
+            );
             assert_eq!(ok(out, 4)[0], "pagerduty://incidents/{incident_id}");
-            assert!(ok(out, 5)
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p == "incident_summary"));
+            assert!(
+                ok(out, 5)
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p == "incident_summary")
+            );
             assert!(ok(out, 6)[0].as_str().unwrap().contains("1001"), "{out}");
             assert!(
                 !ok(out, 7).as_array().unwrap().is_empty(),
@@ -176,10 +180,12 @@ async fn a_read_only_gateway_refuses_a_write_tool_before_anything_is_sent_upstre
             refused["message"].as_str().unwrap().contains("read-only"),
             "{refused}"
         );
-        assert!(err(&out, 2)["message"]
-            .as_str()
-            .unwrap()
-            .contains("deny list"));
+        assert!(
+            err(&out, 2)["message"]
+                .as_str()
+                .unwrap()
+                .contains("deny list")
+        );
         ok(&out, 3);
         assert_eq!(
             gw.upstream_tool_calls(),
@@ -243,9 +249,10 @@ async fn a_revoked_upstream_token_is_a_clear_error_for_that_user_only() {
         let demo = agent(&gw.url, DEMO_KEY, mode, me.clone()).await;
         assert_eq!(ok(&demo, 0)["structured"]["email"], "demo@example.com");
         // A new token (the admin rotates it) works from the next call on.
-        assert!(gw
-            .mock
-            .add_token(MockPagerDuty::ALICE_USER_ID, "u+alice-new-token-42"));
+        assert!(
+            gw.mock
+                .add_token(MockPagerDuty::ALICE_USER_ID, "u+alice-new-token-42")
+        );
         gw.credentials.rotate("alice", "u+alice-new-token-42");
         let again = agent(&gw.url, ALICE_KEY, mode, me).await;
         assert_eq!(ok(&again, 0)["structured"]["email"], "alice@example.com");
@@ -335,9 +342,11 @@ async fn one_gateway_serves_us_and_eu_users() {
     for (mock, user) in [(&us, "PADA001"), (&eu, "PGRACE1")] {
         let requests = mock.requests();
         assert!(!requests.is_empty());
-        assert!(requests
-            .iter()
-            .all(|r| r.auth_matched && r.user_id.as_deref() == Some(user)));
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.auth_matched && r.user_id.as_deref() == Some(user))
+        );
     }
     gateway.shutdown().await;
 }

@@ -9,10 +9,10 @@ use super::gateway_support;
 
 use std::time::{Duration, Instant};
 
-use gateway_support::{TestGateway, ALICE_KEY, DEMO_KEY};
+use gateway_support::{ALICE_KEY, DEMO_KEY, TestGateway};
 use pagerduty_mcp_connect::Policy;
 use pagerduty_mcp_connect_mock::MockPagerDuty;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const SESSION_ERA: &str = "2025-11-25";
 const STATELESS: &str = "2026-07-28";

@@ -5,11 +5,11 @@
 use super::asking_upstream;
 use super::gateway_support;
 
-use gateway_support::{agent, agent_with, ok, python, TestGateway, ALICE_KEY, DEMO_KEY, ERAS};
+use gateway_support::{ALICE_KEY, DEMO_KEY, ERAS, TestGateway, agent, agent_with, ok, python};
 use pagerduty_mcp_connect::{InMemoryCredentialStore, PagerDuty, Policy};
 use pagerduty_mcp_connect_gateway::{Gateway, GatewayKeys};
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_reaches_the_agent_that_made_the_call() {

@@ -17,7 +17,7 @@ use tokio::io::AsyncReadExt;
 
 #[path = "../../../../tests/support/python_peer.rs"]
 pub mod python_peer;
-pub use python_peer::{python_peer_interpreter, skipping_peers, SKIP_PEERS_VAR};
+pub use python_peer::{SKIP_PEERS_VAR, python_peer_interpreter, skipping_peers};
 
 /// Alice's gateway key (mock user Alice, role `user`).
 pub const ALICE_KEY: &str = "gk_alice_0123456789abcdef";
@@ -154,7 +154,9 @@ pub fn python() -> Option<PathBuf> {
     let msg =
         "the Python MCP SDK interop peer is not installed; run ./scripts/install-python-peer.sh";
     if !skipping_peers() {
-        panic!("{msg}\n(to run without the external peers, set {SKIP_PEERS_VAR}=1: their tests then check nothing)");
+        panic!(
+            "{msg}\n(to run without the external peers, set {SKIP_PEERS_VAR}=1: their tests then check nothing)"
+        );
     }
     use std::io::Write as _;
     let bar = "*".repeat(78);

@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use pagerduty_mcp_connect::{
-    Connector, CredentialError, CredentialProvider, Error, Region, UserId, CREDENTIAL_HELP,
+    CREDENTIAL_HELP, Connector, CredentialError, CredentialProvider, Error, Region, UserId,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use pagerduty_mcp_connect_store::sqlx;
 use pagerduty_mcp_connect_store::{KeySource, RevokedBy, StoreError};
 use secrecy::ExposeSecret;
 use serde_json::json;
-use store::{contains, key, raw_database_bytes, secret, sqlite, TempDir};
+use store::{TempDir, contains, key, raw_database_bytes, secret, sqlite};
 
 const ALICE_TOKEN: &str = "u+AliceStoreToken7Qx2";
 const BOB_TOKEN: &str = "u+BobStoreToken9Kd4Wz";
@@ -339,12 +339,14 @@ async fn rekey_reseals_every_row_while_the_store_keeps_serving() {
     assert!(reader.await.unwrap() > 200);
     assert_eq!(resealed, users.len());
     assert_eq!(store.rekey().await.unwrap(), 0, "nothing left to reseal");
-    assert!(store
-        .list()
-        .await
-        .unwrap()
-        .iter()
-        .all(|r| r.key_id == store.key_id()));
+    assert!(
+        store
+            .list()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.key_id == store.key_id())
+    );
     store.close().await;
     old.close().await;
 
@@ -371,7 +373,7 @@ async fn keys_come_from_the_environment_a_private_file_or_a_closure() {
     let dir = TempDir::new("keys");
     let encoded = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
 
-    std::env::set_var("PDMCP_TEST_STORE_KEY", &encoded);
+    set_env("PDMCP_TEST_STORE_KEY", Some(&encoded));
     let from_env = sqlite(&dir)
         .key(KeySource::env("PDMCP_TEST_STORE_KEY"))
         .open()
@@ -689,13 +691,15 @@ async fn a_locked_database_is_a_typed_error_and_loses_nothing() {
         .map(|r| r.user)
         .collect();
     assert_eq!(users, vec![alice(), bob()]);
-    assert!(store
-        .record(&alice())
-        .await
-        .unwrap()
-        .unwrap()
-        .revocation
-        .is_none());
+    assert!(
+        store
+            .record(&alice())
+            .await
+            .unwrap()
+            .unwrap()
+            .revocation
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -857,13 +861,15 @@ async fn last_use_is_recorded_and_the_connector_warns_about_a_token_stored_long_
         .put(&alice(), secret(MockPagerDuty::ALICE_TOKEN))
         .await
         .unwrap();
-    assert!(store
-        .record(&alice())
-        .await
-        .unwrap()
-        .unwrap()
-        .last_used_at
-        .is_none());
+    assert!(
+        store
+            .record(&alice())
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+            .is_none()
+    );
     store.credential(&alice()).await.unwrap();
     let mut last_used = None;
     for _ in 0..100 {
@@ -1027,4 +1033,21 @@ async fn an_import_stores_all_tokens_or_none() {
             .expose_secret(),
         "u+Import00321"
     );
+}
+
+/// Sets (`Some`) or removes (`None`) an environment variable of this test process.
+///
+/// `std::env::set_var` is `unsafe` since edition 2024: another thread reading the environment
+/// through C while it changes is undefined behaviour. Here the variable's name is this test's own,
+/// std's readers take the same lock as its writers, and nothing in the test binary reads the
+/// environment through C (glibc never frees an environment array it replaced, either).
+#[allow(unsafe_code)]
+fn set_env(variable: &str, value: Option<&str>) {
+    // SAFETY: see above; no other thread of this process reads the environment through C.
+    unsafe {
+        match value {
+            Some(value) => std::env::set_var(variable, value),
+            None => std::env::remove_var(variable),
+        }
+    }
 }

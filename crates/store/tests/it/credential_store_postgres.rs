@@ -20,7 +20,7 @@ use pagerduty_mcp_connect::{
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use pagerduty_mcp_connect_store::{
-    sqlx, SqlCredentialStore, SqlCredentialStoreBuilder, StoreError,
+    SqlCredentialStore, SqlCredentialStoreBuilder, StoreError, sqlx,
 };
 use secrecy::ExposeSecret;
 use serde_json::json;

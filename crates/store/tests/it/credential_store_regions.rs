@@ -10,7 +10,7 @@
 mod fake_rest;
 use super::store;
 
-use fake_rest::{user_json, FakeRest};
+use fake_rest::{FakeRest, user_json};
 use pagerduty_mcp_connect::{
     Connector, CredentialProvider, Error, InMemoryCredentialStore, PagerDuty, Region,
     TokenVerifier, UserId,
@@ -18,7 +18,7 @@ use pagerduty_mcp_connect::{
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use pagerduty_mcp_connect_store::StoreError;
 use serde_json::json;
-use store::{secret, sqlite, TempDir};
+use store::{TempDir, secret, sqlite};
 
 const ADA_TOKEN: &str = "u+AdaUsRegionTok0001";
 const GRACE_TOKEN: &str = "u+GraceEuRegionTok02";
@@ -129,12 +129,16 @@ async fn two_users_of_two_regions_reach_two_different_endpoints() {
     let us_seen = us_mcp.requests();
     let eu_seen = eu_mcp.requests();
     assert!(!us_seen.is_empty() && !eu_seen.is_empty());
-    assert!(us_seen
-        .iter()
-        .all(|r| r.auth_matched && r.user_id.as_deref() == Some("PADA001")));
-    assert!(eu_seen
-        .iter()
-        .all(|r| r.auth_matched && r.user_id.as_deref() == Some("PGRACE1")));
+    assert!(
+        us_seen
+            .iter()
+            .all(|r| r.auth_matched && r.user_id.as_deref() == Some("PADA001"))
+    );
+    assert!(
+        eu_seen
+            .iter()
+            .all(|r| r.auth_matched && r.user_id.as_deref() == Some("PGRACE1"))
+    );
     assert_ne!(us_mcp.url(), eu_mcp.url());
     assert_eq!(
         Region::of(&store.credential(&grace).await.unwrap()),

@@ -18,7 +18,7 @@ use pagerduty_mcp_connect::{CredentialError, CredentialProvider, Region, UserId}
 use pagerduty_mcp_connect_store::{RevokedBy, SqlCredentialStore};
 use secrecy::ExposeSecret;
 
-use super::store::{key, TempDir};
+use super::store::{TempDir, key};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
