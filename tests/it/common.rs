@@ -6,15 +6,16 @@ use std::time::Duration;
 use pagerduty_mcp_connect::{
     AuthScheme, GenericServer, McpClient, McpClientBuilder, ProtocolPreference,
 };
-use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, RecordedRequest};
+use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, MockPagerDutyBuilder, RecordedRequest};
+
+/// Starts the mock `builder` describes.
+pub async fn start(builder: MockPagerDutyBuilder) -> MockPagerDuty {
+    builder.start().await.expect("mock starts")
+}
 
 /// A mock serving `eras`.
 pub async fn mock(eras: Eras) -> MockPagerDuty {
-    MockPagerDuty::builder()
-        .eras(eras)
-        .start()
-        .await
-        .expect("mock starts")
+    start(MockPagerDuty::builder().eras(eras)).await
 }
 
 /// A client builder for `mock` (a generic server with the `Token` scheme), speaking

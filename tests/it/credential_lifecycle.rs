@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::common::start;
 use async_trait::async_trait;
 use pagerduty_mcp_connect::{
     CREDENTIAL_HELP, Connector, Credential, CredentialError, CredentialProvider, Error,
@@ -137,11 +138,7 @@ async fn a_rotated_token_is_used_from_the_next_call() {
 #[tokio::test]
 async fn a_call_in_flight_with_the_old_token_finishes() {
     // The old token stays valid on the server; the call started before the rotation completes.
-    let mock = MockPagerDuty::builder()
-        .hang_duration(Duration::from_millis(300))
-        .start()
-        .await
-        .unwrap();
+    let mock = start(MockPagerDuty::builder().hang_duration(Duration::from_millis(300))).await;
     let store = InMemoryCredentialStore::new();
     store.insert("alice", MockPagerDuty::ALICE_TOKEN);
     let connector = connector(&mock, store.clone());

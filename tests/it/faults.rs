@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::common::start;
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, ErrorKind, GenericServer, McpClient, McpClientBuilder,
     ProtocolPreference, ProtocolVersion, Session,
@@ -389,11 +390,7 @@ async fn an_expired_session_is_reinitialised_and_the_call_succeeds() {
 
 #[tokio::test]
 async fn a_hang_is_a_timeout_and_a_hung_write_may_have_run() {
-    let mock = MockPagerDuty::builder()
-        .hang_duration(Duration::from_secs(10))
-        .start()
-        .await
-        .unwrap();
+    let mock = start(MockPagerDuty::builder().hang_duration(Duration::from_secs(10))).await;
     let session = mock_session(
         &mock,
         builder(mock.url().as_str()).request_timeout(Duration::from_millis(500)),

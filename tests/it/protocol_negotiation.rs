@@ -8,7 +8,7 @@
 //! - 401 and 403 are never evidence of an older server.
 //! - The stateless era's routing headers, and every typed operation in both eras.
 
-use super::common::{client, mock};
+use super::common::{client, mock, start};
 use pagerduty_mcp_connect::{
     CompletionTarget, Credential, Error, LoggingLevel, ProtocolPreference, ProtocolVersion,
 };
@@ -397,11 +397,7 @@ async fn stateless_requests_carry_method_and_name_headers_the_mock_checks() {
 #[tokio::test]
 async fn typed_operations_work_in_both_eras_with_pagination() {
     for preference in [SESSION, STATELESS] {
-        let mock = MockPagerDuty::builder()
-            .page_size(3)
-            .start()
-            .await
-            .expect("mock");
+        let mock = start(MockPagerDuty::builder().page_size(3)).await;
         let session = client(&mock, preference)
             .connect(&Credential::new(DEMO))
             .await

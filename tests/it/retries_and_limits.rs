@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::common::first_method;
+use super::common::{first_method, start};
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, GenericServer, McpClientBuilder, ProtocolPreference,
     ProtocolVersion, Session,
@@ -178,11 +178,7 @@ async fn a_retry_after_beyond_the_limit_is_returned_at_once() {
 
 #[tokio::test]
 async fn a_hanging_request_times_out_and_is_cancelled_in_the_session_era() {
-    let mock = MockPagerDuty::builder()
-        .hang_duration(Duration::from_secs(10))
-        .start()
-        .await
-        .expect("mock");
+    let mock = start(MockPagerDuty::builder().hang_duration(Duration::from_secs(10))).await;
     let session = open(
         &mock,
         builder(mock.url().as_str(), SESSION).request_timeout(Duration::from_millis(500)),
@@ -222,11 +218,7 @@ async fn a_hanging_request_times_out_and_is_cancelled_in_the_session_era() {
 
 #[tokio::test]
 async fn a_hanging_request_times_out_in_the_stateless_era_without_a_cancel_notification() {
-    let mock = MockPagerDuty::builder()
-        .hang_duration(Duration::from_secs(10))
-        .start()
-        .await
-        .expect("mock");
+    let mock = start(MockPagerDuty::builder().hang_duration(Duration::from_secs(10))).await;
     let session = open(
         &mock,
         builder(mock.url().as_str(), STATELESS).request_timeout(Duration::from_millis(500)),

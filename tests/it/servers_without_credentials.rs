@@ -1,6 +1,7 @@
 //! A server that needs no credential, described as such: no credential header is ever sent, and
 //! a connector for it needs no credential provider. And a generic server's scheme is always named.
 
+use super::common::start;
 use pagerduty_mcp_connect::{
     AuthScheme, ConnectionType, Connector, Credential, Error, GenericServer, McpClient,
     RemoteMcpServer, UserId,
@@ -10,11 +11,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn a_connector_for_an_open_server_needs_no_credentials() {
-    let open = MockPagerDuty::builder()
-        .auth_scheme(AuthScheme::none())
-        .start()
-        .await
-        .unwrap();
+    let open = start(MockPagerDuty::builder().auth_scheme(AuthScheme::none())).await;
     let server = GenericServer::without_credential("open mock", open.url().as_str()).unwrap();
     assert_eq!(server.connection_type(), ConnectionType::NoCredential);
     let connector = Connector::builder().server(server).build().unwrap();

@@ -5,13 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::common::{client, first_method};
+use super::common::{client, first_method, start};
 use futures_util::StreamExt;
 use pagerduty_mcp_connect::{
-    Credential, Error, LoggingLevel, NotificationStream, ProtocolPreference, ProtocolVersion,
-    RequestOptions, ServerNotification, Session,
+    CallToolResult, Credential, Error, LoggingLevel, NotificationStream, ProtocolPreference,
+    ProtocolVersion, RequestOptions, ServerNotification, Session,
 };
-use pagerduty_mcp_connect_mock::{MockPagerDuty, ResponseMode};
+use pagerduty_mcp_connect_mock::{MockPagerDuty, RecordedRequest, ResponseMode};
 use serde_json::{Value, json};
 
 const DEMO: &str = MockPagerDuty::DEMO_TOKEN;
@@ -19,11 +19,7 @@ const SESSION: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V
 const STATELESS: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2026_07_28);
 
 async fn sse_mock() -> MockPagerDuty {
-    MockPagerDuty::builder()
-        .response_mode(ResponseMode::Sse)
-        .start()
-        .await
-        .expect("mock")
+    start(MockPagerDuty::builder().response_mode(ResponseMode::Sse)).await
 }
 
 async fn open(mock: &MockPagerDuty, preference: ProtocolPreference) -> Session {
@@ -39,6 +35,14 @@ fn assert_all_authorised(mock: &MockPagerDuty) {
     for record in &records {
         assert!(record.auth_matched, "{record:?}");
     }
+}
+
+/// The records among `records` whose first JSON-RPC method is `method`.
+fn with_method<'a>(records: &'a [RecordedRequest], method: &str) -> Vec<&'a RecordedRequest> {
+    records
+        .iter()
+        .filter(|r| first_method(r) == method)
+        .collect()
 }
 
 /// What has arrived on `stream` so far (waiting at most `wait` for each next one).
@@ -66,30 +70,70 @@ fn log_messages(notifications: &[ServerNotification]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn session_era_sse_replies_carry_progress_and_logs_before_the_result() {
-    let mock = sse_mock().await;
-    let session = open(&mock, SESSION).await;
-    let mut notifications = session.notifications();
+/// Calls `tool` (no arguments) asking for progress under `token`, and returns its result with
+/// the notifications that arrived meanwhile, after checking that they report progress 1, 2, 3
+/// for `token`.
+async fn call_with_progress(
+    session: &Session,
+    notifications: &mut NotificationStream,
+    tool: &str,
+    token: &Value,
+) -> (CallToolResult, Vec<ServerNotification>) {
+    let options = RequestOptions::with_progress_token(token.clone());
+    let result = match session.call_tool_with(tool, json!({}), options).await {
+        Ok(result) => result,
+        Err(err) => panic!("{tool} with progress token {token}: {err:?}"),
+    };
+    let seen = drain(notifications, Duration::from_millis(300)).await;
+    assert_eq!(progress_steps(&seen, token), [1, 2, 3], "{seen:?}");
+    (result, seen)
+}
 
-    // Plain requests answered as SSE (priming event with an id and empty data first).
+/// A session over an SSE-answering mock in `preference`'s era, subscribed to notifications,
+/// after checking that a plain request (tools/list) is answered over SSE.
+async fn sse_session(
+    preference: ProtocolPreference,
+) -> (MockPagerDuty, Session, NotificationStream) {
+    let mock = sse_mock().await;
+    let session = open(&mock, preference).await;
+    let notifications = session.notifications();
     let tools = session.list_tools().await.expect("tools/list over SSE");
     assert_eq!(tools.len(), 19);
+    (mock, session, notifications)
+}
+
+/// The next notification on `stream`, waiting at most five seconds for it.
+async fn next_notification(stream: &mut NotificationStream) -> ServerNotification {
+    tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("in time")
+        .expect("a notification")
+}
+
+/// Waits (at most five seconds) until the mock holds exactly one session with its GET stream
+/// open, and returns that session's id.
+async fn wait_for_get_stream(mock: &MockPagerDuty) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let sessions = mock.sessions();
+        if sessions.len() == 1 && sessions[0].has_standalone_stream {
+            return sessions[0].id.clone();
+        }
+        assert!(Instant::now() < deadline, "no GET stream: {sessions:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn session_era_sse_replies_carry_progress_and_logs_before_the_result() {
+    // Plain requests answered as SSE (priming event with an id and empty data first).
+    let (mock, session, mut notifications) = sse_session(SESSION).await;
 
     let token = json!("pt-session-1");
-    let result = session
-        .call_tool_with(
-            "list_incidents",
-            json!({}),
-            RequestOptions::with_progress_token(token.clone()),
-        )
-        .await
-        .expect("tools/call over SSE");
+    let (result, seen) =
+        call_with_progress(&session, &mut notifications, "list_incidents", &token).await;
     assert!(!result.is_error(), "{}", result.text());
     assert!(result.text().contains("Q1CHKOUT5XX01"));
-
-    let seen = drain(&mut notifications, Duration::from_millis(300)).await;
-    assert_eq!(progress_steps(&seen, &token), [1, 2, 3], "{seen:?}");
     let logs = log_messages(&seen);
     assert_eq!(logs.len(), 1, "{seen:?}");
     assert!(logs[0].contains(MockPagerDuty::DEMO_USER_ID));
@@ -100,16 +144,8 @@ async fn session_era_sse_replies_carry_progress_and_logs_before_the_result() {
         .await
         .expect("setLevel");
     let token2 = json!(7);
-    session
-        .call_tool_with(
-            "list_services",
-            json!({}),
-            RequestOptions::with_progress_token(token2.clone()),
-        )
-        .await
-        .expect("second call");
-    let seen = drain(&mut notifications, Duration::from_millis(300)).await;
-    assert_eq!(progress_steps(&seen, &token2), [1, 2, 3]);
+    let (_, seen) =
+        call_with_progress(&session, &mut notifications, "list_services", &token2).await;
     assert!(log_messages(&seen).is_empty(), "{seen:?}");
 
     for record in mock.requests() {
@@ -126,25 +162,11 @@ async fn session_era_sse_replies_carry_progress_and_logs_before_the_result() {
 
 #[tokio::test]
 async fn stateless_sse_replies_carry_progress_and_logs_only_when_asked() {
-    let mock = sse_mock().await;
-    let session = open(&mock, STATELESS).await;
-    let mut notifications = session.notifications();
-
-    let tools = session.list_tools().await.expect("tools/list over SSE");
-    assert_eq!(tools.len(), 19);
+    let (mock, session, mut notifications) = sse_session(STATELESS).await;
 
     // Without a log level in `_meta` the server must not send log messages.
     let token = json!("pt-stateless-1");
-    session
-        .call_tool_with(
-            "list_oncalls",
-            json!({}),
-            RequestOptions::with_progress_token(token.clone()),
-        )
-        .await
-        .expect("tools/call");
-    let seen = drain(&mut notifications, Duration::from_millis(300)).await;
-    assert_eq!(progress_steps(&seen, &token), [1, 2, 3], "{seen:?}");
+    let (_, seen) = call_with_progress(&session, &mut notifications, "list_oncalls", &token).await;
     assert!(log_messages(&seen).is_empty(), "{seen:?}");
 
     // With the level set, it rides in `_meta` and the log arrives on the same stream.
@@ -153,16 +175,7 @@ async fn stateless_sse_replies_carry_progress_and_logs_only_when_asked() {
         .await
         .expect("level");
     let token = json!("pt-stateless-2");
-    session
-        .call_tool_with(
-            "list_oncalls",
-            json!({}),
-            RequestOptions::with_progress_token(token.clone()),
-        )
-        .await
-        .expect("tools/call");
-    let seen = drain(&mut notifications, Duration::from_millis(300)).await;
-    assert_eq!(progress_steps(&seen, &token), [1, 2, 3], "{seen:?}");
+    let (_, seen) = call_with_progress(&session, &mut notifications, "list_oncalls", &token).await;
     assert_eq!(log_messages(&seen).len(), 1, "{seen:?}");
 
     // No GET stream exists in this era. The client asks for a `subscriptions/listen` stream
@@ -187,11 +200,7 @@ async fn stateless_sse_replies_carry_progress_and_logs_only_when_asked() {
 
 #[tokio::test]
 async fn a_dropped_session_stream_is_resumed_with_last_event_id_after_the_retry_delay() {
-    let mock = MockPagerDuty::builder()
-        .sse_retry(Duration::from_millis(300))
-        .start()
-        .await
-        .expect("mock");
+    let mock = start(MockPagerDuty::builder().sse_retry(Duration::from_millis(300))).await;
     let session = open(&mock, SESSION).await;
     let session_id = mock.sessions()[0].id.clone();
 
@@ -240,17 +249,9 @@ async fn a_resumed_stream_delivers_every_notification_once() {
     // The stream breaks after the first half of the events (progress 1 and the log), in the
     // middle of the next one; the replay brings the rest.
     let token = json!("pt-resume");
-    let result = session
-        .call_tool_with(
-            "list_incidents",
-            json!({}),
-            RequestOptions::with_progress_token(token.clone()),
-        )
-        .await
-        .expect("resumed");
+    let (result, seen) =
+        call_with_progress(&session, &mut notifications, "list_incidents", &token).await;
     assert!(!result.is_error());
-    let seen = drain(&mut notifications, Duration::from_millis(300)).await;
-    assert_eq!(progress_steps(&seen, &token), [1, 2, 3], "{seen:?}");
     assert_eq!(log_messages(&seen).len(), 1);
     let resumes: Vec<_> = mock
         .requests()
@@ -267,11 +268,9 @@ async fn a_dropped_stateless_stream_is_a_transport_error() {
     let session = open(&mock, STATELESS).await;
     mock.drop_sse_next(1);
     // A write is never repeated, and there is no resumption in this era: the request is lost.
+    let note = json!({"incident_id": "Q1CHKOUT5XX01", "content": "dropped"});
     let err = session
-        .call_tool(
-            "add_note_to_incident",
-            json!({"incident_id": "Q1CHKOUT5XX01", "content": "dropped"}),
-        )
+        .call_tool("add_note_to_incident", note)
         .await
         .expect_err("dropped");
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
@@ -279,10 +278,7 @@ async fn a_dropped_stateless_stream_is_a_transport_error() {
     assert!(err.may_have_run(), "{err:?}");
     assert!(!err.is_retryable(), "{err:?}");
     let records = mock.requests();
-    let calls: Vec<_> = records
-        .iter()
-        .filter(|r| first_method(r) == "tools/call")
-        .collect();
+    let calls = with_method(&records, "tools/call");
     assert_eq!(calls.len(), 1, "not repeated: {calls:?}");
     assert_eq!(calls[0].fault, Some("drop_sse"));
     assert!(
@@ -301,11 +297,7 @@ async fn server_notifications_on_the_get_stream_reach_the_session() {
     let mut notifications = session.notifications();
 
     // Wait until the listener's GET stream is open on the server.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !mock.sessions()[0].has_standalone_stream {
-        assert!(Instant::now() < deadline, "no GET stream opened");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let session_id = wait_for_get_stream(&mock).await;
     assert_eq!(
         mock.notify("notifications/tools/list_changed", json!({})),
         1
@@ -317,15 +309,9 @@ async fn server_notifications_on_the_get_stream_reach_the_session() {
         ),
         1
     );
-    let first = tokio::time::timeout(Duration::from_secs(5), notifications.next())
-        .await
-        .expect("in time")
-        .expect("a notification");
+    let first = next_notification(&mut notifications).await;
     assert_eq!(first.method, "notifications/tools/list_changed");
-    let second = tokio::time::timeout(Duration::from_secs(5), notifications.next())
-        .await
-        .expect("in time")
-        .expect("a notification");
+    let second = next_notification(&mut notifications).await;
     assert_eq!(second.method, "notifications/message");
     assert_eq!(second.params["data"], "maintenance at noon");
 
@@ -337,10 +323,7 @@ async fn server_notifications_on_the_get_stream_reach_the_session() {
     assert!(!gets.is_empty());
     for get in &gets {
         assert!(get.auth_matched, "{get:?}");
-        assert_eq!(
-            get.session_id.as_deref(),
-            Some(mock.sessions()[0].id.as_str())
-        );
+        assert_eq!(get.session_id.as_deref(), Some(session_id.as_str()));
     }
     session.close().await.expect("close");
 }
@@ -354,10 +337,7 @@ async fn a_dropped_stateless_stream_of_a_read_is_issued_again_not_resumed() {
     let tools = session.list_tools().await.expect("re-issued");
     assert_eq!(tools.len(), 19);
     let records = mock.requests();
-    let lists: Vec<_> = records
-        .iter()
-        .filter(|r| first_method(r) == "tools/list")
-        .collect();
+    let lists = with_method(&records, "tools/list");
     assert_eq!(lists.len(), 2, "{lists:?}");
     assert_eq!(lists[0].fault, Some("drop_sse"));
     assert_eq!(lists[1].fault, None);
@@ -370,23 +350,12 @@ async fn the_get_stream_follows_the_session_when_it_is_reestablished() {
     let mock = MockPagerDuty::start().await;
     let session = open(&mock, SESSION).await;
     let mut notifications = session.notifications();
-    let wait_for_stream = || async {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let sessions = mock.sessions();
-            if sessions.len() == 1 && sessions[0].has_standalone_stream {
-                return sessions[0].id.clone();
-            }
-            assert!(Instant::now() < deadline, "no GET stream: {sessions:?}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    let old_id = wait_for_stream().await;
+    let old_id = wait_for_get_stream(&mock).await;
 
     // The server forgets the session; the next request re-establishes it.
     mock.expire_sessions();
     session.ping().await.expect("re-established");
-    let new_id = wait_for_stream().await;
+    let new_id = wait_for_get_stream(&mock).await;
     assert_ne!(new_id, old_id);
 
     // A subscriber from before the expiry still hears the server.
@@ -394,10 +363,7 @@ async fn the_get_stream_follows_the_session_when_it_is_reestablished() {
         mock.notify("notifications/resources/list_changed", json!({})),
         1
     );
-    let got = tokio::time::timeout(Duration::from_secs(5), notifications.next())
-        .await
-        .expect("in time")
-        .expect("a notification");
+    let got = next_notification(&mut notifications).await;
     assert_eq!(got.method, "notifications/resources/list_changed");
     for record in mock.requests() {
         assert!(record.auth_matched, "{record:?}");
