@@ -341,6 +341,28 @@ impl Connector {
         .await
     }
 
+    /// [`Connector::call_tool_with`] returning the `result` as the server sent it
+    /// ([`Session::call_tool_raw`]): for a gateway that passes it on in its own server's model,
+    /// so that the result is converted once, not three times. The same policy, 401 handling,
+    /// redaction and span.
+    pub async fn call_tool_raw(
+        &self,
+        user: &UserId,
+        name: &str,
+        arguments: Value,
+        options: RequestOptions,
+    ) -> Result<Value> {
+        let check = |policy: Arc<Policy>| async move { self.check_tool(&policy, user, name).await };
+        self.run(
+            user,
+            "tools/call",
+            Some(name),
+            check,
+            |session, ()| async move { session.call_tool_raw(name, arguments, options).await },
+        )
+        .await
+    }
+
     /// Sends `method` with `params` for `user` and returns the raw `result`: the way for every
     /// request the connector does not model (logging, subscriptions, a newer method …), with
     /// the same handling as its own calls: the policy (its user rules, and its tool rules for

@@ -68,6 +68,23 @@ impl Session {
         arguments: Value,
         options: RequestOptions,
     ) -> Result<CallToolResult> {
+        let result = self.call_tool_raw(name, arguments, options).await?;
+        call_tool_result(result).map_err(|err| self.inner.scrub(err))
+    }
+
+    /// [`Session::call_tool_with`] without the typed result: the `result` as the server sent
+    /// it, for a caller that passes it on (a gateway converting it into its own server's
+    /// model) and would otherwise convert it twice.
+    ///
+    /// The call is the same: the arguments must be a JSON object (or `null`), and a
+    /// 2026-07-28 server asking for `Mcp-Param-*` headers of a tool this session has not
+    /// listed yet gets the tools listed and the call sent once more.
+    pub async fn call_tool_raw(
+        &self,
+        name: &str,
+        arguments: Value,
+        options: RequestOptions,
+    ) -> Result<Value> {
         let arguments = match arguments {
             Value::Null => Value::Object(Map::new()),
             Value::Object(map) => Value::Object(map),
@@ -79,17 +96,16 @@ impl Session {
         // session has listed the tools.
         let retry = (self.version().is_stateless() && !self.knows_tool(name))
             .then(|| (params.clone(), options.clone()));
-        let result = match (
+        match (
             self.request_with("tools/call", params, options).await,
             retry,
         ) {
             (Err(Error::Server { code: -32020, .. }), Some((params, options))) => {
                 self.list_tools().await?;
-                self.request_with("tools/call", params, options).await?
+                self.request_with("tools/call", params, options).await
             }
-            (other, _) => other?,
-        };
-        call_tool_result(result).map_err(|err| self.inner.scrub(err))
+            (other, _) => other,
+        }
     }
 
     /// Reads the resource at `uri`.

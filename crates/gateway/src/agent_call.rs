@@ -16,8 +16,10 @@ use std::time::Duration;
 use rmcp::RoleServer;
 use rmcp::model::{ErrorData, ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, ServiceError};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
+
+use super::bridge::{answer_into_json, server_request_into_rmcp};
 
 use pagerduty_mcp_connect::UserId;
 use pagerduty_mcp_connect::client::{
@@ -147,18 +149,12 @@ pub(crate) async fn ask_peer(
     method: &str,
     params: Value,
 ) -> Result<Value, HandlerError> {
-    let request: rmcp::model::ServerRequest =
-        serde_json::from_value(json!({ "method": method, "params": params })).map_err(|err| {
-            HandlerError::invalid_params(format!(
-                "the upstream's {method} cannot be passed on: {err}"
-            ))
-        })?;
+    let request = server_request_into_rmcp(method, params)?;
     let answer = tokio::time::timeout(ANSWER_TIMEOUT, peer.send_request(request))
         .await
         .map_err(|_| HandlerError::internal("the agent did not answer in time"))?;
     match answer {
-        Ok(result) => serde_json::to_value(result)
-            .map_err(|err| HandlerError::internal(format!("the agent's answer: {err}"))),
+        Ok(result) => answer_into_json(result),
         Err(ServiceError::McpError(error)) => Err(from_error_data(error)),
         Err(err) => Err(HandlerError::internal(format!(
             "the agent could not be asked: {err}"

@@ -16,12 +16,12 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::agent_call::{AgentCall, Event, Running, Upstream, ask_peer, progress_param};
 use super::agent_sessions::Declared;
+use super::bridge::{from_json, into_rmcp, tools_into_rmcp, upstream_params};
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
 use super::state::{AgentUser, GatewayState};
@@ -162,7 +162,7 @@ impl GatewayHandler {
                     }
                     unfinished.armed = false;
                     let result = self.finish(method, tool, &user, started, result)?;
-                    return Ok(Driven::Complete(sanitize_result(result)));
+                    return Ok(Driven::Complete(result));
                 }
                 Step::Cancelled => {
                     // Dropping `running` cancels the upstream call.
@@ -217,7 +217,7 @@ impl GatewayHandler {
                             ));
                         }
                     };
-                    let input: InputRequiredResult = convert(
+                    let input: InputRequiredResult = from_json(
                         json!({
                             "resultType": "input_required",
                             "inputRequests": { key: request },
@@ -310,16 +310,10 @@ impl GatewayHandler {
         let state = self.state.clone();
         let value = self
             .forward(context, method, None, |user| {
-                Self::raw(
-                    state,
-                    user,
-                    method,
-                    upstream_params(params),
-                    RequestOptions::default(),
-                )
+                Self::raw(state, user, method, params, RequestOptions::default())
             })
             .await?;
-        convert(sanitize_result(value), method)
+        into_rmcp(value, method)
     }
 
     /// `tools/call`, from rmcp's handler or the direct path.
@@ -337,9 +331,8 @@ impl GatewayHandler {
             .start_or_resume(agent, "tools/call", name, resume, move |user, options| {
                 Box::pin(async move {
                     connector
-                        .call_tool_with(&user, &tool, arguments, options)
+                        .call_tool_raw(&user, &tool, arguments, options)
                         .await
-                        .map(|result| to_json(&result))
                 })
             })
             .await?;
@@ -431,7 +424,7 @@ impl AgentRequest {
 
 /// What a forwarded request's outcome is for the agent.
 pub(crate) enum Driven {
-    /// The upstream's result (sanitized), to convert to the method's rmcp type.
+    /// The upstream's result, to sanitize and convert to the method's rmcp type.
     Complete(Value),
     /// A 2026-07-28 agent must answer these first; the upstream call waits, parked.
     InputRequired(InputRequiredResult),
@@ -451,7 +444,7 @@ impl Driven {
         input_required: fn(InputRequiredResult) -> R,
     ) -> Result<R, ErrorData> {
         match self {
-            Driven::Complete(result) => Ok(R::from(convert::<T>(result, method)?)),
+            Driven::Complete(result) => Ok(R::from(into_rmcp::<T>(result, method)?)),
             Driven::InputRequired(input) => Ok(input_required(input)),
         }
     }
@@ -465,57 +458,6 @@ fn resume_of(
     responses: Option<InputResponses>,
 ) -> Option<(String, InputResponses)> {
     state.map(|state| (state, responses.unwrap_or_default()))
-}
-
-/// The agent's params as they go upstream: the agent's own `_meta` (its protocol version,
-/// capabilities, progress token) is the gateway's business, not the upstream's.
-fn upstream_params(params: Value) -> Value {
-    match params {
-        Value::Object(mut map) => {
-            map.remove("_meta");
-            Value::Object(map)
-        }
-        other => other,
-    }
-}
-
-/// Replaces what belongs to the upstream hop (its protocol's result fields and identity) in a
-/// result before it goes to the agent, who gets the gateway's own. The result is complete (the
-/// client resolved any `input_required` rounds); rmcp removes `resultType` again for agents of
-/// the session era and adds its own cache hints for 2026-07-28 agents.
-pub(crate) fn sanitize_result(mut result: Value) -> Value {
-    if let Value::Object(map) = &mut result {
-        for key in ["ttlMs", "cacheScope"] {
-            map.remove(key);
-        }
-        map.insert("resultType".into(), Value::String("complete".into()));
-        let empty = match map.get_mut("_meta") {
-            Some(Value::Object(meta)) => {
-                meta.retain(|key, _| !key.starts_with("io.modelcontextprotocol/"));
-                meta.is_empty()
-            }
-            Some(_) => true,
-            None => false,
-        };
-        if empty {
-            map.remove("_meta");
-        }
-    }
-    result
-}
-
-/// Converts a result's JSON (this crate's model, or built here) into rmcp's model.
-fn convert<U: DeserializeOwned>(value: Value, what: &str) -> Result<U, ErrorData> {
-    serde_json::from_value(value).map_err(|err| {
-        ErrorData::internal_error(
-            format!("the upstream's {what} result cannot be passed on: {err}"),
-            None,
-        )
-    })
-}
-
-fn to_json<T: Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 impl ServerHandler for GatewayHandler {
@@ -550,20 +492,7 @@ impl ServerHandler for GatewayHandler {
                 connector.list_tools(&user).await
             })
             .await?;
-        let tools: Vec<Value> = tools
-            .iter()
-            .map(|tool| {
-                let mut tool = to_json(tool);
-                if tool.get("inputSchema").is_none_or(|s| !s.is_object()) {
-                    tool["inputSchema"] = serde_json::json!({"type": "object"});
-                }
-                tool
-            })
-            .collect();
-        convert(
-            sanitize_result(serde_json::json!({ "tools": tools })),
-            "tools/list",
-        )
+        tools_into_rmcp(&tools)
     }
 
     async fn call_tool(
@@ -580,7 +509,7 @@ impl ServerHandler for GatewayHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        self.forward_raw(&context, "resources/list", to_json(&request))
+        self.forward_raw(&context, "resources/list", upstream_params(&request))
             .await
     }
 
@@ -589,8 +518,12 @@ impl ServerHandler for GatewayHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        self.forward_raw(&context, "resources/templates/list", to_json(&request))
-            .await
+        self.forward_raw(
+            &context,
+            "resources/templates/list",
+            upstream_params(&request),
+        )
+        .await
     }
 
     async fn read_resource(
@@ -599,7 +532,7 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let resume = resume_of(request.request_state.take(), request.input_responses.take());
-        let params = upstream_params(to_json(&request));
+        let params = upstream_params(&request);
         let driven = self
             .start_or_resume(
                 AgentRequest::from_context(context)?,
@@ -620,7 +553,7 @@ impl ServerHandler for GatewayHandler {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        self.forward_raw(&context, "prompts/list", to_json(&request))
+        self.forward_raw(&context, "prompts/list", upstream_params(&request))
             .await
     }
 
@@ -630,7 +563,7 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let resume = resume_of(request.request_state.take(), request.input_responses.take());
-        let params = upstream_params(to_json(&request));
+        let params = upstream_params(&request);
         let driven = self
             .start_or_resume(
                 AgentRequest::from_context(context)?,
@@ -651,7 +584,7 @@ impl ServerHandler for GatewayHandler {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        self.forward_raw(&context, "completion/complete", to_json(&request))
+        self.forward_raw(&context, "completion/complete", upstream_params(&request))
             .await
     }
 

@@ -50,6 +50,7 @@
 mod agent_auth;
 mod agent_call;
 mod agent_sessions;
+mod bridge;
 mod direct;
 mod direct_calls;
 mod drain;
