@@ -171,8 +171,9 @@ pub use credential::{
 };
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use pagerduty::{
-    AreaSummary, CREDENTIAL_HELP, CatalogueSummary, PagerDuty, PagerDutyArea, PagerDutyBuilder,
-    PagerDutyUser, Region, TokenVerifier, ToolAccess, ToolCatalogue, ToolSummary, UnknownRegion,
+    AreaSummary, CREDENTIAL_HELP, CatalogueSummary, NoToolForRole, PagerDuty, PagerDutyArea,
+    PagerDutyBuilder, PagerDutyUser, Region, TokenVerifier, ToolAccess, ToolCatalogue, ToolRole,
+    ToolSummary, UnknownRegion,
 };
 pub use server::{ConnectionType, GenericServer, RemoteMcpServer};
 pub use verifier::{CredentialVerifier, VerifiedIdentity};

@@ -215,6 +215,7 @@ impl PagerDutyBuilder {
 mod catalogue;
 mod region;
 mod token_check;
+mod tool_role;
 mod user;
 
 pub use catalogue::{
@@ -222,6 +223,7 @@ pub use catalogue::{
 };
 pub use region::{Region, UnknownRegion};
 pub use token_check::TokenVerifier;
+pub use tool_role::{NoToolForRole, ToolRole};
 pub use user::PagerDutyUser;
 
 impl PagerDuty {
