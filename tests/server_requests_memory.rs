@@ -20,6 +20,9 @@ use pagerduty_mcp_connect::{
 };
 use serde_json::{Value, json};
 
+#[path = "support/loopback.rs"]
+mod loopback;
+
 /// Resident memory of this process, in bytes (Linux).
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -116,14 +119,7 @@ async fn serve(flood: Flood, streamed: Arc<AtomicU64>, answers: Arc<AtomicUsize>
                 .unwrap()
         }
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, Router::new().route("/mcp", any(handler)))
-            .await
-            .unwrap()
-    });
-    format!("http://{address}/mcp")
+    loopback::serve_mcp(Router::new().route("/mcp", any(handler))).await
 }
 
 use futures_util::StreamExt as _;

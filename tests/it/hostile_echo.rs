@@ -12,6 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::loopback::serve_mcp;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -351,9 +352,7 @@ async fn start() -> (String, Arc<Echo>) {
     let app = Router::new()
         .route("/mcp", any(handle))
         .with_state(echo.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = serve_mcp(app).await;
     (url, echo)
 }
 

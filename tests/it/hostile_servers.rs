@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::loopback::serve_mcp;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -149,14 +150,7 @@ async fn serve_recording(
             response
         }
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, Router::new().route("/mcp", any(handler)))
-            .await
-            .unwrap()
-    });
-    format!("http://{address}/mcp")
+    serve_mcp(Router::new().route("/mcp", any(handler))).await
 }
 
 fn client(url: &str) -> McpClient {

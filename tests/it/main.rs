@@ -3,6 +3,8 @@
 //! measure the whole process (sockets, tasks, memory) or must fail alone when a peer is missing.
 
 mod common;
+#[path = "../support/loopback.rs"]
+mod loopback;
 
 mod audit_log;
 mod connection_reuse;

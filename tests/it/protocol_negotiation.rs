@@ -549,6 +549,8 @@ mod odd {
     };
     use serde_json::{Value, json};
 
+    use crate::loopback::serve_mcp;
+
     #[derive(Clone, Copy, PartialEq, Debug)]
     pub enum Odd {
         /// A session-era server answering every unknown method (discover included) with `{}`.
@@ -701,14 +703,8 @@ mod odd {
                 }
             }
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(listener, Router::new().route("/mcp", any(handler)))
-                .await
-                .unwrap()
-        });
-        (format!("http://{address}/mcp"), log)
+        let url = serve_mcp(Router::new().route("/mcp", any(handler))).await;
+        (url, log)
     }
 
     pub fn client(url: &str, preference: ProtocolPreference) -> McpClient {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::common::{first_method, start};
+use super::loopback::serve_mcp;
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, GenericServer, McpClientBuilder, ProtocolPreference,
     ProtocolVersion, Session,
@@ -285,14 +286,7 @@ async fn other_origin() -> (String, Arc<AtomicUsize>) {
             "stolen"
         }
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/mcp"), hits)
+    (serve_mcp(app).await, hits)
 }
 
 #[tokio::test]

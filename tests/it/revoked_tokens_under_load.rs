@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::loopback::serve_mcp;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -110,9 +111,7 @@ async fn no_request_carries_a_token_after_it_was_rejected_under_load() {
     let app = Router::new()
         .route("/mcp", any(handle))
         .with_state(tokens.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = serve_mcp(app).await;
 
     let store = InMemoryCredentialStore::new();
     for user in 0..USERS {

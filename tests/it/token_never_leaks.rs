@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use super::loopback::serve_mcp;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -161,11 +162,7 @@ async fn echo_server(mode: &'static str) -> String {
             ),
         }
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let app = Router::new().route("/mcp", any(handler)).with_state(mode);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}/mcp")
+    serve_mcp(Router::new().route("/mcp", any(handler)).with_state(mode)).await
 }
 
 #[tokio::test]
@@ -197,8 +194,6 @@ async fn redirects_to_another_origin_are_not_followed() {
     // Origin B records whether anything reached it.
     let reached = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = reached.clone();
-    let listener_b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address_b = listener_b.local_addr().unwrap();
     let app_b = Router::new().route(
         "/mcp",
         any(move |headers: HeaderMap| {
@@ -213,11 +208,8 @@ async fn redirects_to_another_origin_are_not_followed() {
             }
         }),
     );
-    tokio::spawn(async move { axum::serve(listener_b, app_b).await.unwrap() });
+    let target = serve_mcp(app_b).await;
     // Origin A redirects every request to B.
-    let target = format!("http://{address_b}/mcp");
-    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address_a = listener_a.local_addr().unwrap();
     let app_a = Router::new().route(
         "/mcp",
         any(move || {
@@ -225,14 +217,9 @@ async fn redirects_to_another_origin_are_not_followed() {
             async move { (StatusCode::TEMPORARY_REDIRECT, [("location", target)]) }
         }),
     );
-    tokio::spawn(async move { axum::serve(listener_a, app_a).await.unwrap() });
+    let url_a = serve_mcp(app_a).await;
 
-    let server = GenericServer::new(
-        "redirecting",
-        &format!("http://{address_a}/mcp"),
-        AuthScheme::token(),
-    )
-    .unwrap();
+    let server = GenericServer::new("redirecting", &url_a, AuthScheme::token()).unwrap();
     let client = McpClient::new(server).unwrap();
     let err = client.connect(&Credential::new(TOKEN)).await.unwrap_err();
     assert!(
@@ -249,12 +236,7 @@ async fn redirects_to_another_origin_are_not_followed() {
 
     // A caller-supplied client with reqwest's default policy does follow the redirect (reqwest
     // strips `Authorization` on the way); the reply from the other origin is still refused.
-    let server = GenericServer::new(
-        "redirecting",
-        &format!("http://{address_a}/mcp"),
-        AuthScheme::token(),
-    )
-    .unwrap();
+    let server = GenericServer::new("redirecting", &url_a, AuthScheme::token()).unwrap();
     let client = McpClient::builder(server)
         .http_client(reqwest::Client::new())
         .max_retries(0)
