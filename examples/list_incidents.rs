@@ -4,16 +4,22 @@
 //! cargo run --example list_incidents                       # embedded mock server
 //! cargo run --example list_incidents -- triggered acknowledged
 //! PAGERDUTY_USER_API_TOKEN=u+… [PAGERDUTY_REGION=eu] cargo run --example list_incidents
+//! PAGERDUTY_USER_API_TOKEN=u+… PAGERDUTY_MCP_URL=http://127.0.0.1:8080/mcp cargo run --example list_incidents
+//! PAGERDUTY_MOCK_NAMING=hosted cargo run --example list_incidents   # the mock with the hosted names
 //! ```
 //!
 //! Arguments are the statuses to show (`triggered`, `acknowledged`, `resolved`); none means all.
 
+#[path = "common/example_server.rs"]
+mod example_server;
 #[path = "common/incident_table.rs"]
 mod incident_table;
 
 use std::process::ExitCode;
 
-use pagerduty_mcp_connect::{Credential, EnvCredential, McpClient, PagerDuty, Region};
+use pagerduty_mcp_connect::{
+    Credential, CredentialProvider, EnvCredential, McpClient, ToolCatalogue, ToolRole, UserId,
+};
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
@@ -38,29 +44,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .into());
         }
     }
-    let region: Region = match std::env::var("PAGERDUTY_REGION") {
-        Ok(text) if !text.trim().is_empty() => text.parse()?,
-        _ => Region::Us,
-    };
-    let token = std::env::var(EnvCredential::DEFAULT_VARIABLE)
-        .ok()
-        .filter(|t| !t.trim().is_empty());
-
-    let mut _mock = None;
-    let (server, credential) = match token {
-        Some(token) => (PagerDuty::new(region), Credential::new(token)),
+    let example_server::ExampleServer { server, mock } = example_server::from_env().await?;
+    let credential = match &mock {
+        // from_env found a token in the environment.
         None => {
-            let mock = MockPagerDuty::start().await;
+            EnvCredential::new()
+                .credential(&UserId::from("you"))
+                .await?
+        }
+        Some(_) => {
             eprintln!(
                 "(no ${} set: using the embedded mock server)",
                 EnvCredential::DEFAULT_VARIABLE
             );
-            let server = PagerDuty::builder()
-                .region(region)
-                .endpoint(mock.url().as_str())
-                .build()?;
-            _mock = Some(mock);
-            (server, Credential::new(MockPagerDuty::DEMO_TOKEN))
+            Credential::new(MockPagerDuty::DEMO_TOKEN)
         }
     };
 
@@ -72,9 +69,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         json!({ "statuses": statuses })
     };
-    let result = session.call_tool("list_incidents", arguments).await?;
+    // The hosted server calls it `browse_incidents`, the open-source one `list_incidents`.
+    let catalogue = ToolCatalogue::new(session.list_tools().await?);
+    let list_incidents = catalogue.name_of(ToolRole::ListIncidents)?;
+    let result = session.call_tool(list_incidents, arguments).await?;
     if result.is_error() {
-        return Err(format!("list_incidents failed: {}", result.text()).into());
+        return Err(format!("{list_incidents} failed: {}", result.text()).into());
     }
     print!(
         "{}",

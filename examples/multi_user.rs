@@ -3,17 +3,26 @@
 //!
 //! ```sh
 //! cargo run --example multi_user
+//! PAGERDUTY_MOCK_NAMING=hosted cargo run --example multi_user   # the hosted server's tool names
 //! ```
+//!
+//! Tools are called by what they do ([`ToolRole`]), whatever the server names them.
+
+// Only `start_mock` of it: this example needs the mock's users and revocation.
+#[allow(dead_code)]
+#[path = "common/example_server.rs"]
+mod example_server;
 
 use pagerduty_mcp_connect::{
-    Connector, Error, InMemoryCredentialStore, PagerDuty, Policy, Region, UserId,
+    Connector, Error, InMemoryCredentialStore, PagerDuty, Policy, Region, ToolCatalogue, ToolRole,
+    UserId,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mock = MockPagerDuty::start().await;
+    let mock = example_server::start_mock().await?;
     let store = InMemoryCredentialStore::new();
     store.insert("alice@example.com", MockPagerDuty::ALICE_TOKEN);
     store.insert("bob@example.com", MockPagerDuty::BOB_TOKEN);
@@ -34,6 +43,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .build()?;
 
+    // The server's names for the tools this example calls, from Alice's list.
+    let catalogue = ToolCatalogue::new(
+        connector
+            .list_tools(&UserId::from("alice@example.com"))
+            .await?,
+    );
+    let who_am_i = catalogue.name_of(ToolRole::CurrentUser)?.to_owned();
+    let create_incident = catalogue.name_of(ToolRole::CreateIncident)?.to_owned();
+
     // An admin revokes Carol's token in PagerDuty.
     mock.revoke_token(MockPagerDuty::DEMO_TOKEN);
 
@@ -47,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Err(err) => println!("   cannot list tools: {err}"),
         }
-        match connector.call_tool(&user, "get_user_data", json!({})).await {
+        match connector.call_tool(&user, &who_am_i, json!({})).await {
             Ok(me) => {
                 let me = me.structured_content.unwrap_or_default();
                 println!(
@@ -57,18 +75,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     me["role"].as_str().unwrap_or("?")
                 );
             }
-            Err(err) => println!("   get_user_data: {}", short(&err)),
+            Err(err) => println!("   {who_am_i}: {}", short(&err)),
         }
         let created = connector
             .call_tool(
                 &user,
-                "create_incident",
+                &create_incident,
                 json!({"title": format!("Test incident from {user}"), "service_id": "PSVC001"}),
             )
             .await;
         match created {
             Ok(result) if result.is_error() => {
-                println!("   create_incident refused by PagerDuty: {}", result.text())
+                println!(
+                    "   {create_incident} refused by PagerDuty: {}",
+                    result.text()
+                )
             }
             Ok(result) => {
                 let id = result
@@ -80,7 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .to_owned();
                 println!("   created incident {id}");
             }
-            Err(err) => println!("   create_incident: {}", short(&err)),
+            Err(err) => println!("   {create_incident}: {}", short(&err)),
         }
         if store.is_revoked(&user) {
             println!("   (the store now marks this user's token revoked: no retry loop)");

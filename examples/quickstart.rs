@@ -5,20 +5,25 @@
 //! cargo run --example quickstart                 # against the embedded mock server
 //! PAGERDUTY_USER_API_TOKEN=u+… cargo run --example quickstart              # real, US
 //! PAGERDUTY_USER_API_TOKEN=u+… PAGERDUTY_REGION=eu cargo run --example quickstart
+//! PAGERDUTY_USER_API_TOKEN=u+… PAGERDUTY_MCP_URL=https://proxy.example/mcp cargo run --example quickstart
+//! PAGERDUTY_MOCK_NAMING=hosted cargo run --example quickstart  # the mock with the hosted tool names
 //! ```
 //!
+//! The incidents list tool is found by what it does ([`ToolRole::ListIncidents`]): the hosted
+//! server calls it `browse_incidents`, the open-source server `list_incidents`.
 //! The token is read into a `SecretString` and never printed.
 
+#[path = "common/example_server.rs"]
+mod example_server;
 #[path = "common/incident_table.rs"]
 mod incident_table;
 
 use std::process::ExitCode;
 
 use pagerduty_mcp_connect::{
-    AuthScheme, Connector, CredentialProvider, EnvCredential, InMemoryCredentialStore, PagerDuty,
-    Region, RemoteMcpServer, SharedCredentialProvider, UserId,
+    Connector, CredentialProvider, EnvCredential, InMemoryCredentialStore, RemoteMcpServer,
+    SharedCredentialProvider, ToolCatalogue, ToolRole, UserId,
 };
-use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
 
 #[tokio::main]
@@ -33,45 +38,30 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let region: Region = match std::env::var("PAGERDUTY_REGION") {
-        Ok(text) if !text.trim().is_empty() => text.parse()?,
-        _ => Region::Us,
-    };
     let user = UserId::from("you@example.com");
-    let real_token = std::env::var(EnvCredential::DEFAULT_VARIABLE)
-        .map(|t| !t.trim().is_empty())
-        .unwrap_or(false);
-
-    // Without a real token, start the embedded mock PagerDuty MCP server on loopback.
-    let mut _mock = None;
-    let (server, credentials): (PagerDuty, SharedCredentialProvider) = if real_token {
-        println!(
-            "Using the real PagerDuty MCP server ({region}) with the token in ${}.",
-            EnvCredential::DEFAULT_VARIABLE
-        );
-        (
-            PagerDuty::builder()
-                .region(region)
-                .auth_scheme(AuthScheme::token())
-                .build()?,
-            SharedCredentialProvider::new(EnvCredential::new()),
-        )
-    } else {
-        let mock = MockPagerDuty::start().await;
-        println!(
-            "No ${} set: using the embedded mock PagerDuty MCP server at {}.",
-            EnvCredential::DEFAULT_VARIABLE,
-            mock.url()
-        );
-        let store = InMemoryCredentialStore::new();
-        store.insert(user.clone(), MockPagerDuty::DEMO_TOKEN);
-        let server = PagerDuty::builder()
-            .region(region)
-            .endpoint(mock.url().as_str())
-            .auth_scheme(AuthScheme::token())
-            .build()?;
-        _mock = Some(mock);
-        (server, SharedCredentialProvider::new(store))
+    let example_server::ExampleServer { server, mock } = example_server::from_env().await?;
+    let credentials = match &mock {
+        None => {
+            println!(
+                "Using {} with the token in ${}.",
+                server.name(),
+                EnvCredential::DEFAULT_VARIABLE
+            );
+            SharedCredentialProvider::new(EnvCredential::new())
+        }
+        Some(mock) => {
+            println!(
+                "No ${} set: using the embedded mock PagerDuty MCP server at {}.",
+                EnvCredential::DEFAULT_VARIABLE,
+                mock.url()
+            );
+            let store = InMemoryCredentialStore::new();
+            store.insert(
+                user.clone(),
+                pagerduty_mcp_connect_mock::MockPagerDuty::DEMO_TOKEN,
+            );
+            SharedCredentialProvider::new(store)
+        }
     };
     println!(
         "Endpoint: {}  (header: {})\n",
@@ -104,11 +94,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {kind}  {}", tool.name);
     }
 
+    let catalogue = ToolCatalogue::new(tools);
+    let list_incidents = catalogue.name_of(ToolRole::ListIncidents)?;
     let result = connector
-        .call_tool(&user, "list_incidents", json!({}))
+        .call_tool(&user, list_incidents, json!({}))
         .await?;
     if result.is_error() {
-        return Err(format!("list_incidents failed: {}", result.text()).into());
+        return Err(format!("{list_incidents} failed: {}", result.text()).into());
     }
     let incidents = incident_table::incidents(&result);
     println!("\n{} incidents:\n", incidents.len());

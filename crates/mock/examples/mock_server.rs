@@ -1,6 +1,8 @@
 //! Runs the embedded mock PagerDuty MCP server until Ctrl-C.
 //!
 //! `cargo run -p pagerduty-mcp-connect-mock --example mock_server`
+//! (`-- --hosted-names` lists the hosted server's tool names, `browse_incidents` …, instead of
+//! the open-source package's)
 //!
 //! Then point any MCP client at the printed URL with `Authorization: Token <token>`, e.g.
 //!
@@ -12,11 +14,21 @@
 //!        "io.modelcontextprotocol/protocolVersion":"2026-07-28",
 //!        "io.modelcontextprotocol/clientCapabilities":{}}}}'
 //! ```
-use pagerduty_mcp_connect_mock::MockPagerDuty;
+use pagerduty_mcp_connect_mock::{MockPagerDuty, ToolNaming};
 
 #[tokio::main]
 async fn main() {
-    let mock = match MockPagerDuty::builder().start().await {
+    let mut naming = ToolNaming::OpenSource;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--hosted-names" => naming = ToolNaming::Hosted,
+            other => {
+                eprintln!("unknown argument {other:?}: the only option is --hosted-names");
+                std::process::exit(2);
+            }
+        }
+    }
+    let mock = match MockPagerDuty::builder().tool_naming(naming).start().await {
         Ok(mock) => mock,
         Err(err) => {
             eprintln!("cannot start the mock: {err}");
@@ -26,6 +38,7 @@ async fn main() {
     println!("Mock PagerDuty MCP server");
     println!("  URL:    {}", mock.url());
     println!("  header: {}", mock.auth_scheme());
+    println!("  tool names: {naming:?}");
     println!(
         "  demo token ({}): {}",
         MockPagerDuty::DEMO_USER_ID,

@@ -204,6 +204,7 @@ fn call_tool(shared: &Shared, ctx: &Ctx, id: &Value, params: &Value) -> Handled 
     let outcome = if tools::exists(&shared.tools, name) {
         let users = shared.directory.profiles();
         let mut data = lock(&shared.data);
+        let name = tools::package_name(name, shared.config.naming);
         tools::call(name, &arguments, &ctx.user, &users, &mut data)
     } else {
         Err(tools::ToolFailure(format!("Unknown tool: {name}")))

@@ -76,7 +76,10 @@
 //! `list_users`, `get_user_data`, `list_escalation_policies`, `get_escalation_policy`,
 //! `list_teams`, `get_team`, `list_log_entries`) with `readOnlyHint: true, destructiveHint:
 //! false`, and write tools (`create_incident`, `manage_incidents`, `add_note_to_incident`,
-//! `create_service`) with `readOnlyHint: false, destructiveHint: true`. Results are JSON text
+//! `create_service`) with `readOnlyHint: false, destructiveHint: true`: the open-source
+//! `pagerduty-mcp` package's names; [`MockPagerDutyBuilder::tool_naming`] with
+//! [`ToolNaming::Hosted`] serves the hosted server's instead (`browse_incidents` for
+//! `list_incidents`), so that code can be tested against both. Results are JSON text
 //! plus `structuredContent`; lists look like `{"response":[…],"limit","more","total"}`. Bad
 //! arguments, unknown ids, unknown tools and write attempts by read-only roles are `isError:
 //! true` results. Write tools change the mock's data (per instance) and record the calling user
@@ -125,6 +128,6 @@ mod transport;
 mod users;
 
 pub use mock_server::{MockPagerDuty, MockPagerDutyBuilder, MockSession};
-pub use options::{Eras, ResponseMode};
+pub use options::{Eras, ResponseMode, ToolNaming};
 pub use record::RecordedRequest;
 pub use users::MockUser;

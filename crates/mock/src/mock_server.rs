@@ -13,7 +13,7 @@ use url::Url;
 
 use super::data::{ALICE_USER_ID, BOB_USER_ID, DEMO_USER_ID};
 use super::jsonrpc;
-use super::options::{Eras, ResponseMode};
+use super::options::{Eras, ResponseMode, ToolNaming};
 use super::record::{RecordedRequest, Recorder};
 use super::session;
 use super::state::{Config, Shared, lock};
@@ -358,6 +358,7 @@ pub struct MockPagerDutyBuilder {
     sse_retry: Duration,
     max_body: usize,
     hang_for: Duration,
+    naming: ToolNaming,
     max_recorded: usize,
 }
 
@@ -373,6 +374,7 @@ impl Default for MockPagerDutyBuilder {
             sse_retry: Duration::from_millis(50),
             max_body: 4 * 1024 * 1024,
             hang_for: Duration::from_secs(3600),
+            naming: ToolNaming::OpenSource,
             max_recorded: 100_000,
         }
     }
@@ -438,6 +440,13 @@ impl MockPagerDutyBuilder {
         self
     }
 
+    /// Which names the tools go by (default [`ToolNaming::OpenSource`]);
+    /// [`ToolNaming::Hosted`] serves the hosted server's (`browse_incidents` …).
+    pub fn tool_naming(mut self, naming: ToolNaming) -> Self {
+        self.naming = naming;
+        self
+    }
+
     /// How many requests [`requests`](MockPagerDuty::requests) keeps (the most recent; default
     /// 100 000; 0 records nothing).
     pub fn max_recorded_requests(mut self, n: usize) -> Self {
@@ -473,6 +482,7 @@ impl MockPagerDutyBuilder {
                 sse_retry: self.sse_retry,
                 max_body: self.max_body,
                 hang_for: self.hang_for,
+                naming: self.naming,
             },
             Directory::new(self.auth_scheme, users),
             Recorder::new(self.max_recorded),

@@ -38,6 +38,22 @@ pub enum ResponseMode {
     Sse,
 }
 
+/// Which names the mock's tools go by.
+///
+/// PagerDuty's hosted MCP server renamed some tools of the open-source `pagerduty-mcp` package
+/// (it lists `browse_incidents` where the package lists `list_incidents`). The mock serves
+/// either naming, so that code can be tested against both; the tools behave the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ToolNaming {
+    /// The open-source `pagerduty-mcp` package's names (the default): `list_incidents` …
+    #[default]
+    OpenSource,
+    /// The hosted server's names: `browse_incidents` instead of `list_incidents`; the others
+    /// as in the package.
+    Hosted,
+}
+
 /// The session-era protocol versions the mock negotiates, oldest first.
 pub(crate) const SESSION_VERSIONS: [&str; 4] =
     ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];

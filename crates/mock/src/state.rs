@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::data::DataSet;
 use super::faults::Faults;
-use super::options::{Eras, ResponseMode};
+use super::options::{Eras, ResponseMode, ToolNaming};
 use super::record::Recorder;
 use super::sse::StreamStore;
 use super::users::Directory;
@@ -26,6 +26,7 @@ pub(crate) struct Config {
     pub(crate) sse_retry: Duration,
     pub(crate) max_body: usize,
     pub(crate) hang_for: Duration,
+    pub(crate) naming: ToolNaming,
 }
 
 /// One session of the session era.
@@ -67,11 +68,12 @@ impl Shared {
         recorder: Recorder,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
+        let tools = super::tools::catalogue(config.naming);
         Shared {
             config,
             directory,
             data: Mutex::new(DataSet::seed()),
-            tools: super::tools::catalogue(),
+            tools,
             sessions: Mutex::new(HashMap::new()),
             streams: Mutex::new(StreamStore::default()),
             faults: Faults::default(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::data::{DataSet, Incident, Note, Service, now_iso, user_json};
+use super::options::ToolNaming;
 use super::users::UserProfile;
 
 /// Whether a tool only reads (`readOnlyHint: true`) or changes data (`destructiveHint: true`).
@@ -238,14 +239,39 @@ fn definitions() -> Vec<ToolDef> {
     ]
 }
 
-/// The tool catalogue as `tools/list` entries, built once per mock.
-pub(crate) fn catalogue() -> Vec<Value> {
+/// The tools the hosted server renamed: (the package's name, the hosted server's).
+const HOSTED_NAMES: &[(&str, &str)] = &[("list_incidents", "browse_incidents")];
+
+/// The name the tool `name` goes by under `naming`.
+fn name_under(name: &'static str, naming: ToolNaming) -> &'static str {
+    match naming {
+        ToolNaming::Hosted => HOSTED_NAMES
+            .iter()
+            .find(|(package, _)| *package == name)
+            .map_or(name, |(_, hosted)| hosted),
+        _ => name,
+    }
+}
+
+/// The package's name of a tool called `name` under `naming` (what [`call`] dispatches on).
+pub(crate) fn package_name(name: &str, naming: ToolNaming) -> &str {
+    match naming {
+        ToolNaming::Hosted => HOSTED_NAMES
+            .iter()
+            .find(|(_, hosted)| *hosted == name)
+            .map_or(name, |(package, _)| package),
+        _ => name,
+    }
+}
+
+/// The tool catalogue as `tools/list` entries under `naming`, built once per mock.
+pub(crate) fn catalogue(naming: ToolNaming) -> Vec<Value> {
     definitions()
         .into_iter()
         .map(|def| {
             let read = def.kind == Kind::Read;
             json!({
-                "name": def.name,
+                "name": name_under(def.name, naming),
                 "title": def.title,
                 "description": def.description,
                 "inputSchema": {
@@ -781,5 +807,44 @@ pub(crate) fn to_call_result(outcome: ToolResult) -> Value {
             "content": [{ "type": "text", "text": message }],
             "isError": true,
         }),
+    }
+}
+
+#[cfg(test)]
+mod naming_tests {
+    use super::*;
+
+    fn names(naming: ToolNaming) -> Vec<String> {
+        catalogue(naming)
+            .iter()
+            .filter_map(|tool| tool["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn the_hosted_naming_renames_only_what_the_hosted_server_renamed() {
+        let open_source = names(ToolNaming::OpenSource);
+        let hosted = names(ToolNaming::Hosted);
+        assert!(open_source.contains(&"list_incidents".to_owned()));
+        assert!(hosted.contains(&"browse_incidents".to_owned()));
+        assert!(!hosted.contains(&"list_incidents".to_owned()));
+        assert_eq!(open_source.len(), hosted.len());
+        let same = open_source
+            .iter()
+            .filter(|name| hosted.contains(name))
+            .count();
+        assert_eq!(same, open_source.len() - HOSTED_NAMES.len());
+        assert_eq!(
+            package_name("browse_incidents", ToolNaming::Hosted),
+            "list_incidents"
+        );
+        assert_eq!(
+            package_name("browse_incidents", ToolNaming::OpenSource),
+            "browse_incidents"
+        );
+        assert_eq!(
+            package_name("get_incident", ToolNaming::Hosted),
+            "get_incident"
+        );
     }
 }
