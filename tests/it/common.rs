@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use pagerduty_mcp_connect::{
-    AuthScheme, GenericServer, McpClient, McpClientBuilder, ProtocolPreference,
+    AuthScheme, CallToolResult, Error, GenericServer, McpClient, McpClientBuilder,
+    ProtocolPreference, Session,
 };
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, MockPagerDutyBuilder, RecordedRequest};
+use serde_json::{Value, json};
 
 /// Starts the mock `builder` describes.
 pub async fn start(builder: MockPagerDutyBuilder) -> MockPagerDuty {
@@ -31,6 +33,35 @@ pub fn client_builder(mock: &MockPagerDuty, preference: ProtocolPreference) -> M
 /// [`client_builder`], built.
 pub fn client(mock: &MockPagerDuty, preference: ProtocolPreference) -> McpClient {
     client_builder(mock, preference).build().expect("client")
+}
+
+/// `session.call_tool(tool, arguments)`, which must succeed (a tool error is a result too).
+pub async fn call(session: &Session, tool: &str, arguments: Value) -> CallToolResult {
+    match session.call_tool(tool, arguments).await {
+        Ok(result) => result,
+        Err(err) => panic!("{tool}: {err:?}"),
+    }
+}
+
+/// `session.call_tool(tool, arguments)`, which must fail; returns the error.
+pub async fn call_err(session: &Session, tool: &str, arguments: Value) -> Error {
+    match session.call_tool(tool, arguments).await {
+        Ok(result) => panic!("{tool} succeeded: {result:?}"),
+        Err(err) => err,
+    }
+}
+
+/// The arguments of `create_incident` for an incident titled `title` on the mock's `PSVC001`.
+pub fn new_incident(title: &str) -> Value {
+    json!({"title": title, "service_id": "PSVC001"})
+}
+
+/// Each request as its HTTP method and first JSON-RPC method, e.g. `"POST tools/call"`.
+pub fn methods(records: &[RecordedRequest]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| format!("{} {}", r.http_method, first_method(r)))
+        .collect()
 }
 
 /// The first JSON-RPC method of a recorded request (`-` for none).

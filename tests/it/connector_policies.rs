@@ -1,6 +1,7 @@
 //! What a gateway's policy allows: who may connect, read-only mode from annotations, tool
 //! allow/deny lists. A denied call never reaches the server.
 
+use super::common::new_incident;
 use pagerduty_mcp_connect::{Connector, Error, InMemoryCredentialStore, Policy, UserId};
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
@@ -82,11 +83,7 @@ async fn read_only_mode_offers_and_allows_only_read_only_tools() {
         "no_such_tool",
     ] {
         let err = connector
-            .call_tool(
-                &alice,
-                write,
-                json!({"title": "x", "service_id": "PSVC001"}),
-            )
+            .call_tool(&alice, write, new_incident("x"))
             .await
             .unwrap_err();
         assert!(
@@ -113,7 +110,7 @@ async fn read_only_for_some_users_only() {
         .call_tool(
             &UserId::from("alice"),
             "create_incident",
-            json!({"title": "Disk full", "service_id": "PSVC001"}),
+            new_incident("Disk full"),
         )
         .await
         .unwrap();
@@ -122,7 +119,7 @@ async fn read_only_for_some_users_only() {
         .call_tool(
             &UserId::from("bob"),
             "create_incident",
-            json!({"title": "Disk full", "service_id": "PSVC001"}),
+            new_incident("Disk full"),
         )
         .await
         .unwrap_err();

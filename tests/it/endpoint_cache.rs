@@ -2,7 +2,7 @@
 //! 2026-07-28 protocol (reused only as `ttlMs`/`cacheScope` allow), and the era shared across
 //! clients in the process with `share_negotiation`. Real client, real HTTP, the embedded mock.
 
-use super::common::{client_builder, mock};
+use super::common::{call, client_builder, methods, mock};
 use pagerduty_mcp_connect::{Credential, McpClient, ProtocolPreference, ProtocolVersion};
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty};
 use serde_json::json;
@@ -12,19 +12,6 @@ fn client(mock: &MockPagerDuty, preference: ProtocolPreference, share: bool) -> 
         .share_negotiation(share)
         .build()
         .expect("client")
-}
-
-fn methods(mock: &MockPagerDuty) -> Vec<String> {
-    mock.requests()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {}",
-                r.http_method,
-                r.jsonrpc_methods.first().map(String::as_str).unwrap_or("-")
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -39,7 +26,7 @@ async fn a_new_stateless_user_costs_one_round_trip_and_private_details_stay_priv
         .connect(&Credential::new(MockPagerDuty::DEMO_TOKEN))
         .await
         .expect("demo");
-    assert_eq!(methods(&mock), ["POST server/discover"]);
+    assert_eq!(methods(&mock.requests()), ["POST server/discover"]);
     let full = demo.server_details();
     assert!(!full.capabilities.is_empty(), "{full:?}");
     assert!(full.instructions.is_some());
@@ -51,12 +38,9 @@ async fn a_new_stateless_user_costs_one_round_trip_and_private_details_stay_priv
         .connect(&Credential::new(MockPagerDuty::ALICE_TOKEN))
         .await
         .expect("alice");
-    let result = alice
-        .call_tool("get_user_data", json!({}))
-        .await
-        .expect("call");
+    let result = call(&alice, "get_user_data", json!({})).await;
     assert!(result.text().contains(MockPagerDuty::ALICE_USER_ID));
-    assert_eq!(methods(&mock), ["POST tools/call"]);
+    assert_eq!(methods(&mock.requests()), ["POST tools/call"]);
     let facts = alice.server_details();
     assert_eq!(facts.server_info, full.server_info);
     assert_eq!(
@@ -72,7 +56,7 @@ async fn a_new_stateless_user_costs_one_round_trip_and_private_details_stay_priv
     assert_eq!(own.capabilities, full.capabilities);
     assert_eq!(alice.server_details().instructions, full.instructions);
     let records = mock.requests();
-    assert_eq!(methods(&mock), ["POST server/discover"]);
+    assert_eq!(methods(&mock.requests()), ["POST server/discover"]);
     assert_eq!(
         records[0].user_id.as_deref(),
         Some(MockPagerDuty::ALICE_USER_ID)
@@ -96,7 +80,7 @@ async fn shared_negotiation_spares_later_clients_the_probe() {
         .await
         .expect("connect");
     assert_eq!(
-        methods(&mock)[0],
+        methods(&mock.requests())[0],
         "POST server/discover",
         "a fresh client probes"
     );
@@ -119,7 +103,7 @@ async fn shared_negotiation_spares_later_clients_the_probe() {
     );
     let session = second.connect(&token).await.expect("connect");
     assert_eq!(
-        methods(&mock),
+        methods(&mock.requests()),
         ["POST initialize", "POST notifications/initialized"]
     );
     session.close().await.expect("close");
@@ -137,11 +121,12 @@ async fn shared_negotiation_spares_later_clients_the_discover_too() {
     let second = client(&mock, ProtocolPreference::Auto, true);
     let session = second.connect(&token).await.expect("connect");
     assert_eq!(session.version(), ProtocolVersion::V2026_07_28);
-    session
-        .call_tool("get_user_data", json!({}))
-        .await
-        .expect("call");
-    assert_eq!(methods(&mock), ["POST tools/call"], "no probe, no discover");
+    call(&session, "get_user_data", json!({})).await;
+    assert_eq!(
+        methods(&mock.requests()),
+        ["POST tools/call"],
+        "no probe, no discover"
+    );
     assert_eq!(
         session.server_details().server_info.name,
         "pagerduty-mcp-mock"

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::common::start;
+use super::common::{call_err, new_incident, start};
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, ErrorKind, GenericServer, McpClient, McpClientBuilder,
     ProtocolPreference, ProtocolVersion, Session,
@@ -322,13 +322,7 @@ async fn a_5xx_on_a_write_is_not_retried_and_may_have_run() {
     let session = mock_session(&mock, builder(mock.url().as_str())).await;
     session.list_tools().await.unwrap();
     mock.fail_next(1, 500);
-    let err = session
-        .call_tool(
-            "create_incident",
-            json!({"title": "x", "service_id": "PSVC001"}),
-        )
-        .await
-        .expect_err("500");
+    let err = call_err(&session, "create_incident", new_incident("x")).await;
     assert_eq!(err.status(), Some(500), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::HttpStatus);
     assert!(err.may_have_run(), "{err:?}");
@@ -402,13 +396,7 @@ async fn a_hang_is_a_timeout_and_a_hung_write_may_have_run() {
     assert!(err.is_timeout(), "{err:?}");
     assert!(!err.may_have_run() && err.is_retryable(), "a read: {err:?}");
     mock.hang_next(1);
-    let err = session
-        .call_tool(
-            "create_incident",
-            json!({"title": "x", "service_id": "PSVC001"}),
-        )
-        .await
-        .expect_err("hangs");
+    let err = call_err(&session, "create_incident", new_incident("x")).await;
     assert!(err.is_timeout(), "{err:?}");
     assert!(err.may_have_run(), "{err:?}");
     assert!(!err.is_retryable(), "{err:?}");
@@ -498,10 +486,7 @@ async fn an_sse_drop_without_ids_is_a_transport_error_and_a_write_is_not_resent(
     }))
     .await;
     let session = raw_session(&url, builder(&url)).await;
-    let err = session
-        .call_tool("write", json!({}))
-        .await
-        .expect_err("dropped");
+    let err = call_err(&session, "write", json!({})).await;
     assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
     assert!(err.may_have_run(), "{err:?}");
     assert!(!err.is_retryable());
@@ -512,20 +497,14 @@ async fn an_sse_drop_without_ids_is_a_transport_error_and_a_write_is_not_resent(
 async fn a_reset_after_a_write_was_sent_may_have_run_and_is_not_repeated() {
     let (url, _, seen) = raw_server(Arc::new(|_: &Request| Reply::Reset)).await;
     let session = raw_session(&url, builder(&url)).await;
-    let err = session
-        .call_tool("write", json!({}))
-        .await
-        .expect_err("reset");
+    let err = call_err(&session, "write", json!({})).await;
     assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
     assert!(err.may_have_run(), "{err:?}");
     assert!(!err.is_retryable(), "{err:?}");
     assert_eq!(count(&seen, "POST tools/call"), 1);
 
     // A read reset the same way is safe to repeat (and is repeated by the client itself).
-    let err = session
-        .call_tool("read", json!({}))
-        .await
-        .expect_err("reset");
+    let err = call_err(&session, "read", json!({})).await;
     assert!(!err.may_have_run(), "{err:?}");
     assert!(err.is_retryable(), "{err:?}");
     assert!(count(&seen, "POST tools/call") > 2);

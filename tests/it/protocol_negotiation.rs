@@ -8,7 +8,7 @@
 //! - 401 and 403 are never evidence of an older server.
 //! - The stateless era's routing headers, and every typed operation in both eras.
 
-use super::common::{client, mock, start};
+use super::common::{call, client, methods, mock, start};
 use pagerduty_mcp_connect::{
     CompletionTarget, Credential, Error, LoggingLevel, ProtocolPreference, ProtocolVersion,
 };
@@ -31,19 +31,6 @@ fn assert_all_authorised(records: &[RecordedRequest]) {
         let agent = record.user_agent.as_deref().unwrap_or("");
         assert!(agent.starts_with("pagerduty-mcp-connect/"), "{record:?}");
     }
-}
-
-fn methods(records: &[RecordedRequest]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {}",
-                r.http_method,
-                r.jsonrpc_methods.first().map(String::as_str).unwrap_or("-")
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -74,10 +61,7 @@ async fn auto_finds_the_stateless_era_on_a_dual_era_server_and_remembers_it() {
         .await
         .expect("alice");
     assert_eq!(alice.version(), ProtocolVersion::V2026_07_28);
-    let who = alice
-        .call_tool("get_user_data", json!({}))
-        .await
-        .expect("get_user_data");
+    let who = call(&alice, "get_user_data", json!({})).await;
     assert!(
         who.text().contains(MockPagerDuty::ALICE_USER_ID),
         "{}",
@@ -212,10 +196,12 @@ async fn pinned_session_versions_send_the_version_header_from_2025_06_18_and_the
         let session_id = held[0].id.clone();
 
         session.list_tools().await.expect("tools/list");
-        let incidents = session
-            .call_tool("list_incidents", json!({"statuses": ["triggered"]}))
-            .await
-            .expect("list_incidents");
+        let incidents = call(
+            &session,
+            "list_incidents",
+            json!({"statuses": ["triggered"]}),
+        )
+        .await;
         assert!(!incidents.is_error(), "{}", incidents.text());
         session.ping().await.expect("ping");
         session.close().await.expect("close");
@@ -326,10 +312,12 @@ async fn stateless_requests_carry_method_and_name_headers_the_mock_checks() {
         .await
         .expect("connect");
     session.list_tools().await.expect("tools/list");
-    let incident = session
-        .call_tool("get_incident", json!({"incident_id": "Q1CHKOUT5XX01"}))
-        .await
-        .expect("get_incident");
+    let incident = call(
+        &session,
+        "get_incident",
+        json!({"incident_id": "Q1CHKOUT5XX01"}),
+    )
+    .await;
     assert!(incident.text().contains("Checkout API 5xx"), "{incident:?}");
     session
         .get_prompt(
@@ -352,10 +340,7 @@ async fn stateless_requests_carry_method_and_name_headers_the_mock_checks() {
         .expect("completion/complete");
     // A name that is not visible ASCII travels base64-encoded; the mock decodes and compares it,
     // so the 200 proves the encoding (the unknown tool is a tool error, not a transport error).
-    let unknown = session
-        .call_tool("café", json!({}))
-        .await
-        .expect("reaches the tool layer");
+    let unknown = call(&session, "café", json!({})).await;
     assert!(unknown.is_error());
 
     let records = mock.requests();

@@ -10,10 +10,11 @@ mod python_peer;
 
 use std::time::Duration;
 
+use super::common::{call, call_err};
 use futures_util::StreamExt;
 use pagerduty_mcp_connect::{
-    AuthScheme, CompletionTarget, Credential, Error, GenericServer, McpClient, ProtocolPreference,
-    ProtocolVersion, RequestOptions,
+    AuthScheme, CompletionTarget, Credential, Error, GenericServer, McpClient, McpClientBuilder,
+    ProtocolPreference, ProtocolVersion, RequestOptions, Session,
 };
 use python_peer::PythonPeer;
 use serde_json::{Value, json};
@@ -21,17 +22,53 @@ use serde_json::{Value, json};
 const ALICE: &str = "u+alice-peer-token-0001";
 const BOB: &str = "u+bob-peer-token-0002";
 
-fn client(peer: &PythonPeer, preference: ProtocolPreference) -> McpClient {
+/// A client builder for `peer` (the `Token` scheme), speaking `preference`, retrying after
+/// 20 ms.
+fn client_builder(peer: &PythonPeer, preference: ProtocolPreference) -> McpClientBuilder {
     let server =
         GenericServer::new("python peer", &peer.url, AuthScheme::token()).expect("loopback URL");
     McpClient::builder(server)
         .protocol(preference)
         .retry_base_delay(Duration::from_millis(20))
-        .build()
-        .expect("client")
+}
+
+/// [`client_builder`], built.
+fn client(peer: &PythonPeer, preference: ProtocolPreference) -> McpClient {
+    client_builder(peer, preference).build().expect("client")
+}
+
+/// A session with `peer` in `preference`'s era, as the user of `token`.
+async fn connect(peer: &PythonPeer, preference: ProtocolPreference, token: &str) -> Session {
+    match client(peer, preference)
+        .connect(&Credential::new(token))
+        .await
+    {
+        Ok(session) => session,
+        Err(err) => panic!("{preference:?}: connect: {err}"),
+    }
+}
+
+/// Whether `peer` records a request matching `wanted` within `attempts` looks, 50 ms apart.
+async fn peer_sees(peer: &PythonPeer, attempts: usize, wanted: impl Fn(&Value) -> bool) -> bool {
+    for _ in 0..attempts {
+        if peer.mcp_requests().await.iter().any(&wanted) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// The first tools/call request among `records`.
+fn first_tool_call(records: &[Value]) -> &Value {
+    records
+        .iter()
+        .find(|r| r["jsonrpc_methods"][0] == "tools/call")
+        .expect("a tools/call request")
 }
 
 const SESSION_ERA: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2025_11_25);
+const STATELESS_ERA: ProtocolPreference = ProtocolPreference::Exact(ProtocolVersion::V2026_07_28);
 
 /// Every request the peer saw carried the right `Authorization: Token` header.
 async fn assert_all_authorised(peer: &PythonPeer) -> Vec<Value> {
@@ -67,10 +104,7 @@ async fn auto_negotiates_the_stateless_era_and_remembers_it() {
 
     let tools = session.list_tools().await.expect("tools/list");
     assert!(tools.iter().any(|t| t.name == "echo" && t.is_read_only()));
-    let result = session
-        .call_tool("add", json!({"a": 2, "b": 40}))
-        .await
-        .expect("add");
+    let result = call(&session, "add", json!({"a": 2, "b": 40})).await;
     assert!(!result.is_error());
     assert_eq!(result.structured_content.as_ref().unwrap()["result"], 42);
 
@@ -88,11 +122,7 @@ async fn auto_negotiates_the_stateless_era_and_remembers_it() {
         assert_eq!(record["mcp_method"], method, "{record}");
         assert_ne!(method, "initialize");
     }
-    let call = records
-        .iter()
-        .find(|r| r["jsonrpc_methods"][0] == "tools/call")
-        .unwrap();
-    assert_eq!(call["mcp_name"], "whoami");
+    assert_eq!(first_tool_call(&records)["mcp_name"], "whoami");
 }
 
 #[tokio::test]
@@ -100,27 +130,15 @@ async fn stateless_era_base64_encodes_non_ascii_names() {
     let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
         return;
     };
-    let session = client(
-        &peer,
-        ProtocolPreference::Exact(ProtocolVersion::V2026_07_28),
-    )
-    .connect(&Credential::new(ALICE))
-    .await
-    .expect("connect");
+    let session = connect(&peer, STATELESS_ERA, ALICE).await;
     // The SDK checks the decoded Mcp-Name against the body: a wrong encoding would be -32020.
-    let result = session
-        .call_tool("café", Value::Null)
-        .await
-        .expect("reaches the tool layer");
+    let result = call(&session, "café", Value::Null).await;
     assert!(
         result.is_error(),
         "unknown tool is a tool error: {result:?}"
     );
     let records = peer.mcp_requests().await;
-    let call = records
-        .iter()
-        .find(|r| r["jsonrpc_methods"][0] == "tools/call")
-        .unwrap();
+    let call = first_tool_call(&records);
     assert_eq!(call["mcp_name"], "=?base64?Y2Fmw6k=?=");
     assert_eq!(call["status"], 200);
 }
@@ -193,10 +211,8 @@ async fn session_era_full_surface() {
         .await
         .expect("setLevel");
 
-    let failed = session
-        .call_tool("fail", Value::Null)
-        .await
-        .expect("tool error is a result");
+    // A tool error is a result, not an `Err`.
+    let failed = call(&session, "fail", Value::Null).await;
     assert!(failed.is_error());
 
     let raw = session
@@ -232,10 +248,7 @@ async fn progress_and_log_notifications_arrive_before_the_result() {
         let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
             return;
         };
-        let session = client(&peer, preference)
-            .connect(&Credential::new(ALICE))
-            .await
-            .unwrap();
+        let session = connect(&peer, preference, ALICE).await;
         session
             .set_logging_level(pagerduty_mcp_connect::LoggingLevel::Info)
             .await
@@ -267,22 +280,13 @@ async fn expired_session_is_reinitialised_once_and_the_new_id_used() {
     let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
         return;
     };
-    let session = client(&peer, SESSION_ERA)
-        .connect(&Credential::new(ALICE))
-        .await
-        .unwrap();
+    let session = connect(&peer, SESSION_ERA, ALICE).await;
     session.list_tools().await.unwrap();
     assert!(peer.expire_sessions().await >= 1);
     peer.reset().await;
-    let result = session
-        .call_tool("echo", json!({"text": "again"}))
-        .await
-        .expect("replayed");
+    let result = call(&session, "echo", json!({"text": "again"})).await;
     assert_eq!(result.text(), "again");
-    session
-        .call_tool("echo", json!({"text": "later"}))
-        .await
-        .unwrap();
+    call(&session, "echo", json!({"text": "later"})).await;
 
     let records = assert_all_authorised(&peer).await;
     let statuses: Vec<(String, u64)> = records
@@ -340,14 +344,13 @@ async fn dropped_stream_is_resumed_with_last_event_id() {
     else {
         return;
     };
-    let session = client(&peer, SESSION_ERA)
-        .connect(&Credential::new(ALICE))
-        .await
-        .unwrap();
-    let result = session
-        .call_tool("close_stream_then_finish", json!({"delay_ms": 200}))
-        .await
-        .expect("resumed");
+    let session = connect(&peer, SESSION_ERA, ALICE).await;
+    let result = call(
+        &session,
+        "close_stream_then_finish",
+        json!({"delay_ms": 200}),
+    )
+    .await;
     assert_eq!(result.text(), "finished after stream close");
     let records = assert_all_authorised(&peer).await;
     let resumption = records
@@ -362,24 +365,9 @@ async fn get_stream_and_delete_carry_the_header() {
     let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
         return;
     };
-    let session = client(&peer, SESSION_ERA)
-        .connect(&Credential::new(ALICE))
-        .await
-        .unwrap();
+    let session = connect(&peer, SESSION_ERA, ALICE).await;
     let _notifications = session.notifications(); // opens the GET stream
-    let mut saw_get = false;
-    for _ in 0..50 {
-        if peer
-            .mcp_requests()
-            .await
-            .iter()
-            .any(|r| r["method"] == "GET")
-        {
-            saw_get = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let saw_get = peer_sees(&peer, 50, |r| r["method"] == "GET").await;
     assert!(saw_get, "the GET stream was not opened");
     session.close().await.unwrap();
     let records = assert_all_authorised(&peer).await;
@@ -402,28 +390,17 @@ async fn dropping_a_call_cancels_it_on_the_server() {
     let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
         return;
     };
-    let session = client(&peer, SESSION_ERA)
-        .connect(&Credential::new(ALICE))
-        .await
-        .unwrap();
+    let session = connect(&peer, SESSION_ERA, ALICE).await;
     let call = session.call_tool("sleep", json!({"ms": 5000}));
     assert!(
         tokio::time::timeout(Duration::from_millis(300), call)
             .await
             .is_err()
     );
-    let mut cancelled = false;
-    for _ in 0..40 {
-        let records = peer.mcp_requests().await;
-        if records
-            .iter()
-            .any(|r| r["jsonrpc_methods"][0] == "notifications/cancelled")
-        {
-            cancelled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let cancelled = peer_sees(&peer, 40, |r| {
+        r["jsonrpc_methods"][0] == "notifications/cancelled"
+    })
+    .await;
     assert!(cancelled, "no notifications/cancelled reached the server");
     assert_all_authorised(&peer).await;
 }
@@ -440,19 +417,13 @@ async fn oversized_reply_is_too_large() {
         .build()
         .unwrap();
     let session = client.connect(&Credential::new(ALICE)).await.unwrap();
-    let err = session
-        .call_tool("big", json!({"kib": 256}))
-        .await
-        .unwrap_err();
+    let err = call_err(&session, "big", json!({"kib": 256})).await;
     assert!(
         matches!(err, Error::TooLarge { limit: 65536, .. }),
         "{err:?}"
     );
     // The session still works afterwards.
-    session
-        .call_tool("echo", json!({"text": "ok"}))
-        .await
-        .unwrap();
+    call(&session, "echo", json!({"text": "ok"})).await;
 }
 
 #[tokio::test]
@@ -466,15 +437,9 @@ async fn pinned_older_versions_work() {
         ProtocolVersion::V2024_11_05,
     ] {
         peer.reset().await;
-        let session = client(&peer, ProtocolPreference::Exact(version))
-            .connect(&Credential::new(ALICE))
-            .await
-            .unwrap_or_else(|e| panic!("{version}: {e}"));
+        let session = connect(&peer, ProtocolPreference::Exact(version), ALICE).await;
         assert_eq!(session.version(), version);
-        session
-            .call_tool("echo", json!({"text": "v"}))
-            .await
-            .unwrap();
+        call(&session, "echo", json!({"text": "v"})).await;
         let records = assert_all_authorised(&peer).await;
         let last = records.last().unwrap();
         if version >= ProtocolVersion::V2025_06_18 {
@@ -490,28 +455,23 @@ async fn stateless_era_mirrors_x_mcp_header_arguments() {
     let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
         return;
     };
-    let session = client(
-        &peer,
-        ProtocolPreference::Exact(ProtocolVersion::V2026_07_28),
-    )
-    .connect(&Credential::new(ALICE))
-    .await
-    .expect("connect");
+    let session = connect(&peer, STATELESS_ERA, ALICE).await;
     // Without the tool list the client cannot know the header yet: the SDK refuses (-32020),
     // the client learns the tools and sends the call again with `Mcp-Param-Region`.
-    let result = session
-        .call_tool("regional_echo", json!({"region": "eu-west", "text": "hi"}))
-        .await
-        .expect("regional_echo");
+    let result = call(
+        &session,
+        "regional_echo",
+        json!({"region": "eu-west", "text": "hi"}),
+    )
+    .await;
     assert_eq!(result.text(), "eu-west: hi");
     // Known now: non-ASCII values are base64-wrapped, and the SDK decodes and checks them.
-    let result = session
-        .call_tool(
-            "regional_echo",
-            json!({"region": "zürich", "text": "grüezi"}),
-        )
-        .await
-        .expect("regional_echo with a non-ASCII region");
+    let result = call(
+        &session,
+        "regional_echo",
+        json!({"region": "zürich", "text": "grüezi"}),
+    )
+    .await;
     assert_eq!(result.text(), "zürich: grüezi");
     let calls: Vec<u64> = peer
         .mcp_requests()
@@ -526,42 +486,25 @@ async fn stateless_era_mirrors_x_mcp_header_arguments() {
 #[tokio::test]
 async fn list_changed_notifications_arrive_on_the_standing_stream_in_both_eras() {
     for (preference, name) in [
-        (
-            ProtocolPreference::Exact(ProtocolVersion::V2026_07_28),
-            "dynamic_stateless",
-        ),
+        (STATELESS_ERA, "dynamic_stateless"),
         (SESSION_ERA, "dynamic_session"),
     ] {
         let Some(peer) = PythonPeer::start(&[ALICE], &[]).await else {
             return;
         };
-        let session = client(&peer, preference)
-            .connect(&Credential::new(ALICE))
-            .await
-            .expect("connect");
+        let session = connect(&peer, preference, ALICE).await;
         let mut notifications = session.notifications();
         // Wait until the standing stream is open (GET, or POST subscriptions/listen).
-        let mut open = false;
-        for _ in 0..50 {
-            let records = peer.mcp_requests().await;
-            if records
-                .iter()
-                .any(|r| r["method"] == "GET" || r["jsonrpc_methods"][0] == "subscriptions/listen")
-            {
-                open = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let open = peer_sees(&peer, 50, |r| {
+            r["method"] == "GET" || r["jsonrpc_methods"][0] == "subscriptions/listen"
+        })
+        .await;
         assert!(
             open,
             "{preference:?}: no standing notification stream was opened"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-        session
-            .call_tool("add_dynamic_tool", json!({"name": name}))
-            .await
-            .expect("add_dynamic_tool");
+        call(&session, "add_dynamic_tool", json!({"name": name})).await;
         let changed = tokio::time::timeout(Duration::from_secs(5), async {
             loop {
                 let n = notifications.next().await.expect("stream open");
@@ -594,11 +537,7 @@ async fn list_changed_notifications_arrive_on_the_standing_stream_in_both_eras()
 /// A client answering elicitation, sampling and roots through handlers.
 fn answering_client(peer: &PythonPeer, preference: ProtocolPreference) -> McpClient {
     use pagerduty_mcp_connect::{HandlerError, ServerRequest, server_request_fn};
-    let server =
-        GenericServer::new("python peer", &peer.url, AuthScheme::token()).expect("loopback URL");
-    McpClient::builder(server)
-        .protocol(preference)
-        .retry_base_delay(Duration::from_millis(20))
+    client_builder(peer, preference)
         .elicitation_handler(server_request_fn(|request: ServerRequest| async move {
             assert_eq!(
                 request.params()["message"],
@@ -637,10 +576,7 @@ async fn tools_that_ask_mid_call_complete_through_the_handlers_in_both_eras() {
     };
     for (preference, era) in [
         (SESSION_ERA, ProtocolVersion::V2025_11_25),
-        (
-            ProtocolPreference::Exact(ProtocolVersion::V2026_07_28),
-            ProtocolVersion::V2026_07_28,
-        ),
+        (STATELESS_ERA, ProtocolVersion::V2026_07_28),
         (ProtocolPreference::Auto, ProtocolVersion::V2026_07_28),
     ] {
         let client = answering_client(&peer, preference);
@@ -650,10 +586,7 @@ async fn tools_that_ask_mid_call_complete_through_the_handlers_in_both_eras() {
             .expect("connects");
         assert_eq!(session.version(), era);
 
-        let result = session
-            .call_tool("acknowledge_with_confirmation", json!({}))
-            .await
-            .expect("elicitation answered");
+        let result = call(&session, "acknowledge_with_confirmation", json!({})).await;
         assert_ne!(result.is_error, Some(true), "{era}: {}", result.text());
         assert!(
             result.text().contains("incident PABC123 acknowledged"),
@@ -661,10 +594,12 @@ async fn tools_that_ask_mid_call_complete_through_the_handlers_in_both_eras() {
             result.text()
         );
 
-        let result = session
-            .call_tool("summarise_with_model", json!({"topic": "P1 outage"}))
-            .await
-            .expect("sampling answered");
+        let result = call(
+            &session,
+            "summarise_with_model",
+            json!({"topic": "P1 outage"}),
+        )
+        .await;
         assert!(
             result
                 .text()
@@ -673,10 +608,7 @@ async fn tools_that_ask_mid_call_complete_through_the_handlers_in_both_eras() {
             result.text()
         );
 
-        let result = session
-            .call_tool("name_roots", json!({}))
-            .await
-            .expect("roots answered");
+        let result = call(&session, "name_roots", json!({})).await;
         assert!(
             result.text().contains("file:///srv/runbooks"),
             "{era}: {}",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::common::{first_method, start};
+use super::common::{call, call_err, first_method, new_incident, start};
 use super::loopback::serve_mcp;
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, GenericServer, McpClientBuilder, ProtocolPreference,
@@ -76,13 +76,12 @@ async fn a_500_on_a_write_tool_is_not_retried() {
     let session = open(&mock, builder(mock.url().as_str(), SESSION)).await;
     session.list_tools().await.expect("tools/list");
     mock.fail_next(1, 500);
-    let err = session
-        .call_tool(
-            "create_incident",
-            json!({"title": "Must not be sent twice", "service_id": "PSVC001"}),
-        )
-        .await
-        .expect_err("500");
+    let err = call_err(
+        &session,
+        "create_incident",
+        new_incident("Must not be sent twice"),
+    )
+    .await;
     assert!(
         matches!(err, Error::HttpStatus { status: 500, .. }),
         "{err:?}"
@@ -103,10 +102,7 @@ async fn a_read_only_tool_becomes_retryable_once_listed() {
 
     // Before tools/list the client knows nothing about list_incidents: a 502 stands.
     mock.fail_next(1, 502);
-    let err = session
-        .call_tool("list_incidents", json!({}))
-        .await
-        .expect_err("not known to be safe yet");
+    let err = call_err(&session, "list_incidents", json!({})).await;
     assert!(
         matches!(err, Error::HttpStatus { status: 502, .. }),
         "{err:?}"
@@ -117,10 +113,7 @@ async fn a_read_only_tool_becomes_retryable_once_listed() {
     session.list_tools().await.expect("tools/list");
     mock.clear_requests();
     mock.fail_next(1, 502);
-    let result = session
-        .call_tool("list_incidents", json!({}))
-        .await
-        .expect("retried");
+    let result = call(&session, "list_incidents", json!({})).await;
     assert!(!result.is_error());
     let calls = posts_of(&mock, "tools/call");
     let statuses: Vec<_> = calls.iter().map(|r| r.status).collect();
@@ -187,10 +180,7 @@ async fn a_hanging_request_times_out_and_is_cancelled_in_the_session_era() {
     .await;
     mock.hang_next(1);
     let started = Instant::now();
-    let err = session
-        .call_tool("list_incidents", json!({}))
-        .await
-        .expect_err("timeout");
+    let err = call_err(&session, "list_incidents", json!({})).await;
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(8));
 
@@ -210,10 +200,7 @@ async fn a_hanging_request_times_out_and_is_cancelled_in_the_session_era() {
     assert_eq!(hung.len(), 1);
     assert_eq!(hung[0].fault, Some("hang"));
     // The session is still usable.
-    session
-        .call_tool("list_incidents", json!({}))
-        .await
-        .expect("after the time-out");
+    call(&session, "list_incidents", json!({})).await;
     assert_all_authorised(&mock);
 }
 
@@ -244,18 +231,12 @@ async fn an_oversized_reply_is_too_large_and_the_session_survives() {
     )
     .await;
     mock.oversized_next(1, 4 * 1024 * 1024);
-    let err = session
-        .call_tool("list_incidents", json!({}))
-        .await
-        .expect_err("too large");
+    let err = call_err(&session, "list_incidents", json!({})).await;
     assert!(
         matches!(err, Error::TooLarge { limit: l, .. } if l == limit),
         "{err:?}"
     );
-    let result = session
-        .call_tool("list_incidents", json!({}))
-        .await
-        .expect("still usable");
+    let result = call(&session, "list_incidents", json!({})).await;
     assert!(!result.is_error());
     assert_all_authorised(&mock);
 }
@@ -296,10 +277,7 @@ async fn a_redirect_to_another_origin_is_not_followed() {
         let mock = MockPagerDuty::start().await;
         let session = open(&mock, builder(mock.url().as_str(), preference)).await;
         mock.redirect_next(1, elsewhere.clone());
-        let err = session
-            .call_tool("list_incidents", json!({}))
-            .await
-            .expect_err("redirect refused");
+        let err = call_err(&session, "list_incidents", json!({})).await;
         assert!(
             matches!(err, Error::HttpStatus { status: 307, .. }),
             "{err:?}"
@@ -325,10 +303,7 @@ async fn a_redirect_within_the_origin_is_followed_with_the_credential() {
     let mock = MockPagerDuty::start().await;
     let session = open(&mock, builder(mock.url().as_str(), STATELESS)).await;
     mock.redirect_next(1, mock.url().as_str());
-    let result = session
-        .call_tool("list_incidents", json!({}))
-        .await
-        .expect("followed");
+    let result = call(&session, "list_incidents", json!({})).await;
     assert!(!result.is_error());
     let calls = posts_of(&mock, "tools/call");
     let statuses: Vec<_> = calls.iter().map(|r| r.status).collect();

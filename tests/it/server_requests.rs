@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::common::call_err;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
@@ -530,10 +531,7 @@ async fn a_refused_request_state_ends_in_the_servers_error_not_a_loop() {
     let (url, seen) = serve(mrtr_server(3)).await;
     let client = answering_client(&url);
     let session = client.connect(&credential()).await.unwrap();
-    let err = session
-        .call_tool("ask", json!({"tamper": true}))
-        .await
-        .unwrap_err();
+    let err = call_err(&session, "ask", json!({"tamper": true})).await;
     assert!(matches!(err, Error::Server { code: -32602, .. }), "{err:?}");
     assert_eq!(seen.posts_of("tools/call").len(), 2);
 }

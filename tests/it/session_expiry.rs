@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::common::{client, first_method};
+use super::common::{call, client, first_method, new_incident};
 use pagerduty_mcp_connect::{Credential, Error, ProtocolPreference, ProtocolVersion, Session};
 use pagerduty_mcp_connect_mock::{MockPagerDuty, RecordedRequest};
 use serde_json::json;
@@ -47,10 +47,7 @@ async fn an_expired_session_is_reinitialised_once_and_the_request_replayed() {
     // The server forgets every session (a restart, an idle timeout).
     mock.clear_requests();
     assert_eq!(mock.expire_sessions(), 1);
-    let incidents = session
-        .call_tool("list_incidents", json!({}))
-        .await
-        .expect("replayed on a new session");
+    let incidents = call(&session, "list_incidents", json!({})).await;
     assert!(!incidents.is_error(), "{}", incidents.text());
     let new_id = only_session_id(&mock);
     assert_ne!(new_id, old_id);
@@ -99,26 +96,29 @@ async fn a_write_refused_with_404_is_replayed_and_happens_exactly_once() {
     // replayed on the new session — and the incident exists once.
     let mock = MockPagerDuty::start().await;
     let session = open(&mock).await;
-    let before = session
-        .call_tool("list_incidents", json!({"statuses": ["triggered"]}))
-        .await
-        .expect("list");
+    let before = call(
+        &session,
+        "list_incidents",
+        json!({"statuses": ["triggered"]}),
+    )
+    .await;
     let before = open_incident_count(&before.text());
 
     mock.expire_sessions();
-    let created = session
-        .call_tool(
-            "create_incident",
-            json!({"title": "Replayed after expiry", "service_id": "PSVC001"}),
-        )
-        .await
-        .expect("create_incident");
+    let created = call(
+        &session,
+        "create_incident",
+        new_incident("Replayed after expiry"),
+    )
+    .await;
     assert!(!created.is_error(), "{}", created.text());
 
-    let after = session
-        .call_tool("list_incidents", json!({"statuses": ["triggered"]}))
-        .await
-        .expect("list");
+    let after = call(
+        &session,
+        "list_incidents",
+        json!({"statuses": ["triggered"]}),
+    )
+    .await;
     assert_eq!(open_incident_count(&after.text()), before + 1);
     let creates = mock
         .requests()

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::common::{client, first_method, start};
+use super::common::{call, call_err, client, first_method, methods, start};
 use futures_util::StreamExt;
 use pagerduty_mcp_connect::{
     CallToolResult, Credential, Error, LoggingLevel, NotificationStream, ProtocolPreference,
@@ -207,10 +207,12 @@ async fn a_dropped_session_stream_is_resumed_with_last_event_id_after_the_retry_
     mock.clear_requests();
     mock.drop_sse_next(1);
     let started = Instant::now();
-    let incident = session
-        .call_tool("get_incident", json!({"incident_id": "Q1SEARCHLAT02"}))
-        .await
-        .expect("resumed");
+    let incident = call(
+        &session,
+        "get_incident",
+        json!({"incident_id": "Q1SEARCHLAT02"}),
+    )
+    .await;
     assert!(
         incident.text().contains("Search p99 latency"),
         "{}",
@@ -224,10 +226,7 @@ async fn a_dropped_session_stream_is_resumed_with_last_event_id_after_the_retry_
     );
 
     let records = mock.requests();
-    let story: Vec<_> = records
-        .iter()
-        .map(|r| format!("{} {}", r.http_method, first_method(r)))
-        .collect();
+    let story = methods(&records);
     assert_eq!(story, ["POST tools/call", "GET -"], "{records:#?}");
     assert_eq!(records[0].fault, Some("drop_sse"));
     let resume = &records[1];
@@ -269,10 +268,7 @@ async fn a_dropped_stateless_stream_is_a_transport_error() {
     mock.drop_sse_next(1);
     // A write is never repeated, and there is no resumption in this era: the request is lost.
     let note = json!({"incident_id": "Q1CHKOUT5XX01", "content": "dropped"});
-    let err = session
-        .call_tool("add_note_to_incident", note)
-        .await
-        .expect_err("dropped");
+    let err = call_err(&session, "add_note_to_incident", note).await;
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     // The write reached the server: it may have run, so repeating it is not safe.
     assert!(err.may_have_run(), "{err:?}");
