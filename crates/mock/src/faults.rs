@@ -161,6 +161,10 @@ fn json_response(status: StatusCode, body: &'static str) -> Response {
 /// A failure status with a PagerDuty-style error body.
 pub(crate) fn fail_response(status: StatusCode) -> Response {
     let body = match status.as_u16() {
+        // PagerDuty's answer to a user whose role lacks a permission (no Advanced Permissions).
+        403 => {
+            r#"{"error":{"message":"Access Denied","code":2010,"errors":["The user does not have the 'incidents.write' permission"]}}"#
+        }
         502 => r#"{"error":{"message":"Bad Gateway","code":2001}}"#,
         503 => r#"{"error":{"message":"Service Unavailable","code":2001}}"#,
         504 => r#"{"error":{"message":"Gateway Timeout","code":2001}}"#,

@@ -195,7 +195,8 @@ impl MockPagerDuty {
     }
 
     /// The next `n` JSON-RPC requests get HTTP `status` (500, 502, 503, 504 …) with a
-    /// PagerDuty-style error body. See [the fault rules](crate#faults).
+    /// PagerDuty-style error body; 403 gets PagerDuty's "Access Denied" (code 2010) naming the
+    /// missing permission. See [the fault rules](crate#faults).
     pub fn fail_next(&self, n: usize, status: u16) {
         self.shared.faults.fail_next(n, status);
     }

@@ -6,6 +6,7 @@ mod asking_upstream;
 #[path = "../support/gateway.rs"]
 mod gateway_support;
 
+mod forbidden;
 mod gateway;
 mod gateway_direct_path;
 mod gateway_server_requests;
