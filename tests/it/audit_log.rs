@@ -8,6 +8,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::common::{call_as, call_as_err, connector_builder};
 use pagerduty_mcp_connect::{
     Clock, Connector, Credential, Error, InMemoryCredentialStore, ManualClock, Policy, UserId,
 };
@@ -32,9 +33,7 @@ fn assert_no_token(logs: &str) {
 }
 
 fn connector(mock: &MockPagerDuty, store: InMemoryCredentialStore, policy: Policy) -> Connector {
-    Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store)
+    connector_builder(mock, store)
         .policy(policy)
         .build()
         .unwrap()
@@ -48,14 +47,8 @@ async fn every_call_is_an_audit_span_with_user_tool_outcome_and_latency() {
     store.insert("audit-alice", MockPagerDuty::ALICE_TOKEN);
     let connector = connector(&mock, store, Policy::new().deny_tools(["create_incident"]));
     let alice = UserId::from("audit-alice");
-    connector
-        .call_tool(&alice, "list_incidents", json!({}))
-        .await
-        .unwrap();
-    let err = connector
-        .call_tool(&alice, "create_incident", json!({}))
-        .await
-        .unwrap_err();
+    call_as(&connector, &alice, "list_incidents", json!({})).await;
+    let err = call_as_err(&connector, &alice, "create_incident", json!({})).await;
     assert!(matches!(err, Error::PolicyDenied { .. }));
 
     let logs = logs();
@@ -94,10 +87,7 @@ async fn old_tokens_are_warned_about_once() {
     let connector = connector(&mock, store, Policy::new());
     for _ in 0..3 {
         for user in ["aged-alice", "fresh-bob"] {
-            connector
-                .call_tool(&UserId::from(user), "get_user_data", json!({}))
-                .await
-                .unwrap();
+            call_as(&connector, &UserId::from(user), "get_user_data", json!({})).await;
         }
     }
     let logs = logs();
@@ -124,9 +114,7 @@ async fn token_age_and_the_daily_warning_follow_the_connectors_clock() {
         "clocked-alice",
         Credential::new(MockPagerDuty::ALICE_TOKEN).with_created_at(clock.system_now()),
     );
-    let connector = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store)
+    let connector = connector_builder(&mock, store)
         .clock(clock.clone())
         .build()
         .unwrap();
@@ -137,31 +125,16 @@ async fn token_age_and_the_daily_warning_follow_the_connectors_clock() {
             .filter(|l| l.contains("should be rotated") && l.contains("clocked-alice"))
             .count()
     };
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
     clock.advance(Duration::from_secs(90 * 86_400));
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
     assert_eq!(warnings(), 0, "90 days is not older than the limit");
     clock.advance(Duration::from_secs(1));
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
     assert_eq!(warnings(), 1, "warned once");
     clock.advance(Duration::from_secs(86_400));
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
     assert_eq!(warnings(), 2, "and again a day later");
 }
 
@@ -188,27 +161,22 @@ async fn trace_logs_of_whole_sessions_hold_no_token() {
         ),
     ] {
         store.insert("trace-mallory", "u+LEAKCHECKwrong000");
-        let connector = Connector::builder()
-            .server(mock.pagerduty())
-            .credentials(store.clone())
+        let connector = connector_builder(&mock, store.clone())
             .configure_client(move |c| c.protocol(preference))
             .build()
             .unwrap();
         let alice = UserId::from("trace-alice");
         connector.list_tools(&alice).await.unwrap();
-        connector
-            .call_tool(&alice, "list_incidents", json!({}))
-            .await
-            .unwrap();
+        call_as(&connector, &alice, "list_incidents", json!({})).await;
         mock.expire_sessions();
-        connector
-            .call_tool(&alice, "get_user_data", json!({}))
-            .await
-            .unwrap();
-        let err = connector
-            .call_tool(&UserId::from("trace-mallory"), "list_incidents", json!({}))
-            .await
-            .unwrap_err();
+        call_as(&connector, &alice, "get_user_data", json!({})).await;
+        let err = call_as_err(
+            &connector,
+            &UserId::from("trace-mallory"),
+            "list_incidents",
+            json!({}),
+        )
+        .await;
         assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
         connector.disconnect(&alice).await.unwrap();
     }

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use pagerduty_mcp_connect::{
-    AuthScheme, CallToolResult, Error, GenericServer, McpClient, McpClientBuilder,
-    ProtocolPreference, Session,
+    AuthScheme, CallToolResult, Connector, ConnectorBuilder, CredentialProvider, Error,
+    GenericServer, InMemoryCredentialStore, McpClient, McpClientBuilder, ProtocolPreference,
+    Session, UserId,
 };
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, MockPagerDutyBuilder, RecordedRequest};
 use serde_json::{Value, json};
@@ -35,6 +36,44 @@ pub fn client(mock: &MockPagerDuty, preference: ProtocolPreference) -> McpClient
     client_builder(mock, preference).build().expect("client")
 }
 
+/// A connector builder for `mock`'s PagerDuty server, with credentials from `credentials`.
+pub fn connector_builder(
+    mock: &MockPagerDuty,
+    credentials: impl CredentialProvider + 'static,
+) -> ConnectorBuilder {
+    Connector::builder()
+        .server(mock.pagerduty())
+        .credentials(credentials)
+}
+
+/// [`connector_builder`], built.
+pub fn connector(
+    mock: &MockPagerDuty,
+    credentials: impl CredentialProvider + 'static,
+) -> Connector {
+    connector_builder(mock, credentials)
+        .build()
+        .expect("connector")
+}
+
+/// A store holding `token` for the user `user`.
+pub fn store_with(user: &str, token: &str) -> InMemoryCredentialStore {
+    let store = InMemoryCredentialStore::new();
+    store.insert(user, token);
+    store
+}
+
+/// Whether `check` holds within `attempts` looks, each after a pause of `pause`.
+pub async fn eventually(attempts: usize, pause: Duration, mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..attempts {
+        tokio::time::sleep(pause).await;
+        if check() {
+            return true;
+        }
+    }
+    false
+}
+
 /// `session.call_tool(tool, arguments)`, which must succeed (a tool error is a result too).
 pub async fn call(session: &Session, tool: &str, arguments: Value) -> CallToolResult {
     match session.call_tool(tool, arguments).await {
@@ -47,6 +86,32 @@ pub async fn call(session: &Session, tool: &str, arguments: Value) -> CallToolRe
 pub async fn call_err(session: &Session, tool: &str, arguments: Value) -> Error {
     match session.call_tool(tool, arguments).await {
         Ok(result) => panic!("{tool} succeeded: {result:?}"),
+        Err(err) => err,
+    }
+}
+
+/// `connector.call_tool(user, tool, arguments)`, which must succeed.
+pub async fn call_as(
+    connector: &Connector,
+    user: &UserId,
+    tool: &str,
+    arguments: Value,
+) -> CallToolResult {
+    match connector.call_tool(user, tool, arguments).await {
+        Ok(result) => result,
+        Err(err) => panic!("{tool} as {user:?}: {err:?}"),
+    }
+}
+
+/// `connector.call_tool(user, tool, arguments)`, which must fail; returns the error.
+pub async fn call_as_err(
+    connector: &Connector,
+    user: &UserId,
+    tool: &str,
+    arguments: Value,
+) -> Error {
+    match connector.call_tool(user, tool, arguments).await {
+        Ok(result) => panic!("{tool} as {user:?} succeeded: {result:?}"),
         Err(err) => err,
     }
 }

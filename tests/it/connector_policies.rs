@@ -1,7 +1,7 @@
 //! What a gateway's policy allows: who may connect, read-only mode from annotations, tool
 //! allow/deny lists. A denied call never reaches the server.
 
-use super::common::new_incident;
+use super::common::{call_as, call_as_err, connector_builder, new_incident};
 use pagerduty_mcp_connect::{Connector, Error, InMemoryCredentialStore, Policy, UserId};
 use pagerduty_mcp_connect_mock::MockPagerDuty;
 use serde_json::json;
@@ -11,9 +11,7 @@ fn setup(mock: &MockPagerDuty, policy: Policy) -> Connector {
     store.insert("alice", MockPagerDuty::ALICE_TOKEN);
     store.insert("bob", MockPagerDuty::BOB_TOKEN);
     store.insert("demo", MockPagerDuty::DEMO_TOKEN);
-    Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store)
+    connector_builder(mock, store)
         .policy(policy)
         .build()
         .unwrap()
@@ -36,15 +34,15 @@ async fn only_allowed_users_connect() {
             .allow_users(["alice", "bob"])
             .allow_user_if(|user| user.as_str() != "bob"),
     );
-    connector
-        .call_tool(&UserId::from("alice"), "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(
+        &connector,
+        &UserId::from("alice"),
+        "get_user_data",
+        json!({}),
+    )
+    .await;
     for user in ["bob", "demo", "mallory"] {
-        let err = connector
-            .call_tool(&UserId::from(user), "get_user_data", json!({}))
-            .await
-            .unwrap_err();
+        let err = call_as_err(&connector, &UserId::from(user), "get_user_data", json!({})).await;
         assert!(matches!(err, Error::PolicyDenied { .. }), "{user}: {err:?}");
         let err = connector.list_tools(&UserId::from(user)).await.unwrap_err();
         assert!(matches!(err, Error::PolicyDenied { .. }));
@@ -72,20 +70,14 @@ async fn read_only_mode_offers_and_allows_only_read_only_tools() {
     assert!(tools.iter().any(|t| t.name == "list_incidents"));
     assert!(!tools.iter().any(|t| t.name == "create_incident"));
 
-    connector
-        .call_tool(&alice, "list_incidents", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "list_incidents", json!({})).await;
     for write in [
         "create_incident",
         "manage_incidents",
         "add_note_to_incident",
         "no_such_tool",
     ] {
-        let err = connector
-            .call_tool(&alice, write, new_incident("x"))
-            .await
-            .unwrap_err();
+        let err = call_as_err(&connector, &alice, write, new_incident("x")).await;
         assert!(
             matches!(err, Error::PolicyDenied { .. }),
             "{write}: {err:?}"
@@ -106,23 +98,21 @@ async fn read_only_for_some_users_only() {
     let alice_tools = connector.list_tools(&UserId::from("alice")).await.unwrap();
     assert!(bob_tools.len() < alice_tools.len());
     assert!(alice_tools.iter().any(|t| t.name == "create_incident"));
-    let created = connector
-        .call_tool(
-            &UserId::from("alice"),
-            "create_incident",
-            new_incident("Disk full"),
-        )
-        .await
-        .unwrap();
+    let created = call_as(
+        &connector,
+        &UserId::from("alice"),
+        "create_incident",
+        new_incident("Disk full"),
+    )
+    .await;
     assert!(!created.is_error(), "{created:?}");
-    let err = connector
-        .call_tool(
-            &UserId::from("bob"),
-            "create_incident",
-            new_incident("Disk full"),
-        )
-        .await
-        .unwrap_err();
+    let err = call_as_err(
+        &connector,
+        &UserId::from("bob"),
+        "create_incident",
+        new_incident("Disk full"),
+    )
+    .await;
     assert!(matches!(err, Error::PolicyDenied { .. }));
     assert_eq!(tool_calls(&mock), ["create_incident"]);
 }
@@ -148,10 +138,7 @@ async fn allow_and_deny_lists() {
     assert!(names.contains(&"list_incidents".to_owned()));
     assert!(names.contains(&"get_incident".to_owned()));
     for denied in ["create_incident", "list_services"] {
-        let err = connector
-            .call_tool(&alice, denied, json!({}))
-            .await
-            .unwrap_err();
+        let err = call_as_err(&connector, &alice, denied, json!({})).await;
         let Error::PolicyDenied { reason, .. } = &err else {
             panic!("{err:?}")
         };
@@ -178,10 +165,7 @@ async fn the_policy_can_be_swapped_while_the_connector_runs() {
     let tools = connector.list_tools(&alice).await.unwrap();
     assert!(!tools.is_empty() && tools.iter().all(|tool| tool.is_read_only()));
     mock.clear_requests();
-    let err = connector
-        .call_tool(&alice, "create_incident", json!({}))
-        .await
-        .unwrap_err();
+    let err = call_as_err(&connector, &alice, "create_incident", json!({})).await;
     assert!(matches!(err, Error::PolicyDenied { .. }), "{err:?}");
     assert!(tool_calls(&mock).is_empty(), "nothing was sent");
 
@@ -193,10 +177,7 @@ async fn the_policy_can_be_swapped_while_the_connector_runs() {
             .await
             .is_err()
     );
-    connector
-        .call_tool(&alice, "list_incidents", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "list_incidents", json!({})).await;
 }
 
 #[tokio::test]

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::common::connector;
 use futures_util::future::join_all;
 use pagerduty_mcp_connect::{
-    CachedCredentials, Connector, Credential, CredentialError, CredentialProvider, Error, UserId,
+    CachedCredentials, Credential, CredentialError, CredentialProvider, Error, UserId,
     credential_fn,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
@@ -177,11 +178,7 @@ async fn credential_fn_tells_its_store_when_the_server_rejects_a_token() {
             seen.lock().unwrap().push((user, token));
         }
     });
-    let connector = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(provider)
-        .build()
-        .unwrap();
+    let connector = connector(&mock, provider);
     let alice = UserId::from("alice");
 
     let first = connector.list_tools(&alice).await;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::common::start;
+use super::common::{call_as, call_as_err, connector, start, store_with};
 use async_trait::async_trait;
 use pagerduty_mcp_connect::{
-    CREDENTIAL_HELP, Connector, Credential, CredentialError, CredentialProvider, Error,
+    CREDENTIAL_HELP, Credential, CredentialError, CredentialProvider, Error,
     InMemoryCredentialStore, UserId,
 };
 use pagerduty_mcp_connect_mock::MockPagerDuty;
@@ -34,19 +34,10 @@ impl CredentialProvider for Counting {
     }
 }
 
-fn connector(mock: &MockPagerDuty, provider: impl CredentialProvider + 'static) -> Connector {
-    Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(provider)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_revoked_token_is_invalidated_once_and_not_retried() {
     let mock = MockPagerDuty::start().await;
-    let store = InMemoryCredentialStore::new();
-    store.insert("alice", MockPagerDuty::ALICE_TOKEN);
+    let store = store_with("alice", MockPagerDuty::ALICE_TOKEN);
     let provider = Counting {
         store: store.clone(),
         lookups: Arc::default(),
@@ -54,18 +45,12 @@ async fn a_revoked_token_is_invalidated_once_and_not_retried() {
     };
     let connector = connector(&mock, provider.clone());
     let alice = UserId::from("alice");
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
 
     // An admin revokes the token in PagerDuty.
     assert!(mock.revoke_token(MockPagerDuty::ALICE_TOKEN));
     mock.clear_requests();
-    let err = connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap_err();
+    let err = call_as_err(&connector, &alice, "get_user_data", json!({})).await;
     let Error::Unauthorized { help, .. } = &err else {
         panic!("expected Unauthorized, got {err:?}");
     };
@@ -81,10 +66,7 @@ async fn a_revoked_token_is_invalidated_once_and_not_retried() {
 
     // Later calls fail at the store: the dead token is not sent again.
     for _ in 0..5 {
-        let err = connector
-            .call_tool(&alice, "get_user_data", json!({}))
-            .await
-            .unwrap_err();
+        let err = call_as_err(&connector, &alice, "get_user_data", json!({})).await;
         assert!(
             matches!(err, Error::Credential(CredentialError::Revoked { .. })),
             "{err:?}"
@@ -96,10 +78,7 @@ async fn a_revoked_token_is_invalidated_once_and_not_retried() {
     // The user supplies a new token: it works at once.
     assert!(mock.add_token(MockPagerDuty::ALICE_USER_ID, "u+alice-new-token-01"));
     store.rotate("alice", "u+alice-new-token-01");
-    let me = connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    let me = call_as(&connector, &alice, "get_user_data", json!({})).await;
     assert_eq!(
         me.structured_content.unwrap()["id"],
         MockPagerDuty::ALICE_USER_ID
@@ -109,23 +88,16 @@ async fn a_revoked_token_is_invalidated_once_and_not_retried() {
 #[tokio::test]
 async fn a_rotated_token_is_used_from_the_next_call() {
     let mock = MockPagerDuty::start().await;
-    let store = InMemoryCredentialStore::new();
-    store.insert("alice", MockPagerDuty::ALICE_TOKEN);
+    let store = store_with("alice", MockPagerDuty::ALICE_TOKEN);
     let connector = connector(&mock, store.clone());
     let alice = UserId::from("alice");
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
 
     mock.add_token(MockPagerDuty::ALICE_USER_ID, "u+alice-rotated-0002");
     store.rotate("alice", "u+alice-rotated-0002");
     mock.revoke_token(MockPagerDuty::ALICE_TOKEN);
     mock.clear_requests();
-    let me = connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    let me = call_as(&connector, &alice, "get_user_data", json!({})).await;
     assert_eq!(
         me.structured_content.unwrap()["id"],
         MockPagerDuty::ALICE_USER_ID
@@ -139,14 +111,10 @@ async fn a_rotated_token_is_used_from_the_next_call() {
 async fn a_call_in_flight_with_the_old_token_finishes() {
     // The old token stays valid on the server; the call started before the rotation completes.
     let mock = start(MockPagerDuty::builder().hang_duration(Duration::from_millis(300))).await;
-    let store = InMemoryCredentialStore::new();
-    store.insert("alice", MockPagerDuty::ALICE_TOKEN);
+    let store = store_with("alice", MockPagerDuty::ALICE_TOKEN);
     let connector = connector(&mock, store.clone());
     let alice = UserId::from("alice");
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
 
     mock.hang_next(1); // the next call takes a while (the mock answers 504 after the hang)
     let slow = {
@@ -161,10 +129,7 @@ async fn a_call_in_flight_with_the_old_token_finishes() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     mock.add_token(MockPagerDuty::ALICE_USER_ID, "u+alice-rotated-0003");
     store.rotate("alice", "u+alice-rotated-0003");
-    let fast = connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    let fast = call_as(&connector, &alice, "get_user_data", json!({})).await;
     assert_eq!(
         fast.structured_content.unwrap()["id"],
         MockPagerDuty::ALICE_USER_ID

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::common::connector_builder;
 use async_trait::async_trait;
 use pagerduty_mcp_connect::{
     Connector, Credential, CredentialError, CredentialProvider, Error, ErrorKind, UserId,
@@ -35,9 +36,7 @@ fn connector(
     provider: Arc<HangsForAllButAlice>,
     limit: Option<Duration>,
 ) -> Connector {
-    let mut builder = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(SharedProvider(provider));
+    let mut builder = connector_builder(mock, SharedProvider(provider));
     if let Some(limit) = limit {
         builder = builder.credential_timeout(limit);
     }

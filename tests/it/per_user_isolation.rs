@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::common::{call_as, connector_builder, eventually, store_with};
 use futures_util::future::join_all;
 use pagerduty_mcp_connect::{
     Connector, InMemoryCredentialStore, ManualClock, ProtocolPreference, ProtocolVersion, UserId,
@@ -39,9 +40,7 @@ async fn setup(
     for index in 0..USERS {
         store.insert(format!("user{index}"), format!("u+tok-{index:05}-first"));
     }
-    let connector = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store.clone())
+    let connector = connector_builder(&mock, store.clone())
         .configure_client(move |client| client.protocol(preference))
         .build()
         .unwrap();
@@ -159,45 +158,28 @@ async fn concurrent_first_calls_of_one_user_open_one_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sessions_are_evicted_and_reopened() {
     let mock = MockPagerDuty::start().await;
-    let store = InMemoryCredentialStore::new();
-    store.insert("alice", MockPagerDuty::ALICE_TOKEN);
-    let connector = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store)
+    let store = store_with("alice", MockPagerDuty::ALICE_TOKEN);
+    let connector = connector_builder(&mock, store)
         .idle_timeout(Duration::from_millis(200))
         .configure_client(|c| c.protocol(ProtocolPreference::Exact(ProtocolVersion::V2025_11_25)))
         .build()
         .unwrap();
     let alice = UserId::from("alice");
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
     assert_eq!(connector.active_users(), 1);
     // The background sweeper runs every idle/2.
-    let mut evicted = false;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if connector.active_users() == 0 {
-            evicted = true;
-            break;
-        }
-    }
+    let evicted = eventually(40, Duration::from_millis(50), || {
+        connector.active_users() == 0
+    })
+    .await;
     assert!(evicted, "the idle session was not evicted");
     // The evicted session is ended on the server (DELETE once no call holds it).
-    let mut deleted = false;
-    for _ in 0..40 {
-        if mock.requests().iter().any(|r| r.http_method == "DELETE") {
-            deleted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let deleted = eventually(40, Duration::from_millis(25), || {
+        mock.requests().iter().any(|r| r.http_method == "DELETE")
+    })
+    .await;
     assert!(deleted, "no DELETE for the evicted session");
-    let again = connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    let again = call_as(&connector, &alice, "get_user_data", json!({})).await;
     assert_eq!(
         again.structured_content.unwrap()["id"],
         MockPagerDuty::ALICE_USER_ID
@@ -215,30 +197,21 @@ async fn idle_sessions_are_evicted_and_reopened() {
 #[tokio::test]
 async fn idle_eviction_follows_the_connectors_clock() {
     let mock = MockPagerDuty::start().await;
-    let store = InMemoryCredentialStore::new();
-    store.insert("alice", MockPagerDuty::ALICE_TOKEN);
+    let store = store_with("alice", MockPagerDuty::ALICE_TOKEN);
     let clock = ManualClock::new();
-    let connector = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store)
+    let connector = connector_builder(&mock, store)
         .idle_timeout(Duration::from_secs(600))
         .clock(clock.clone())
         .build()
         .unwrap();
     let alice = UserId::from("alice");
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
     clock.advance(Duration::from_secs(599));
     assert_eq!(connector.evict_idle(), 0, "idle for less than the timeout");
     assert_eq!(connector.active_users(), 1);
     clock.advance(Duration::from_secs(1));
     assert_eq!(connector.evict_idle(), 1, "idle for the whole timeout");
     assert_eq!(connector.active_users(), 0);
-    connector
-        .call_tool(&alice, "get_user_data", json!({}))
-        .await
-        .unwrap();
+    call_as(&connector, &alice, "get_user_data", json!({})).await;
     assert_eq!(connector.active_users(), 1);
 }

@@ -1,7 +1,7 @@
 //! A server that needs no credential, described as such: no credential header is ever sent, and
 //! a connector for it needs no credential provider. And a generic server's scheme is always named.
 
-use super::common::start;
+use super::common::{call_as, start};
 use pagerduty_mcp_connect::{
     AuthScheme, ConnectionType, Connector, Credential, Error, GenericServer, McpClient,
     RemoteMcpServer, UserId,
@@ -18,10 +18,7 @@ async fn a_connector_for_an_open_server_needs_no_credentials() {
     let anyone = UserId::from("anyone");
     let tools = connector.list_tools(&anyone).await.unwrap();
     assert!(!tools.is_empty());
-    let result = connector
-        .call_tool(&anyone, "list_incidents", json!({}))
-        .await
-        .unwrap();
+    let result = call_as(&connector, &anyone, "list_incidents", json!({})).await;
     assert!(!result.is_error(), "{result:?}");
 }
 

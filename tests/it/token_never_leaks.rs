@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use super::common::{connector, store_with};
 use super::loopback::serve_mcp;
 use axum::Router;
 use axum::extract::State;
@@ -109,13 +110,7 @@ async fn public_types_never_format_the_token() {
         .start()
         .await
         .unwrap();
-    let store = InMemoryCredentialStore::new();
-    store.insert("leak", TOKEN);
-    let connector = pagerduty_mcp_connect::Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store)
-        .build()
-        .unwrap();
+    let connector = connector(&mock, store_with("leak", TOKEN));
     let session = connector.session(&UserId::from("leak")).await.unwrap();
     session.list_tools().await.unwrap();
     assert_clean("Session", &format!("{session:?}"));
