@@ -5,8 +5,9 @@
 //! - [`Redactor`] knows the credential values a request carried and removes **every form** of
 //!   each from a text: raw, JSON-escaped (`\"`, `\\`, `\/`, `\u0041` …, also escaped twice),
 //!   percent-encoded (`%2B`, in either case, or every character encoded), with or without the
-//!   scheme's prefix, and a piece of one of at least [`MIN_PARTIAL`] characters left at either end
-//!   of the text by a cut. The client runs it on every error at the boundary of each request,
+//!   scheme's prefix, any run of at least [`MIN_RUN`] of its characters wherever it stands, and
+//!   a piece of at least [`MIN_PARTIAL`] characters next to a cut (the text's ends, a `…`, a
+//!   `[redacted]` mark). The client runs it on every error at the boundary of each request,
 //!   after any truncation, and on what it logs.
 //! - [`excerpt`] turns any server text into one short line (control characters and bidirectional
 //!   overrides removed, whitespace collapsed, at most [`MAX_EXCERPT`] characters) and blanks what
@@ -25,9 +26,12 @@ pub(crate) const REDACTED: &str = "[redacted]";
 /// The most characters of server-supplied text kept in an error message.
 pub(crate) const MAX_EXCERPT: usize = 240;
 
-/// The shortest piece of a credential, left at the start or the end of a text by a cut, that is
-/// still removed. Shorter secrets are removed only whole.
+/// The shortest piece of a credential, next to a cut (the start or the end of a text, a `…`, a
+/// `[redacted]` mark), that is still removed. Shorter secrets are removed only whole.
 pub(crate) const MIN_PARTIAL: usize = 4;
+
+/// The shortest run of a credential's characters that is removed wherever it stands in a text.
+pub(crate) const MIN_RUN: usize = 6;
 
 /// Removes every form of the credential values it knows from texts.
 ///
@@ -150,11 +154,7 @@ impl Redactor {
         for needle in &self.needles {
             find(text, needle.expose_secret(), |s, e| ranges.push((s, e)));
         }
-        for (offset, segment) in segments(text) {
-            partial_ends(segment, &self.needles, |s, e| {
-                ranges.push((offset + s, offset + e))
-            });
-        }
+        partial_runs(text, &self.needles, |s, e| ranges.push((s, e)));
         // The text with one level of JSON and percent escapes decoded.
         if text.contains(['\\', '%']) {
             let view = DecodedView::new(text);
@@ -164,26 +164,13 @@ impl Redactor {
                         ranges.push(view.original(s, e));
                     });
                 }
-                for (offset, segment) in segments(&view.decoded) {
-                    partial_ends(segment, &self.needles, |s, e| {
-                        ranges.push(view.original(offset + s, offset + e));
-                    });
-                }
+                partial_runs(&view.decoded, &self.needles, |s, e| {
+                    ranges.push(view.original(s, e));
+                });
             }
         }
         merge(ranges)
     }
-}
-
-/// The pieces of `text` between `[redacted]` marks, with their offsets: an earlier, coarser
-/// redaction may have cut a credential, leaving pieces of it on either side of its mark.
-fn segments(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let mut offset = 0;
-    text.split(REDACTED).map(move |segment| {
-        let start = offset;
-        offset += segment.len() + REDACTED.len();
-        (start, segment)
-    })
 }
 
 /// Calls `hit` with the byte range of each occurrence of `needle` in `haystack`.
@@ -193,37 +180,80 @@ fn find(haystack: &str, needle: &str, mut hit: impl FnMut(usize, usize)) {
     }
 }
 
-/// Pieces of a needle at the ends of a text (what a cut leaves): the text's end is a start of a
-/// needle, or its start is an end of one. A trailing `…` (a truncation mark) is looked through.
-fn partial_ends(text: &str, needles: &[SecretString], mut hit: impl FnMut(usize, usize)) {
-    let body = text.strip_suffix('…').unwrap_or(text).trim_end();
+/// Runs of a needle's characters in `text` that are not the whole needle: what a cut (a
+/// truncated excerpt, a `[redacted]` mark of an earlier, coarser pass, a server that echoes part
+/// of a token) leaves of one. A run of at least [`MIN_RUN`] bytes is removed wherever it stands;
+/// a shorter one of at least [`MIN_PARTIAL`] bytes when it touches a cut: the start or end of
+/// the text, a `…` or `...` truncation mark, or a `[redacted]` mark.
+fn partial_runs(text: &str, needles: &[SecretString], mut hit: impl FnMut(usize, usize)) {
+    let bytes = text.as_bytes();
     for needle in needles {
-        let needle = needle.expose_secret();
-        // Largest piece first; whole occurrences are found elsewhere.
-        let boundaries: Vec<usize> = needle
-            .char_indices()
-            .map(|(i, _)| i)
-            .skip(MIN_PARTIAL)
-            .collect();
-        for &cut in boundaries.iter().rev() {
-            if body.ends_with(&needle[..cut]) {
-                hit(body.len() - cut, body.len());
-                break;
-            }
+        let needle = needle.expose_secret().as_bytes();
+        if needle.len() < MIN_PARTIAL {
+            continue;
         }
-        // Longest end piece first.
-        let suffix_starts: Vec<usize> = needle.char_indices().map(|(i, _)| i).skip(1).collect();
-        for &from in &suffix_starts {
-            let piece = &needle[from..];
-            if piece.chars().count() < MIN_PARTIAL {
-                break;
-            }
-            if text.starts_with(piece) {
-                hit(0, piece.len());
-                break;
+        let mut at = 0;
+        while at + MIN_PARTIAL <= bytes.len() {
+            let len = longest_run_at(&bytes[at..], needle);
+            if len >= MIN_RUN || (len >= MIN_PARTIAL && touches_a_cut(text, at, at + len)) {
+                let (start, end) = char_bounds(text, at, at + len);
+                hit(start, end);
+                at = end;
+            } else {
+                at += 1;
             }
         }
     }
+}
+
+/// The length of the longest prefix of `text` that appears somewhere in `needle`.
+fn longest_run_at(text: &[u8], needle: &[u8]) -> usize {
+    let Some(&first) = text.first() else {
+        return 0;
+    };
+    memchr::memchr_iter(first, needle)
+        .map(|from| {
+            text.iter()
+                .zip(&needle[from..])
+                .take_while(|(a, b)| a == b)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether the byte range `start..end` of `text` touches a cut: the text's start or end, a
+/// truncation mark or a `[redacted]` mark (white space between them looked through).
+fn touches_a_cut(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..floor_boundary(text, start)].trim_end();
+    let after = text[ceil_boundary(text, end)..].trim_start();
+    before.is_empty()
+        || after.is_empty()
+        || before.ends_with('…')
+        || before.ends_with("...")
+        || after.starts_with('…')
+        || after.starts_with("...")
+        || before.ends_with(REDACTED)
+        || after.starts_with(REDACTED)
+}
+
+/// `start..end` widened to the nearest character boundaries of `text`.
+fn char_bounds(text: &str, start: usize, end: usize) -> (usize, usize) {
+    (floor_boundary(text, start), ceil_boundary(text, end))
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_boundary(text: &str, mut at: usize) -> usize {
+    while at < text.len() && !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at.min(text.len())
 }
 
 /// Sorts and merges overlapping ranges.
@@ -423,6 +453,58 @@ mod tests {
 
     fn redactor() -> Redactor {
         Redactor::new().with_secret(TOKEN)
+    }
+
+    /// A bare 20-character token, as PagerDuty issues them.
+    const BARE: &str = "u+PRBTKs07690eXyZq1w";
+
+    #[test]
+    fn a_bare_token_cut_by_the_excerpt_inside_a_longer_message_is_removed() {
+        // A 403 body that echoes the token without a label, cut by the 240-character excerpt
+        // inside the token, then put into a message with more text after it.
+        let body = format!("{} {BARE} and more", "x".repeat(MAX_EXCERPT - 16));
+        let cut = excerpt(&body);
+        assert!(
+            cut.contains("u+PRBTKs07690e"),
+            "the excerpt cut elsewhere: {cut}"
+        );
+        let message = format!("HTTP 403: {cut} (ask an admin for the permission)");
+        let clean = Redactor::new().with_secret(BARE).redact_owned(message);
+        for piece in BARE.as_bytes().windows(MIN_PARTIAL) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(
+                !clean.contains(piece),
+                "{piece:?} of the token left in {clean}"
+            );
+        }
+        assert!(
+            clean.contains("(ask an admin for the permission)"),
+            "{clean}"
+        );
+    }
+
+    #[test]
+    fn runs_of_a_token_are_removed_wherever_they_stand_and_short_ones_only_at_cuts() {
+        let redactor = Redactor::new().with_secret(BARE);
+        // Six characters or more: anywhere.
+        assert_eq!(redactor.redact("id 07690eXy was"), "id [redacted] was");
+        // Four or five: only next to a cut.
+        assert_eq!(redactor.redact("the PRBT was"), "the PRBT was");
+        assert_eq!(redactor.redact("ends in …q1w"), "ends in …q1w");
+        assert_eq!(redactor.redact("cut PRBT… then"), "cut [redacted]… then");
+        assert_eq!(
+            redactor.redact("cut PRBT... then"),
+            "cut [redacted]... then"
+        );
+        assert_eq!(
+            redactor.redact("a [redacted]XyZq then"),
+            "a [redacted][redacted] then"
+        );
+        assert_eq!(redactor.redact("Xyzq1w"), "Xyzq1w");
+        assert_eq!(redactor.redact("XyZq1w"), "[redacted]");
+        // Ordinary text stays.
+        let text = "the token was not accepted: ask an admin";
+        assert_eq!(redactor.redact(text), text);
     }
 
     fn percent(value: &str, all: bool) -> String {

@@ -94,3 +94,61 @@ async fn a_403_through_the_gateway_reaches_the_agent_and_keeps_the_token() {
         gw.shutdown().await;
     }
 }
+
+/// A server that answers every request 403 with PagerDuty's envelope whose message echoes the
+/// bare token (no `Token` label) far enough in that the error's excerpt cuts inside it.
+async fn echoing_server() -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::any(|headers: HeaderMap| async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let bare = auth.strip_prefix("Token ").unwrap_or(auth);
+            let message = format!("{} {bare} is not allowed here", "x".repeat(224));
+            let body = json!({"error": {"message": message, "code": 2010}});
+            (StatusCode::FORBIDDEN, axum::Json(body))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/mcp")
+}
+
+#[tokio::test]
+async fn no_piece_of_a_bare_token_cut_by_the_excerpt_survives_in_the_error() {
+    const TOKEN: &str = "u+PRBTKs07690eXyZq1w";
+    let url = echoing_server().await;
+    let server = pagerduty_mcp_connect::GenericServer::new(
+        "echo",
+        url.as_str(),
+        pagerduty_mcp_connect::AuthScheme::token(),
+    )
+    .unwrap();
+    let store = InMemoryCredentialStore::new();
+    let alice = UserId::from("alice");
+    store.insert(alice.clone(), TOKEN);
+    let connector = Connector::builder()
+        .server(server)
+        .credentials(store)
+        .build()
+        .unwrap();
+    let err = connector
+        .call_tool(&alice, "get_user_data", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(
+            text.contains("[redacted]"),
+            "the cut token was not seen: {text}"
+        );
+        for piece in TOKEN.as_bytes().windows(4) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(!text.contains(piece), "{piece:?} of the token in: {text}");
+        }
+    }
+}
