@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs the official Python MCP SDK peer into a virtualenv
-# (scripts/install-python-peer.sh), then runs every test of the workspace against the embedded
+# (scripts/install-python-peer.sh) and the real Node MCP clients into .node-clients/
+# (scripts/install-node-clients.sh), then runs every test of the workspace against the embedded
 # mock server and that peer, and every benchmark once in test mode (`test = true` in
 # benches/Cargo.toml). Without DATABASE_URL it also starts a throwaway Postgres server
 # (scripts/postgres.sh) for the credential store's tests, and stops it afterwards.
@@ -15,6 +16,17 @@ else
     echo "ERROR: the Python MCP SDK peer could not be installed (./scripts/install-python-peer.sh failed above)." >&2
     echo "       Fix that, or run with PAGERDUTY_MCP_SKIP_PEERS=1 to skip the tests that need it." >&2
     exit 1
+fi
+# The real MCP clients the gateway's tests drive (MCP Inspector, mcp-remote, the TypeScript SDK;
+# Node 22 from npm), into .node-clients/: missing, their tests fail, like the Python peer's.
+if ! ./scripts/install-node-clients.sh; then
+    if [ "${PAGERDUTY_MCP_SKIP_PEERS:-0}" = "1" ]; then
+        echo "WARNING: the Node MCP clients could not be installed; PAGERDUTY_MCP_SKIP_PEERS=1, so their tests will check nothing" >&2
+    else
+        echo "ERROR: the Node MCP clients could not be installed (./scripts/install-node-clients.sh failed above)." >&2
+        echo "       Fix that, or run with PAGERDUTY_MCP_SKIP_PEERS=1 to skip the tests that need them." >&2
+        exit 1
+    fi
 fi
 # The credential store's Postgres tests need a real server: start one unless DATABASE_URL names
 # one already (CI starts its own) or the run opts out (PAGERDUTY_MCP_SKIP_POSTGRES=1 or

@@ -10,3 +10,4 @@ mod forbidden;
 mod gateway;
 mod gateway_direct_path;
 mod gateway_server_requests;
+mod real_clients;
