@@ -1,7 +1,7 @@
 //! Set-up the scenarios share: a mock serving some protocol eras, and a client of it that
 //! authenticates as the mock's demo user's scheme (`Token`) and retries quickly.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pagerduty_mcp_connect::{
     AuthScheme, CallToolResult, Connector, ConnectorBuilder, CredentialProvider, Error,
@@ -72,6 +72,24 @@ pub async fn eventually(attempts: usize, pause: Duration, mut check: impl FnMut(
         }
     }
     false
+}
+
+/// Asserts that `what` took less than `limit` since `started`.
+pub fn assert_took_less_than(started: Instant, limit: Duration, what: &str) {
+    let took = started.elapsed();
+    assert!(
+        took < limit,
+        "{what}: took {took:?}, not less than {limit:?}"
+    );
+}
+
+/// Asserts that `what` took at least `minimum` since `started`.
+pub fn assert_took_at_least(started: Instant, minimum: Duration, what: &str) {
+    let took = started.elapsed();
+    assert!(
+        took >= minimum,
+        "{what}: took {took:?}, less than {minimum:?}"
+    );
 }
 
 /// `session.call_tool(tool, arguments)`, which must succeed (a tool error is a result too).

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::common::{call, call_err, client, first_method, methods, start};
+use super::common::{assert_took_at_least, call, call_err, client, first_method, methods, start};
 use futures_util::StreamExt;
 use pagerduty_mcp_connect::{
     CallToolResult, Credential, Error, LoggingLevel, NotificationStream, ProtocolPreference,
@@ -219,11 +219,7 @@ async fn a_dropped_session_stream_is_resumed_with_last_event_id_after_the_retry_
         incident.text()
     );
     // The client waited for the server's `retry:` (300 ms) before reconnecting.
-    assert!(
-        started.elapsed() >= Duration::from_millis(250),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_took_at_least(started, Duration::from_millis(250), "resuming");
 
     let records = mock.requests();
     let story = methods(&records);
