@@ -11,9 +11,11 @@
 //! have sent (as `application/json`, which every agent must accept). Everything else goes to
 //! rmcp untouched: other methods, batches, progress tokens, `Mcp-Param-*` headers, a resumed
 //! `input_required` round, session-era agents that declared elicitation or sampling (the
-//! upstream may ask them on the request's stream), unknown or uninitialized sessions, missing,
-//! repeated or mismatched routing headers, a `Host` outside the allowed list, an `Origin`,
-//! `Accept` with parameters, a request id already in flight on the session. The same handler
+//! upstream may ask them on the request's stream), uninitialized sessions, missing, repeated or
+//! mismatched routing headers, a browser's request (with an `Origin`, already checked at the
+//! [front](super::front) like every request), `Accept` with parameters, a request id already in
+//! flight on the session. (`Host` and `Origin` are checked at the front for both paths; a
+//! session the gateway does not know never gets this far.) The same handler
 //! code runs the call either way (policy, the user's session, metrics, the log line,
 //! `input_required` parking for 2026-07-28 agents).
 //!
@@ -55,10 +57,7 @@ pub(crate) enum Offer {
 
 /// Offers an authenticated agent request to the direct path.
 pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Request) -> Offer {
-    if !state.direct_path
-        || !is_plain_json_post(&request)
-        || !host_allowed(request.headers(), state.allowed_hosts.as_deref())
-    {
+    if !state.direct_path || !is_plain_json_post(&request) {
         return Offer::Declined(request);
     }
     let (parts, body) = request.into_parts();
@@ -208,7 +207,7 @@ async fn answer(state: &Arc<GatewayState>, user: &UserId, call: DirectCall<'_>) 
 
 /// A POST of JSON that accepts both JSON and SSE replies (what rmcp requires; it answers the
 /// rest), with no media parameters in `Accept` (`q=0` means "not that") and no `Origin` (a
-/// browser's request, whose origin check rmcp does).
+/// browser's request, rare: rmcp serves it; its origin was checked at the front).
 fn is_plain_json_post(request: &Request) -> bool {
     let headers = request.headers();
     if request.method() != Method::POST || headers.contains_key(header::ORIGIN) {
@@ -233,33 +232,6 @@ fn is_plain_json_post(request: &Request) -> bool {
         }
     }
     json && sse
-}
-
-/// Whether the request's `Host` is one rmcp would let through: `allowed` is the gateway's list
-/// (`None`: the check is off). Anything this cannot tell for sure is left to rmcp.
-fn host_allowed(headers: &HeaderMap, allowed: Option<&[String]>) -> bool {
-    let Some(allowed) = allowed else {
-        return true;
-    };
-    let Some(host) = header_str(headers, header::HOST.as_str())
-        .and_then(|host| host.parse::<http::uri::Authority>().ok())
-    else {
-        return false;
-    };
-    let name = host.host().trim_matches(|c| c == '[' || c == ']');
-    allowed.iter().any(|entry| {
-        let Ok(entry_authority) = entry.parse::<http::uri::Authority>() else {
-            // A bare IPv6 address such as `::1`.
-            return entry.eq_ignore_ascii_case(name) && entry.contains(':');
-        };
-        let entry_name = entry_authority
-            .host()
-            .trim_matches(|c| c == '[' || c == ']');
-        entry_name.eq_ignore_ascii_case(name)
-            && entry_authority
-                .port_u16()
-                .is_none_or(|port| host.port_u16() == Some(port))
-    })
 }
 
 /// The request body, at most rmcp's limit (4 MiB; over it: 413, as rmcp answers).
@@ -440,30 +412,6 @@ mod tests {
         assert!(!standard_headers_match(&twice, "list_incidents", true));
         headers.insert("mcp-param-region", HeaderValue::from_static("eu"));
         assert!(!standard_headers_match(&headers, "list_incidents", true));
-    }
-
-    #[test]
-    fn hosts_rmcp_would_let_through() {
-        let with_host = |host: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
-            headers
-        };
-        let defaults = ["localhost".to_owned(), "127.0.0.1".into(), "::1".into()];
-        for host in ["localhost", "localhost:8080", "127.0.0.1:9", "[::1]:80"] {
-            assert!(host_allowed(&with_host(host), Some(&defaults)), "{host}");
-        }
-        for host in ["evil.example", "127.0.0.2", "localhost.evil.example"] {
-            assert!(!host_allowed(&with_host(host), Some(&defaults)), "{host}");
-        }
-        assert!(!host_allowed(&HeaderMap::new(), Some(&defaults)));
-        let pinned = ["gw.example.com:8443".to_owned()];
-        assert!(host_allowed(
-            &with_host("gw.example.com:8443"),
-            Some(&pinned)
-        ));
-        assert!(!host_allowed(&with_host("gw.example.com"), Some(&pinned)));
-        assert!(host_allowed(&with_host("anything"), None));
     }
 
     #[test]

@@ -25,22 +25,23 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that keeps its request counted as in flight until it is sent (or dropped).
-pub(crate) struct GuardedBody {
+/// A response body that keeps its request counted (as in flight, for the user's limits: the
+/// `guard`) until it is sent (or dropped).
+pub(crate) struct GuardedBody<G> {
     inner: axum::body::Body,
-    _in_flight: InFlight,
+    _guard: G,
 }
 
-impl GuardedBody {
-    pub(crate) fn new(inner: axum::body::Body, in_flight: InFlight) -> Self {
+impl<G> GuardedBody<G> {
+    pub(crate) fn new(inner: axum::body::Body, guard: G) -> Self {
         GuardedBody {
             inner,
-            _in_flight: in_flight,
+            _guard: guard,
         }
     }
 }
 
-impl http_body::Body for GuardedBody {
+impl<G: Unpin> http_body::Body for GuardedBody<G> {
     type Data = bytes::Bytes;
     type Error = axum::Error;
 

@@ -16,6 +16,13 @@ use prometheus_client::registry::Registry;
 /// so an agent calling made-up tool names cannot grow the metrics without bound.
 const MAX_TOOL_LABELS: usize = 256;
 
+/// The longest tool name (in bytes) a label or a log line carries; MCP tool names are at most
+/// 128 characters.
+pub(crate) const MAX_TOOL_NAME: usize = 128;
+
+/// How many tool names the upstream listed the gateway remembers.
+const MAX_LISTED: usize = 4096;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     method: String,
@@ -38,12 +45,20 @@ type HistogramFamily = Family<CallLabels, Histogram, fn() -> Histogram>;
 /// - `mcp_gateway_call_duration_seconds{method,tool,outcome}`: their latency (histogram);
 /// - `mcp_gateway_active_users`: users with an open upstream session;
 /// - `mcp_gateway_rejected_requests_total{reason}`: agent requests refused before anything went
-///   upstream (`unknown_key`, `missing_key`, `foreign_session`, `shutting_down`);
+///   upstream (`host_not_allowed`, `origin_not_allowed`, `missing_key`, `unknown_key`,
+///   `foreign_session`, `unknown_session`, `rate_limited`, `too_many_in_flight`,
+///   `shutting_down`);
 /// - `mcp_gateway_direct_requests_total`: agent requests the gateway answered on its direct
 ///   path ([`GatewayBuilder::direct_path`](super::GatewayBuilder::direct_path)) rather than
 ///   through rmcp's service.
 ///
-/// `tool` is the tool name for `tools/call` and empty otherwise.
+/// `tool` is the tool name for `tools/call` and empty otherwise. Only names the upstream listed
+/// ([`GatewayMetrics::record_listed_tools`]) get a label of their own; any other name an agent
+/// sends is counted as `other`. Until the gateway has seen a listing, a name gets its own label
+/// only if it is a well-formed MCP tool name (at most 128 characters of `A-Z a-z 0-9 _ - . /`).
+/// Either way at most 256 distinct names are labelled (later ones are `other`), and every label
+/// value is escaped as the Prometheus text format requires, so no agent can add lines to
+/// `/metrics` or grow it without bound.
 #[derive(Clone)]
 pub struct GatewayMetrics {
     inner: Arc<MetricsInner>,
@@ -58,6 +73,7 @@ struct MetricsInner {
     rejected: Family<RejectLabels, Counter>,
     direct: Counter,
     tool_labels: Mutex<HashSet<String>>,
+    listed: Mutex<HashSet<String>>,
 }
 
 impl Default for GatewayMetrics {
@@ -117,6 +133,7 @@ impl GatewayMetrics {
                 rejected,
                 direct,
                 tool_labels: Mutex::new(HashSet::new()),
+                listed: Mutex::new(HashSet::new()),
             }),
         }
     }
@@ -136,6 +153,20 @@ impl GatewayMetrics {
             .latency
             .get_or_create(&labels)
             .observe(latency.as_secs_f64());
+    }
+
+    /// Records tool names an upstream listed (`tools/list`): from then on, only listed names
+    /// get a `tool` label of their own. (At most 4096 names are remembered.)
+    pub fn record_listed_tools<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let mut listed = self.inner.listed.lock().unwrap_or_else(|p| p.into_inner());
+        for name in names {
+            if listed.len() >= MAX_LISTED {
+                break;
+            }
+            if !listed.contains(name) {
+                listed.insert(name.to_owned());
+            }
+        }
     }
 
     /// Counts one refused agent request.
@@ -178,21 +209,72 @@ impl GatewayMetrics {
         out
     }
 
+    /// The `tool` label of a call of `tool`: the (escaped) name, or `other`.
     fn tool_label(&self, tool: &str) -> String {
+        const OTHER: &str = "other";
+        let admissible = {
+            let listed = self.inner.listed.lock().unwrap_or_else(|p| p.into_inner());
+            if listed.is_empty() {
+                is_tool_name(tool)
+            } else {
+                listed.contains(tool)
+            }
+        };
+        if !admissible {
+            return OTHER.to_owned();
+        }
+        let label = escape_label(capped_tool_name(tool));
         let mut seen = self
             .inner
             .tool_labels
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if seen.contains(tool) {
-            return tool.to_owned();
+        if seen.contains(&label) {
+            return label;
         }
         if seen.len() < MAX_TOOL_LABELS {
-            seen.insert(tool.to_owned());
-            return tool.to_owned();
+            seen.insert(label.clone());
+            return label;
         }
-        "other".to_owned()
+        OTHER.to_owned()
     }
+}
+
+/// Whether `name` is a well-formed MCP tool name: 1 to 128 characters of `A-Z a-z 0-9 _ - . /`.
+fn is_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_TOOL_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'))
+}
+
+/// `name` cut to at most [`MAX_TOOL_NAME`] bytes (on a character boundary), for labels and log
+/// lines.
+pub(crate) fn capped_tool_name(name: &str) -> &str {
+    if name.len() <= MAX_TOOL_NAME {
+        return name;
+    }
+    let mut end = MAX_TOOL_NAME;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// A label value escaped for the Prometheus text format (backslash, double quote, newline), which the encoder
+/// does not do itself.
+fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl fmt::Debug for GatewayMetrics {
@@ -256,5 +338,28 @@ mod tests {
             );
         }
         assert!(metrics.render().contains(r#"tool="other""#));
+    }
+
+    #[test]
+    fn hostile_tool_names_cannot_add_lines_or_grow_the_text() {
+        let metrics = GatewayMetrics::new();
+        let injection = "x\",outcome=\"ok\"} 1\nmcp_gateway_active_users 4242";
+        let huge = "a".repeat(256 * 1024);
+        metrics.record_call("tools/call", Some(injection), "ok", Duration::ZERO);
+        metrics.record_call("tools/call", Some(&huge), "ok", Duration::ZERO);
+        let text = metrics.render();
+        assert!(!text.contains("4242"), "{text}");
+        assert!(text.len() < 16 * 1024, "{} bytes", text.len());
+        assert!(text.contains(r#"tool="other""#));
+        // Once the upstream's list is known, only its names are labelled, escaped.
+        metrics.record_listed_tools(["list_incidents", "odd\"name\n"]);
+        metrics.record_call("tools/call", Some("get_user_data"), "ok", Duration::ZERO);
+        metrics.record_call("tools/call", Some("list_incidents"), "ok", Duration::ZERO);
+        metrics.record_call("tools/call", Some("odd\"name\n"), "ok", Duration::ZERO);
+        let text = metrics.render();
+        assert!(!text.contains(r#"tool="get_user_data""#), "{text}");
+        assert!(text.contains(r#"tool="list_incidents""#), "{text}");
+        assert!(text.contains(r#"tool="odd\"name\n""#), "{text}");
+        assert_eq!(capped_tool_name(&"é".repeat(100)).len(), 128);
     }
 }

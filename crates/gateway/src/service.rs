@@ -10,7 +10,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use http::{HeaderValue, StatusCode, header};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -19,10 +18,15 @@ use tokio_util::sync::CancellationToken;
 use super::agent_auth::authenticate;
 use super::agent_call::forwarding_handler;
 use super::agent_sessions::{AgentSessions, SESSION_IDLE_LIMIT};
+use super::connections::{
+    self, ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, default_max_connections,
+};
 use super::direct_calls::DirectCalls;
 use super::drain::Drain;
+use super::front::{Front, LOOPBACK_HOSTS, LOOPBACK_ORIGINS};
 use super::handler::GatewayHandler;
 use super::keys::GatewayKeys;
+use super::limits::{Limiter, UserLimits};
 use super::list_changed::ListChanged;
 use super::metrics::GatewayMetrics;
 use super::pending::PendingCalls;
@@ -71,6 +75,7 @@ const MIN_SESSION_IDLE: Duration = Duration::from_millis(100);
 pub struct Gateway {
     state: Arc<GatewayState>,
     grace: Duration,
+    connections: ConnectionLimits,
 }
 
 impl fmt::Debug for Gateway {
@@ -80,6 +85,7 @@ impl fmt::Debug for Gateway {
             .field("connector", &self.state.connector)
             .field("keys", &self.state.keys)
             .field("grace", &self.grace)
+            .field("connections", &self.connections)
             .finish_non_exhaustive()
     }
 }
@@ -94,7 +100,11 @@ impl Gateway {
             name: None,
             instructions: None,
             allowed_hosts: None,
+            allowed_origins: None,
             grace: None,
+            header_read_timeout: None,
+            max_connections: None,
+            limits: UserLimits::default(),
             metrics: None,
             direct_path: None,
             session_idle: None,
@@ -123,10 +133,21 @@ impl Gateway {
 
     /// The axum router: `/mcp`, `/healthz`, `/metrics`.
     ///
+    /// Every request to `/mcp` is checked in this order, and refused with an HTTP error whose
+    /// body is a JSON-RPC error saying what to do: its `Host` and `Origin` (403,
+    /// [`GatewayBuilder::allowed_hosts`], [`GatewayBuilder::allowed_origins`]), the gateway
+    /// key (401), the session (404, the same reply for a session that does not exist and for
+    /// another user's), the user's limits (429 with `Retry-After`,
+    /// [`GatewayBuilder::max_in_flight_per_user`], [`GatewayBuilder::rate_per_user`]). The
+    /// OAuth discovery paths clients probe (`/.well-known/oauth-protected-resource`,
+    /// `/.well-known/oauth-authorization-server`, …) answer 404 with no key needed: the
+    /// gateway offers no OAuth.
+    ///
     /// Serving it yourself, set `TCP_NODELAY` on the accepted connections, as
     /// [`Gateway::serve`] does: a session-era reply is an SSE stream written in pieces, and
     /// without it each piece after the first waits for the agent's delayed ACK (tens of
-    /// milliseconds per call).
+    /// milliseconds per call). Give your server a header-read timeout and a connection cap too
+    /// (`axum::serve` has neither; [`Gateway::serve`] has both).
     ///
     /// ```no_run
     /// use axum::serve::ListenerExt;
@@ -147,7 +168,7 @@ impl Gateway {
             // A plain JSON reply where nothing comes before the result (2026-07-28 requests);
             // rmcp switches to SSE by itself when progress or a request must go first.
             .with_json_response(true);
-        config = match &state.allowed_hosts {
+        config = match &state.front.hosts {
             Some(hosts) => config.with_allowed_hosts(hosts.clone()),
             None => config.disable_allowed_hosts(),
         };
@@ -163,6 +184,7 @@ impl Gateway {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
+            .route("/.well-known/{*probe}", axum::routing::any(no_oauth))
             .with_state(state)
             .merge(mcp)
     }
@@ -170,25 +192,22 @@ impl Gateway {
     /// Serves [`Gateway::router`] on `listener` until `shutdown` resolves; then refuses new
     /// requests (503), lets the calls in flight finish (up to the
     /// [grace period](GatewayBuilder::shutdown_grace)), closes the agents' streams and returns.
+    ///
+    /// At most [`GatewayBuilder::max_connections`] agent connections are served at once (the
+    /// next waits in the listen queue until one closes), and a connection that does not send a
+    /// request's headers within [`GatewayBuilder::header_read_timeout`] (a new one, or one
+    /// idle between requests) is closed. `TCP_NODELAY` is set on every connection.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let gateway = self.clone();
-        // Without TCP_NODELAY, a reply written in pieces (an SSE stream's priming event, then
-        // the message) waits for the agent's delayed ACK: tens of milliseconds per call.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY on an agent connection");
-            }
-        });
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                gateway.shutdown().await;
-            })
-            .await
+        connections::serve(listener, self.router(), self.connections, async move {
+            shutdown.await;
+            gateway.shutdown().await;
+        })
+        .await
     }
 
     /// Begins shutdown: new agent requests get 503; waits for the calls in flight (up to the
@@ -239,6 +258,18 @@ async fn metrics(State(state): State<Arc<GatewayState>>) -> Response {
         .into_response()
 }
 
+/// The OAuth (and OpenID) discovery documents OAuth-capable clients look for: none here, at
+/// once, with no key needed, and a body saying what to do instead.
+async fn no_oauth() -> Response {
+    super::agent_auth::json_rpc_error(
+        StatusCode::NOT_FOUND,
+        super::agent_auth::REFUSED_CODE,
+        "Not Found: this gateway offers no OAuth sign-in. Send your gateway key as the HTTP header \
+         `Authorization: Bearer <gateway key>` on every request to /mcp; ask the gateway's \
+         operator for your key.",
+    )
+}
+
 /// rmcp's session manager with its keep-alive off: the gateway ends idle sessions itself
 /// ([`GatewayState::start_session_sweeper`]).
 fn session_manager() -> LocalSessionManager {
@@ -261,7 +292,11 @@ pub struct GatewayBuilder {
     name: Option<String>,
     instructions: Option<String>,
     allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
     grace: Option<Duration>,
+    header_read_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    limits: UserLimits,
     metrics: Option<GatewayMetrics>,
     direct_path: Option<bool>,
     session_idle: Option<Duration>,
@@ -320,6 +355,63 @@ impl GatewayBuilder {
         self
     }
 
+    /// The browser origins whose pages may call the gateway (the `Origin` header; MCP's
+    /// Streamable HTTP transport requires servers to check it, against DNS rebinding). A
+    /// request without `Origin` (every MCP client that is not a web page) is not affected; one
+    /// from another origin gets 403 with a JSON-RPC error before its key is even looked at.
+    ///
+    /// Each entry is `scheme://host[:port]` (no port: the scheme's default), `scheme://host:*`
+    /// (any port) or `null`. Default: loopback pages only (`http://localhost:*`,
+    /// `http://127.0.0.1:*`, `http://[::1]:*` and the same with `https`), such as the MCP
+    /// Inspector on the same machine: the gateway serves no web pages of its own, and a page
+    /// on a DNS-rebinding attacker's domain has that domain as its origin. Setting a list
+    /// replaces the default (list the loopback origins too to keep them); an empty list
+    /// allows no browser page at all. An entry that is none of these is ignored, with a
+    /// warning in the log.
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How long a connection has to send a request's headers, when it is new or idle between
+    /// requests, before [`Gateway::serve`] closes it (default 10 s). Idle connections that
+    /// never send a request cannot pile up.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = Some(timeout);
+        self
+    }
+
+    /// How many agent connections [`Gateway::serve`] serves at once; the next waits in the
+    /// listen queue until one closes (default: half the process's open-file limit, between
+    /// 64 and 4096, so that the gateway keeps descriptors for its upstream connections; 1024
+    /// where the limit is unknown). Raise the open-file limit (`ulimit -n`) with it.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = Some(connections.max(1));
+        self
+    }
+
+    /// How many of one user's calls may be in flight at once (default 32; `0` turns the
+    /// limit off). Over it, a request gets HTTP 429 with `Retry-After` and a JSON-RPC error,
+    /// at once; other users are not affected. A user's agents share the limit.
+    pub fn max_in_flight_per_user(mut self, calls: usize) -> Self {
+        self.limits.max_in_flight = calls;
+        self
+    }
+
+    /// How many requests one user may send per second on average (`per_second`), and how many
+    /// at once above that (`burst`) (default 50 per second, bursts of 100; `per_second = 0`
+    /// turns the limit off). Over it, a request gets HTTP 429 with `Retry-After` and a
+    /// JSON-RPC error, at once; other users are not affected. A user's agents share the rate.
+    pub fn rate_per_user(mut self, per_second: u32, burst: u32) -> Self {
+        self.limits.rate_per_second = per_second;
+        self.limits.burst = burst.max(1);
+        self
+    }
+
     /// How long shutdown waits for calls in flight (default 30 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.grace = Some(grace);
@@ -341,13 +433,17 @@ impl GatewayBuilder {
             .sampling_handler(forwarding_handler())
             .build()?;
         let help = connector.credential_help().to_owned();
-        let mut server_names: Vec<&str> = Vec::new();
-        for name in connector.servers().map(|s| s.name()) {
-            if !server_names.contains(&name) {
-                server_names.push(name);
-            }
-        }
-        let server_name = server_names.join(", ");
+        let origins = match self.allowed_origins {
+            Some(origins) => origins,
+            None => LOOPBACK_ORIGINS.iter().map(|o| (*o).to_owned()).collect(),
+        };
+        let hosts = match self.allowed_hosts {
+            // Loopback names unless set; an empty list turns the check off.
+            None => Some(LOOPBACK_HOSTS.iter().map(|h| (*h).to_owned()).collect()),
+            Some(hosts) if hosts.is_empty() => None,
+            Some(hosts) => Some(hosts),
+        };
+        let default_instructions = instructions_for(&connector);
         let name = self
             .name
             .unwrap_or_else(|| "pagerduty-mcp-gateway".to_owned());
@@ -361,11 +457,7 @@ impl GatewayBuilder {
                 list_changed: Arc::new(ListChanged::default()),
                 pending: PendingCalls::default(),
                 help,
-                instructions: self.instructions.or_else(|| {
-                    Some(format!(
-                        "A gateway to {server_name}: every request goes there with your own credential."
-                    ))
-                }),
+                instructions: Some(self.instructions.unwrap_or(default_instructions)),
                 name,
                 sessions: Arc::new(session_manager()),
                 cancel: CancellationToken::new(),
@@ -375,15 +467,44 @@ impl GatewayBuilder {
                     .session_idle
                     .unwrap_or(SESSION_IDLE_LIMIT)
                     .max(MIN_SESSION_IDLE),
-                // rmcp's default list unless set; an empty list turns the check off.
-                allowed_hosts: match self.allowed_hosts {
-                    None => Some(StreamableHttpServerConfig::default().allowed_hosts),
-                    Some(hosts) if hosts.is_empty() => None,
-                    Some(hosts) => Some(hosts),
-                },
+                front: Front::new(hosts, &origins),
+                limiter: Arc::new(Limiter::new(self.limits)),
                 sweeper_started: AtomicBool::new(false),
             }),
             grace: self.grace.unwrap_or(Duration::from_secs(30)),
+            connections: ConnectionLimits {
+                header_read_timeout: self
+                    .header_read_timeout
+                    .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT),
+                max_connections: self.max_connections.unwrap_or_else(default_max_connections),
+            },
         })
+    }
+}
+
+/// The instructions agents see by default: which upstream server the gateway forwards to, by
+/// its address (the connector's servers, each once).
+fn instructions_for(connector: &Connector) -> String {
+    let mut upstreams: Vec<String> = Vec::new();
+    for server in connector.servers() {
+        let url = server.endpoint();
+        let host = url.host_str().unwrap_or("");
+        let address = match url.port() {
+            Some(port) => format!("{}://{host}:{port}{}", url.scheme(), url.path()),
+            None => format!("{}://{host}{}", url.scheme(), url.path()),
+        };
+        let named = format!("{} ({address})", server.name());
+        if !upstreams.contains(&named) {
+            upstreams.push(named);
+        }
+    }
+    match upstreams.as_slice() {
+        [one] => format!(
+            "A gateway to the MCP server {one}: every request goes there with your own credential."
+        ),
+        many => format!(
+            "A gateway to the MCP servers {}: every request goes to your account's server with your own credential.",
+            many.join(", ")
+        ),
     }
 }

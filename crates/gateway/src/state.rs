@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 use super::agent_sessions::AgentSessions;
 use super::direct_calls::DirectCalls;
 use super::drain::Drain;
+use super::front::Front;
 use super::keys::GatewayKeys;
+use super::limits::Limiter;
 use super::list_changed::ListChanged;
 use super::metrics::GatewayMetrics;
 use super::pending::PendingCalls;
@@ -63,8 +65,10 @@ pub(crate) struct GatewayState {
     pub(crate) direct_calls: DirectCalls,
     /// How long an agent's session may go unused before the gateway ends it.
     pub(crate) session_idle: Duration,
-    /// The `Host` values agents may use (`None`: any), for rmcp's check and the direct path's.
-    pub(crate) allowed_hosts: Option<Vec<String>>,
+    /// The `Host` and `Origin` checks at the front of `/mcp`.
+    pub(crate) front: Front,
+    /// The per-user limits.
+    pub(crate) limiter: Arc<Limiter>,
     pub(crate) sweeper_started: AtomicBool,
 }
 

@@ -6,8 +6,11 @@ mod asking_upstream;
 #[path = "../support/gateway.rs"]
 mod gateway_support;
 
+mod agent_errors;
 mod forbidden;
 mod gateway;
 mod gateway_direct_path;
 mod gateway_server_requests;
+mod hostile_agents;
+mod raw_http;
 mod real_clients;
