@@ -10,6 +10,13 @@ with one of the `--token`s, else 401 `{"error":{"message":"Authentication failed
 
     server.py --port 0 --token TOKEN [--token TOKEN2 ...] [--json-response] [--page-size N]
               [--event-store] [--retry-interval MS] [--session-idle-timeout SECONDS]
+              [--auth-form token|token-equals|bearer] [--hosted-names]
+
+Set up like PagerDuty's hosted server (what public sources say of it):
+    --auth-form      the only header form accepted: `Token <t>` (default), `Token token=<t>`
+                     or `Bearer <t>`; any other form of a good token is a 401 like a bad token
+    --hosted-names   the incidents list tool is `browse_incidents` (the hosted server's name),
+                     not `list_incidents` (the open-source package's)
 
 Prints exactly one line `LISTENING http://127.0.0.1:<port>/mcp` on stdout once it accepts requests.
 
@@ -17,6 +24,13 @@ Control endpoints (no auth):
     GET  /_peer/requests         JSON list of every HTTP request seen (never the token itself)
     POST /_peer/reset            clear that list
     POST /_peer/expire-sessions  forget every session: an old Mcp-Session-Id then answers 404
+    POST /_peer/rate-limit?n=N&reset=S[&headers=0]
+                                 the next N authenticated requests get PagerDuty's 429
+                                 `{"error":{"message":"Rate Limit Exceeded","code":2020}}`, with
+                                 `ratelimit-limit: 960`, `ratelimit-remaining: 0` and
+                                 `ratelimit-reset: S` unless headers=0 (no header at all then)
+    POST /_peer/forbid?n=N       the next N authenticated requests get PagerDuty's 403
+                                 `{"error":{"message":"Access Denied","code":2010,"errors":[...]}}`
 """
 
 from __future__ import annotations
@@ -92,7 +106,7 @@ def ask_roots() -> ListRoots:
     return ListRoots()
 
 
-def build_server(page_size: int | None) -> MCPServer:
+def build_server(page_size: int | None, hosted_names: bool = False) -> MCPServer:
     mcp = MCPServer(
         "python-peer",
         version="2.3.0-peer",
@@ -129,6 +143,20 @@ def build_server(page_size: int | None) -> MCPServer:
         except Exception:  # noqa: BLE001 - not every era has a session to notify
             pass
         return f"added {name}"
+
+    incidents_tool = "browse_incidents" if hosted_names else "list_incidents"
+
+    @mcp.tool(
+        name=incidents_tool,
+        description="List incidents, newest first (PagerDuty's incidents list tool).",
+        annotations=read_only,
+    )
+    def list_incidents(limit: int = 25) -> dict[str, Any]:
+        incidents = [
+            {"id": "Q1PEER0001", "status": "triggered", "title": "Peer incident one"},
+            {"id": "Q1PEER0002", "status": "acknowledged", "title": "Peer incident two"},
+        ][:limit]
+        return {"incidents": incidents, "limit": limit, "more": False}
 
     @mcp.tool(description="Add two integers; returns text and structuredContent {result}.", annotations=read_only)
     def add(a: int, b: int) -> dict[str, int]:
@@ -345,11 +373,27 @@ def _jsonrpc_methods(body: bytes) -> list[str] | None:
     return out
 
 
+AUTH_FORMS = {"token": "Token ", "token-equals": "Token token=", "bearer": "Bearer "}
+"""The header forms PagerDuty documents, by `--auth-form` name: the prefix before the token."""
+
+
+def _query(scope: Any) -> dict[str, str]:
+    """The request's query parameters (last value wins)."""
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+
 class PeerMiddleware:
-    def __init__(self, app: Any, tokens: list[str], mcp: MCPServer) -> None:
+    def __init__(self, app: Any, tokens: list[str], mcp: MCPServer, auth_form: str = "token") -> None:
         self.app = app
         self.tokens = tokens
         self.mcp = mcp
+        self.auth_prefix = AUTH_FORMS[auth_form]
+        self.rate_limited = 0
+        self.rate_limit_reset = 60
+        self.rate_limit_headers = True
+        self.forbidden = 0
         self.records: list[dict[str, Any]] = []
         self._seq = count(1)
 
@@ -365,6 +409,15 @@ class PeerMiddleware:
             await self._send_json(send, 200, self.records)
         elif path == "/_peer/reset" and method == "POST":
             self.records.clear()
+            await self._send_json(send, 200, {"ok": True})
+        elif path == "/_peer/rate-limit" and method == "POST":
+            query = _query(scope)
+            self.rate_limited = int(query.get("n", "1"))
+            self.rate_limit_reset = int(query.get("reset", "60"))
+            self.rate_limit_headers = query.get("headers", "1") != "0"
+            await self._send_json(send, 200, {"ok": True})
+        elif path == "/_peer/forbid" and method == "POST":
+            self.forbidden = int(_query(scope).get("n", "1"))
             await self._send_json(send, 200, {"ok": True})
         elif path == "/_peer/expire-sessions" and method == "POST":
             manager = self.mcp.session_manager
@@ -390,8 +443,8 @@ class PeerMiddleware:
 
         auth = headers.get("authorization")
         token_index = None
-        if auth is not None and auth.startswith("Token "):
-            presented = auth[len("Token ") :]
+        if auth is not None and auth.startswith(self.auth_prefix):
+            presented = auth[len(self.auth_prefix) :]
             if presented in self.tokens:
                 token_index = self.tokens.index(presented)
 
@@ -461,6 +514,31 @@ class PeerMiddleware:
             )
             return
 
+        if self.rate_limited > 0:
+            self.rate_limited -= 1
+            extra = []
+            if self.rate_limit_headers:
+                extra = [
+                    (b"ratelimit-limit", b"960"),
+                    (b"ratelimit-remaining", b"0"),
+                    (b"ratelimit-reset", str(self.rate_limit_reset).encode()),
+                ]
+            await self._send_json(
+                recording_send, 429, {"error": {"message": "Rate Limit Exceeded", "code": 2020}}, extra
+            )
+            return
+        if self.forbidden > 0:
+            self.forbidden -= 1
+            body = {
+                "error": {
+                    "message": "Access Denied",
+                    "code": 2010,
+                    "errors": ["The user does not have the 'incidents.write' permission"],
+                }
+            }
+            await self._send_json(recording_send, 403, body)
+            return
+
         scope = dict(scope)
         scope["headers"] = [(k, v) for k, v in raw_headers if k.lower() != TOKEN_INDEX_HEADER.encode()] + [
             (TOKEN_INDEX_HEADER.encode(), str(token_index).encode())
@@ -481,9 +559,15 @@ def main() -> None:
     parser.add_argument("--retry-interval", type=int, default=None, help="SSE retry: field in ms (with --event-store)")
     parser.add_argument("--session-idle-timeout", type=float, default=1800.0, help="seconds")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (stderr)")
+    parser.add_argument(
+        "--auth-form", choices=sorted(AUTH_FORMS), default="token", help="the only Authorization form accepted"
+    )
+    parser.add_argument(
+        "--hosted-names", action="store_true", help="browse_incidents (the hosted server's name) for list_incidents"
+    )
     args = parser.parse_args()
 
-    mcp = build_server(args.page_size)
+    mcp = build_server(args.page_size, args.hosted_names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         starlette_app = mcp.streamable_http_app(
@@ -494,7 +578,7 @@ def main() -> None:
             session_idle_timeout=args.session_idle_timeout,
             host="127.0.0.1",  # keeps the SDK's DNS-rebinding protection, allowing 127.0.0.1:* / localhost:*
         )
-    app = PeerMiddleware(starlette_app, args.token, mcp)
+    app = PeerMiddleware(starlette_app, args.token, mcp, args.auth_form)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -17,6 +17,7 @@ mod endpoint_cache;
 mod faults;
 mod hostile_echo;
 mod hostile_servers;
+mod hosted_like_peer;
 mod log_capture;
 mod per_user_isolation;
 mod protocol_negotiation;

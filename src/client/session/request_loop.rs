@@ -227,7 +227,11 @@ impl SessionInner {
                     if attempt < self.config().max_retries
                         && err.is_retryable()
                         && !matches!(err, Error::SessionExpired { .. })
-                        && (safe || transport::is_connect_error(&err)) =>
+                        // A 429 refused the request before running it: retrying any call
+                        // is safe then, as after a connection that never opened.
+                        && (safe
+                            || transport::is_connect_error(&err)
+                            || matches!(err, Error::RateLimited { .. })) =>
                 {
                     let wait = err
                         .retry_after()
