@@ -128,7 +128,7 @@ async fn one_log_line_per_call_metrics_and_health() {
 async fn a_session_cannot_be_used_with_another_users_key() {
     let gw = TestGateway::start(Policy::new()).await;
     let http = reqwest::Client::new();
-    let post = |key: &str, session: Option<&str>, body: serde_json::Value| {
+    let post = async |key: &str, session: Option<&str>, body: serde_json::Value| {
         let mut request = http
             .post(&gw.url)
             .header("authorization", format!("Bearer {key}"))
@@ -139,38 +139,19 @@ async fn a_session_cannot_be_used_with_another_users_key() {
         if let Some(session) = session {
             request = request.header("mcp-session-id", session);
         }
-        request.send()
+        request.send().await.unwrap()
     };
-    let init = post(
-        ALICE_KEY,
-        None,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
-    )
-    .await
-    .unwrap();
+    let tools_list = |id: u32| json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+    let params = json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params});
+    let init = post(ALICE_KEY, None, initialize).await;
     assert_eq!(init.status(), 200);
-    let session = init.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let session = init.headers()["mcp-session-id"].to_str().unwrap();
     let before = gw.mock.requests().len();
-    let stolen = post(
-        DEMO_KEY,
-        Some(&session),
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
-    )
-    .await
-    .unwrap();
+    let stolen = post(DEMO_KEY, Some(session), tools_list(2)).await;
     assert_eq!(stolen.status(), 404, "another user's session is not found");
     assert_eq!(gw.mock.requests().len(), before, "nothing went upstream");
-    let own = post(
-        ALICE_KEY,
-        Some(&session),
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
-    )
-    .await
-    .unwrap();
+    let own = post(ALICE_KEY, Some(session), tools_list(3)).await;
     assert_eq!(own.status(), 200);
     gw.shutdown().await;
 }
@@ -200,14 +181,9 @@ async fn graceful_shutdown_lets_calls_in_flight_finish() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stop_requested = async move { stopped.await.unwrap_or_default() };
     let serving = gateway.clone();
-    let server = tokio::spawn(async move {
-        serving
-            .serve(listener, async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let server = tokio::spawn(async move { serving.serve(listener, stop_requested).await });
     {
         let version = ProtocolVersion::V2026_07_28;
         let alice = agent(&url, ALICE_KEY, version).await;
@@ -270,12 +246,8 @@ async fn an_agent_cancelling_a_call_cancels_it_upstream() {
         }
         assert_eq!(gw.gateway.in_flight(), 0);
     }
-    let metrics = reqwest::get(format!("{}/metrics", gw.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", gw.base)).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
     assert!(
         metrics.contains(r#"mcp_gateway_calls_total{method="tools/call",tool="list_incidents",outcome="cancelled"} 2"#),
         "{metrics}"

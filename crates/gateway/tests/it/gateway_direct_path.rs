@@ -294,20 +294,13 @@ async fn what_the_direct_path_cannot_answer_goes_to_rmcp() {
         assert_eq!(reply.status(), 400, "rmcp refuses {headers:?}");
     }
     let routing = [("mcp-method", "tools/call"), ("mcp-name", "get_user_data")];
-    let quality = agent
-        .request(&body, &routing)
-        .header("accept", "application/json, text/event-stream;q=0")
-        .send()
-        .await
-        .unwrap();
-    let _ = quality.bytes().await;
-    let browser = agent
-        .request(&body, &routing)
-        .header("origin", "http://localhost:3000")
-        .send()
-        .await
-        .unwrap();
-    let _ = browser.bytes().await;
+    for (name, value) in [
+        ("accept", "application/json, text/event-stream;q=0"),
+        ("origin", "http://localhost:3000"),
+    ] {
+        let request = agent.request(&body, &routing).header(name, value);
+        let _ = request.send().await.unwrap().bytes().await;
+    }
     assert_eq!(
         direct_requests(),
         before,

@@ -4,6 +4,7 @@
 
 use super::asking_upstream;
 use super::gateway_support;
+use super::shared::{gateway_for_python_agents, serve_on_loopback};
 
 use gateway_support::{ALICE_KEY, DEMO_KEY, ERAS, TestGateway, agent, agent_with, ok, python};
 use pagerduty_mcp_connect::{InMemoryCredentialStore, PagerDuty, Policy};
@@ -13,10 +14,9 @@ use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_reaches_the_agent_that_made_the_call() {
-    if python().is_none() {
+    let Some(gw) = gateway_for_python_agents(Policy::new()).await else {
         return;
-    }
-    let gw = TestGateway::start(Policy::new()).await;
+    };
     for mode in ERAS {
         let with_progress = json!([{"op": "call", "tool": "list_incidents", "args": {"limit": 1}, "progress": true}]);
         let without = json!([{"op": "call", "tool": "list_incidents", "args": {"limit": 1}}]);
@@ -42,7 +42,10 @@ async fn progress_reaches_the_agent_that_made_the_call() {
     gw.shutdown().await;
 }
 
-async fn gateway_to_asking_upstream() -> (Gateway, String) {
+/// A gateway in front of the asking upstream (users `alice` and `demo`) and its MCP URL;
+/// `None` when the run opted out of the external peers (see [`python`]).
+async fn gateway_to_asking_upstream() -> Option<(Gateway, String)> {
+    python()?;
     let upstream =
         asking_upstream::start(&[("u+alice-upstream", "alice"), ("u+demo-upstream", "demo")]).await;
     let credentials = InMemoryCredentialStore::new();
@@ -60,38 +63,26 @@ async fn gateway_to_asking_upstream() -> (Gateway, String) {
         )
         .credentials(credentials);
     let gateway = Gateway::builder(connector, keys).build().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let serving = gateway.clone();
-    tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
-    (gateway, url)
+    let url = serve_on_loopback(&gateway).await;
+    Some((gateway, url))
 }
+
+/// An agent's answer to an elicitation: accept, confirming.
+const ACCEPT_CONFIRMED: &str = r#"{"action": "accept", "content": {"confirm": true}}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_elicitation_reaches_the_right_agent_and_its_answer_completes_the_call() {
-    if python().is_none() {
+    let Some((_gateway, url)) = gateway_to_asking_upstream().await else {
         return;
-    }
-    let (_gateway, url) = gateway_to_asking_upstream().await;
+    };
     for mode in ERAS {
+        let confirm =
+            |action| json!([{"op": "call", "tool": "confirm_action", "args": {"action": action}}]);
+        let accept = ["--elicit-answer", ACCEPT_CONFIRMED];
+        let decline = ["--elicit-answer", r#"{"action": "decline"}"#];
         let (alice, demo) = tokio::join!(
-            agent_with(
-                &url,
-                ALICE_KEY,
-                mode,
-                json!([{"op": "call", "tool": "confirm_action", "args": {"action": "deploy"}}]),
-                &[
-                    "--elicit-answer",
-                    r#"{"action": "accept", "content": {"confirm": true}}"#
-                ],
-            ),
-            agent_with(
-                &url,
-                DEMO_KEY,
-                mode,
-                json!([{"op": "call", "tool": "confirm_action", "args": {"action": "rollback"}}]),
-                &["--elicit-answer", r#"{"action": "decline"}"#],
-            ),
+            agent_with(&url, ALICE_KEY, mode, confirm("deploy"), &accept),
+            agent_with(&url, DEMO_KEY, mode, confirm("rollback"), &decline),
         );
         let result = &ok(&alice, 0)["structured"];
         assert_eq!(result["user"], "alice", "{mode}: {alice}");
@@ -118,25 +109,16 @@ async fn an_elicitation_reaches_the_right_agent_and_its_answer_completes_the_cal
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_elicitation_during_a_prompt_or_a_resource_read_reaches_the_agent() {
-    if python().is_none() {
+    let Some((_gateway, url)) = gateway_to_asking_upstream().await else {
         return;
-    }
-    let (_gateway, url) = gateway_to_asking_upstream().await;
+    };
+    let steps = json!([
+        {"op": "get_prompt", "name": "confirmed_prompt", "args": {"topic": "the runbook"}},
+        {"op": "read_resource", "uri": "asking://secret"},
+    ]);
     for mode in ERAS {
-        let out = agent_with(
-            &url,
-            ALICE_KEY,
-            mode,
-            json!([
-                {"op": "get_prompt", "name": "confirmed_prompt", "args": {"topic": "the runbook"}},
-                {"op": "read_resource", "uri": "asking://secret"},
-            ]),
-            &[
-                "--elicit-answer",
-                r#"{"action": "accept", "content": {"confirm": true}}"#,
-            ],
-        )
-        .await;
+        let accept = ["--elicit-answer", ACCEPT_CONFIRMED];
+        let out = agent_with(&url, ALICE_KEY, mode, steps.clone(), &accept).await;
         let prompt: Value =
             serde_json::from_str(ok(&out, 0)[0].as_str().expect("one text message")).unwrap();
         assert_eq!(prompt["user"], "alice", "{mode}: {out}");
@@ -162,19 +144,13 @@ async fn an_elicitation_during_a_prompt_or_a_resource_read_reaches_the_agent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sampling_request_reaches_the_agent_and_its_answer_completes_the_call() {
-    if python().is_none() {
+    let Some((_gateway, url)) = gateway_to_asking_upstream().await else {
         return;
-    }
-    let (_gateway, url) = gateway_to_asking_upstream().await;
+    };
+    let steps = json!([{"op": "call", "tool": "summarize", "args": {"text": "the outage"}}]);
     for mode in ERAS {
-        let out = agent_with(
-            &url,
-            ALICE_KEY,
-            mode,
-            json!([{"op": "call", "tool": "summarize", "args": {"text": "the outage"}}]),
-            &["--sampling-answer", "all good now"],
-        )
-        .await;
+        let answer = ["--sampling-answer", "all good now"];
+        let out = agent_with(&url, ALICE_KEY, mode, steps.clone(), &answer).await;
         let result = &ok(&out, 0)["structured"];
         assert_eq!(result["user"], "alice", "{mode}: {out}");
         assert_eq!(
@@ -195,19 +171,11 @@ async fn list_changed_notifications_reach_the_users_agents() {
         return;
     }
     // A session-era upstream, whose standing GET stream carries its list changes.
-    let mock = MockPagerDuty::builder()
-        .eras(Eras::SessionOnly)
-        .start()
-        .await
-        .unwrap();
-    let gw = TestGateway::start_with(mock, Policy::new(), |b| b).await;
+    let mock = MockPagerDuty::builder().eras(Eras::SessionOnly);
+    let gw = TestGateway::start_with(mock.start().await.unwrap(), Policy::new(), |b| b).await;
+    let steps = json!([{"op": "list_tools"}, {"op": "wait_list_changed", "seconds": 20}]);
     for mode in ERAS {
-        let waiting = agent(
-            &gw.url,
-            ALICE_KEY,
-            mode,
-            json!([{"op": "list_tools"}, {"op": "wait_list_changed", "seconds": 20}]),
-        );
+        let waiting = agent(&gw.url, ALICE_KEY, mode, steps.clone());
         // The upstream announces a change now and then until the agent has heard one.
         let announce = async {
             loop {

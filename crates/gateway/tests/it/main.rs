@@ -6,6 +6,30 @@ mod asking_upstream;
 #[path = "../support/gateway.rs"]
 mod gateway_support;
 
+/// Set-up that several scenario modules share.
+mod shared {
+    use pagerduty_mcp_connect::Policy;
+    use pagerduty_mcp_connect_gateway::Gateway;
+
+    use crate::gateway_support::{TestGateway, python};
+
+    /// A [`TestGateway`] with `policy` for Python agents; `None` when the run opted out of the
+    /// external peers (see [`python`]).
+    pub async fn gateway_for_python_agents(policy: Policy) -> Option<TestGateway> {
+        python()?;
+        Some(TestGateway::start(policy).await)
+    }
+
+    /// Serves `gateway` on a fresh loopback port until the test ends; returns its MCP URL.
+    pub async fn serve_on_loopback(gateway: &Gateway) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let serving = gateway.clone();
+        tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
+        url
+    }
+}
+
 mod agent_errors;
 mod forbidden;
 mod gateway;
