@@ -22,6 +22,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "mock")]
+mod mock_users;
 mod users_file;
 
 use std::net::SocketAddr;
@@ -71,6 +73,28 @@ struct Args {
     /// address (repeatable).
     #[arg(long = "allowed-host", value_name = "HOST")]
     allowed_hosts: Vec<String>,
+    /// Browser origins whose pages may call the gateway besides loopback pages, as
+    /// scheme://host[:port] or scheme://host:* (repeatable). Requests without an Origin header
+    /// (every MCP client that is not a web page) are not affected.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// Seconds a connection has to send a request's headers (new, or idle between requests)
+    /// before it is closed.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout: u64,
+    /// The most agent connections served at once (default: half the open-file limit, 64 to
+    /// 4096).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+    /// The most calls of one user in flight at once (0: no limit).
+    #[arg(long, default_value_t = 32)]
+    max_in_flight_per_user: usize,
+    /// Requests per second one user may send on average (0: no limit).
+    #[arg(long, default_value_t = 50)]
+    rate_per_user: u32,
+    /// Requests one user may send at once above the rate.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    burst_per_user: u32,
     /// Seconds shutdown waits for calls in flight.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
@@ -90,7 +114,8 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let users = match UsersFile::load(&args.users) {
+    // With --mock, a user without a token gets one from the mock (below).
+    let users = match UsersFile::load(&args.users, args.mock) {
         Ok(users) => users,
         Err(err) => {
             eprintln!("error: {err}");
@@ -121,12 +146,10 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
     let mock = if args.mock {
         let mock = MockPagerDuty::builder().start().await?;
         eprintln!(
-            "mock PagerDuty MCP server at {}; its users' tokens: {} (demo, admin), {} (alice), {} (bob, read-only)",
-            mock.url(),
-            MockPagerDuty::DEMO_TOKEN,
-            MockPagerDuty::ALICE_TOKEN,
-            MockPagerDuty::BOB_TOKEN
+            "--mock: the embedded mock PagerDuty MCP server (test data, not PagerDuty) is at {}",
+            mock.url()
         );
+        mock_users::give_tokens(&mock, &users);
         Some(mock)
     } else {
         None
@@ -148,6 +171,17 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
     if !args.allow_tools.is_empty() {
         policy = policy.allow_tools(args.allow_tools.iter().cloned());
     }
+    let mut origins: Vec<String> = [
+        "http://localhost:*",
+        "http://127.0.0.1:*",
+        "http://[::1]:*",
+        "https://localhost:*",
+        "https://127.0.0.1:*",
+        "https://[::1]:*",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    origins.extend(args.allowed_origins.iter().cloned());
     let mut hosts = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -159,11 +193,23 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
         .server(server)
         .credentials(users.credentials().clone())
         .policy(policy);
-    let gateway = Gateway::builder(connector, users.keys().clone())
+    let mut builder = Gateway::builder(connector, users.keys().clone())
         .allowed_hosts(hosts)
+        .allowed_origins(origins)
+        .header_read_timeout(Duration::from_secs(args.header_read_timeout))
+        .max_in_flight_per_user(args.max_in_flight_per_user)
+        .rate_per_user(args.rate_per_user, args.burst_per_user)
         .shutdown_grace(Duration::from_secs(args.shutdown_grace))
-        .session_idle_timeout(Duration::from_secs(args.session_idle))
-        .build()?;
+        .session_idle_timeout(Duration::from_secs(args.session_idle));
+    if let Some(max) = args.max_connections {
+        builder = builder.max_connections(usize::try_from(max).unwrap_or(usize::MAX));
+    }
+    if mock.is_some() {
+        builder = builder.instructions(format!(
+            "A gateway to the embedded mock PagerDuty MCP server at {upstream} (test data, not PagerDuty): every request goes there with your own credential."
+        ));
+    }
+    let gateway = builder.build()?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     eprintln!("gateway for {users} forwarding to {upstream}");

@@ -27,6 +27,20 @@ pub struct UsersFile {
     keys: GatewayKeys,
     credentials: InMemoryCredentialStore,
     user_ids: Vec<UserId>,
+    /// Each user's token, and why there is none (for `--mock`, which fills the gaps).
+    tokens: Vec<UserToken>,
+}
+
+/// A user's token as the file gives it, for `--mock`.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "mock"), allow(dead_code))]
+pub struct UserToken {
+    /// The user.
+    pub user: UserId,
+    /// The token (`None`: missing, and `missing` says why).
+    pub token: Option<SecretString>,
+    /// Why there is no token (`token_env` unset, …).
+    pub missing: Option<String>,
 }
 
 /// Why a `users.toml` file cannot be used. The message names the file and line and never holds a
@@ -74,22 +88,42 @@ struct RawUser {
 
 impl UsersFile {
     /// Reads `path`, taking `token_env` values from the process environment.
-    pub fn load(path: impl AsRef<Path>) -> Result<UsersFile, UsersFileError> {
+    /// With `missing_tokens_ok` (for `--mock`), a user whose token is missing (`token_env`
+    /// unset or empty, neither `token` nor `token_env`) is not an error: the user has no
+    /// credential yet, and [`UsersFile::tokens`] says why.
+    pub fn load(
+        path: impl AsRef<Path>,
+        missing_tokens_ok: bool,
+    ) -> Result<UsersFile, UsersFileError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| UsersFileError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse_with_env(&text, &path.display().to_string(), |name| {
-            std::env::var(name).ok()
-        })
+        Self::parse(
+            &text,
+            &path.display().to_string(),
+            |name| std::env::var(name).ok(),
+            missing_tokens_ok,
+        )
     }
 
     /// Parses `text` (named `file` in messages), looking `token_env` names up with `env`.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn parse_with_env(
         text: &str,
         file: &str,
         env: impl Fn(&str) -> Option<String>,
+    ) -> Result<UsersFile, UsersFileError> {
+        Self::parse(text, file, env, false)
+    }
+
+    /// [`UsersFile::parse_with_env`], with missing tokens allowed if `missing_tokens_ok`.
+    pub fn parse(
+        text: &str,
+        file: &str,
+        env: impl Fn(&str) -> Option<String>,
+        missing_tokens_ok: bool,
     ) -> Result<UsersFile, UsersFileError> {
         let fail = |span: Range<usize>, message: String| UsersFileError::Invalid {
             file: file.to_owned(),
@@ -113,6 +147,7 @@ impl UsersFile {
         let keys = GatewayKeys::new();
         let credentials = InMemoryCredentialStore::new();
         let mut user_ids: Vec<UserId> = Vec::new();
+        let mut tokens: Vec<UserToken> = Vec::new();
         for entry in raw.user {
             let table = entry.span();
             let user = entry.into_inner();
@@ -166,6 +201,15 @@ impl UsersFile {
                         format!("user {id} has both `token` and `token_env`: keep one"),
                     ));
                 }
+                (None, None) if missing_tokens_ok => {
+                    tokens.push(UserToken {
+                        user: user_id.clone(),
+                        token: None,
+                        missing: Some("it has neither `token` nor `token_env`".to_owned()),
+                    });
+                    user_ids.push(user_id);
+                    continue;
+                }
                 (None, None) => {
                     return Err(fail(
                         table,
@@ -181,6 +225,17 @@ impl UsersFile {
                     let name = env_name.into_inner();
                     match env(&name).filter(|v| !v.trim().is_empty()) {
                         Some(value) => (SecretString::from(value), span),
+                        None if missing_tokens_ok
+                            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+                        {
+                            tokens.push(UserToken {
+                                user: user_id.clone(),
+                                token: None,
+                                missing: Some(format!("its token_env {name} is not set or empty")),
+                            });
+                            user_ids.push(user_id);
+                            continue;
+                        }
                         None => {
                             return Err(fail(
                                 span,
@@ -205,14 +260,26 @@ impl UsersFile {
             if let Err(err) = AuthScheme::token().header_value(&token) {
                 return Err(fail(span, format!("user {id}: {err}")));
             }
-            credentials.insert(user_id.clone(), token);
+            credentials.insert(user_id.clone(), token.clone());
+            tokens.push(UserToken {
+                user: user_id.clone(),
+                token: Some(token),
+                missing: None,
+            });
             user_ids.push(user_id);
         }
         Ok(UsersFile {
             keys,
             credentials,
             user_ids,
+            tokens,
         })
+    }
+
+    /// Each user's token as the file gives it (or why it has none), in the file's order.
+    #[cfg_attr(not(feature = "mock"), allow(dead_code))]
+    pub fn tokens(&self) -> &[UserToken] {
+        &self.tokens
     }
 
     /// The gateway keys and their users.
