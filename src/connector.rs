@@ -1,6 +1,7 @@
 //! `Connector`: the façade a gateway embeds to serve many users, each with their own credential
 //! and routed to their own server, over one connection pool.
 
+mod budget;
 mod policy;
 mod routes;
 
@@ -29,8 +30,11 @@ use crate::error::{Error, Result};
 use crate::redaction::Redactor;
 use crate::server::{ConnectionType, RemoteMcpServer};
 
+pub use budget::UserBudget;
 pub use policy::{Policy, PolicyDenial, PolicyRule};
 pub use routes::ServerRoutes;
+
+use budget::Budgets;
 
 /// How long a credential provider may take by default.
 const DEFAULT_CREDENTIAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,6 +106,8 @@ struct ConnectorInner {
     /// When each user was last warned about an old token (bounded, see `warn_if_old`).
     warned_about_age: Mutex<HashMap<UserId, Instant>>,
     sweeper_started: std::sync::atomic::AtomicBool,
+    /// Each user's request budget ([`ConnectorBuilder::user_budget`]), if there is one.
+    budgets: Option<Budgets>,
 }
 
 /// One user's state. A call for a user with an open session takes one short lock here; the
@@ -514,8 +520,21 @@ impl Connector {
         let result = async {
             let policy = self.policy();
             let prepared = check(policy.clone()).await?;
+            let _admission = match &self.inner.budgets {
+                Some(budgets) => Some(budgets.admit(user).await?),
+                None => None,
+            };
             let (session, credential) = self.session_and_credential(&policy, user).await?;
             let result = send(session.clone(), prepared).await;
+            if let (Some(budgets), Err(err @ Error::RateLimited { .. })) =
+                (&self.inner.budgets, &result)
+            {
+                // The server's own 429, longer than the client waits out itself: this user (and
+                // no other) sends nothing more until it has passed.
+                if let Some(wait) = err.retry_after() {
+                    budgets.pause(user, wait);
+                }
+            }
             self.after_call(user, &session, &credential, result).await
         }
         .instrument(span.clone())
@@ -828,6 +847,10 @@ impl Connector {
 fn evict_idle(inner: &ConnectorInner) -> usize {
     let now = millis(inner);
     let idle_ms = inner.idle_timeout.as_millis() as u64;
+    if let Some(budgets) = &inner.budgets {
+        // A user at rest has the initial budget: nothing to keep.
+        budgets.forget_idle();
+    }
     let mut users = inner.users.write().unwrap_or_else(|p| p.into_inner());
     let before = users.len();
     users.retain(|_, slot| {
@@ -891,6 +914,7 @@ pub struct ConnectorBuilder {
     token_age_warning: Option<Option<Duration>>,
     handlers: Vec<(ServerRequestKind, Value, Arc<dyn ServerRequestHandler>)>,
     clock: Option<Arc<dyn Clock>>,
+    user_budget: Option<Option<UserBudget>>,
 }
 
 impl fmt::Debug for ConnectorBuilder {
@@ -1017,6 +1041,31 @@ impl ConnectorBuilder {
         self
     }
 
+    /// Each user's request budget: calls beyond it wait up to the budget's limit, then fail
+    /// with [`Error::RateLimited`] (its wait in [`Error::retry_after`]) without a request; one
+    /// user's spent budget never slows another user. `None`: no budget. By default the
+    /// server's own ([`RemoteMcpServer::user_budget`]): PagerDuty's 960 requests per minute
+    /// for the [`PagerDuty`](crate::PagerDuty) preset, none for a
+    /// [`GenericServer`](crate::GenericServer). A server's own 429 with a wait longer than the
+    /// client waits out itself pauses that user alone until it has passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pagerduty_mcp_connect::{Connector, InMemoryCredentialStore, PagerDuty, Region, UserBudget};
+    ///
+    /// let connector = Connector::builder()
+    ///     .server(PagerDuty::new(Region::Us))
+    ///     .credentials(InMemoryCredentialStore::new())
+    ///     .user_budget(Some(UserBudget::new(600, Duration::from_secs(60)).in_flight(2)))
+    ///     .build()?;
+    /// # let _ = connector;
+    /// # Ok::<(), pagerduty_mcp_connect::Error>(())
+    /// ```
+    pub fn user_budget(mut self, budget: Option<UserBudget>) -> Self {
+        self.user_budget = Some(budget);
+        self
+    }
+
     /// Checks and builds.
     pub fn build(self) -> Result<Connector> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -1047,6 +1096,10 @@ impl ConnectorBuilder {
                     "Connector::builder() needs .credentials(…) (routes without a default server need them even for servers that take no credential: a credential names its route)",
                 ));
             }
+        };
+        let budget = match self.user_budget {
+            Some(budget) => budget,
+            None => first.user_budget(),
         };
         let mut builder = McpClient::builder_shared(first);
         if let Some(configure) = self.client {
@@ -1090,6 +1143,7 @@ impl ConnectorBuilder {
                 clock,
                 warned_about_age: Mutex::new(HashMap::new()),
                 sweeper_started: std::sync::atomic::AtomicBool::new(false),
+                budgets: budget.map(Budgets::new),
             }),
         })
     }

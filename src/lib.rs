@@ -163,7 +163,9 @@ pub use client::{
     ServerRequest, ServerRequestHandler, ServerRequestKind, Session, server_request_fn,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use connector::{Connector, ConnectorBuilder, Policy, PolicyDenial, PolicyRule, ServerRoutes};
+pub use connector::{
+    Connector, ConnectorBuilder, Policy, PolicyDenial, PolicyRule, ServerRoutes, UserBudget,
+};
 pub use credential::{
     CachedCredentials, Credential, CredentialChain, CredentialError, CredentialProvider,
     EnvCredential, InMemoryCredentialStore, Route, SharedCredentialProvider, StaticCredential,

@@ -3,7 +3,7 @@
 use url::Url;
 
 use crate::auth::AuthScheme;
-use crate::connector::ServerRoutes;
+use crate::connector::{ServerRoutes, UserBudget};
 use crate::error::{Error, Result};
 use crate::server::{ConnectionType, RemoteMcpServer, check_endpoint, parse_endpoint};
 
@@ -36,6 +36,7 @@ pub struct PagerDuty {
     endpoint: Url,
     api_url: Url,
     auth_scheme: AuthScheme,
+    user_budget: Option<UserBudget>,
 }
 
 impl PagerDuty {
@@ -48,6 +49,7 @@ impl PagerDuty {
             endpoint: region.mcp_url(),
             api_url: region.api_url(),
             auth_scheme: AuthScheme::token(),
+            user_budget: Some(UserBudget::pagerduty()),
         }
     }
 
@@ -117,6 +119,9 @@ impl RemoteMcpServer for PagerDuty {
     fn error_code_meaning(&self, code: i64) -> Option<&str> {
         pagerduty_code_meaning(code)
     }
+    fn user_budget(&self) -> Option<UserBudget> {
+        self.user_budget
+    }
 }
 
 /// PagerDuty's advice on 401, 403 and 429 (its REST API limit, its roles, its two regions).
@@ -165,9 +170,19 @@ pub struct PagerDutyBuilder {
     endpoint: Option<String>,
     api_url: Option<String>,
     auth_scheme: Option<AuthScheme>,
+    user_budget: Option<Option<UserBudget>>,
 }
 
 impl PagerDutyBuilder {
+    /// The per-user budget a connector keeps for this server. By default
+    /// [`UserBudget::pagerduty`] (PagerDuty's 960 requests per minute per user) while the
+    /// endpoint is PagerDuty's own, none with another [`endpoint`](Self::endpoint) (a test
+    /// double, a proxy: give one here when it forwards to PagerDuty). `None` for none.
+    pub fn user_budget(mut self, budget: Option<UserBudget>) -> Self {
+        self.user_budget = Some(budget);
+        self
+    }
+
     /// The service region (US by default).
     pub fn region(mut self, region: Region) -> Self {
         self.region = region;
@@ -198,6 +213,14 @@ impl PagerDutyBuilder {
         let mut server = PagerDuty::new(self.region);
         if let Some(endpoint) = self.endpoint {
             server.endpoint = parse_endpoint(&endpoint)?;
+            if !Region::ALL
+                .iter()
+                .any(|region| region.mcp_url() == server.endpoint)
+            {
+                // PagerDuty's limit is PagerDuty's servers' to enforce; another endpoint (a
+                // proxy, a test double) keeps a budget only when given one.
+                server.user_budget = None;
+            }
         }
         if let Some(api_url) = self.api_url {
             let url = parse_endpoint(&api_url)
@@ -207,6 +230,9 @@ impl PagerDutyBuilder {
         }
         if let Some(scheme) = self.auth_scheme {
             server.auth_scheme = scheme;
+        }
+        if let Some(budget) = self.user_budget {
+            server.user_budget = budget;
         }
         Ok(server)
     }

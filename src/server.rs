@@ -54,6 +54,20 @@ pub trait RemoteMcpServer: Send + Sync + fmt::Debug {
         None
     }
 
+    /// The per-user budget a [`Connector`](crate::Connector) keeps for this server's users
+    /// unless told otherwise ([`ConnectorBuilder::user_budget`](crate::ConnectorBuilder::user_budget)):
+    /// `None` (the default) for none. The [`PagerDuty`](crate::PagerDuty) preset brings
+    /// PagerDuty's 960 requests per minute per user.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{PagerDuty, Region, RemoteMcpServer};
+    ///
+    /// assert_eq!(PagerDuty::new(Region::Us).user_budget().unwrap().requests(), 960);
+    /// ```
+    fn user_budget(&self) -> Option<crate::UserBudget> {
+        None
+    }
+
     /// What an application error code in this server's REST-style error bodies
     /// (`{"error":{"code":2006,"message":…}}`) means, added to the error's message. `None` (the
     /// default) shows the code alone.

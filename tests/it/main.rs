@@ -31,3 +31,4 @@ mod sse_streams;
 mod token_check;
 mod token_never_leaks;
 mod tool_catalogue;
+mod user_budgets;
