@@ -98,21 +98,11 @@ async fn read_only_for_some_users_only() {
     let alice_tools = connector.list_tools(&UserId::from("alice")).await.unwrap();
     assert!(bob_tools.len() < alice_tools.len());
     assert!(alice_tools.iter().any(|t| t.name == "create_incident"));
-    let created = call_as(
-        &connector,
-        &UserId::from("alice"),
-        "create_incident",
-        new_incident("Disk full"),
-    )
-    .await;
+    let (alice, bob) = (UserId::from("alice"), UserId::from("bob"));
+    let incident = new_incident("Disk full");
+    let created = call_as(&connector, &alice, "create_incident", incident.clone()).await;
     assert!(!created.is_error(), "{created:?}");
-    let err = call_as_err(
-        &connector,
-        &UserId::from("bob"),
-        "create_incident",
-        new_incident("Disk full"),
-    )
-    .await;
+    let err = call_as_err(&connector, &bob, "create_incident", incident).await;
     assert!(matches!(err, Error::PolicyDenied { .. }));
     assert_eq!(tool_calls(&mock), ["create_incident"]);
 }

@@ -187,20 +187,23 @@ async fn a_get_stream_asking_for_retry_zero_is_not_reopened_in_a_tight_loop() {
     assert!(count <= 4, "{count} GETs in 1.5 s: a reconnect loop");
 }
 
-#[tokio::test]
-async fn an_unknown_result_type_is_a_protocol_error() {
-    let url = serve(Behaviour::UnknownResultType, Arc::default()).await;
+/// The protocol error a server behaving as `behaviour` causes on tools/list.
+async fn protocol_error_listing_tools(behaviour: Behaviour) -> Error {
+    let url = serve(behaviour, Arc::default()).await;
     let session = client(&url).connect(&Credential::new(TOKEN)).await.unwrap();
     let err = session.list_tools().await.unwrap_err();
     assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+    err
+}
+
+#[tokio::test]
+async fn an_unknown_result_type_is_a_protocol_error() {
+    protocol_error_listing_tools(Behaviour::UnknownResultType).await;
 }
 
 #[tokio::test]
 async fn a_pagination_cycle_is_detected() {
-    let url = serve(Behaviour::CursorCycle, Arc::default()).await;
-    let session = client(&url).connect(&Credential::new(TOKEN)).await.unwrap();
-    let err = session.list_tools().await.unwrap_err();
-    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+    let err = protocol_error_listing_tools(Behaviour::CursorCycle).await;
     assert!(err.to_string().contains("cursor"), "{err}");
 }
 

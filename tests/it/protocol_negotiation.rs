@@ -196,12 +196,8 @@ async fn pinned_session_versions_send_the_version_header_from_2025_06_18_and_the
         let session_id = held[0].id.clone();
 
         session.list_tools().await.expect("tools/list");
-        let incidents = call(
-            &session,
-            "list_incidents",
-            json!({"statuses": ["triggered"]}),
-        )
-        .await;
+        let arguments = json!({"statuses": ["triggered"]});
+        let incidents = call(&session, "list_incidents", arguments).await;
         assert!(!incidents.is_error(), "{}", incidents.text());
         session.ping().await.expect("ping");
         session.close().await.expect("close");
@@ -312,12 +308,8 @@ async fn stateless_requests_carry_method_and_name_headers_the_mock_checks() {
         .await
         .expect("connect");
     session.list_tools().await.expect("tools/list");
-    let incident = call(
-        &session,
-        "get_incident",
-        json!({"incident_id": "Q1CHKOUT5XX01"}),
-    )
-    .await;
+    let arguments = json!({"incident_id": "Q1CHKOUT5XX01"});
+    let incident = call(&session, "get_incident", arguments).await;
     assert!(incident.text().contains("Checkout API 5xx"), "{incident:?}");
     session
         .get_prompt(

@@ -345,12 +345,8 @@ async fn dropped_stream_is_resumed_with_last_event_id() {
         return;
     };
     let session = connect(&peer, SESSION_ERA, ALICE).await;
-    let result = call(
-        &session,
-        "close_stream_then_finish",
-        json!({"delay_ms": 200}),
-    )
-    .await;
+    let arguments = json!({"delay_ms": 200});
+    let result = call(&session, "close_stream_then_finish", arguments).await;
     assert_eq!(result.text(), "finished after stream close");
     let records = assert_all_authorised(&peer).await;
     let resumption = records
@@ -458,20 +454,11 @@ async fn stateless_era_mirrors_x_mcp_header_arguments() {
     let session = connect(&peer, STATELESS_ERA, ALICE).await;
     // Without the tool list the client cannot know the header yet: the SDK refuses (-32020),
     // the client learns the tools and sends the call again with `Mcp-Param-Region`.
-    let result = call(
-        &session,
-        "regional_echo",
-        json!({"region": "eu-west", "text": "hi"}),
-    )
-    .await;
+    let echo = |region, text| json!({"region": region, "text": text});
+    let result = call(&session, "regional_echo", echo("eu-west", "hi")).await;
     assert_eq!(result.text(), "eu-west: hi");
     // Known now: non-ASCII values are base64-wrapped, and the SDK decodes and checks them.
-    let result = call(
-        &session,
-        "regional_echo",
-        json!({"region": "zürich", "text": "grüezi"}),
-    )
-    .await;
+    let result = call(&session, "regional_echo", echo("zürich", "grüezi")).await;
     assert_eq!(result.text(), "zürich: grüezi");
     let calls: Vec<u64> = peer
         .mcp_requests()
@@ -594,12 +581,8 @@ async fn tools_that_ask_mid_call_complete_through_the_handlers_in_both_eras() {
             result.text()
         );
 
-        let result = call(
-            &session,
-            "summarise_with_model",
-            json!({"topic": "P1 outage"}),
-        )
-        .await;
+        let arguments = json!({"topic": "P1 outage"});
+        let result = call(&session, "summarise_with_model", arguments).await;
         assert!(
             result
                 .text()

@@ -96,12 +96,8 @@ async fn a_write_refused_with_404_is_replayed_and_happens_exactly_once() {
     // replayed on the new session — and the incident exists once.
     let mock = MockPagerDuty::start().await;
     let session = open(&mock).await;
-    let before = call(
-        &session,
-        "list_incidents",
-        json!({"statuses": ["triggered"]}),
-    )
-    .await;
+    let arguments = json!({"statuses": ["triggered"]});
+    let before = call(&session, "list_incidents", arguments).await;
     let before = open_incident_count(&before.text());
 
     mock.expire_sessions();
@@ -113,12 +109,8 @@ async fn a_write_refused_with_404_is_replayed_and_happens_exactly_once() {
     .await;
     assert!(!created.is_error(), "{}", created.text());
 
-    let after = call(
-        &session,
-        "list_incidents",
-        json!({"statuses": ["triggered"]}),
-    )
-    .await;
+    let arguments = json!({"statuses": ["triggered"]});
+    let after = call(&session, "list_incidents", arguments).await;
     assert_eq!(open_incident_count(&after.text()), before + 1);
     let creates = mock
         .requests()

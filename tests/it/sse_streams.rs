@@ -207,12 +207,8 @@ async fn a_dropped_session_stream_is_resumed_with_last_event_id_after_the_retry_
     mock.clear_requests();
     mock.drop_sse_next(1);
     let started = Instant::now();
-    let incident = call(
-        &session,
-        "get_incident",
-        json!({"incident_id": "Q1SEARCHLAT02"}),
-    )
-    .await;
+    let arguments = json!({"incident_id": "Q1SEARCHLAT02"});
+    let incident = call(&session, "get_incident", arguments).await;
     assert!(
         incident.text().contains("Search p99 latency"),
         "{}",

@@ -255,10 +255,8 @@ fn plain_http_is_refused_except_to_loopback() {
         "http://10.0.0.1/mcp",
         "ftp://x/mcp",
     ] {
-        assert!(
-            GenericServer::new("x", url, AuthScheme::token()).is_err(),
-            "{url}"
-        );
+        let generic = GenericServer::new("x", url, AuthScheme::token());
+        assert!(generic.is_err(), "{url}");
         assert!(PagerDuty::builder().endpoint(url).build().is_err(), "{url}");
     }
     for url in [
@@ -266,10 +264,8 @@ fn plain_http_is_refused_except_to_loopback() {
         "http://[::1]:9/mcp",
         "http://localhost:9/mcp",
     ] {
-        assert!(
-            GenericServer::new("x", url, AuthScheme::token()).is_ok(),
-            "{url}"
-        );
+        let generic = GenericServer::new("x", url, AuthScheme::token());
+        assert!(generic.is_ok(), "{url}");
     }
     let err = GenericServer::new(
         "x",
