@@ -3,6 +3,8 @@
 //! (`browse_incidents`), one documented `Authorization` form only, PagerDuty's 429 (code 2020,
 //! with and without its `ratelimit-*` headers) and its 403 (code 2010, "Access Denied").
 
+// python_interop.rs includes the same support module; both stay self-contained.
+#[allow(clippy::duplicate_mod)]
 #[path = "../support/python_peer.rs"]
 mod python_peer;
 
