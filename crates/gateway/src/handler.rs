@@ -24,6 +24,7 @@ use super::agent_sessions::Declared;
 use super::bridge::{from_json, into_rmcp, tools_into_rmcp, upstream_params};
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
+use super::metrics::capped_tool_name;
 use super::state::{AgentUser, GatewayState};
 use pagerduty_mcp_connect::UserId;
 use pagerduty_mcp_connect::client::{HandlerError, RequestOptions};
@@ -242,7 +243,8 @@ impl GatewayHandler {
     ) -> Result<T, ErrorData> {
         let latency = started.elapsed();
         let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
-        let tool_field = tool.unwrap_or("");
+        // The agent's name, capped: an agent can make one up of any length.
+        let tool_field = capped_tool_name(tool.unwrap_or(""));
         let outcome = outcome(&result);
         self.state
             .metrics
@@ -272,7 +274,7 @@ impl GatewayHandler {
         self.state
             .metrics
             .record_call(method, tool, "cancelled", latency);
-        tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = tool.unwrap_or(""), outcome = "cancelled", latency_ms, "call cancelled by the agent");
+        tracing::info!(target: "mcp_gateway::call", user = %user, method, tool = capped_tool_name(tool.unwrap_or("")), outcome = "cancelled", latency_ms, "call cancelled by the agent");
         ErrorData::new(ErrorCode(-32800), "the request was cancelled", None)
     }
 
@@ -492,6 +494,10 @@ impl ServerHandler for GatewayHandler {
                 connector.list_tools(&user).await
             })
             .await?;
+        // From now on only names the upstream listed get their own metrics label.
+        self.state
+            .metrics
+            .record_listed_tools(tools.iter().map(|tool| tool.name.as_str()));
         tools_into_rmcp(&tools)
     }
 
