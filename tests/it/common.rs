@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use pagerduty_mcp_connect::{
-    AuthScheme, CallToolResult, Connector, ConnectorBuilder, CredentialProvider, Error,
-    GenericServer, InMemoryCredentialStore, McpClient, McpClientBuilder, ProtocolPreference,
-    Session, UserId,
+    AuthScheme, CallToolResult, CompleteResult, CompletionTarget, Connector, ConnectorBuilder,
+    CredentialProvider, Error, GenericServer, InMemoryCredentialStore, McpClient, McpClientBuilder,
+    ProtocolPreference, Session, UserId,
 };
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, MockPagerDutyBuilder, RecordedRequest};
 use serde_json::{Value, json};
@@ -90,6 +90,19 @@ pub fn assert_took_at_least(started: Instant, minimum: Duration, what: &str) {
         took >= minimum,
         "{what}: took {took:?}, less than {minimum:?}"
     );
+}
+
+/// `session.complete(target, argument, value)`, which must succeed.
+pub async fn complete(
+    session: &Session,
+    target: CompletionTarget,
+    argument: &str,
+    value: &str,
+) -> CompleteResult {
+    match session.complete(&target, argument, value).await {
+        Ok(result) => result,
+        Err(err) => panic!("completing {argument}={value:?} of {target:?}: {err:?}"),
+    }
 }
 
 /// `session.call_tool(tool, arguments)`, which must succeed (a tool error is a result too).

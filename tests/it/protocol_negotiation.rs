@@ -8,7 +8,7 @@
 //! - 401 and 403 are never evidence of an older server.
 //! - The stateless era's routing headers, and every typed operation in both eras.
 
-use super::common::{call, client, methods, mock, start};
+use super::common::{call, client, complete, methods, mock, start};
 use pagerduty_mcp_connect::{
     CompletionTarget, Credential, Error, LoggingLevel, ProtocolPreference, ProtocolVersion,
 };
@@ -322,14 +322,8 @@ async fn stateless_requests_carry_method_and_name_headers_the_mock_checks() {
         .read_resource("pagerduty://users/me")
         .await
         .expect("resources/read");
-    session
-        .complete(
-            &CompletionTarget::Prompt("incident_summary".into()),
-            "incident_id",
-            "Q1",
-        )
-        .await
-        .expect("completion/complete");
+    let target = CompletionTarget::Prompt("incident_summary".into());
+    complete(&session, target, "incident_id", "Q1").await;
     // A name that is not visible ASCII travels base64-encoded; the mock decodes and compares it,
     // so the 200 proves the encoding (the unknown tool is a tool error, not a transport error).
     let unknown = call(&session, "café", json!({})).await;
@@ -422,34 +416,19 @@ async fn typed_operations_work_in_both_eras_with_pagination() {
         prompt_names.sort_unstable();
         assert_eq!(prompt_names, ["incident_summary", "oncall_handoff"]);
 
-        let prompt = session
-            .get_prompt(
-                "incident_summary",
-                [("incident_id".to_owned(), "Q1SEARCHLAT02".to_owned())],
-            )
-            .await
-            .expect("prompts/get");
+        let arguments = [("incident_id".to_owned(), "Q1SEARCHLAT02".to_owned())];
+        let prompt = session.get_prompt("incident_summary", arguments).await;
+        let prompt = prompt.expect("prompts/get");
         assert!(!prompt.messages.is_empty());
         let text = prompt.messages[0].content.text.clone().unwrap_or_default();
         assert!(text.contains("Search p99 latency"), "{text}");
 
-        let completed = session
-            .complete(
-                &CompletionTarget::Prompt("incident_summary".into()),
-                "incident_id",
-                "q1",
-            )
-            .await
-            .expect("complete prompt arg");
+        let target = CompletionTarget::Prompt("incident_summary".into());
+        let completed = complete(&session, target, "incident_id", "q1").await;
         assert_eq!(completed.completion.values.len(), 4, "{completed:?}");
-        let completed = session
-            .complete(
-                &CompletionTarget::ResourceTemplate("pagerduty://incidents/{incident_id}".into()),
-                "incident_id",
-                "Q1DISK",
-            )
-            .await
-            .expect("complete template arg");
+        let target =
+            CompletionTarget::ResourceTemplate("pagerduty://incidents/{incident_id}".into());
+        let completed = complete(&session, target, "incident_id", "Q1DISK").await;
         assert_eq!(completed.completion.values, ["Q1DISKFULL004"]);
 
         let me = session
@@ -522,7 +501,7 @@ mod odd {
     use axum::routing::any;
     use pagerduty_mcp_connect::{
         AuthScheme, Credential, Error, GenericServer, McpClient, ProtocolPreference,
-        ProtocolVersion,
+        ProtocolVersion, Session,
     };
     use serde_json::{Value, json};
 
@@ -565,6 +544,12 @@ mod odd {
         }
         pub fn count(&self, method: &str) -> usize {
             self.methods().iter().filter(|m| *m == method).count()
+        }
+        /// The body of the first `method` request.
+        pub fn first_body(&self, method: &str) -> Value {
+            let calls = self.calls.lock().unwrap();
+            let call = calls.iter().find(|c| c.0 == method);
+            call.expect("a request of that method").2.clone()
         }
     }
 
@@ -698,23 +683,28 @@ mod odd {
         Credential::new("u+odd-server-token")
     }
 
+    /// A server behaving as `odd` (its URL and log), and an `Auto` client with a session it
+    /// opened there.
+    pub async fn connect_auto(odd: Odd) -> (String, Arc<Log>, McpClient, Session) {
+        let (url, log) = serve(odd).await;
+        let client = client(&url, ProtocolPreference::Auto);
+        let session = client.connect(&credential()).await.expect("connects");
+        (url, log, client, session)
+    }
+
     pub fn is_auth_error(err: &Error) -> bool {
         matches!(err, Error::Unauthorized { .. } | Error::Forbidden { .. })
     }
 
     pub const V2026: ProtocolVersion = ProtocolVersion::V2026_07_28;
+    pub const V2025: ProtocolVersion = ProtocolVersion::V2025_11_25;
 }
 
 #[tokio::test]
 async fn an_empty_discover_result_is_no_proof_of_the_new_era() {
-    let (url, log) = odd::serve(odd::Odd::EmptyResultForUnknown).await;
-    let client = odd::client(&url, ProtocolPreference::Auto);
-    let session = client.connect(&odd::credential()).await.expect("connects");
+    let (url, log, client, session) = odd::connect_auto(odd::Odd::EmptyResultForUnknown).await;
     assert_eq!(session.version(), ProtocolVersion::V2025_11_25);
-    assert_eq!(
-        client.negotiated_version(),
-        Some(ProtocolVersion::V2025_11_25)
-    );
+    assert_eq!(client.negotiated_version(), Some(odd::V2025));
     assert_eq!(
         log.methods()[..3],
         ["server/discover", "initialize", "notifications/initialized"]
@@ -728,9 +718,7 @@ async fn an_empty_discover_result_is_no_proof_of_the_new_era() {
 
 #[tokio::test]
 async fn a_discover_result_listing_only_another_version_falls_back_to_the_handshake() {
-    let (url, log) = odd::serve(odd::Odd::DiscoverListsAnotherVersion).await;
-    let client = odd::client(&url, ProtocolPreference::Auto);
-    let session = client.connect(&odd::credential()).await.expect("connects");
+    let (_, log, _, session) = odd::connect_auto(odd::Odd::DiscoverListsAnotherVersion).await;
     assert_eq!(session.version(), ProtocolVersion::V2025_11_25);
     assert_eq!(log.count("initialize"), 1);
 }
@@ -759,24 +747,15 @@ async fn minus_32022_listing_the_version_sent_is_retried_once_with_it() {
 
 #[tokio::test]
 async fn minus_32022_listing_session_versions_picks_the_newest_listed() {
-    let (url, log) = odd::serve(odd::Odd::ListsOnlySessionVersions).await;
-    let client = odd::client(&url, ProtocolPreference::Auto);
-    let session = client.connect(&odd::credential()).await.expect("connects");
+    let (_, log, _, session) = odd::connect_auto(odd::Odd::ListsOnlySessionVersions).await;
     assert_eq!(session.version(), ProtocolVersion::V2025_06_18);
     assert_eq!(
         log.count("server/discover"),
         1,
         "the refusal is not retried"
     );
-    let initialize = log
-        .calls
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|c| c.0 == "initialize")
-        .cloned()
-        .unwrap();
-    assert_eq!(initialize.2["params"]["protocolVersion"], "2025-06-18");
+    let initialize = log.first_body("initialize");
+    assert_eq!(initialize["params"]["protocolVersion"], "2025-06-18");
 }
 
 #[tokio::test]
@@ -812,10 +791,7 @@ async fn concurrent_first_connections_share_one_probe() {
     // One probe; the seven others waited for its outcome and went straight to the handshake.
     assert_eq!(log.count("server/discover"), 1);
     assert_eq!(log.count("initialize"), 8);
-    assert_eq!(
-        client.negotiated_version(),
-        Some(ProtocolVersion::V2025_11_25)
-    );
+    assert_eq!(client.negotiated_version(), Some(odd::V2025));
 }
 
 #[tokio::test]

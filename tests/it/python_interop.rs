@@ -10,7 +10,7 @@ mod python_peer;
 
 use std::time::Duration;
 
-use super::common::{call, call_err};
+use super::common::{call, call_err, complete};
 use futures_util::StreamExt;
 use pagerduty_mcp_connect::{
     AuthScheme, CompletionTarget, Credential, Error, GenericServer, McpClient, McpClientBuilder,
@@ -186,23 +186,13 @@ async fn session_era_full_surface() {
             .contains("P123")
     );
 
-    let prompt = session
-        .get_prompt(
-            "summarize_incident",
-            [("incident_id".to_owned(), "P9".to_owned())],
-        )
-        .await
-        .expect("prompt");
+    let arguments = [("incident_id".to_owned(), "P9".to_owned())];
+    let prompt = session.get_prompt("summarize_incident", arguments).await;
+    let prompt = prompt.expect("prompt");
     assert!(!prompt.messages.is_empty());
 
-    let completion = session
-        .complete(
-            &CompletionTarget::Prompt("status_update".into()),
-            "audience",
-            "e",
-        )
-        .await
-        .expect("complete");
+    let target = CompletionTarget::Prompt("status_update".into());
+    let completion = complete(&session, target, "audience", "e").await;
     assert!(!completion.completion.values.is_empty());
 
     session.ping().await.expect("ping");

@@ -51,6 +51,23 @@ async fn regions_with_redirect_to(redirect_to: Option<&str>) -> Regions {
     Regions { us, eu, verifier }
 }
 
+impl Regions {
+    /// The error verifying `token` (in `region`, or searching both) ends in.
+    async fn refusal(&self, token: &str, region: Option<Region>) -> Error {
+        match self.verifier.verify(&secret(token), region).await {
+            Ok(identity) => panic!("{token} verified: {identity:?}"),
+            Err(err) => err,
+        }
+    }
+}
+
+/// Asserts that `message` contains each of `parts`.
+fn assert_mentions(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(message.contains(part), "{part:?} not in {message:?}");
+    }
+}
+
 fn secret(token: &str) -> SecretString {
     SecretString::from(token)
 }
@@ -134,11 +151,7 @@ async fn the_region_is_detected_us_first_then_eu() {
     assert_eq!(r.eu.requests().len(), 1);
 
     // Asking one region only does not search.
-    let err = r
-        .verifier
-        .verify(&secret(EU_TOKEN), Some(Region::Us))
-        .await
-        .unwrap_err();
+    let err = r.refusal(EU_TOKEN, Some(Region::Us)).await;
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
     assert_eq!(r.eu.requests().len(), 1);
     assert_no_token(&err, EU_TOKEN);
@@ -147,16 +160,11 @@ async fn the_region_is_detected_us_first_then_eu() {
 #[tokio::test]
 async fn a_token_no_region_knows_is_unauthorized() {
     let r = regions().await;
-    let err = r
-        .verifier
-        .verify(&secret(tokens::REVOKED), None)
-        .await
-        .unwrap_err();
+    let err = r.refusal(tokens::REVOKED, None).await;
     let Error::Unauthorized { message, help, .. } = &err else {
         panic!("{err:?}")
     };
-    assert!(message.contains("tried us, eu"), "{message}");
-    assert!(message.contains("Authentication failed"), "{message}");
+    assert_mentions(message, &["tried us, eu", "Authentication failed"]);
     assert!(help.contains("API Access"), "{help}");
     assert!(err.is_credential_problem());
     assert!(!err.is_retryable());
@@ -165,22 +173,17 @@ async fn a_token_no_region_knows_is_unauthorized() {
     assert_no_token(&err, tokens::REVOKED);
 
     // One region only: PagerDuty's own message, code and the region hint.
-    let err = r
-        .verifier
-        .verify(&secret(tokens::REVOKED), Some(Region::Eu))
-        .await
-        .unwrap_err();
+    let err = r.refusal(tokens::REVOKED, Some(Region::Eu)).await;
     let Error::Unauthorized { message, .. } = &err else {
         panic!("{err:?}")
     };
-    assert!(
-        message.contains("Authentication failed: The API key is invalid or was revoked"),
-        "{message}"
-    );
-    assert!(message.contains("(error 2006)"), "{message}");
-    assert!(
-        message.contains("other PagerDuty service region"),
-        "{message}"
+    assert_mentions(
+        message,
+        &[
+            "Authentication failed: The API key is invalid or was revoked",
+            "(error 2006)",
+            "other PagerDuty service region",
+        ],
     );
     assert_no_token(&err, tokens::REVOKED);
 }
@@ -188,18 +191,17 @@ async fn a_token_no_region_knows_is_unauthorized() {
 #[tokio::test]
 async fn forbidden_stops_the_search_and_says_whom_to_ask() {
     let r = regions().await;
-    let err = r
-        .verifier
-        .verify(&secret(tokens::FORBIDDEN), None)
-        .await
-        .unwrap_err();
+    let err = r.refusal(tokens::FORBIDDEN, None).await;
     let Error::Forbidden { message, .. } = &err else {
         panic!("{err:?}")
     };
-    assert!(message.contains("Access Denied"), "{message}");
-    assert!(message.contains("(error 2010)"), "{message}");
-    assert!(message.contains("PagerDuty admin"), "{message}");
-    assert!(message.contains("Advanced Permissions"), "{message}");
+    let expected = [
+        "Access Denied",
+        "(error 2010)",
+        "PagerDuty admin",
+        "Advanced Permissions",
+    ];
+    assert_mentions(message, &expected);
     assert!(r.eu.requests().is_empty(), "a 403 must not move on to EU");
     assert_no_token(&err, tokens::FORBIDDEN);
 }
@@ -207,59 +209,36 @@ async fn forbidden_stops_the_search_and_says_whom_to_ask() {
 #[tokio::test]
 async fn rate_limited_carries_the_wait_and_stops_the_search() {
     let r = regions().await;
-    let err = r
-        .verifier
-        .verify(&secret(tokens::RATE_LIMITED), None)
-        .await
-        .unwrap_err();
-    let Error::RateLimited {
-        retry_after,
-        message,
-        ..
-    } = &err
-    else {
-        panic!("{err:?}")
-    };
-    assert_eq!(*retry_after, Some(Duration::from_secs(17)));
-    assert!(message.contains("960"), "{message}");
-    assert!(err.to_string().contains("retry in 17 s"), "{err}");
-    assert!(err.is_retryable());
+    let err = r.refusal(tokens::RATE_LIMITED, None).await;
     assert!(r.eu.requests().is_empty(), "a 429 must not move on to EU");
     assert_no_token(&err, tokens::RATE_LIMITED);
+    assert!(err.is_retryable());
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(17)));
+    assert!(err.to_string().contains("retry in 17 s"), "{err}");
+    let Error::RateLimited { message, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("960"), "{message}");
 }
 
 #[tokio::test]
 async fn server_trouble_is_an_http_status_with_retry_after() {
     let r = regions().await;
-    let err = r
-        .verifier
-        .verify(&secret(tokens::UNAVAILABLE), None)
-        .await
-        .unwrap_err();
-    let Error::HttpStatus {
-        status,
-        message,
-        retry_after,
-        ..
-    } = &err
-    else {
+    let err = r.refusal(tokens::UNAVAILABLE, None).await;
+    assert!(r.eu.requests().is_empty());
+    assert!(err.is_retryable());
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    let Error::HttpStatus { message, .. } = &err else {
         panic!("{err:?}")
     };
-    assert_eq!(*status, 503);
     assert_eq!(message, "503 Service Temporarily Unavailable");
-    assert_eq!(*retry_after, Some(Duration::from_secs(30)));
-    assert!(err.is_retryable());
-    assert!(r.eu.requests().is_empty());
 }
 
 #[tokio::test]
 async fn an_echoed_token_is_scrubbed_from_the_error() {
     let r = regions().await;
-    let err = r
-        .verifier
-        .verify(&secret(tokens::ECHO), Some(Region::Us))
-        .await
-        .unwrap_err();
+    let err = r.refusal(tokens::ECHO, Some(Region::Us)).await;
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
     assert!(err.to_string().contains("[redacted]"), "{err}");
     assert_no_token(&err, tokens::ECHO);
@@ -269,11 +248,7 @@ async fn an_echoed_token_is_scrubbed_from_the_error() {
 async fn oversized_replies_are_refused() {
     let r = regions().await;
     for token in [tokens::HUGE, tokens::HUGE_STREAMED] {
-        let err = r
-            .verifier
-            .verify(&secret(token), Some(Region::Us))
-            .await
-            .unwrap_err();
+        let err = r.refusal(token, Some(Region::Us)).await;
         assert!(
             matches!(err, Error::TooLarge { limit, .. } if limit == TokenVerifier::DEFAULT_BODY_LIMIT),
             "{token}: {err:?}"
@@ -294,11 +269,7 @@ async fn oversized_replies_are_refused() {
 #[tokio::test]
 async fn a_reply_that_is_not_a_user_is_a_protocol_error() {
     let r = regions().await;
-    let err = r
-        .verifier
-        .verify(&secret(tokens::MALFORMED), Some(Region::Us))
-        .await
-        .unwrap_err();
+    let err = r.refusal(tokens::MALFORMED, Some(Region::Us)).await;
     assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
     assert_no_token(&err, tokens::MALFORMED);
 }
@@ -341,11 +312,7 @@ async fn a_cross_origin_redirect_is_not_followed() {
     let elsewhere = another_origin().await;
     let r = regions_with_redirect_to(Some(&elsewhere.url())).await;
 
-    let err = r
-        .verifier
-        .verify(&secret(tokens::REDIRECT), None)
-        .await
-        .unwrap_err();
+    let err = r.refusal(tokens::REDIRECT, None).await;
     assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
     assert!(err.to_string().contains("redirect"), "{err}");
     assert!(err.to_string().contains(&elsewhere.url()), "{err}");
