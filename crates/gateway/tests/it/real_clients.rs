@@ -71,7 +71,15 @@ async fn mcp_inspector_cli_in_both_eras() {
             "HTTP 401"
         };
         assert!(message.contains(expected), "{era}: {out:?}");
-        assert!(wire.statuses().iter().all(|s| *s == 401), "{era}");
+        let at_mcp: Vec<_> = wire
+            .seen()
+            .into_iter()
+            .filter(|s| s.path == "/mcp")
+            .collect();
+        assert!(
+            !at_mcp.is_empty() && at_mcp.iter().all(|s| s.status == 401),
+            "{era}: {at_mcp:?}"
+        );
     }
     assert!(gw.mock.requests().is_empty(), "nothing went upstream");
 
