@@ -15,16 +15,24 @@ fn secret(credential: &Credential) -> String {
     credential.secret().expose_secret().to_owned()
 }
 
+/// The secret `provider` hands out for `user`; panics if it has none.
+async fn secret_of(provider: &impl CredentialProvider, user: &str) -> String {
+    secret(&provider.credential(&UserId::from(user)).await.unwrap())
+}
+
+/// Whether `provider` fails for `user` with "not found" (panics if it has a credential).
+async fn has_none_for(provider: &impl CredentialProvider, user: &str) -> bool {
+    let err = provider.credential(&UserId::from(user)).await.unwrap_err();
+    err.is_not_found()
+}
+
 #[tokio::test]
 async fn static_credential_serves_everyone_until_the_server_rejects_it() {
     let provider = StaticCredential::new("u+service");
     let alice = UserId::from("alice");
     let credential = provider.credential(&alice).await.unwrap();
     assert_eq!(secret(&credential), "u+service");
-    assert_eq!(
-        secret(&provider.credential(&UserId::from("bob")).await.unwrap()),
-        "u+service"
-    );
+    assert_eq!(secret_of(&provider, "bob").await, "u+service");
     // A different credential being invalidated changes nothing.
     provider
         .invalidate(&alice, &Credential::new("u+other"))
@@ -60,15 +68,9 @@ async fn env_credential_reads_the_variable_at_each_call() {
     set_env(variable, Some("   "));
     assert!(provider.credential(&user).await.unwrap_err().is_not_found());
     set_env(variable, Some("u+from-env"));
-    assert_eq!(
-        secret(&provider.credential(&user).await.unwrap()),
-        "u+from-env"
-    );
+    assert_eq!(secret_of(&provider, "alice").await, "u+from-env");
     set_env(variable, Some("u+changed"));
-    assert_eq!(
-        secret(&provider.credential(&user).await.unwrap()),
-        "u+changed"
-    );
+    assert_eq!(secret_of(&provider, "alice").await, "u+changed");
     set_env(variable, None);
 }
 
@@ -136,17 +138,8 @@ async fn credential_fn_turns_a_closure_into_a_provider() {
             _ => Err(CredentialError::NotFound { user }),
         }
     });
-    assert_eq!(
-        secret(&provider.credential(&UserId::from("alice")).await.unwrap()),
-        "u+alice"
-    );
-    assert!(
-        provider
-            .credential(&UserId::from("bob"))
-            .await
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert_eq!(secret_of(&provider, "alice").await, "u+alice");
+    assert!(has_none_for(&provider, "bob").await);
 }
 
 #[tokio::test]
@@ -154,14 +147,8 @@ async fn a_chain_moves_on_only_when_a_provider_has_nothing() {
     let store = InMemoryCredentialStore::new();
     store.insert("alice", "u+alice-personal");
     let chain = CredentialChain::first(store.clone()).or_else(StaticCredential::new("u+fallback"));
-    assert_eq!(
-        secret(&chain.credential(&UserId::from("alice")).await.unwrap()),
-        "u+alice-personal"
-    );
-    assert_eq!(
-        secret(&chain.credential(&UserId::from("bob")).await.unwrap()),
-        "u+fallback"
-    );
+    assert_eq!(secret_of(&chain, "alice").await, "u+alice-personal");
+    assert_eq!(secret_of(&chain, "bob").await, "u+fallback");
     // A revoked personal token must NOT fall through to the shared one.
     store.revoke(&UserId::from("alice"));
     assert!(matches!(
@@ -179,24 +166,21 @@ async fn a_chain_moves_on_only_when_a_provider_has_nothing() {
     // Nothing anywhere: not found.
     let empty = CredentialChain::first(InMemoryCredentialStore::new())
         .or_else(InMemoryCredentialStore::new());
-    assert!(
-        empty
-            .credential(&UserId::from("x"))
-            .await
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert!(has_none_for(&empty, "x").await);
 }
 
 #[tokio::test]
 async fn the_cache_serves_repeats_expires_and_forgets_invalidated_credentials() {
+    // Hands out a new token at each load: `u+<user>-<number of loads before>`.
     let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let inner = credential_fn(move |user: UserId| {
-        let counter = counter.clone();
-        async move {
-            let n = counter.fetch_add(1, Ordering::SeqCst);
-            Ok(Credential::new(format!("u+{user}-{n}")))
+    let inner = credential_fn({
+        let calls = calls.clone();
+        move |user: UserId| {
+            let calls = calls.clone();
+            async move {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                Ok(Credential::new(format!("u+{user}-{n}")))
+            }
         }
     });
     let clock = ManualClock::new();

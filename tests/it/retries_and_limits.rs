@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::common::{assert_took_less_than, call, call_err, first_method, new_incident, start};
+use super::common::{
+    assert_took_less_than, call, call_err, eventually, first_method, new_incident, start,
+};
 use super::loopback::serve_mcp;
 use pagerduty_mcp_connect::{
     AuthScheme, Credential, Error, GenericServer, McpClientBuilder, ProtocolPreference,
@@ -36,12 +38,26 @@ async fn open(mock: &MockPagerDuty, builder: McpClientBuilder) -> Session {
         .expect("connect")
 }
 
+/// A mock that hangs a request for 10 s when told to, and a session with it in `preference`'s
+/// era whose requests time out after 500 ms.
+async fn hanging_session(preference: ProtocolPreference) -> (MockPagerDuty, Session) {
+    let mock = start(MockPagerDuty::builder().hang_duration(Duration::from_secs(10))).await;
+    let builder = builder(mock.url().as_str(), preference);
+    let session = open(&mock, builder.request_timeout(Duration::from_millis(500))).await;
+    (mock, session)
+}
+
 /// The recorded POSTs of one JSON-RPC method.
 fn posts_of(mock: &MockPagerDuty, method: &str) -> Vec<RecordedRequest> {
     mock.requests()
         .into_iter()
         .filter(|r| r.http_method == "POST" && first_method(r) == method)
         .collect()
+}
+
+/// The statuses the mock answered the POSTs of one JSON-RPC method with, in order.
+fn statuses_of(mock: &MockPagerDuty, method: &str) -> Vec<Option<u16>> {
+    posts_of(mock, method).iter().map(|r| r.status).collect()
 }
 
 fn assert_all_authorised(mock: &MockPagerDuty) {
@@ -115,9 +131,8 @@ async fn a_read_only_tool_becomes_retryable_once_listed() {
     mock.fail_next(1, 502);
     let result = call(&session, "list_incidents", json!({})).await;
     assert!(!result.is_error());
+    assert_eq!(statuses_of(&mock, "tools/call"), [Some(502), Some(200)]);
     let calls = posts_of(&mock, "tools/call");
-    let statuses: Vec<_> = calls.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [Some(502), Some(200)]);
     for call in &calls {
         assert_eq!(call.mcp_name.as_deref(), Some("list_incidents"));
     }
@@ -134,9 +149,7 @@ async fn a_rate_limit_is_waited_out_as_the_server_asks() {
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
-    let posts = posts_of(&mock, "prompts/list");
-    let statuses: Vec<_> = posts.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [Some(429), Some(200)]);
+    assert_eq!(statuses_of(&mock, "prompts/list"), [Some(429), Some(200)]);
     assert_all_authorised(&mock);
 }
 
@@ -168,12 +181,7 @@ async fn a_retry_after_beyond_the_limit_is_returned_at_once() {
 
 #[tokio::test]
 async fn a_hanging_request_times_out_and_is_cancelled_in_the_session_era() {
-    let mock = start(MockPagerDuty::builder().hang_duration(Duration::from_secs(10))).await;
-    let session = open(
-        &mock,
-        builder(mock.url().as_str(), SESSION).request_timeout(Duration::from_millis(500)),
-    )
-    .await;
+    let (mock, session) = hanging_session(SESSION).await;
     mock.hang_next(1);
     let started = Instant::now();
     let err = call_err(&session, "list_incidents", json!({})).await;
@@ -181,17 +189,14 @@ async fn a_hanging_request_times_out_and_is_cancelled_in_the_session_era() {
     assert!(started.elapsed() < Duration::from_secs(8));
 
     // The session era cancels with notifications/cancelled (sent in the background).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let cancels = posts_of(&mock, "notifications/cancelled");
-        if let Some(cancel) = cancels.first() {
-            assert_eq!(cancel.status, Some(202));
-            assert!(cancel.session_id.is_some());
-            break;
-        }
-        assert!(Instant::now() < deadline, "no notifications/cancelled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let cancelled = eventually(250, Duration::from_millis(20), || {
+        !posts_of(&mock, "notifications/cancelled").is_empty()
+    })
+    .await;
+    assert!(cancelled, "no notifications/cancelled within 5 s");
+    let cancel = &posts_of(&mock, "notifications/cancelled")[0];
+    assert_eq!(cancel.status, Some(202));
+    assert!(cancel.session_id.is_some());
     let hung = posts_of(&mock, "tools/call");
     assert_eq!(hung.len(), 1);
     assert_eq!(hung[0].fault, Some("hang"));
@@ -202,12 +207,7 @@ async fn a_hanging_request_times_out_and_is_cancelled_in_the_session_era() {
 
 #[tokio::test]
 async fn a_hanging_request_times_out_in_the_stateless_era_without_a_cancel_notification() {
-    let mock = start(MockPagerDuty::builder().hang_duration(Duration::from_secs(10))).await;
-    let session = open(
-        &mock,
-        builder(mock.url().as_str(), STATELESS).request_timeout(Duration::from_millis(500)),
-    )
-    .await;
+    let (mock, session) = hanging_session(STATELESS).await;
     mock.hang_next(1);
     let err = session.list_tools().await.expect_err("timeout");
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
@@ -301,9 +301,7 @@ async fn a_redirect_within_the_origin_is_followed_with_the_credential() {
     mock.redirect_next(1, mock.url().as_str());
     let result = call(&session, "list_incidents", json!({})).await;
     assert!(!result.is_error());
-    let calls = posts_of(&mock, "tools/call");
-    let statuses: Vec<_> = calls.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [Some(307), Some(200)]);
+    assert_eq!(statuses_of(&mock, "tools/call"), [Some(307), Some(200)]);
     assert_all_authorised(&mock);
 }
 
