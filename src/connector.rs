@@ -315,6 +315,27 @@ impl Connector {
         result
     }
 
+    /// Every tool of `user`'s server with the policy's verdict on each: `None` when the user may
+    /// call it, else the [`PolicyDenial`] a call would get. For a gateway or an admin page that
+    /// shows a refused tool as refused (saying why) rather than hiding it;
+    /// [`list_tools`](Self::list_tools) is this list without the refused ones.
+    ///
+    /// The policy's user rules still apply: a user it refuses gets [`Error::PolicyDenied`].
+    pub async fn list_tools_with_verdicts(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<(Tool, Option<PolicyDenial>)>> {
+        let policy = self.policy();
+        let tools = self.tools_of(&policy, user, true).await?;
+        Ok(tools
+            .iter()
+            .map(|tool| {
+                let verdict = policy.check_tool(user, &tool.name, Some(tool)).err();
+                (tool.clone(), verdict)
+            })
+            .collect())
+    }
+
     /// Calls tool `name` for `user`, if the policy allows it.
     pub async fn call_tool(
         &self,

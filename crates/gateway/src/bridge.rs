@@ -11,8 +11,8 @@
 //! Only `tools/list` crosses from a typed value, because the connector's policy filters the
 //! typed tools (the list is cached per user, and listed far less often than tools are called).
 
-use pagerduty_mcp_connect::Tool;
 use pagerduty_mcp_connect::client::HandlerError;
+use pagerduty_mcp_connect::{PolicyDenial, Tool};
 use rmcp::model::{ClientResult, ErrorData, ListToolsResult, ServerRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -61,6 +61,26 @@ pub(crate) fn tools_into_rmcp(tools: &[Tool]) -> Result<ListToolsResult, ErrorDa
         })
         .collect();
     into_rmcp(json!({ "tools": tools }), "tools/list")
+}
+
+/// A tool the gateway's policy refuses the user, as listed to the user's agents: its title and
+/// description say so first, with the reason, so that whatever a client shows of a tool (or of
+/// a call that fails) names the gateway's policy.
+pub(crate) fn marked_refused(mut tool: Tool, denial: &PolicyDenial) -> Tool {
+    let mark = format!("[Refused by this gateway's policy: {}]", denial.reason());
+    tool.description = Some(match tool.description.take() {
+        Some(description) if !description.is_empty() => format!("{mark} {description}"),
+        _ => mark.clone(),
+    });
+    let title = match tool.extra.get("title") {
+        Some(Value::String(title)) => title.clone(),
+        _ => tool.name.clone(),
+    };
+    tool.extra.insert(
+        "title".into(),
+        Value::String(format!("{title} (refused by this gateway's policy)")),
+    );
+    tool
 }
 
 /// Replaces what belongs to the upstream hop (its protocol's result fields and identity) in a

@@ -67,7 +67,10 @@ pub(crate) fn to_error_data(err: &Error, help: &str) -> ErrorData {
         ),
         Error::RateLimited { retry_after, .. } => (
             UPSTREAM_RATE_LIMITED,
-            err.to_string(),
+            match retry_after {
+                Some(wait) => format!("{err} (retry after {} s)", wait.as_secs().max(1)),
+                None => err.to_string(),
+            },
             json!({ "kind": kind, "retryAfterSeconds": retry_after.map(|d| d.as_secs().max(1)) }),
         ),
         Error::Timeout { .. } => (UPSTREAM_TIMEOUT, err.to_string(), json!({ "kind": kind })),

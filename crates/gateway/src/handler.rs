@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::agent_call::{AgentCall, Event, Running, Upstream, ask_peer, progress_param};
 use super::agent_sessions::Declared;
-use super::bridge::{from_json, into_rmcp, tools_into_rmcp, upstream_params};
+use super::bridge::{from_json, into_rmcp, marked_refused, tools_into_rmcp, upstream_params};
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
 use super::metrics::capped_tool_name;
@@ -489,11 +489,21 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let connector = self.state.connector.clone();
-        let tools = self
+        let listed = self
             .forward(&context, "tools/list", None, |user| async move {
-                connector.list_tools(&user).await
+                connector.list_tools_with_verdicts(&user).await
             })
             .await?;
+        let tools: Vec<_> = listed
+            .into_iter()
+            .filter_map(|(tool, verdict)| match verdict {
+                None => Some(tool),
+                Some(denial) if self.state.list_refused_tools => {
+                    Some(marked_refused(tool, &denial))
+                }
+                Some(_) => None,
+            })
+            .collect();
         // From now on only names the upstream listed get their own metrics label.
         self.state
             .metrics

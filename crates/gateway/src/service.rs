@@ -108,6 +108,7 @@ impl Gateway {
             metrics: None,
             direct_path: None,
             session_idle: None,
+            list_refused_tools: None,
         }
     }
 
@@ -300,6 +301,7 @@ pub struct GatewayBuilder {
     metrics: Option<GatewayMetrics>,
     direct_path: Option<bool>,
     session_idle: Option<Duration>,
+    list_refused_tools: Option<bool>,
 }
 
 impl fmt::Debug for GatewayBuilder {
@@ -334,6 +336,16 @@ impl GatewayBuilder {
     /// 404 and opens a new one.
     pub fn session_idle_timeout(mut self, idle: Duration) -> Self {
         self.session_idle = Some(idle);
+        self
+    }
+
+    /// Whether a tool the policy refuses a user is still listed to that user's agents, marked as
+    /// refused by the gateway's policy with the reason (its title and description start with
+    /// it), so that a client shows the refusal as the gateway's rather than "tool not found"
+    /// (default: yes). `false` hides such tools; calling one gets the policy's refusal either
+    /// way.
+    pub fn list_refused_tools(mut self, listed: bool) -> Self {
+        self.list_refused_tools = Some(listed);
         self
     }
 
@@ -462,6 +474,7 @@ impl GatewayBuilder {
                 sessions: Arc::new(session_manager()),
                 cancel: CancellationToken::new(),
                 direct_path: self.direct_path.unwrap_or(true),
+                list_refused_tools: self.list_refused_tools.unwrap_or(true),
                 direct_calls: DirectCalls::default(),
                 session_idle: self
                     .session_idle

@@ -62,6 +62,8 @@ pub(crate) struct GatewayState {
     pub(crate) cancel: CancellationToken,
     /// Whether plain `tools/call` requests take the [direct path](super::direct).
     pub(crate) direct_path: bool,
+    /// Whether tools the policy refuses are listed, marked as refused.
+    pub(crate) list_refused_tools: bool,
     pub(crate) direct_calls: DirectCalls,
     /// How long an agent's session may go unused before the gateway ends it.
     pub(crate) session_idle: Duration,

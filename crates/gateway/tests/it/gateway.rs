@@ -142,13 +142,15 @@ async fn a_read_only_gateway_refuses_a_write_tool_before_anything_is_sent_upstre
         let before = gw.upstream_tool_calls();
         let out = agent(&gw.url, DEMO_KEY, mode, steps.clone()).await;
         let tools = ok(&out, 0).as_array().unwrap();
+        // Listed, marked as refused (refused_tools.rs), so that a client that checks the list
+        // before calling reaches the policy's refusal instead of "tool not found".
         assert!(
-            !tools.iter().any(|t| t == "create_incident"),
-            "{mode}: write tools are not offered: {out}"
+            tools.iter().any(|t| t == "create_incident"),
+            "{mode}: refused write tools are listed as refused: {out}"
         );
         assert!(
-            !tools.iter().any(|t| t == "list_teams"),
-            "{mode}: denied tools are not offered"
+            tools.iter().any(|t| t == "list_teams"),
+            "{mode}: denied tools are listed as refused"
         );
         assert!(tools.iter().any(|t| t == "list_incidents"));
         let refused = err(&out, 1);

@@ -38,3 +38,4 @@ mod gateway_server_requests;
 mod hostile_agents;
 mod raw_http;
 mod real_clients;
+mod refused_tools;
