@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant};
 
+use pagerduty_mcp_connect::http::HeaderMap;
 use pagerduty_mcp_connect::{
     AuthScheme, CallToolResult, CompleteResult, CompletionTarget, Connector, ConnectorBuilder,
-    CredentialProvider, Error, GenericServer, InMemoryCredentialStore, McpClient, McpClientBuilder,
-    ProtocolPreference, Session, UserId,
+    Credential, CredentialProvider, Error, GenericServer, InMemoryCredentialStore, McpClient,
+    McpClientBuilder, ProtocolPreference, Session, UserId,
 };
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, MockPagerDutyBuilder, RecordedRequest};
 use serde_json::{Value, json};
@@ -150,6 +151,20 @@ pub async fn call_as_err(
 /// The arguments of `create_incident` for an incident titled `title` on the mock's `PSVC001`.
 pub fn new_incident(title: &str) -> Value {
     json!({"title": title, "service_id": "PSVC001"})
+}
+
+/// A request's `Authorization` header: empty when it has none or one that is not visible ASCII.
+pub fn authorization(headers: &HeaderMap) -> String {
+    let value = headers.get("authorization").and_then(|v| v.to_str().ok());
+    value.unwrap_or("").to_owned()
+}
+
+/// Connects `client` as the user whose token is `token`; panics if that fails.
+pub async fn connect(client: &McpClient, token: &str) -> Session {
+    match client.connect(&Credential::new(token.to_owned())).await {
+        Ok(session) => session,
+        Err(err) => panic!("connect: {err:?}"),
+    }
 }
 
 /// Each request as its HTTP method and first JSON-RPC method, e.g. `"POST tools/call"`.

@@ -110,12 +110,11 @@ async fn read_only_for_some_users_only() {
 #[tokio::test]
 async fn allow_and_deny_lists() {
     let mock = MockPagerDuty::start().await;
-    let connector = setup(
-        &mock,
-        Policy::new()
-            .allow_tools(["list_incidents", "get_incident", "create_incident"])
-            .deny_tools(["create_incident"]),
-    );
+    let allowed = ["list_incidents", "get_incident", "create_incident"];
+    let policy = Policy::new()
+        .allow_tools(allowed)
+        .deny_tools(["create_incident"]);
+    let connector = setup(&mock, policy);
     let alice = UserId::from("alice");
     let names: Vec<String> = connector
         .list_tools(&alice)

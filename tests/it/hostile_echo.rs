@@ -12,6 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::common::authorization;
 use super::loopback::serve_mcp;
 use axum::Router;
 use axum::body::Bytes;
@@ -210,11 +211,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let auth = authorization(&headers);
     let text = echo_text(&auth);
     let plan = echo.plan.lock().unwrap().clone();
     if method == Method::DELETE {

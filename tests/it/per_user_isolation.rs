@@ -18,6 +18,15 @@ use serde_json::json;
 const USERS: usize = 500;
 const CALLS_PER_USER: usize = 4;
 
+/// How many requests the mock received that carried an `initialize`.
+fn initialize_count(mock: &MockPagerDuty) -> usize {
+    let requests = mock.requests();
+    let initializes = requests
+        .iter()
+        .filter(|r| r.jsonrpc_methods.iter().any(|m| m == "initialize"));
+    initializes.count()
+}
+
 fn mock_user(index: usize) -> MockUser {
     MockUser::new(
         format!("PU{index:05}"),
@@ -147,12 +156,7 @@ async fn concurrent_first_calls_of_one_user_open_one_session() {
         .filter(|s| s.user_id == "PU00007")
         .collect();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
-    let initializes = mock
-        .requests()
-        .iter()
-        .filter(|r| r.jsonrpc_methods.iter().any(|m| m == "initialize"))
-        .count();
-    assert_eq!(initializes, 1);
+    assert_eq!(initialize_count(&mock), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,12 +188,7 @@ async fn idle_sessions_are_evicted_and_reopened() {
         again.structured_content.unwrap()["id"],
         MockPagerDuty::ALICE_USER_ID
     );
-    let initializes = mock
-        .requests()
-        .iter()
-        .filter(|r| r.jsonrpc_methods.iter().any(|m| m == "initialize"))
-        .count();
-    assert_eq!(initializes, 2);
+    assert_eq!(initialize_count(&mock), 2);
 }
 
 /// On a manual clock: a session is evicted exactly when it has been idle for the idle timeout,

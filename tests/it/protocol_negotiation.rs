@@ -8,7 +8,7 @@
 //! - 401 and 403 are never evidence of an older server.
 //! - The stateless era's routing headers, and every typed operation in both eras.
 
-use super::common::{call, client, complete, methods, mock, start};
+use super::common::{call, client, complete, connect, methods, mock, start};
 use pagerduty_mcp_connect::{
     CompletionTarget, Credential, Error, LoggingLevel, ProtocolPreference, ProtocolVersion,
 };
@@ -56,10 +56,7 @@ async fn auto_finds_the_stateless_era_on_a_dual_era_server_and_remembers_it() {
     // The second user goes straight to the remembered era: no probe, no discover, nothing
     // refused, nothing initialised.
     mock.clear_requests();
-    let alice = client
-        .connect(&Credential::new(ALICE))
-        .await
-        .expect("alice");
+    let alice = connect(&client, ALICE).await;
     assert_eq!(alice.version(), ProtocolVersion::V2026_07_28);
     let who = call(&alice, "get_user_data", json!({})).await;
     assert!(
@@ -126,10 +123,7 @@ async fn auto_falls_back_to_the_session_era_on_a_1x_style_server_and_remembers_i
 
     // The second user does not probe again: initialize straight away.
     mock.clear_requests();
-    let alice = client
-        .connect(&Credential::new(ALICE))
-        .await
-        .expect("alice");
+    let alice = connect(&client, ALICE).await;
     assert_eq!(alice.version(), ProtocolVersion::V2025_11_25);
     let records = mock.requests();
     assert_eq!(
@@ -293,10 +287,7 @@ async fn a_403_is_forbidden_at_once_never_a_sign_of_an_older_server() {
     assert_all_authorised(&records);
     assert_eq!(client.negotiated_version(), None);
     // Nothing sticks: the next connection negotiates normally.
-    let session = client
-        .connect(&Credential::new(DEMO))
-        .await
-        .expect("ok now");
+    let session = connect(&client, DEMO).await;
     assert_eq!(session.version(), ProtocolVersion::V2026_07_28);
 }
 

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::common::authorization;
 use super::loopback::serve_mcp;
 use axum::Router;
 use axum::body::Bytes;
@@ -38,12 +39,8 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Token "))
-        .unwrap_or("")
-        .to_owned();
+    let auth = authorization(&headers);
+    let token = auth.strip_prefix("Token ").unwrap_or("").to_owned();
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let rpc = request["method"].as_str().unwrap_or("").to_owned();
     {

@@ -19,6 +19,13 @@ async fn open(mock: &MockPagerDuty) -> Session {
         .expect("connect")
 }
 
+/// A session with `mock` that has listed the tools, and the id of the mock's one session.
+async fn listed_session(mock: &MockPagerDuty) -> (Session, String) {
+    let session = open(mock).await;
+    session.list_tools().await.expect("tools/list");
+    (session, only_session_id(mock))
+}
+
 fn only_session_id(mock: &MockPagerDuty) -> String {
     let sessions = mock.sessions();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
@@ -40,9 +47,7 @@ fn open_incident_count(text: &str) -> usize {
 #[tokio::test]
 async fn an_expired_session_is_reinitialised_once_and_the_request_replayed() {
     let mock = MockPagerDuty::start().await;
-    let session = open(&mock).await;
-    session.list_tools().await.expect("tools/list");
-    let old_id = only_session_id(&mock);
+    let (session, old_id) = listed_session(&mock).await;
 
     // The server forgets every session (a restart, an idle timeout).
     mock.clear_requests();
@@ -126,9 +131,7 @@ async fn a_write_refused_with_404_is_replayed_and_happens_exactly_once() {
 #[tokio::test]
 async fn concurrent_requests_during_an_expiry_cause_one_reinitialisation() {
     let mock = MockPagerDuty::start().await;
-    let session = open(&mock).await;
-    session.list_tools().await.expect("tools/list");
-    let old_id = only_session_id(&mock);
+    let (session, old_id) = listed_session(&mock).await;
 
     mock.clear_requests();
     mock.expire_sessions();

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use super::common::{connector, store_with};
+use super::common::{authorization, connector, store_with};
 use super::loopback::serve_mcp;
 use axum::Router;
 use axum::extract::State;
@@ -125,11 +125,7 @@ async fn public_types_never_format_the_token() {
 /// A hostile server: echoes the Authorization header back in every error it can.
 async fn echo_server(mode: &'static str) -> String {
     async fn handler(State(mode): State<&'static str>, headers: HeaderMap) -> impl IntoResponse {
-        let auth = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let auth = authorization(&headers);
         match mode {
             "401" => (
                 StatusCode::UNAUTHORIZED,
@@ -194,11 +190,7 @@ async fn redirects_to_another_origin_are_not_followed() {
         any(move |headers: HeaderMap| {
             let seen = seen.clone();
             async move {
-                let auth = headers
-                    .get("authorization")
-                    .map(|v| v.to_str().unwrap_or("").to_owned())
-                    .unwrap_or_default();
-                seen.lock().unwrap().push(auth);
+                seen.lock().unwrap().push(authorization(&headers));
                 StatusCode::OK
             }
         }),
