@@ -569,8 +569,16 @@ impl std::fmt::Debug for Ran {
     }
 }
 
+/// Client processes running at once, across the tests of this binary (each is a Node process
+/// of about half a CPU-second; the other tests of the binary share the machine).
+static CHILD_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// Runs `cmd` to its end, [`CHILD_TIMEOUT`] at most (then it is killed and the test fails).
 async fn run(mut cmd: tokio::process::Command, what: &str) -> Ran {
+    let _slot = CHILD_SLOTS
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
