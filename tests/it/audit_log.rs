@@ -32,6 +32,24 @@ fn assert_no_token(logs: &str) {
     assert!(!logs.contains("LEAKCHECK"), "a token is in the logs");
 }
 
+/// The lines of `logs` that contain `what` and any of `about`.
+fn lines_with<'a>(logs: &'a str, what: &str, about: &[&str]) -> Vec<&'a str> {
+    let about_any = |line: &str| about.iter().any(|a| line.contains(a));
+    logs.lines()
+        .filter(|l| l.contains(what) && about_any(l))
+        .collect()
+}
+
+/// A store holding, for each `(user, token, created)`, that token created at that time.
+fn store_of_tokens_created(tokens: &[(&str, &str, SystemTime)]) -> InMemoryCredentialStore {
+    let store = InMemoryCredentialStore::new();
+    for &(user, token, created) in tokens {
+        let credential = Credential::new(token.to_owned()).with_created_at(created);
+        store.insert_credential(user, credential);
+    }
+    store
+}
+
 fn connector(mock: &MockPagerDuty, store: InMemoryCredentialStore, policy: Policy) -> Connector {
     connector_builder(mock, store)
         .policy(policy)
@@ -52,11 +70,11 @@ async fn every_call_is_an_audit_span_with_user_tool_outcome_and_latency() {
     assert!(matches!(err, Error::PolicyDenied { .. }));
 
     let logs = logs();
-    let finished: Vec<&str> = logs
-        .lines()
-        .filter(|l| l.contains("user=audit-alice"))
-        .filter(|l| l.contains("mcp call finished") || l.contains("mcp call failed"))
-        .collect();
+    let finished = lines_with(
+        &logs,
+        "user=audit-alice",
+        &["mcp call finished", "mcp call failed"],
+    );
     assert_eq!(finished.len(), 2, "{finished:#?}");
     assert!(finished[0].contains("list_incidents"), "{}", finished[0]);
     assert!(finished[0].contains("outcome=\"ok\""), "{}", finished[0]);
@@ -74,16 +92,11 @@ async fn every_call_is_an_audit_span_with_user_tool_outcome_and_latency() {
 async fn old_tokens_are_warned_about_once() {
     super::log_capture::start();
     let mock = MockPagerDuty::start().await;
-    let store = InMemoryCredentialStore::new();
     let old = SystemTime::now() - Duration::from_secs(200 * 86_400);
-    store.insert_credential(
-        "aged-alice",
-        Credential::new(MockPagerDuty::ALICE_TOKEN).with_created_at(old),
-    );
-    store.insert_credential(
-        "fresh-bob",
-        Credential::new(MockPagerDuty::BOB_TOKEN).with_created_at(SystemTime::now()),
-    );
+    let store = store_of_tokens_created(&[
+        ("aged-alice", MockPagerDuty::ALICE_TOKEN, old),
+        ("fresh-bob", MockPagerDuty::BOB_TOKEN, SystemTime::now()),
+    ]);
     let connector = connector(&mock, store, Policy::new());
     for _ in 0..3 {
         for user in ["aged-alice", "fresh-bob"] {
@@ -91,11 +104,7 @@ async fn old_tokens_are_warned_about_once() {
         }
     }
     let logs = logs();
-    let warnings: Vec<&str> = logs
-        .lines()
-        .filter(|l| l.contains("should be rotated"))
-        .filter(|l| l.contains("aged-alice") || l.contains("fresh-bob"))
-        .collect();
+    let warnings = lines_with(&logs, "should be rotated", &["aged-alice", "fresh-bob"]);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(warnings[0].contains("aged-alice"));
     assert!(warnings[0].contains("age_days=200"), "{}", warnings[0]);
@@ -109,22 +118,14 @@ async fn token_age_and_the_daily_warning_follow_the_connectors_clock() {
     super::log_capture::start();
     let mock = MockPagerDuty::start().await;
     let clock = ManualClock::new();
-    let store = InMemoryCredentialStore::new();
-    store.insert_credential(
-        "clocked-alice",
-        Credential::new(MockPagerDuty::ALICE_TOKEN).with_created_at(clock.system_now()),
-    );
+    let created = clock.system_now();
+    let store = store_of_tokens_created(&[("clocked-alice", MockPagerDuty::ALICE_TOKEN, created)]);
     let connector = connector_builder(&mock, store)
         .clock(clock.clone())
         .build()
         .unwrap();
     let alice = UserId::from("clocked-alice");
-    let warnings = || {
-        logs()
-            .lines()
-            .filter(|l| l.contains("should be rotated") && l.contains("clocked-alice"))
-            .count()
-    };
+    let warnings = || lines_with(&logs(), "should be rotated", &["clocked-alice"]).len();
     call_as(&connector, &alice, "get_user_data", json!({})).await;
     clock.advance(Duration::from_secs(90 * 86_400));
     call_as(&connector, &alice, "get_user_data", json!({})).await;

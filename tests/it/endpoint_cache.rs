@@ -2,7 +2,7 @@
 //! 2026-07-28 protocol (reused only as `ttlMs`/`cacheScope` allow), and the era shared across
 //! clients in the process with `share_negotiation`. Real client, real HTTP, the embedded mock.
 
-use super::common::{call, client_builder, methods, mock};
+use super::common::{call, client_builder, connect, methods, mock};
 use pagerduty_mcp_connect::{Credential, McpClient, ProtocolPreference, ProtocolVersion};
 use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty};
 use serde_json::json;
@@ -113,13 +113,12 @@ async fn shared_negotiation_spares_later_clients_the_probe() {
 #[tokio::test]
 async fn shared_negotiation_spares_later_clients_the_discover_too() {
     let mock = mock(Eras::Both).await;
-    let token = Credential::new(MockPagerDuty::DEMO_TOKEN);
     let first = client(&mock, ProtocolPreference::Auto, true);
-    let session = first.connect(&token).await.expect("connect");
+    let session = connect(&first, MockPagerDuty::DEMO_TOKEN).await;
     assert_eq!(session.version(), ProtocolVersion::V2026_07_28);
     mock.clear_requests();
     let second = client(&mock, ProtocolPreference::Auto, true);
-    let session = second.connect(&token).await.expect("connect");
+    let session = connect(&second, MockPagerDuty::DEMO_TOKEN).await;
     assert_eq!(session.version(), ProtocolVersion::V2026_07_28);
     call(&session, "get_user_data", json!({})).await;
     assert_eq!(

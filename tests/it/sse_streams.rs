@@ -89,6 +89,16 @@ async fn call_with_progress(
     (result, seen)
 }
 
+/// A default mock, and a session with it in `preference`'s era, subscribed to notifications.
+async fn listening_session(
+    preference: ProtocolPreference,
+) -> (MockPagerDuty, Session, NotificationStream) {
+    let mock = MockPagerDuty::start().await;
+    let session = open(&mock, preference).await;
+    let notifications = session.notifications();
+    (mock, session, notifications)
+}
+
 /// A session over an SSE-answering mock in `preference`'s era, subscribed to notifications,
 /// after checking that a plain request (tools/list) is answered over SSE.
 async fn sse_session(
@@ -233,9 +243,7 @@ async fn a_dropped_session_stream_is_resumed_with_last_event_id_after_the_retry_
 
 #[tokio::test]
 async fn a_resumed_stream_delivers_every_notification_once() {
-    let mock = MockPagerDuty::start().await;
-    let session = open(&mock, SESSION).await;
-    let mut notifications = session.notifications();
+    let (mock, session, mut notifications) = listening_session(SESSION).await;
     mock.drop_sse_next(1);
     // The stream breaks after the first half of the events (progress 1 and the log), in the
     // middle of the next one; the replay brings the rest.
@@ -280,9 +288,7 @@ async fn a_dropped_stateless_stream_is_a_transport_error() {
 
 #[tokio::test]
 async fn server_notifications_on_the_get_stream_reach_the_session() {
-    let mock = MockPagerDuty::start().await;
-    let session = open(&mock, SESSION).await;
-    let mut notifications = session.notifications();
+    let (mock, session, mut notifications) = listening_session(SESSION).await;
 
     // Wait until the listener's GET stream is open on the server.
     let session_id = wait_for_get_stream(&mock).await;
@@ -335,9 +341,7 @@ async fn a_dropped_stateless_stream_of_a_read_is_issued_again_not_resumed() {
 
 #[tokio::test]
 async fn the_get_stream_follows_the_session_when_it_is_reestablished() {
-    let mock = MockPagerDuty::start().await;
-    let session = open(&mock, SESSION).await;
-    let mut notifications = session.notifications();
+    let (mock, session, mut notifications) = listening_session(SESSION).await;
     let old_id = wait_for_get_stream(&mock).await;
 
     // The server forgets the session; the next request re-establishes it.
