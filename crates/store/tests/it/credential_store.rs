@@ -11,14 +11,17 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use pagerduty_mcp_connect::{
-    CREDENTIAL_HELP, Connector, CredentialError, CredentialProvider, Error, Region, UserId,
+    CREDENTIAL_HELP, CredentialError, CredentialProvider, Error, Region, UserId,
 };
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 use pagerduty_mcp_connect_store::sqlx;
-use pagerduty_mcp_connect_store::{KeySource, RevokedBy, StoreError};
+use pagerduty_mcp_connect_store::{KeySource, RevokedBy, SqlCredentialStore, StoreError};
 use secrecy::ExposeSecret;
 use serde_json::json;
-use store::{TempDir, contains, key, raw_database_bytes, secret, sqlite};
+use store::{
+    TempDir, connector_to, contains, key, open_with_key, raw_database_bytes, record_of, secret,
+    sqlite, token_of,
+};
 
 const ALICE_TOKEN: &str = "u+AliceStoreToken7Qx2";
 const BOB_TOKEN: &str = "u+BobStoreToken9Kd4Wz";
@@ -29,6 +32,13 @@ fn alice() -> UserId {
 
 fn bob() -> UserId {
     UserId::from("bob@example.com")
+}
+
+/// Asserts that `store` cannot unseal `user`'s token (an `Unsealable` store error).
+async fn assert_unsealable(store: &SqlCredentialStore, user: &UserId) {
+    let err = store.credential(user).await.unwrap_err();
+    let source = unavailable_source(&err);
+    assert!(matches!(source, StoreError::Unsealable { .. }), "{err:?}");
 }
 
 fn unavailable_source(err: &CredentialError) -> &StoreError {
@@ -127,15 +137,7 @@ async fn an_admin_puts_rotates_revokes_lists_and_deletes() {
 
     // A restart finds everything as it was.
     let reopened = sqlite(&dir).open().await.unwrap();
-    assert_eq!(
-        reopened
-            .credential(&alice())
-            .await
-            .unwrap()
-            .secret()
-            .expose_secret(),
-        "u+AliceRotated0000001"
-    );
+    assert_eq!(token_of(&reopened, &alice()).await, "u+AliceRotated0000001");
 }
 
 #[tokio::test]
@@ -220,15 +222,7 @@ async fn a_row_copied_to_another_user_does_not_open() {
     );
     assert!(!err.to_string().contains(ALICE_TOKEN));
     // Alice is unaffected; a connector would get a typed error for bob, never alice's token.
-    assert_eq!(
-        store
-            .credential(&alice())
-            .await
-            .unwrap()
-            .secret()
-            .expose_secret(),
-        ALICE_TOKEN
-    );
+    assert_eq!(token_of(&store, &alice()).await, ALICE_TOKEN);
 
     // A token sealed for another server does not open either.
     let other = sqlite(&dir)
@@ -245,11 +239,7 @@ async fn a_row_copied_to_another_user_does_not_open() {
     .execute(&pool)
     .await
     .unwrap();
-    let err = other.credential(&alice()).await.unwrap_err();
-    assert!(matches!(
-        unavailable_source(&err),
-        StoreError::Unsealable { .. }
-    ));
+    assert_unsealable(&other, &alice()).await;
 }
 
 #[tokio::test]
@@ -278,20 +268,8 @@ async fn a_wrong_key_is_a_typed_error_and_loses_nothing() {
     .execute(store.sqlite_pool().unwrap())
     .await
     .unwrap();
-    let err = store.credential(&bob()).await.unwrap_err();
-    assert!(matches!(
-        unavailable_source(&err),
-        StoreError::Unsealable { .. }
-    ));
-    assert_eq!(
-        store
-            .credential(&alice())
-            .await
-            .unwrap()
-            .secret()
-            .expose_secret(),
-        ALICE_TOKEN
-    );
+    assert_unsealable(&store, &bob()).await;
+    assert_eq!(token_of(&store, &alice()).await, ALICE_TOKEN);
 }
 
 #[tokio::test]
@@ -352,15 +330,7 @@ async fn rekey_reseals_every_row_while_the_store_keeps_serving() {
 
     // Step 3: the old key is no longer needed; the old key alone no longer opens the database.
     let new_only = sqlite(&dir).key(key(2)).open().await.unwrap();
-    assert_eq!(
-        new_only
-            .credential(&users[599])
-            .await
-            .unwrap()
-            .secret()
-            .expose_secret(),
-        "u+Token000599"
-    );
+    assert_eq!(token_of(&new_only, &users[599]).await, "u+Token000599");
     assert!(matches!(
         sqlite(&dir).key(key(1)).open().await.unwrap_err(),
         StoreError::WrongKey { .. }
@@ -374,18 +344,14 @@ async fn keys_come_from_the_environment_a_private_file_or_a_closure() {
     let encoded = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
 
     set_env("PDMCP_TEST_STORE_KEY", Some(&encoded));
-    let from_env = sqlite(&dir)
-        .key(KeySource::env("PDMCP_TEST_STORE_KEY"))
-        .open()
+    let from_env = open_with_key(&dir, KeySource::env("PDMCP_TEST_STORE_KEY"))
         .await
         .unwrap();
     from_env.put(&alice(), secret(ALICE_TOKEN)).await.unwrap();
     let key_id = from_env.key_id().to_owned();
     from_env.close().await;
 
-    let missing = sqlite(&dir)
-        .key(KeySource::env("PDMCP_TEST_STORE_KEY_UNSET"))
-        .open()
+    let missing = open_with_key(&dir, KeySource::env("PDMCP_TEST_STORE_KEY_UNSET"))
         .await
         .unwrap_err();
     assert!(matches!(missing, StoreError::Key { .. }), "{missing}");
@@ -397,9 +363,7 @@ async fn keys_come_from_the_environment_a_private_file_or_a_closure() {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = sqlite(&dir)
-            .key(KeySource::file(&file))
-            .open()
+        let err = open_with_key(&dir, KeySource::file(&file))
             .await
             .unwrap_err();
         assert!(
@@ -408,20 +372,12 @@ async fn keys_come_from_the_environment_a_private_file_or_a_closure() {
         );
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let from_file = sqlite(&dir)
-        .key(KeySource::file(&file))
-        .open()
-        .await
-        .unwrap();
+    let from_file = open_with_key(&dir, KeySource::file(&file)).await.unwrap();
     assert_eq!(from_file.key_id(), key_id);
     assert!(from_file.credential(&alice()).await.is_ok());
     from_file.close().await;
     std::fs::write(&file, [9u8; 32]).unwrap();
-    let raw = sqlite(&dir)
-        .key(KeySource::file(&file))
-        .open()
-        .await
-        .unwrap();
+    let raw = open_with_key(&dir, KeySource::file(&file)).await.unwrap();
     assert_eq!(raw.key_id(), key_id);
     raw.close().await;
 
@@ -468,11 +424,7 @@ async fn a_token_the_server_rejected_fails_fast_with_unauthorized_until_a_new_on
         .put(&user, secret(MockPagerDuty::ALICE_TOKEN))
         .await
         .unwrap();
-    let connector = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store.clone())
-        .build()
-        .unwrap();
+    let connector = connector_to(&mock, &store);
     connector
         .call_tool(&user, "get_user_data", json!({}))
         .await
@@ -485,11 +437,8 @@ async fn a_token_the_server_rejected_fails_fast_with_unauthorized_until_a_new_on
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
-    let revocation = store
-        .record(&user)
+    let revocation = record_of(&store, &user)
         .await
-        .unwrap()
-        .unwrap()
         .revocation
         .expect("marked revoked");
     assert_eq!(revocation.by, RevokedBy::Server);
@@ -629,7 +578,7 @@ async fn concurrent_puts_and_rotations_of_one_user_end_in_one_consistent_row() {
         task.await.unwrap();
     }
     assert_eq!(store.len().await.unwrap(), 1);
-    let record = store.record(&alice()).await.unwrap().unwrap();
+    let record = record_of(&store, &alice()).await;
     assert_eq!(
         record.revision as usize,
         1 + TASKS * WRITES,
@@ -670,15 +619,7 @@ async fn a_locked_database_is_a_typed_error_and_loses_nothing() {
     let err = store.revoke(&alice(), "test").await.unwrap_err();
     assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
     // Reads go on (WAL).
-    assert_eq!(
-        store
-            .credential(&alice())
-            .await
-            .unwrap()
-            .secret()
-            .expose_secret(),
-        ALICE_TOKEN
-    );
+    assert_eq!(token_of(&store, &alice()).await, ALICE_TOKEN);
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     other.close().await.unwrap();
 
@@ -691,15 +632,7 @@ async fn a_locked_database_is_a_typed_error_and_loses_nothing() {
         .map(|r| r.user)
         .collect();
     assert_eq!(users, vec![alice(), bob()]);
-    assert!(
-        store
-            .record(&alice())
-            .await
-            .unwrap()
-            .unwrap()
-            .revocation
-            .is_none()
-    );
+    assert!(record_of(&store, &alice()).await.revocation.is_none());
 }
 
 #[tokio::test]
@@ -838,15 +771,7 @@ async fn a_change_by_another_replica_is_seen_within_the_cache_time() {
     let uncached = sqlite(&dir).open().await.unwrap();
     assert_eq!(uncached.cache_ttl(), Duration::ZERO);
     here.put(&alice(), secret(BOB_TOKEN)).await.unwrap();
-    assert_eq!(
-        uncached
-            .credential(&alice())
-            .await
-            .unwrap()
-            .secret()
-            .expose_secret(),
-        BOB_TOKEN
-    );
+    assert_eq!(token_of(&uncached, &alice()).await, BOB_TOKEN);
 }
 
 #[tokio::test]
@@ -861,19 +786,11 @@ async fn last_use_is_recorded_and_the_connector_warns_about_a_token_stored_long_
         .put(&alice(), secret(MockPagerDuty::ALICE_TOKEN))
         .await
         .unwrap();
-    assert!(
-        store
-            .record(&alice())
-            .await
-            .unwrap()
-            .unwrap()
-            .last_used_at
-            .is_none()
-    );
+    assert!(record_of(&store, &alice()).await.last_used_at.is_none());
     store.credential(&alice()).await.unwrap();
     let mut last_used = None;
     for _ in 0..100 {
-        last_used = store.record(&alice()).await.unwrap().unwrap().last_used_at;
+        last_used = record_of(&store, &alice()).await.last_used_at;
         if last_used.is_some() {
             break;
         }
@@ -901,11 +818,7 @@ async fn last_use_is_recorded_and_the_connector_warns_about_a_token_stored_long_
 
     let logs = capture_logs();
     let mock = MockPagerDuty::start().await;
-    let connector = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store.clone())
-        .build()
-        .unwrap();
+    let connector = connector_to(&mock, &store);
     connector
         .call_tool(&alice(), "get_user_data", json!({}))
         .await
@@ -976,11 +889,7 @@ async fn the_store_is_a_provider_for_many_users_on_one_connector() {
         .put(&UserId::from("carol"), secret("u+CarolMockToken0001"))
         .await
         .unwrap();
-    let connector = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(store.clone())
-        .build()
-        .unwrap();
+    let connector = connector_to(&mock, &store);
     for (user, id) in [
         (alice(), MockPagerDuty::ALICE_USER_ID),
         (UserId::from("carol"), "PCAROL1"),
@@ -1025,12 +934,7 @@ async fn an_import_stores_all_tokens_or_none() {
     assert_eq!(store.put_all(users).await.unwrap(), 500);
     assert_eq!(store.len().await.unwrap(), 500);
     assert_eq!(
-        store
-            .credential(&UserId::from("user321"))
-            .await
-            .unwrap()
-            .secret()
-            .expose_secret(),
+        token_of(&store, &UserId::from("user321")).await,
         "u+Import00321"
     );
 }

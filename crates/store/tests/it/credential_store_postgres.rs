@@ -24,7 +24,7 @@ use pagerduty_mcp_connect_store::{
 };
 use secrecy::ExposeSecret;
 use serde_json::json;
-use store::{key, secret};
+use store::{connector_to, key, record_of, secret, token_of};
 
 const FIRST_TOKEN: &str = "u+ReplicaFirstTok0001";
 const SECOND_TOKEN: &str = "u+ReplicaSecondTok002";
@@ -56,8 +56,7 @@ async fn the_store_works_on_postgres_and_holds_no_token_in_clear() {
     assert_eq!(store.engine(), "postgres");
     store.put(&alice(), secret(FIRST_TOKEN)).await.unwrap();
     store.rotate(&alice(), secret(SECOND_TOKEN)).await.unwrap();
-    let credential = store.credential(&alice()).await.unwrap();
-    assert_eq!(credential.secret().expose_secret(), SECOND_TOKEN);
+    assert_eq!(token_of(&store, &alice()).await, SECOND_TOKEN);
     store.revoke(&alice(), "offboarded").await.unwrap();
     assert!(matches!(
         store.credential(&alice()).await,
@@ -118,13 +117,12 @@ async fn an_older_postgres_schema_is_upgraded_on_open() {
     admin.close().await;
 
     let store = postgres(&url).server_name("source").open().await.unwrap();
-    let credential = store.credential(&alice()).await.unwrap();
-    assert_eq!(credential.secret().expose_secret(), FIRST_TOKEN);
-    let record = store.record(&alice()).await.unwrap().unwrap();
+    assert_eq!(token_of(&store, &alice()).await, FIRST_TOKEN);
+    let record = record_of(&store, &alice()).await;
     assert_eq!(record.revision, 1);
     assert!(record.route.is_none());
     store.rotate(&alice(), secret(SECOND_TOKEN)).await.unwrap();
-    assert_eq!(store.record(&alice()).await.unwrap().unwrap().revision, 2);
+    assert_eq!(record_of(&store, &alice()).await.revision, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -152,7 +150,7 @@ async fn concurrent_writers_on_postgres_end_in_one_consistent_row() {
         task.await.unwrap();
     }
     assert_eq!(one.len().await.unwrap(), 1);
-    assert_eq!(one.record(&alice()).await.unwrap().unwrap().revision, 96);
+    assert_eq!(record_of(&one, &alice()).await.revision, 96);
     let token = two.credential(&alice()).await.unwrap();
     assert!(token.secret().expose_secret().starts_with("u+Writer"));
 }
@@ -266,11 +264,7 @@ async fn a_rotation_and_a_revocation_by_one_process_reach_the_other_within_the_b
         .unwrap();
     let here = postgres(&url).cache_ttl(TTL).open().await.unwrap();
     here.put(&alice(), secret(FIRST_TOKEN)).await.unwrap();
-    let connector = Connector::builder()
-        .server(mock.pagerduty())
-        .credentials(here.clone())
-        .build()
-        .unwrap();
+    let connector = connector_to(&mock, &here);
 
     // The other replica: this test binary again, in its own process.
     let mut child = Command::new(std::env::current_exe().unwrap())

@@ -41,25 +41,33 @@ async fn mock_with(id: &str, name: &str, email: &str, token: &str) -> MockPagerD
         .unwrap()
 }
 
+/// A connector with `credentials` that sends US users' calls to `us` and EU users' to `eu`.
+fn routing_connector(
+    credentials: impl CredentialProvider + 'static,
+    us: &MockPagerDuty,
+    eu: &MockPagerDuty,
+) -> Connector {
+    Connector::builder()
+        .credentials(credentials)
+        .route(Region::Us, regional(Region::Us, us))
+        .route(Region::Eu, regional(Region::Eu, eu))
+        .build()
+        .unwrap()
+}
+
+/// A fake REST API knowing one user (role `user`) by `token`.
+async fn rest_with(id: &str, name: &str, email: &str, token: &str) -> FakeRest {
+    let user = user_json(id, name, email, "user");
+    FakeRest::builder().user(token, user).start().await
+}
+
 #[tokio::test]
 async fn two_users_of_two_regions_reach_two_different_endpoints() {
     // PagerDuty in two regions: MCP servers and REST APIs.
     let us_mcp = mock_with("PADA001", "Ada", "ada@example.com", ADA_TOKEN).await;
     let eu_mcp = mock_with("PGRACE1", "Grace", "grace@example.eu", GRACE_TOKEN).await;
-    let us_rest = FakeRest::builder()
-        .user(
-            ADA_TOKEN,
-            user_json("PADA001", "Ada", "ada@example.com", "user"),
-        )
-        .start()
-        .await;
-    let eu_rest = FakeRest::builder()
-        .user(
-            GRACE_TOKEN,
-            user_json("PGRACE1", "Grace", "grace@example.eu", "user"),
-        )
-        .start()
-        .await;
+    let us_rest = rest_with("PADA001", "Ada", "ada@example.com", ADA_TOKEN).await;
+    let eu_rest = rest_with("PGRACE1", "Grace", "grace@example.eu", GRACE_TOKEN).await;
     let verifier = TokenVerifier::new()
         .unwrap()
         .with_api_url(Region::Us, us_rest.base())
@@ -104,12 +112,7 @@ async fn two_users_of_two_regions_reach_two_different_endpoints() {
     );
     assert_eq!(store.len().await.unwrap(), 2);
 
-    let connector = Connector::builder()
-        .credentials(store.clone())
-        .route(Region::Us, regional(Region::Us, &us_mcp))
-        .route(Region::Eu, regional(Region::Eu, &eu_mcp))
-        .build()
-        .unwrap();
+    let connector = routing_connector(store.clone(), &us_mcp, &eu_mcp);
     for _ in 0..2 {
         let me = connector
             .call_tool(&ada, "get_user_data", json!({}))
@@ -171,12 +174,7 @@ async fn a_credential_without_a_region_is_never_sent_anywhere_by_guess() {
     let us_mcp = mock_with("PADA001", "Ada", "ada@example.com", ADA_TOKEN).await;
     let store = InMemoryCredentialStore::new();
     store.insert("ada", ADA_TOKEN);
-    let connector = Connector::builder()
-        .credentials(store.clone())
-        .route(Region::Us, regional(Region::Us, &us_mcp))
-        .route(Region::Eu, regional(Region::Eu, &us_mcp))
-        .build()
-        .unwrap();
+    let connector = routing_connector(store.clone(), &us_mcp, &us_mcp);
     let err = connector
         .call_tool(&UserId::from("ada"), "get_user_data", json!({}))
         .await

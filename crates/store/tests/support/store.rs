@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use pagerduty_mcp_connect_store::{KeySource, SqlCredentialStore, SqlCredentialStoreBuilder};
-use secrecy::SecretString;
+use pagerduty_mcp_connect::{Connector, CredentialProvider, UserId};
+use pagerduty_mcp_connect_mock::MockPagerDuty;
+use pagerduty_mcp_connect_store::{
+    CredentialRecord, KeySource, SqlCredentialStore, SqlCredentialStoreBuilder, StoreError,
+};
+use secrecy::{ExposeSecret, SecretString};
 
 /// A directory removed when dropped.
 pub struct TempDir(PathBuf);
@@ -59,6 +63,35 @@ pub fn sqlite(dir: &TempDir) -> SqlCredentialStoreBuilder {
         .sqlite_file(dir.db())
         .key(key(1))
         .cache_ttl(Duration::ZERO)
+}
+
+/// Opens the store on the SQLite file of `dir` (as [`sqlite`]) with `key` instead of key 1.
+pub async fn open_with_key(
+    dir: &TempDir,
+    key: KeySource,
+) -> Result<SqlCredentialStore, StoreError> {
+    sqlite(dir).key(key).open().await
+}
+
+/// The token `store` hands out for `user`; panics if it has none to give.
+pub async fn token_of(store: &SqlCredentialStore, user: &UserId) -> String {
+    let credential = store.credential(user).await.expect("a credential");
+    credential.secret().expose_secret().to_owned()
+}
+
+/// The record `store` keeps for `user`; panics if there is none.
+pub async fn record_of(store: &SqlCredentialStore, user: &UserId) -> CredentialRecord {
+    let record = store.record(user).await.expect("the record reads");
+    record.expect("a record for the user")
+}
+
+/// A connector to `mock`'s PagerDuty server with the credentials of `store`.
+pub fn connector_to(mock: &MockPagerDuty, store: &SqlCredentialStore) -> Connector {
+    Connector::builder()
+        .server(mock.pagerduty())
+        .credentials(store.clone())
+        .build()
+        .expect("connector")
 }
 
 /// Every file of the SQLite database (the file, its WAL and shared-memory files), concatenated.
