@@ -3,6 +3,7 @@
 //! [`McpClient`] holds one connection pool for one remote server; [`Session`] is one user's
 //! connection, opened with that user's [`Credential`](crate::Credential).
 
+mod auth_forms;
 mod client_state;
 mod decoder_proptests;
 mod endpoint_cache;

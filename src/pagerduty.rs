@@ -36,6 +36,7 @@ pub struct PagerDuty {
     endpoint: Url,
     api_url: Url,
     auth_scheme: AuthScheme,
+    auth_fallbacks: Vec<AuthScheme>,
     user_budget: Option<UserBudget>,
 }
 
@@ -49,6 +50,7 @@ impl PagerDuty {
             endpoint: region.mcp_url(),
             api_url: region.api_url(),
             auth_scheme: AuthScheme::token(),
+            auth_fallbacks: documented_forms_besides(&AuthScheme::token()),
             user_budget: Some(UserBudget::pagerduty()),
         }
     }
@@ -122,6 +124,24 @@ impl RemoteMcpServer for PagerDuty {
     fn user_budget(&self) -> Option<UserBudget> {
         self.user_budget
     }
+    fn auth_fallbacks(&self) -> &[AuthScheme] {
+        &self.auth_fallbacks
+    }
+}
+
+/// The forms of PagerDuty's auth header, besides `scheme`: `Token <token>` (what the widely used
+/// gateway guides send, the default), and the two PagerDuty's MCP API schema documents,
+/// `Token token=<token>` and `Bearer <token>`. A custom scheme has none.
+fn documented_forms_besides(scheme: &AuthScheme) -> Vec<AuthScheme> {
+    let forms = [
+        AuthScheme::token(),
+        AuthScheme::token_equals(),
+        AuthScheme::bearer(),
+    ];
+    if !forms.contains(scheme) {
+        return Vec::new();
+    }
+    forms.into_iter().filter(|form| form != scheme).collect()
 }
 
 /// PagerDuty's advice on 401, 403 and 429 (its REST API limit, its roles, its two regions).
@@ -171,9 +191,20 @@ pub struct PagerDutyBuilder {
     api_url: Option<String>,
     auth_scheme: Option<AuthScheme>,
     user_budget: Option<Option<UserBudget>>,
+    header_form_fallback: Option<bool>,
 }
 
 impl PagerDutyBuilder {
+    /// Whether a 401 to the auth header form in use is tried once more in another of the forms
+    /// PagerDuty documents (`Token <token>`, `Token token=<token>`, `Bearer <token>`) while the
+    /// endpoint has accepted none yet (default: yes; see
+    /// [`RemoteMcpServer::auth_fallbacks`]). The accepted form is then used for every user.
+    /// `false`: the configured form only.
+    pub fn header_form_fallback(mut self, enabled: bool) -> Self {
+        self.header_form_fallback = Some(enabled);
+        self
+    }
+
     /// The per-user budget a connector keeps for this server. By default
     /// [`UserBudget::pagerduty`] (PagerDuty's 960 requests per minute per user) while the
     /// endpoint is PagerDuty's own, none with another [`endpoint`](Self::endpoint) (a test
@@ -229,7 +260,11 @@ impl PagerDutyBuilder {
             server.api_url = url;
         }
         if let Some(scheme) = self.auth_scheme {
+            server.auth_fallbacks = documented_forms_besides(&scheme);
             server.auth_scheme = scheme;
+        }
+        if self.header_form_fallback == Some(false) {
+            server.auth_fallbacks.clear();
         }
         if let Some(budget) = self.user_budget {
             server.user_budget = budget;

@@ -54,6 +54,23 @@ pub trait RemoteMcpServer: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Other forms of the auth header this server documents for the same credential, tried
+    /// once each time a connection is refused with 401 while the endpoint has accepted no form
+    /// yet; the form that opens a session is then used for every user (see
+    /// [`McpClient`](crate::McpClient)). Only forms in the same header count. `&[]` (the
+    /// default): none.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{AuthScheme, PagerDuty, Region, RemoteMcpServer};
+    ///
+    /// let pagerduty = PagerDuty::new(Region::Us);
+    /// assert_eq!(pagerduty.auth_scheme(), &AuthScheme::token());
+    /// assert_eq!(pagerduty.auth_fallbacks(), [AuthScheme::token_equals(), AuthScheme::bearer()]);
+    /// ```
+    fn auth_fallbacks(&self) -> &[AuthScheme] {
+        &[]
+    }
+
     /// The per-user budget a [`Connector`](crate::Connector) keeps for this server's users
     /// unless told otherwise ([`ConnectorBuilder::user_budget`](crate::ConnectorBuilder::user_budget)):
     /// `None` (the default) for none. The [`PagerDuty`](crate::PagerDuty) preset brings
@@ -99,6 +116,12 @@ impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for std::sync::Arc<S> {
     fn error_code_meaning(&self, code: i64) -> Option<&str> {
         (**self).error_code_meaning(code)
     }
+    fn auth_fallbacks(&self) -> &[AuthScheme] {
+        (**self).auth_fallbacks()
+    }
+    fn user_budget(&self) -> Option<crate::UserBudget> {
+        (**self).user_budget()
+    }
 }
 
 impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for Box<S> {
@@ -122,6 +145,12 @@ impl<S: RemoteMcpServer + ?Sized> RemoteMcpServer for Box<S> {
     }
     fn error_code_meaning(&self, code: i64) -> Option<&str> {
         (**self).error_code_meaning(code)
+    }
+    fn auth_fallbacks(&self) -> &[AuthScheme] {
+        (**self).auth_fallbacks()
+    }
+    fn user_budget(&self) -> Option<crate::UserBudget> {
+        (**self).user_budget()
     }
 }
 
@@ -152,6 +181,7 @@ pub struct GenericServer {
     name: String,
     endpoint: Url,
     auth_scheme: AuthScheme,
+    auth_fallbacks: Vec<AuthScheme>,
     connection_type: ConnectionType,
     credential_help: String,
 }
@@ -171,6 +201,7 @@ impl GenericServer {
             name: name.into(),
             endpoint,
             auth_scheme,
+            auth_fallbacks: Vec::new(),
             connection_type,
             credential_help:
                 "Ask the administrator of this MCP server how to obtain a personal access token."
@@ -188,6 +219,24 @@ impl GenericServer {
                 "This MCP server needs no credential; ask its administrator why it refused you.",
             ),
         )
+    }
+
+    /// Other forms of the auth header the server documents for the same credential, tried once
+    /// on a 401 while the endpoint has accepted no form yet (see
+    /// [`RemoteMcpServer::auth_fallbacks`]). None by default.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{AuthScheme, GenericServer, RemoteMcpServer};
+    ///
+    /// let server = GenericServer::new("ops", "https://mcp.example.com/mcp", AuthScheme::token())?
+    ///     .with_auth_fallbacks([AuthScheme::bearer()]);
+    /// assert_eq!(server.auth_fallbacks(), [AuthScheme::bearer()]);
+    /// # Ok::<(), pagerduty_mcp_connect::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_auth_fallbacks(mut self, forms: impl IntoIterator<Item = AuthScheme>) -> Self {
+        self.auth_fallbacks = forms.into_iter().collect();
+        self
     }
 
     /// Sets how the credential is sent ([`AuthScheme::none`] for no credential).
@@ -227,6 +276,9 @@ impl RemoteMcpServer for GenericServer {
     }
     fn credential_help(&self) -> &str {
         &self.credential_help
+    }
+    fn auth_fallbacks(&self) -> &[AuthScheme] {
+        &self.auth_fallbacks
     }
 }
 

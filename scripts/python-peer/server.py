@@ -509,8 +509,11 @@ class PeerMiddleware:
             await send(message)
 
         if token_index is None:
+            # A Bearer server challenges for Bearer credentials (RFC 6750); PagerDuty's `Token`
+            # answers carry no challenge.
+            challenge = [(b"www-authenticate", b'Bearer realm="mcp"')] if self.auth_prefix == "Bearer " else []
             await self._send_json(
-                recording_send, 401, {"error": {"message": "Authentication failed", "code": 2006}}
+                recording_send, 401, {"error": {"message": "Authentication failed", "code": 2006}}, challenge
             )
             return
 

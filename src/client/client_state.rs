@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::auth_forms::AuthForms;
 use super::endpoint_cache::EndpointCache;
 use super::handler::ServerRequestHandlers;
 use super::model::Implementation;
@@ -44,6 +45,8 @@ pub(crate) struct ClientInner {
     /// Held while the first connection probes the era, so concurrent first connections to the
     /// endpoint share one probe.
     pub(crate) negotiation: tokio::sync::Mutex<()>,
+    /// The auth header forms the endpoint may accept, and the one it does.
+    pub(crate) auth_forms: AuthForms,
 }
 
 impl fmt::Debug for ClientInner {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::auth_forms::AuthForms;
 use super::client_state::{ClientConfig, ClientInner};
 use super::endpoint_cache::EndpointCache;
 use super::handler::{ServerRequestHandler, ServerRequestHandlers};
@@ -87,15 +88,56 @@ impl McpClient {
     }
 
     /// [`McpClient::connect`] for `user`: server requests of this session carry the user.
+    ///
+    /// While the endpoint has accepted no auth header form yet, a 401 is tried once more in
+    /// another form the server documents ([`RemoteMcpServer::auth_fallbacks`]); the form that
+    /// opens a session is kept for every later connection.
     pub(crate) async fn connect_as(
         &self,
         credential: &Credential,
         user: Option<UserId>,
     ) -> Result<Session> {
+        let forms = &self.inner.auth_forms;
+        let first = forms.first();
+        match self.connect_in_form(credential, user.clone(), first).await {
+            Ok(session) => {
+                forms.accepted(first, self.inner.server.name());
+                Ok(session)
+            }
+            Err(refused @ Error::Unauthorized { .. }) => {
+                let Some(retry) = forms.retry_after_401(first) else {
+                    return Err(refused);
+                };
+                tracing::debug!(
+                    server = self.inner.server.name(),
+                    refused = %forms.get(first),
+                    trying = %forms.get(retry),
+                    "401 to the auth header form in use; trying another documented form once"
+                );
+                match self.connect_in_form(credential, user, retry).await {
+                    Ok(session) => {
+                        forms.accepted(retry, self.inner.server.name());
+                        Ok(session)
+                    }
+                    Err(Error::Unauthorized { .. }) => Err(refused),
+                    Err(other) => Err(other),
+                }
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// One connection attempt with the auth header in form `form`.
+    async fn connect_in_form(
+        &self,
+        credential: &Credential,
+        user: Option<UserId>,
+        form: usize,
+    ) -> Result<Session> {
         let auth = self
             .inner
-            .server
-            .auth_scheme()
+            .auth_forms
+            .get(form)
             .header_value(credential.secret())?;
         let opener = Opener {
             client: &self.inner,
@@ -522,6 +564,7 @@ impl McpClientBuilder {
         Ok(McpClient {
             inner: Arc::new(ClientInner {
                 http,
+                auth_forms: AuthForms::new(self.server.auth_scheme(), self.server.auth_fallbacks()),
                 server: self.server,
                 config: self.config,
                 stateless_meta,

@@ -114,9 +114,9 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    /// The auth scheme of the server the session talks to.
+    /// The auth scheme (the form of the header) this session sends its credential in.
     pub(crate) fn auth_scheme(&self) -> &crate::auth::AuthScheme {
-        self.inner.client.server.auth_scheme()
+        self.inner.client.auth_forms.of(&self.inner.auth)
     }
 
     /// The protocol version in use.
@@ -311,7 +311,7 @@ impl SessionInner {
     /// The redaction step for everything derived from this session's replies: it knows the
     /// credential as stored and as sent (trimmed, without a pasted prefix), in every form.
     pub(crate) fn redactor(&self) -> Redactor {
-        let scheme = self.client.server.auth_scheme();
+        let scheme = self.client.auth_forms.of(&self.auth);
         let sent = self
             .auth
             .to_str()

@@ -212,3 +212,44 @@ async fn pagerdutys_403_names_the_permission_and_keeps_the_token() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn the_pagerduty_preset_finds_the_one_form_the_peer_accepts() {
+    for form in ["token-equals", "bearer"] {
+        let Some(peer) = PythonPeer::start(&[TOKEN], &["--auth-form", form]).await else {
+            return;
+        };
+        for preference in ERAS {
+            let preset = pagerduty_mcp_connect::PagerDuty::builder()
+                .endpoint(peer.url.as_str())
+                .build()
+                .unwrap();
+            let client = McpClient::builder(preset)
+                .protocol(preference)
+                .retry_base_delay(Duration::from_millis(20))
+                .build()
+                .unwrap();
+            for _ in 0..2 {
+                let session = client
+                    .connect(&Credential::new(TOKEN))
+                    .await
+                    .unwrap_or_else(|err| panic!("{form} {preference:?}: {err}"));
+                session
+                    .call_tool("echo", json!({"text": "hi"}))
+                    .await
+                    .unwrap();
+            }
+            let refused = peer
+                .mcp_requests()
+                .await
+                .iter()
+                .filter(|r| r["status"] == 401)
+                .count();
+            assert_eq!(
+                refused, 1,
+                "{form} {preference:?}: one 401, then the accepted form"
+            );
+            peer.reset().await;
+        }
+    }
+}

@@ -15,6 +15,7 @@ mod credential_providers;
 mod credential_time_limit;
 mod endpoint_cache;
 mod faults;
+mod header_forms;
 mod hosted_like_peer;
 mod hostile_echo;
 mod hostile_servers;

@@ -22,6 +22,7 @@ use super::replies::{
 use super::state::Shared;
 use super::users::UserProfile;
 use super::{session, stateless};
+use pagerduty_mcp_connect::AuthScheme;
 
 /// The router: `/mcp` and a recording 404 for every other path.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -141,7 +142,7 @@ fn precheck(
     let outcome = shared.directory.authenticate(headers);
     recording.request.auth_present = outcome.present;
     let Some(user) = outcome.user else {
-        return Err(Box::new(unauthorized()));
+        return Err(Box::new(unauthorized(shared.directory.scheme())));
     };
     recording.request.auth_matched = true;
     recording.request.user_id = Some(user.id.clone());
@@ -154,7 +155,9 @@ fn precheck(
     Ok(user)
 }
 
-fn unauthorized() -> Response {
+/// 401 with PagerDuty's body; a mock that takes `Bearer` credentials challenges for them, as
+/// RFC 6750 has every Bearer server do (PagerDuty's own `Token` answers carry no challenge).
+fn unauthorized(scheme: &AuthScheme) -> Response {
     let mut response = Response::new(Body::from(
         r#"{"error":{"message":"Authentication failed","code":2006}}"#,
     ));
@@ -163,6 +166,12 @@ fn unauthorized() -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if scheme.header_name() == header::AUTHORIZATION && scheme.prefix() == "Bearer " {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"mcp\""),
+        );
+    }
     response
 }
 

@@ -412,7 +412,7 @@ impl SessionInner {
 /// The redaction step for errors of opening a session: knows the credential and the value
 /// actually sent after the scheme's prefix.
 fn opening_redactor(client: &ClientInner, credential: &Credential, auth: &HeaderValue) -> Redactor {
-    let scheme = client.server.auth_scheme();
+    let scheme = client.auth_forms.of(auth);
     let sent = String::from_utf8_lossy(
         auth.as_bytes()
             .get(scheme.prefix().len()..)

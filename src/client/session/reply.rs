@@ -104,6 +104,9 @@ impl SessionInner {
         }
         if status == StatusCode::UNAUTHORIZED {
             self.mark_rejected();
+            self.client
+                .auth_forms
+                .note_challenge(response.headers().get(http::header::WWW_AUTHENTICATE));
         }
         let body = transport::read_body(response, 64 * 1024, self.config().idle_timeout)
             .await
