@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use pagerduty_mcp_connect::AuthScheme;
-use pagerduty_mcp_connect_mock::{Eras, MockPagerDuty, MockUser, ResponseMode};
-use reqwest::{StatusCode, header::HeaderMap};
+use pagerduty_mcp_connect_mock::{
+    Eras, MockPagerDuty, MockPagerDutyBuilder, MockUser, ResponseMode,
+};
+use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
@@ -54,6 +56,24 @@ impl Reply {
             self.json()
         }
     }
+}
+
+/// A default mock, and a raw client of it with the demo user's token.
+async fn demo_raw() -> (MockPagerDuty, Raw) {
+    let mock = MockPagerDuty::start().await;
+    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    (mock, raw)
+}
+
+/// Starts the mock `builder` describes.
+async fn started(builder: MockPagerDutyBuilder) -> MockPagerDuty {
+    builder.start().await.expect("mock starts")
+}
+
+/// The next chunk of `response`'s body, waiting at most five seconds; panics at its end.
+async fn next_chunk(response: &mut reqwest::Response) -> bytes::Bytes {
+    let chunk = tokio::time::timeout(Duration::from_secs(5), response.chunk()).await;
+    chunk.expect("in time").expect("readable").expect("a chunk")
 }
 
 /// (id, data) of every SSE event with non-empty data.
@@ -134,6 +154,26 @@ impl Raw {
         request
     }
 
+    /// A `method` request to the mock with the token and only `headers` (no defaults).
+    fn bare(&self, method: Method, headers: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        let mut request = self.client.request(method, self.url.clone());
+        request = request.header("Authorization", &self.auth);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+    }
+
+    /// [`bare`](Self::bare), sent without a body.
+    async fn request(&self, method: Method, headers: &[(&str, &str)]) -> Reply {
+        self.send(self.bare(method, headers)).await
+    }
+
+    /// [`bare`](Self::bare) POST of `body`.
+    async fn post_text(&self, headers: &[(&str, &str)], body: &'static str) -> Reply {
+        self.send(self.bare(Method::POST, headers).body(body)).await
+    }
+
     async fn post(&self, headers: &[(&str, &str)], body: Value) -> Reply {
         self.send(self.post_builder(headers, body.to_string()))
             .await
@@ -164,6 +204,12 @@ impl Raw {
         session
     }
 
+    /// notifications/initialized on `session`, with no version header.
+    async fn initialized(&self, session: &str) -> Reply {
+        let body = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+        self.post(&[("Mcp-Session-Id", session)], body).await
+    }
+
     async fn session_call(&self, session: &str, id: u64, method: &str, params: Value) -> Reply {
         self.post(
             &[
@@ -173,6 +219,24 @@ impl Raw {
             json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}),
         )
         .await
+    }
+
+    /// [`session_call`](Self::session_call) of tools/call for `tool` with `arguments`.
+    async fn session_tool(&self, session: &str, id: u64, tool: &str, arguments: Value) -> Reply {
+        let params = json!({"name": tool, "arguments": arguments});
+        self.session_call(session, id, "tools/call", params).await
+    }
+
+    /// [`stateless`](Self::stateless) tools/call for `tool` with `arguments`, `Mcp-Name: tool`.
+    async fn stateless_tool(&self, tool: &str, arguments: Value) -> Reply {
+        let params = json!({"name": tool, "arguments": arguments});
+        self.stateless("tools/call", params, Some(tool)).await
+    }
+
+    /// POSTs `body` as-is with the stateless era's version header and `Mcp-Method: method`.
+    async fn post_stateless(&self, method: &str, body: Value) -> Reply {
+        let headers = [("MCP-Protocol-Version", STATELESS), ("Mcp-Method", method)];
+        self.post(&headers, body).await
     }
 
     async fn stateless(&self, method: &str, mut params: Value, name: Option<&str>) -> Reply {
@@ -189,6 +253,27 @@ impl Raw {
     }
 }
 
+/// Asserts that `reply` has HTTP `status` and carries the JSON-RPC error `code`.
+fn assert_error(reply: &Reply, status: StatusCode, code: i64) {
+    let got = (reply.status, reply.json()["error"]["code"].clone());
+    assert_eq!(got, (status, json!(code)), "{}", reply.body);
+}
+
+/// Asserts that `reply` carries the JSON-RPC error `code` (whatever its HTTP status).
+fn assert_rpc_error(reply: &Reply, code: i64) {
+    assert_eq!(reply.json()["error"]["code"], code, "{}", reply.body);
+}
+
+/// Asserts that `reply` is a tool result marked `isError`.
+fn assert_tool_error(reply: &Reply) {
+    assert_eq!(
+        reply.json()["result"]["isError"],
+        json!(true),
+        "{}",
+        reply.body
+    );
+}
+
 fn structured(reply: &Reply) -> Value {
     let message = reply.message();
     let result = &message["result"];
@@ -202,8 +287,7 @@ fn structured(reply: &Reply) -> Value {
 
 #[tokio::test]
 async fn session_era_handshake_tools_and_lifecycle() {
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (mock, raw) = demo_raw().await;
     let reply = raw
         .post(
             &[],
@@ -221,12 +305,7 @@ async fn session_era_handshake_tools_and_lifecycle() {
     assert_eq!(session.len(), 32);
     assert!(session.bytes().all(|b| b.is_ascii_graphic()));
 
-    let reply = raw
-        .post(
-            &[("Mcp-Session-Id", &session)],
-            json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-        )
-        .await;
+    let reply = raw.initialized(&session).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert!(reply.body.is_empty());
 
@@ -256,13 +335,9 @@ async fn session_era_handshake_tools_and_lifecycle() {
         assert!(tools.iter().any(|t| t["name"] == name), "{name}");
     }
 
+    let arguments = json!({"statuses":["triggered"]});
     let reply = raw
-        .session_call(
-            &session,
-            3,
-            "tools/call",
-            json!({"name":"list_incidents","arguments":{"statuses":["triggered"]}}),
-        )
+        .session_tool(&session, 3, "list_incidents", arguments)
         .await;
     let incidents = structured(&reply)["response"].as_array().unwrap().clone();
     assert!(!incidents.is_empty());
@@ -270,13 +345,14 @@ async fn session_era_handshake_tools_and_lifecycle() {
 
     let reply = raw.session_call(&session, 4, "ping", json!({})).await;
     assert_eq!(reply.json()["result"], json!({}));
+    let params = json!({"level":"warning"});
     let reply = raw
-        .session_call(&session, 5, "logging/setLevel", json!({"level":"warning"}))
+        .session_call(&session, 5, "logging/setLevel", params)
         .await;
     assert_eq!(reply.json()["result"], json!({}));
     let reply = raw.session_call(&session, 6, "no/such", json!({})).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.json()["error"]["code"], -32601);
+    assert_rpc_error(&reply, -32601);
     let reply = raw
         .post(
             &[("Mcp-Session-Id", &session)],
@@ -303,13 +379,9 @@ async fn session_era_handshake_tools_and_lifecycle() {
         reply.json()["result"]["resourceTemplates"][0]["uriTemplate"],
         "pagerduty://incidents/{incident_id}"
     );
+    let params = json!({"uri":"pagerduty://users/me"});
     let reply = raw
-        .session_call(
-            &session,
-            9,
-            "resources/read",
-            json!({"uri":"pagerduty://users/me"}),
-        )
+        .session_call(&session, 9, "resources/read", params)
         .await;
     let text = reply.json()["result"]["contents"][0]["text"]
         .as_str()
@@ -319,31 +391,21 @@ async fn session_era_handshake_tools_and_lifecycle() {
         serde_json::from_str::<Value>(&text).unwrap()["id"],
         MockPagerDuty::DEMO_USER_ID
     );
+    let params = json!({"uri":"pagerduty://nope"});
     let reply = raw
-        .session_call(
-            &session,
-            10,
-            "resources/read",
-            json!({"uri":"pagerduty://nope"}),
-        )
+        .session_call(&session, 10, "resources/read", params)
         .await;
-    assert_eq!(reply.json()["error"]["code"], -32002);
+    assert_rpc_error(&reply, -32002);
     let reply = raw
         .session_call(&session, 11, "prompts/list", json!({}))
         .await;
     assert!(reply.json()["result"]["prompts"].as_array().unwrap().len() >= 2);
-    let reply = raw
-        .session_call(
-            &session,
-            12,
-            "prompts/get",
-            json!({"name":"incident_summary","arguments":{"incident_id":"Q1CHKOUT5XX01"}}),
-        )
-        .await;
+    let params = json!({"name":"incident_summary","arguments":{"incident_id":"Q1CHKOUT5XX01"}});
+    let reply = raw.session_call(&session, 12, "prompts/get", params).await;
     assert_eq!(reply.json()["result"]["messages"][0]["role"], "user");
+    let params = json!({ "ref":{"type":"ref/prompt","name":"incident_summary"},"argument":{"name":"incident_id","value":"Q1CH"}});
     let reply = raw
-        .session_call(&session, 13, "completion/complete", json!({
-            "ref":{"type":"ref/prompt","name":"incident_summary"},"argument":{"name":"incident_id","value":"Q1CH"}}))
+        .session_call(&session, 13, "completion/complete", params)
         .await;
     assert_eq!(
         reply.json()["result"]["completion"]["values"],
@@ -354,12 +416,7 @@ async fn session_era_handshake_tools_and_lifecycle() {
     assert!(mock.sessions()[0].initialized);
     // DELETE ends the session.
     let reply = raw
-        .send(
-            raw.client
-                .delete(raw.url.clone())
-                .header("Authorization", &raw.auth)
-                .header("Mcp-Session-Id", &session),
-        )
+        .request(Method::DELETE, &[("Mcp-Session-Id", &session)])
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     let reply = raw.session_call(&session, 14, "ping", json!({})).await;
@@ -369,8 +426,7 @@ async fn session_era_handshake_tools_and_lifecycle() {
 
 #[tokio::test]
 async fn session_era_versions_and_session_errors() {
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (_mock, raw) = demo_raw().await;
     for (asked, got) in [
         ("2024-11-05", "2024-11-05"),
         ("2025-03-26", "2025-03-26"),
@@ -405,8 +461,7 @@ async fn session_era_versions_and_session_errors() {
 
 #[tokio::test]
 async fn credentials_are_checked_on_every_request() {
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (mock, raw) = demo_raw().await;
     let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string();
     let expected = json!({"error":{"message":"Authentication failed","code":2006}});
     let cases: Vec<(&str, Option<String>)> = vec![
@@ -459,11 +514,7 @@ async fn credentials_are_checked_on_every_request() {
     );
 
     // A custom scheme: Bearer accepted, Token refused.
-    let bearer = MockPagerDuty::builder()
-        .auth_scheme(AuthScheme::bearer())
-        .start()
-        .await
-        .unwrap();
+    let bearer = started(MockPagerDuty::builder().auth_scheme(AuthScheme::bearer())).await;
     let mut raw = Raw::new(&bearer, MockPagerDuty::DEMO_TOKEN);
     let reply = raw.post(&[], serde_json::from_str(&body).unwrap()).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
@@ -481,101 +532,57 @@ async fn answers_as_the_tokens_user_and_binds_sessions_to_users() {
 
     let alice_session = alice.open_session("2025-11-25").await;
     let reply = alice
-        .session_call(
-            &alice_session,
-            1,
-            "tools/call",
-            json!({"name":"get_user_data","arguments":{}}),
-        )
+        .session_tool(&alice_session, 1, "get_user_data", json!({}))
         .await;
     let me = structured(&reply);
     assert_eq!(me["id"], MockPagerDuty::ALICE_USER_ID);
     assert_eq!(me["email"], "alice@example.com");
 
     // Writes record the creator and really change the data.
+    let arguments = json!({ "title":"Checkout down","service_id":"PSVC001","urgency":"high"});
     let reply = alice
-        .session_call(
-            &alice_session,
-            2,
-            "tools/call",
-            json!({"name":"create_incident","arguments":{
-            "title":"Checkout down","service_id":"PSVC001","urgency":"high"}}),
-        )
+        .session_tool(&alice_session, 2, "create_incident", arguments)
         .await;
     let created = structured(&reply);
     assert_eq!(created["created_by"]["id"], MockPagerDuty::ALICE_USER_ID);
     assert_eq!(created["status"], "triggered");
     let id = created["id"].as_str().unwrap().to_owned();
+    let arguments = json!({ "incident_ids":[id], "action":"acknowledge"});
     let reply = alice
-        .session_call(
-            &alice_session,
-            3,
-            "tools/call",
-            json!({"name":"manage_incidents","arguments":{
-            "incident_ids":[id], "action":"acknowledge"}}),
-        )
+        .session_tool(&alice_session, 3, "manage_incidents", arguments)
         .await;
     assert_eq!(structured(&reply)["response"][0]["status"], "acknowledged");
+    let arguments = json!({ "incident_id": id, "note":"Rolling back"});
     let reply = alice
-        .session_call(
-            &alice_session,
-            4,
-            "tools/call",
-            json!({"name":"add_note_to_incident","arguments":{
-            "incident_id": id, "note":"Rolling back"}}),
-        )
+        .session_tool(&alice_session, 4, "add_note_to_incident", arguments)
         .await;
     assert_eq!(
         structured(&reply)["user"]["id"],
         MockPagerDuty::ALICE_USER_ID
     );
     let reply = demo
-        .stateless(
-            "tools/call",
-            json!({"name":"get_incident","arguments":{"incident_id": id}}),
-            Some("get_incident"),
-        )
+        .stateless_tool("get_incident", json!({"incident_id": id}))
         .await;
     assert_eq!(structured(&reply)["status"], "acknowledged");
 
-    // Tool errors are isError results.
-    let reply = alice
-        .session_call(
-            &alice_session,
-            5,
-            "tools/call",
-            json!({"name":"get_incident","arguments":{"incident_id":"QNOPE"}}),
-        )
-        .await;
-    assert_eq!(reply.json()["result"]["isError"], json!(true));
-    let reply = alice
-        .session_call(
-            &alice_session,
-            6,
-            "tools/call",
-            json!({"name":"get_incident","arguments":{}}),
-        )
-        .await;
-    assert_eq!(reply.json()["result"]["isError"], json!(true));
+    // Tool errors are isError results: an unknown incident, a missing argument.
+    for (id, arguments) in [(5, json!({"incident_id":"QNOPE"})), (6, json!({}))] {
+        let reply = alice.session_tool(&alice_session, id, "get_incident", arguments);
+        assert_tool_error(&reply.await);
+    }
     // A read-only user may not write.
     let reply = bob
-        .stateless(
-            "tools/call",
-            json!({"name":"create_incident","arguments":{"title":"x","service_id":"PSVC001"}}),
-            Some("create_incident"),
+        .stateless_tool(
+            "create_incident",
+            json!({"title":"x","service_id":"PSVC001"}),
         )
         .await;
-    assert_eq!(reply.json()["result"]["isError"], json!(true));
+    assert_tool_error(&reply);
     assert!(reply.body.contains("Access denied"));
 
     // Another user's token on Alice's session is never served as that user.
     let reply = demo
-        .session_call(
-            &alice_session,
-            7,
-            "tools/call",
-            json!({"name":"get_user_data","arguments":{}}),
-        )
+        .session_tool(&alice_session, 7, "get_user_data", json!({}))
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(!reply.body.contains("PDEMO01") && !reply.body.contains("PALICE1"));
@@ -594,13 +601,7 @@ async fn answers_as_the_tokens_user_and_binds_sessions_to_users() {
         "u+carol-token",
     ));
     let carol = Raw::new(&mock, "u+carol-token");
-    let reply = carol
-        .stateless(
-            "tools/call",
-            json!({"name":"get_user_data","arguments":{}}),
-            Some("get_user_data"),
-        )
-        .await;
+    let reply = carol.stateless_tool("get_user_data", json!({})).await;
     assert_eq!(structured(&reply)["id"], "PCAROL1");
     assert!(mock.add_token("PCAROL1", "u+carol-rotated"));
     let carol2 = Raw::new(&mock, "u+carol-rotated");
@@ -614,8 +615,7 @@ async fn answers_as_the_tokens_user_and_binds_sessions_to_users() {
 
 #[tokio::test]
 async fn stateless_era() {
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (mock, raw) = demo_raw().await;
 
     let reply = raw.stateless("server/discover", json!({}), None).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -633,88 +633,54 @@ async fn stateless_era() {
     assert!(reply.json()["result"]["tools"].as_array().unwrap().len() >= 15);
     assert_eq!(reply.json()["result"]["cacheScope"], "private");
 
-    let reply = raw
-        .stateless(
-            "tools/call",
-            json!({"name":"get_user_data","arguments":{}}),
-            Some("get_user_data"),
-        )
-        .await;
+    let reply = raw.stateless_tool("get_user_data", json!({})).await;
     assert_eq!(structured(&reply)["id"], MockPagerDuty::DEMO_USER_ID);
     // Mcp-Name in base64 form.
+    let params = json!({"name":"get_user_data","arguments":{}});
     let reply = raw
         .stateless(
             "tools/call",
-            json!({"name":"get_user_data","arguments":{}}),
+            params,
             Some("=?base64?Z2V0X3VzZXJfZGF0YQ==?="),
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     // resources/read carries the URI.
+    let params = json!({"uri":"pagerduty://services"});
     let reply = raw
-        .stateless(
-            "resources/read",
-            json!({"uri":"pagerduty://services"}),
-            Some("pagerduty://services"),
-        )
+        .stateless("resources/read", params, Some("pagerduty://services"))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let params = json!({"name":"oncall_handoff","arguments":{}});
     let reply = raw
-        .stateless(
-            "prompts/get",
-            json!({"name":"oncall_handoff","arguments":{}}),
-            Some("oncall_handoff"),
-        )
+        .stateless("prompts/get", params, Some("oncall_handoff"))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
     // Header/body mismatches: -32020.
+    let params = json!({"name":"get_user_data","arguments":{}});
+    let reply = raw.stateless("tools/call", params, None).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, -32020);
+    let params = json!({"name":"get_user_data","arguments":{}});
     let reply = raw
-        .stateless(
-            "tools/call",
-            json!({"name":"get_user_data","arguments":{}}),
-            None,
-        )
+        .stateless("tools/call", params, Some("list_users"))
         .await;
-    assert_eq!(
-        (reply.status, reply.json()["error"]["code"].clone()),
-        (StatusCode::BAD_REQUEST, json!(-32020))
-    );
+    assert_rpc_error(&reply, -32020);
     let reply = raw
-        .stateless(
+        .post_stateless(
             "tools/call",
-            json!({"name":"get_user_data","arguments":{}}),
-            Some("list_users"),
-        )
-        .await;
-    assert_eq!(reply.json()["error"]["code"], -32020);
-    let reply = raw
-        .post(
-            &[
-                ("MCP-Protocol-Version", STATELESS),
-                ("Mcp-Method", "tools/call"),
-            ],
             json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":meta()}}),
         )
         .await;
-    assert_eq!(
-        (reply.status, reply.json()["error"]["code"].clone()),
-        (StatusCode::BAD_REQUEST, json!(-32020))
-    );
+    assert_error(&reply, StatusCode::BAD_REQUEST, -32020);
     // No _meta: -32602.
     let reply = raw
-        .post(
-            &[
-                ("MCP-Protocol-Version", STATELESS),
-                ("Mcp-Method", "tools/list"),
-            ],
+        .post_stateless(
+            "tools/list",
             json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}),
         )
         .await;
-    assert_eq!(
-        (reply.status, reply.json()["error"]["code"].clone()),
-        (StatusCode::BAD_REQUEST, json!(-32602))
-    );
+    assert_error(&reply, StatusCode::BAD_REQUEST, -32602);
     // An unsupported version: -32022 with the supported list.
     let mut old_meta = meta();
     old_meta["io.modelcontextprotocol/protocolVersion"] = json!("2099-01-01");
@@ -736,35 +702,27 @@ async fn stateless_era() {
     for method in ["no/such", "ping", "initialize"] {
         let reply = raw.stateless(method, json!({}), None).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method}");
-        assert_eq!(reply.json()["error"]["code"], -32601);
+        assert_rpc_error(&reply, -32601);
     }
     // GET and DELETE: 405.
     let reply = raw
-        .send(
-            raw.client
-                .get(mock.url())
-                .header("Authorization", &raw.auth)
-                .header("Accept", "text/event-stream")
-                .header("MCP-Protocol-Version", STATELESS),
+        .request(
+            Method::GET,
+            &[
+                ("Accept", "text/event-stream"),
+                ("MCP-Protocol-Version", STATELESS),
+            ],
         )
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     let reply = raw
-        .send(
-            raw.client
-                .delete(mock.url())
-                .header("Authorization", &raw.auth)
-                .header("MCP-Protocol-Version", STATELESS),
-        )
+        .request(Method::DELETE, &[("MCP-Protocol-Version", STATELESS)])
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     // Notifications: 202.
     let reply = raw
-        .post(
-            &[
-                ("MCP-Protocol-Version", STATELESS),
-                ("Mcp-Method", "notifications/cancelled"),
-            ],
+        .post_stateless(
+            "notifications/cancelled",
             json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"s1"}}),
         )
         .await;
@@ -785,11 +743,7 @@ async fn stateless_era() {
 
 #[tokio::test]
 async fn one_era_only() {
-    let old = MockPagerDuty::builder()
-        .eras(Eras::SessionOnly)
-        .start()
-        .await
-        .unwrap();
+    let old = started(MockPagerDuty::builder().eras(Eras::SessionOnly)).await;
     let raw = Raw::new(&old, MockPagerDuty::DEMO_TOKEN);
     let reply = raw.stateless("server/discover", json!({}), None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
@@ -800,18 +754,14 @@ async fn one_era_only() {
     let session = raw.open_session("2025-11-25").await;
     assert!(!session.is_empty());
 
-    let new = MockPagerDuty::builder()
-        .eras(Eras::StatelessOnly)
-        .start()
-        .await
-        .unwrap();
+    let new = started(MockPagerDuty::builder().eras(Eras::StatelessOnly)).await;
     let raw = Raw::new(&new, MockPagerDuty::DEMO_TOKEN);
     let reply = raw
         .post(&[], json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
             "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}))
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reply.json()["error"]["code"], -32022);
+    assert_rpc_error(&reply, -32022);
     assert_eq!(
         reply.json()["error"]["data"]["supported"],
         json!([STATELESS])
@@ -861,7 +811,7 @@ async fn collect_pages(
 
 #[tokio::test]
 async fn pagination_with_a_small_page_size() {
-    let mock = MockPagerDuty::builder().page_size(4).start().await.unwrap();
+    let mock = started(MockPagerDuty::builder().page_size(4)).await;
     let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
     let session = raw.open_session("2025-11-25").await;
     let (tools, pages) = collect_pages(&raw, Some(&session), "tools/list", "tools").await;
@@ -874,7 +824,7 @@ async fn pagination_with_a_small_page_size() {
     let (stateless_tools, _) = collect_pages(&raw, None, "tools/list", "tools").await;
     assert_eq!(stateless_tools, tools);
 
-    let small = MockPagerDuty::builder().page_size(1).start().await.unwrap();
+    let small = started(MockPagerDuty::builder().page_size(1)).await;
     let raw = Raw::new(&small, MockPagerDuty::DEMO_TOKEN);
     let session = raw.open_session("2025-11-25").await;
     let (resources, pages) =
@@ -885,9 +835,8 @@ async fn pagination_with_a_small_page_size() {
     assert_eq!(pages, prompts.len());
     assert!(pages >= 2);
     for bad in ["not-a-cursor", "cGRtb2NrOnByb21wdHM6MQ"] {
-        let reply = raw
-            .session_call(&session, 1, "tools/list", json!({"cursor": bad}))
-            .await;
+        let params = json!({"cursor": bad});
+        let reply = raw.session_call(&session, 1, "tools/list", params).await;
         assert_eq!(reply.json()["error"]["code"], -32602, "{bad}");
     }
 }
@@ -895,11 +844,7 @@ async fn pagination_with_a_small_page_size() {
 #[tokio::test]
 async fn sse_replies_and_progress() {
     // ResponseMode::Sse: every reply is a stream; 2025-11-25 sessions get a priming event.
-    let mock = MockPagerDuty::builder()
-        .response_mode(ResponseMode::Sse)
-        .start()
-        .await
-        .unwrap();
+    let mock = started(MockPagerDuty::builder().response_mode(ResponseMode::Sse)).await;
     let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
     let session = raw.open_session("2025-11-25").await;
     let reply = raw.session_call(&session, 7, "tools/list", json!({})).await;
@@ -925,17 +870,10 @@ async fn sse_replies_and_progress() {
     assert!(sse_ids(&reply.body).is_empty());
 
     // JSON mode: a progress token still gets SSE with progress and a log before the result.
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (_mock, raw) = demo_raw().await;
     let session = raw.open_session("2025-11-25").await;
-    let reply = raw
-        .session_call(
-            &session,
-            9,
-            "tools/call",
-            json!({"name":"list_oncalls","arguments":{},"_meta":{"progressToken":"tok-1"}}),
-        )
-        .await;
+    let params = json!({"name":"list_oncalls","arguments":{},"_meta":{"progressToken":"tok-1"}});
+    let reply = raw.session_call(&session, 9, "tools/call", params).await;
     assert_eq!(reply.content_type(), "text/event-stream");
     let messages: Vec<Value> = sse_events(&reply.body)
         .iter()
@@ -957,12 +895,7 @@ async fn sse_replies_and_progress() {
     assert!(messages.last().unwrap()["result"]["structuredContent"]["response"].is_array());
     // Without a token: plain JSON.
     let reply = raw
-        .session_call(
-            &session,
-            10,
-            "tools/call",
-            json!({"name":"list_oncalls","arguments":{}}),
-        )
+        .session_tool(&session, 10, "list_oncalls", json!({}))
         .await;
     assert_eq!(reply.content_type(), "application/json");
     // Stateless: logs only with a logLevel in _meta.
@@ -1003,8 +936,7 @@ async fn read_until_cut(response: reqwest::Response) -> (String, bool) {
 
 #[tokio::test]
 async fn dropped_sse_stream_resumes_with_last_event_id() {
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (mock, raw) = demo_raw().await;
     let session = raw.open_session("2025-11-25").await;
     mock.drop_sse_next(1);
     let body = json!({"jsonrpc":"2.0","id":42,"method":"tools/call","params":{
@@ -1034,14 +966,14 @@ async fn dropped_sse_stream_resumes_with_last_event_id() {
     assert!(seen.iter().all(|m| m.get("result").is_none()));
 
     let resumed = raw
-        .send(
-            raw.client
-                .get(mock.url())
-                .header("Authorization", &raw.auth)
-                .header("Accept", "text/event-stream")
-                .header("Mcp-Session-Id", &session)
-                .header("MCP-Protocol-Version", "2025-11-25")
-                .header("Last-Event-ID", &last_id),
+        .request(
+            Method::GET,
+            &[
+                ("Accept", "text/event-stream"),
+                ("Mcp-Session-Id", &session),
+                ("MCP-Protocol-Version", "2025-11-25"),
+                ("Last-Event-ID", &last_id),
+            ],
         )
         .await;
     assert_eq!(resumed.status, StatusCode::OK);
@@ -1086,13 +1018,13 @@ async fn dropped_sse_stream_resumes_with_last_event_id() {
     // A Last-Event-ID of another session's stream is refused.
     let other = raw.open_session("2025-11-25").await;
     let reply = raw
-        .send(
-            raw.client
-                .get(mock.url())
-                .header("Authorization", &raw.auth)
-                .header("Accept", "text/event-stream")
-                .header("Mcp-Session-Id", &other)
-                .header("Last-Event-ID", &last_id),
+        .request(
+            Method::GET,
+            &[
+                ("Accept", "text/event-stream"),
+                ("Mcp-Session-Id", &other),
+                ("Last-Event-ID", &last_id),
+            ],
         )
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
@@ -1100,8 +1032,7 @@ async fn dropped_sse_stream_resumes_with_last_event_id() {
 
 #[tokio::test]
 async fn standalone_stream_carries_notifications() {
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (mock, raw) = demo_raw().await;
     let session = raw.open_session("2025-11-25").await;
     let mut response = raw
         .client
@@ -1113,21 +1044,13 @@ async fn standalone_stream_carries_notifications() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let priming = tokio::time::timeout(Duration::from_secs(5), response.chunk())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let priming = next_chunk(&mut response).await;
     assert!(String::from_utf8_lossy(&priming).contains("retry: "));
     assert_eq!(
         mock.notify("notifications/tools/list_changed", json!({})),
         1
     );
-    let chunk = tokio::time::timeout(Duration::from_secs(5), response.chunk())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let chunk = next_chunk(&mut response).await;
     assert!(String::from_utf8_lossy(&chunk).contains("notifications/tools/list_changed"));
     assert!(mock.sessions()[0].has_standalone_stream);
     mock.shutdown().await;
@@ -1140,8 +1063,7 @@ async fn standalone_stream_carries_notifications() {
 
 #[tokio::test]
 async fn status_faults() {
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (mock, raw) = demo_raw().await;
     let session = raw.open_session("2025-11-25").await;
 
     mock.fail_next(2, 503);
@@ -1151,12 +1073,7 @@ async fn status_faults() {
     }
     // Notifications do not use faults up.
     mock.fail_next(1, 502);
-    let reply = raw
-        .post(
-            &[("Mcp-Session-Id", &session)],
-            json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-        )
-        .await;
+    let reply = raw.initialized(&session).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     let reply = raw.session_call(&session, 1, "tools/list", json!({})).await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
@@ -1167,7 +1084,7 @@ async fn status_faults() {
     let reply = raw.session_call(&session, 1, "tools/list", json!({})).await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(reply.headers["retry-after"], "7");
-    assert_eq!(reply.json()["error"]["code"], 2020);
+    assert_rpc_error(&reply, 2020);
 
     mock.redirect_next(1, "http://203.0.113.9:1/mcp");
     let reply = raw.session_call(&session, 1, "tools/list", json!({})).await;
@@ -1182,12 +1099,7 @@ async fn status_faults() {
 
     mock.oversized_next(1, 3 * 1024 * 1024);
     let reply = raw
-        .session_call(
-            &session,
-            77,
-            "tools/call",
-            json!({"name":"list_teams","arguments":{}}),
-        )
+        .session_tool(&session, 77, "list_teams", json!({}))
         .await;
     assert!(
         reply.body.len() >= 3 * 1024 * 1024 - 64,
@@ -1217,8 +1129,7 @@ async fn status_faults() {
 
 #[tokio::test]
 async fn hanging_requests_never_answer_until_shutdown() {
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (mock, raw) = demo_raw().await;
     mock.hang_next(1);
     let request = raw
         .post_builder(
@@ -1267,72 +1178,53 @@ async fn hanging_requests_never_answer_until_shutdown() {
 
 #[tokio::test]
 async fn bad_input_gets_errors_never_a_panic() {
-    let mock = MockPagerDuty::start().await;
-    let raw = Raw::new(&mock, MockPagerDuty::DEMO_TOKEN);
+    let (mock, raw) = demo_raw().await;
     let session = raw.open_session("2025-11-25").await;
     let post_raw =
         |body: &'static str| raw.send(raw.post_builder(&[("Mcp-Session-Id", &session)], body));
 
     let reply = post_raw("{not json").await;
-    assert_eq!(
-        (reply.status, reply.json()["error"]["code"].clone()),
-        (StatusCode::BAD_REQUEST, json!(-32700))
-    );
+    assert_error(&reply, StatusCode::BAD_REQUEST, -32700);
     let reply = post_raw(r#"{"id":1,"method":"ping"}"#).await;
-    assert_eq!(reply.json()["error"]["code"], -32600);
+    assert_rpc_error(&reply, -32600);
     let reply = post_raw(r#"{"jsonrpc":"2.0","id":1,"method":42}"#).await;
-    assert_eq!(reply.json()["error"]["code"], -32600);
+    assert_rpc_error(&reply, -32600);
     let reply = post_raw(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let reply = post_raw(r#""just a string""#).await;
-    assert_eq!(reply.json()["error"]["code"], -32600);
+    assert_rpc_error(&reply, -32600);
+    let params = json!({"arguments":{}});
+    let reply = raw.session_call(&session, 1, "tools/call", params).await;
+    assert_rpc_error(&reply, -32602);
+    let arguments = json!([1]);
+    let reply = raw.session_tool(&session, 1, "list_users", arguments).await;
+    assert_rpc_error(&reply, -32602);
+    let params = json!({"level":"loud"});
     let reply = raw
-        .session_call(&session, 1, "tools/call", json!({"arguments":{}}))
+        .session_call(&session, 1, "logging/setLevel", params)
         .await;
-    assert_eq!(reply.json()["error"]["code"], -32602);
+    assert_rpc_error(&reply, -32602);
+    let arguments = json!({"limit":"many"});
     let reply = raw
-        .session_call(
-            &session,
-            1,
-            "tools/call",
-            json!({"name":"list_users","arguments":[1]}),
-        )
+        .session_tool(&session, 1, "list_incidents", arguments)
         .await;
-    assert_eq!(reply.json()["error"]["code"], -32602);
-    let reply = raw
-        .session_call(&session, 1, "logging/setLevel", json!({"level":"loud"}))
-        .await;
-    assert_eq!(reply.json()["error"]["code"], -32602);
-    let reply = raw
-        .session_call(
-            &session,
-            1,
-            "tools/call",
-            json!({"name":"list_incidents","arguments":{"limit":"many"}}),
-        )
-        .await;
-    assert_eq!(reply.json()["result"]["isError"], json!(true));
+    assert_tool_error(&reply);
 
     // Transport checks.
     let reply = raw
-        .send(
-            raw.client
-                .post(mock.url())
-                .header("Authorization", &raw.auth)
-                .header("Accept", ACCEPT_BOTH)
-                .header("Content-Type", "text/plain")
-                .body("{}"),
+        .post_text(
+            &[("Accept", ACCEPT_BOTH), ("Content-Type", "text/plain")],
+            "{}",
         )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let reply = raw
-        .send(
-            raw.client
-                .post(mock.url())
-                .header("Authorization", &raw.auth)
-                .header("Accept", "application/json")
-                .header("Content-Type", "application/json")
-                .body("{}"),
+        .post_text(
+            &[
+                ("Accept", "application/json"),
+                ("Content-Type", "application/json"),
+            ],
+            "{}",
         )
         .await;
     assert_eq!(reply.status, StatusCode::NOT_ACCEPTABLE);
@@ -1342,24 +1234,17 @@ async fn bad_input_gets_errors_never_a_panic() {
         .await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     let reply = raw
-        .send(
-            raw.client
-                .post(mock.url())
-                .header("Authorization", &raw.auth)
-                .header("Host", "evil.example:80")
-                .header("Accept", ACCEPT_BOTH)
-                .header("Content-Type", "application/json")
-                .body("{}"),
+        .post_text(
+            &[
+                ("Host", "evil.example:80"),
+                ("Accept", ACCEPT_BOTH),
+                ("Content-Type", "application/json"),
+            ],
+            "{}",
         )
         .await;
     assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST);
-    let reply = raw
-        .send(
-            raw.client
-                .put(mock.url())
-                .header("Authorization", &raw.auth),
-        )
-        .await;
+    let reply = raw.request(Method::PUT, &[]).await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     let mut other = mock.url();
     other.set_path("/other");
