@@ -9,7 +9,9 @@
 //! Only requests whose answer is a single JSON-RPC response go this way, parsed with rmcp's own
 //! model and answered with rmcp's own result handling, so that the agent sees what rmcp would
 //! have sent (as `application/json`, which every agent must accept). Everything else goes to
-//! rmcp untouched: other methods, batches, progress tokens, `Mcp-Param-*` headers, a resumed
+//! rmcp untouched: other methods, batches, progress tokens, `Mcp-Param-*` headers (checked
+//! against the body first, like every 2026-07-28 `tools/call`'s routing headers, whichever path
+//! serves it: [`param_headers`](super::param_headers)), a resumed
 //! `input_required` round, session-era agents that declared elicitation or sampling (the
 //! upstream may ask them on the request's stream), uninitialized sessions, missing, repeated or
 //! mismatched routing headers, a browser's request (with an `Origin`, already checked at the
@@ -39,6 +41,7 @@ use rmcp::model::{
 use super::agent_sessions::Declared;
 use super::direct_calls::CallGuard;
 use super::handler::{AgentRequest, GatewayHandler};
+use super::param_headers;
 use super::state::{GatewayState, SESSION_HEADER};
 use pagerduty_mcp_connect::UserId;
 
@@ -55,9 +58,17 @@ pub(crate) enum Offer {
     Declined(Request),
 }
 
-/// Offers an authenticated agent request to the direct path.
+/// Offers an authenticated agent request to the direct path. A 2026-07-28 `tools/call`'s
+/// routing headers are checked against its body first, whichever path serves it
+/// ([`param_headers`]): a mismatch is answered here, and nothing goes upstream.
 pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Request) -> Offer {
-    if !state.direct_path || !is_plain_json_post(&request) {
+    let checked = param_headers::applies(request.method(), request.headers());
+    if !checked && param_headers::lists_tools(request.headers()) {
+        // The agent is about to see the tool list as it is now; so will the next check.
+        state.front.tool_headers.forget(user);
+    }
+    let direct = state.direct_path && is_plain_json_post(&request);
+    if !checked && !direct {
         return Offer::Declined(request);
     }
     let (parts, body) = request.into_parts();
@@ -65,6 +76,14 @@ pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Req
         Ok(bytes) => bytes,
         Err(response) => return Offer::Answered(response),
     };
+    if checked
+        && let Err(response) = param_headers::check(state, user, &parts.headers, &bytes).await
+    {
+        return Offer::Answered(response);
+    }
+    if !direct {
+        return Offer::Declined(Request::from_parts(parts, Body::from(bytes)));
+    }
     match plan(state, user, &parts.headers, &bytes).await {
         Some(call) => Offer::Answered(answer(state, user, call).await),
         None => Offer::Declined(Request::from_parts(parts, Body::from(bytes))),

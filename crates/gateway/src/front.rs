@@ -16,10 +16,17 @@
 //!   `http(s)://localhost`, `127.0.0.1`, `[::1]`, any port, such as the MCP Inspector's page on
 //!   the same machine). The gateway serves no web pages of its own, so no other origin has a
 //!   reason to call it; a page on a rebinding attacker's domain has that domain as its origin.
+//!
+//! A 2026-07-28 `tools/call`'s routing headers (`Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`) are
+//! checked against its body once the key is known ([`param_headers`](super::param_headers)),
+//! with the declarations kept here.
+
+use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode, header};
 
 use super::agent_auth::json_rpc_error;
+use super::param_headers::ToolHeaders;
 use axum::response::Response;
 
 /// The JSON-RPC error code of a request refused at the front (`Host` or `Origin`).
@@ -45,6 +52,9 @@ pub(crate) struct Front {
     pub(crate) hosts: Option<Vec<String>>,
     /// Allowed origins, parsed.
     origins: Vec<AllowedOrigin>,
+    /// Each user's tools' `x-mcp-header` declarations, for the
+    /// [routing-header check](super::param_headers) of 2026-07-28 calls.
+    pub(crate) tool_headers: Arc<ToolHeaders>,
 }
 
 impl Front {
@@ -52,6 +62,7 @@ impl Front {
         Front {
             hosts,
             origins: origins.iter().filter_map(|o| parse_allowed(o)).collect(),
+            tool_headers: Arc::default(),
         }
     }
 

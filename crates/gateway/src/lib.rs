@@ -62,6 +62,7 @@ mod keys;
 mod limits;
 mod list_changed;
 mod metrics;
+mod param_headers;
 mod pending;
 mod service;
 mod state;

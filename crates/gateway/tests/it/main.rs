@@ -36,6 +36,7 @@ mod gateway;
 mod gateway_direct_path;
 mod gateway_server_requests;
 mod hostile_agents;
+mod param_headers;
 mod raw_http;
 mod real_clients;
 mod refused_tools;
