@@ -1,6 +1,8 @@
 //! The agent's side of the door: the front checks (`Host`, `Origin`), `Authorization: Bearer
 //! <gateway key>` → the user, the user's limits, and session-era sessions bound to the user who
-//! opened them, all checked before anything reaches the MCP service.
+//! opened them, all checked before anything reaches the MCP service; then a 2026-07-28
+//! `tools/call`'s routing headers ([`param_headers`](super::param_headers), with the direct
+//! path).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 
 use super::direct::{self, Offer};
 use super::limits::OverLimit;
+use super::param_headers;
 use super::state::{AgentUser, GatewayState, SESSION_HEADER};
 
 /// The JSON-RPC error code of a request refused at the door (no key, unknown key, no such
@@ -114,10 +117,16 @@ pub(crate) async fn authenticate(
     // parts in every handler's context) can log or forward it.
     request.headers_mut().remove(header::AUTHORIZATION);
     state.start_session_sweeper();
+    let lists_tools = param_headers::lists_tools(request.headers());
     let mut response = match direct::offer(&state, &user, request).await {
         Offer::Answered(response) => response,
         Offer::Declined(request) => next.run(request).await,
     };
+    if lists_tools {
+        // What the agent is told of its tools' `x-mcp-header` declarations, its calls' routing
+        // headers are checked against.
+        response = param_headers::learn(&state, &user, response).await;
+    }
     if let Some(session) = &session
         && response.status() == StatusCode::NOT_FOUND
         && !is_json(&response)

@@ -63,10 +63,6 @@ pub(crate) enum Offer {
 /// ([`param_headers`]): a mismatch is answered here, and nothing goes upstream.
 pub(crate) async fn offer(state: &Arc<GatewayState>, user: &UserId, request: Request) -> Offer {
     let checked = param_headers::applies(request.method(), request.headers());
-    if !checked && param_headers::lists_tools(request.headers()) {
-        // The agent is about to see the tool list as it is now; so will the next check.
-        state.front.tool_headers.forget(user);
-    }
     let direct = state.direct_path && is_plain_json_post(&request);
     if !checked && !direct {
         return Offer::Declined(request);

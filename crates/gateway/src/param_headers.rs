@@ -20,14 +20,15 @@
 //! `Mcp-Method: tools/call`, with the user's tool list from the connector
 //! ([`Connector::list_tools_with_verdicts`](pagerduty_mcp_connect::Connector::list_tools_with_verdicts)).
 //!
-//! That list is fetched from the upstream, so the gateway keeps what it needs of it (which
-//! argument of which tool goes in which header) per user, for a minute at most, and forgets it
-//! when the user's agent lists the tools again (after a `list_changed`, say). A refusal is
-//! never based on a stale copy: before refusing, a copy older than a few seconds is fetched
-//! again and the request checked once more. When the list cannot be had (the upstream is
-//! down, the user is refused), the `Mcp-Param-*` headers go unchecked and the call meets the
-//! error it would have met anyway; the upstream gets its own headers from the gateway's
-//! client, computed from the body, never the agent's.
+//! The gateway learns the declarations from the tool lists its agents get (a 2026-07-28
+//! `tools/list` reply passing through the front), per user, and keeps them for five minutes
+//! from the last listing; only a call from a user whose agents have not listed their tools
+//! lately has them fetched first (one `tools/list` upstream). A refusal is never based on a
+//! stale copy: before refusing, a copy older than a few seconds is fetched again and the request
+//! checked once more. When the list cannot be had (the upstream is down, the user is refused),
+//! the `Mcp-Param-*` headers go unchecked and the call meets the error it would have met anyway;
+//! the upstream gets its own headers from the gateway's client, computed from the body, never
+//! the agent's.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -48,14 +49,17 @@ pub(crate) const HEADER_MISMATCH: i32 = -32020;
 /// The first protocol version with routing headers.
 const FIRST_VERSION: &str = "2026-07-28";
 
-/// How long a user's tool declarations are used before they are fetched again.
-const FRESH_FOR: Duration = Duration::from_secs(60);
+/// How long a user's tool declarations are used, from the last listing, before they are fetched
+/// again.
+const FRESH_FOR: Duration = Duration::from_secs(300);
 /// How long a failure to list a user's tools is remembered (their calls go unchecked meanwhile).
 const FAILURE_FOR: Duration = Duration::from_secs(5);
 /// A refusal on declarations older than this fetches them again first.
 const RECHECK_OLDER_THAN: Duration = Duration::from_secs(2);
 /// Above this many users, entries no longer fresh are dropped when a user is added.
 const PRUNE_ABOVE: usize = 1024;
+/// The largest `tools/list` reply read for its declarations.
+const MAX_LISTING: usize = 16 * 1024 * 1024;
 
 const BASE64_PREFIX: &str = "=?base64?";
 const BASE64_SUFFIX: &str = "?=";
@@ -72,8 +76,7 @@ pub(crate) fn applies(method: &Method, headers: &HeaderMap) -> bool {
             .any(|value| trimmed(value.as_bytes()) == b"tools/call")
 }
 
-/// Whether this request lists tools in the 2026-07-28 era (the user's declarations are then
-/// forgotten: the agent is about to see the list as it is now).
+/// Whether this request lists tools in the 2026-07-28 era (its reply is [learnt](learn) from).
 pub(crate) fn lists_tools(headers: &HeaderMap) -> bool {
     stateless_era(headers)
         && headers
@@ -86,6 +89,39 @@ fn stateless_era(headers: &HeaderMap) -> bool {
         .get("mcp-protocol-version")
         .and_then(|value| value.to_str().ok())
         .is_some_and(|version| version.trim() >= FIRST_VERSION)
+}
+
+/// Takes the declarations of the tools in a `tools/list` reply to `user`'s agent (a JSON reply
+/// of known length; any other is passed on untouched) and passes the reply on.
+pub(crate) async fn learn(state: &GatewayState, user: &UserId, response: Response) -> Response {
+    use http_body::Body as _;
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|c| c.as_bytes().starts_with(b"application/json"));
+    let small = response
+        .body()
+        .size_hint()
+        .exact()
+        .is_some_and(|length| length <= MAX_LISTING as u64);
+    if response.status() != StatusCode::OK || !json || !small {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_LISTING).await else {
+        // The reply broke off (its length was known and within the limit).
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Ok(reply) = serde_json::from_slice::<Value>(&bytes)
+        && let Some(tools) = reply.pointer("/result/tools").and_then(Value::as_array)
+    {
+        let listed = tools.iter().filter_map(|tool| {
+            let name = tool.get("name")?.as_str()?;
+            Some((name.to_owned(), declarations(tool.get("inputSchema")?)))
+        });
+        state.front.tool_headers.learn(user, listed).await;
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Checks a `tools/call`'s `Mcp-Method`, `Mcp-Name` and `Mcp-Param-*` headers against its body
@@ -317,7 +353,7 @@ fn mismatch(id: &Value, reason: &str) -> Response {
 }
 
 /// One argument a tool mirrors into a header.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Declaration {
     /// The `properties` keys from the schema's root to the argument.
     path: Vec<String>,
@@ -325,7 +361,8 @@ struct Declaration {
     header: String,
 }
 
-/// A user's tools' declarations as fetched at `at` (only tools that declare any).
+/// A user's tools' declarations as fetched (or learnt) at `at` (only tools that declare any).
+#[derive(Clone)]
 struct Listing {
     at: Instant,
     tools: HashMap<String, Vec<Declaration>>,
@@ -339,17 +376,21 @@ impl Listing {
     fn of(tools: &[pagerduty_mcp_connect::Tool]) -> Listing {
         let tools = tools
             .iter()
-            .filter_map(|tool| {
-                let mut declared = Vec::new();
-                collect(&tool.input_schema, &mut Vec::new(), &mut declared, 0);
-                (!declared.is_empty()).then(|| (tool.name.clone(), declared))
-            })
+            .map(|tool| (tool.name.clone(), declarations(&tool.input_schema)))
+            .filter(|(_, declared)| !declared.is_empty())
             .collect();
         Listing {
             at: Instant::now(),
             tools,
         }
     }
+}
+
+/// The `x-mcp-header` declarations of an input schema.
+fn declarations(schema: &Value) -> Vec<Declaration> {
+    let mut declared = Vec::new();
+    collect(schema, &mut Vec::new(), &mut declared, 0);
+    declared
 }
 
 /// The `x-mcp-header` declarations along `properties` chains from a schema's root (a non-empty
@@ -408,9 +449,42 @@ impl ToolHeaders {
         self.users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Forgets `user`'s declarations (their next checked call fetches them again).
-    pub(crate) fn forget(&self, user: &UserId) {
-        self.lock().remove(user);
+    /// `user`'s entry, added if new.
+    fn entry(&self, user: &UserId) -> Arc<UserEntry> {
+        let mut users = self.lock();
+        if let Some(entry) = users.get(user) {
+            return entry.clone();
+        }
+        if users.len() >= PRUNE_ABOVE {
+            users.retain(|_, entry| {
+                entry.fetched.try_lock().map_or(true, |fetched| {
+                    fetched
+                        .as_ref()
+                        .is_some_and(|(at, _)| at.elapsed() < FRESH_FOR)
+                })
+            });
+        }
+        users.entry(user.clone()).or_default().clone()
+    }
+
+    /// What `user`'s agent was just told of these tools (name, declarations), over what was
+    /// kept of them; the other tools' are kept (a listing may come in pages).
+    async fn learn(&self, user: &UserId, listed: impl Iterator<Item = (String, Vec<Declaration>)>) {
+        let entry = self.entry(user);
+        let mut fetched = entry.fetched.lock().await;
+        let mut tools = match fetched.take() {
+            Some((_, Some(listing))) => Arc::unwrap_or_clone(listing).tools,
+            _ => HashMap::new(),
+        };
+        for (name, declared) in listed {
+            if declared.is_empty() {
+                tools.remove(&name);
+            } else {
+                tools.insert(name, declared);
+            }
+        }
+        let now = Instant::now();
+        *fetched = Some((now, Some(Arc::new(Listing { at: now, tools }))));
     }
 
     /// `user`'s declarations: the kept ones while fresh (unless `refetch`), else fetched now.
@@ -421,23 +495,7 @@ impl ToolHeaders {
         user: &UserId,
         refetch: bool,
     ) -> Option<Arc<Listing>> {
-        let entry = {
-            let mut users = self.lock();
-            if let Some(entry) = users.get(user) {
-                entry.clone()
-            } else {
-                if users.len() >= PRUNE_ABOVE {
-                    users.retain(|_, entry| {
-                        entry.fetched.try_lock().map_or(true, |fetched| {
-                            fetched
-                                .as_ref()
-                                .is_some_and(|(at, _)| at.elapsed() < FRESH_FOR)
-                        })
-                    });
-                }
-                users.entry(user.clone()).or_default().clone()
-            }
-        };
+        let entry = self.entry(user);
         let mut fetched = entry.fetched.lock().await;
         if let Some((at, listing)) = fetched.as_ref() {
             let keep_for = if listing.is_some() {
@@ -483,9 +541,7 @@ mod tests {
     }
 
     fn declared(schema: Value) -> Vec<Declaration> {
-        let mut out = Vec::new();
-        collect(&schema, &mut Vec::new(), &mut out, 0);
-        out
+        declarations(&schema)
     }
 
     #[test]

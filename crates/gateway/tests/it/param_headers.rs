@@ -374,8 +374,8 @@ async fn the_tool_list_is_fetched_once_and_a_refusal_never_rests_on_a_stale_copy
     let reply = deploy(&url, 10, json!({"region": "eu"}), &[]).await;
     assert_served(&reply, "declaration withdrawn");
 
-    // It declares it again; the agent lists the tools (the gateway forgets its copy), and a
-    // call without the header is refused at once.
+    // It declares it again; the agent lists the tools (the gateway learns from the reply), and
+    // a call without the header is refused at once, on what the agent was told.
     upstream.undeclared.store(false, Ordering::SeqCst);
     let listed = list_tools(&url).await;
     assert_eq!(
@@ -383,9 +383,15 @@ async fn the_tool_list_is_fetched_once_and_a_refusal_never_rests_on_a_stale_copy
         "Region"
     );
     let calls = upstream.calls.load(Ordering::SeqCst);
+    let lists = upstream.lists.load(Ordering::SeqCst);
     let reply = deploy(&url, 11, json!({"region": "eu"}), &[]).await;
     assert_refused(&reply, 11, "missing Mcp-Param-Region", "declared again");
     assert_eq!(upstream.calls.load(Ordering::SeqCst), calls);
+    assert_eq!(
+        upstream.lists.load(Ordering::SeqCst),
+        lists,
+        "learnt from the agent's own listing: nothing fetched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
