@@ -14,13 +14,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::client::model::{CallToolResult, Tool};
+use crate::client::model::{CallToolResult, ServerNotification, Tool};
 use crate::client::model::{
     CompleteResult, CompletionTarget, GetPromptResult, Prompt, ReadResourceResult, Resource,
     ResourceTemplate,
 };
 use crate::client::{
-    McpClient, McpClientBuilder, RequestOptions, ServerRequestHandler, ServerRequestKind, Session,
+    McpClient, McpClientBuilder, ProtocolPreference, RequestOptions, ServerRequestHandler,
+    ServerRequestKind, Session,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::credential::{
@@ -91,8 +92,9 @@ pub struct Connector {
 struct ConnectorInner {
     clients: Clients,
     credentials: SharedCredentialProvider,
-    /// Swapped whole by [`Connector::set_policy`]; each call reads it once.
-    policy: RwLock<Arc<Policy>>,
+    /// Swapped whole by [`Connector::set_policy`]; each call reads it once. Shared with the
+    /// connectors made by [`Connector::with_protocol`].
+    policy: Arc<RwLock<Arc<Policy>>>,
     idle_timeout: Duration,
     credential_timeout: Duration,
     token_age_warning: Option<Duration>,
@@ -107,7 +109,7 @@ struct ConnectorInner {
     warned_about_age: Mutex<HashMap<UserId, Instant>>,
     sweeper_started: std::sync::atomic::AtomicBool,
     /// Each user's request budget ([`ConnectorBuilder::user_budget`]), if there is one.
-    budgets: Option<Budgets>,
+    budgets: Option<Arc<Budgets>>,
 }
 
 /// One user's state. A call for a user with an open session takes one short lock here; the
@@ -421,6 +423,45 @@ impl Connector {
             |session, params| async move { session.request_with(method, params, options).await },
         )
         .await
+    }
+
+    /// A connector like this one that speaks `preference` to the servers
+    /// ([`McpClient::with_protocol`]): the same servers, connection pool, credentials, policy
+    /// (one policy: [`set_policy`](Self::set_policy) on either changes both) and per-user
+    /// budgets (a user's calls through both count against one budget), with sessions of its
+    /// own. For a gateway that passes each agent to the upstream in the agent's own protocol
+    /// era: the session era's server requests and notifications have no stateless equivalent
+    /// at every server.
+    pub fn with_protocol(&self, preference: ProtocolPreference) -> Connector {
+        let inner = &self.inner;
+        Connector {
+            inner: Arc::new(ConnectorInner {
+                clients: Clients {
+                    default: inner
+                        .clients
+                        .default
+                        .as_ref()
+                        .map(|client| client.with_protocol(preference)),
+                    routes: inner
+                        .clients
+                        .routes
+                        .iter()
+                        .map(|(route, client)| (route.clone(), client.with_protocol(preference)))
+                        .collect(),
+                },
+                credentials: inner.credentials.clone(),
+                policy: inner.policy.clone(),
+                idle_timeout: inner.idle_timeout,
+                credential_timeout: inner.credential_timeout,
+                token_age_warning: inner.token_age_warning,
+                users: RwLock::new(HashMap::new()),
+                epoch: inner.epoch,
+                clock: inner.clock.clone(),
+                warned_about_age: Mutex::new(HashMap::new()),
+                sweeper_started: std::sync::atomic::AtomicBool::new(false),
+                budgets: inner.budgets.clone(),
+            }),
+        }
     }
 
     /// The resources of `user`'s server.
@@ -936,7 +977,11 @@ pub struct ConnectorBuilder {
     handlers: Vec<(ServerRequestKind, Value, Arc<dyn ServerRequestHandler>)>,
     clock: Option<Arc<dyn Clock>>,
     user_budget: Option<Option<UserBudget>>,
+    notification_hook: Option<NotificationFn>,
 }
+
+/// A hook called with every notification ([`ConnectorBuilder::on_notification`]).
+type NotificationFn = Arc<dyn Fn(&ServerNotification) + Send + Sync>;
 
 impl fmt::Debug for ConnectorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1087,6 +1132,17 @@ impl ConnectorBuilder {
         self
     }
 
+    /// Calls `hook` with every notification any user's session receives
+    /// ([`McpClientBuilder::on_notification`]): which user it is for is in the call's
+    /// [context](RequestOptions::context) when it came on a call's reply stream.
+    pub fn on_notification(
+        mut self,
+        hook: impl Fn(&ServerNotification) + Send + Sync + 'static,
+    ) -> Self {
+        self.notification_hook = Some(Arc::new(hook));
+        self
+    }
+
     /// Checks and builds.
     pub fn build(self) -> Result<Connector> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -1129,6 +1185,9 @@ impl ConnectorBuilder {
         for (kind, capability, handler) in self.handlers {
             builder = builder.add_handler(kind, capability, handler);
         }
+        if let Some(hook) = self.notification_hook {
+            builder = builder.on_notification(move |notification| hook(notification));
+        }
         // One pool for every server: the first client's.
         let mut http: Option<reqwest::Client> = None;
         let mut build = |server: Arc<dyn RemoteMcpServer>| -> Result<McpClient> {
@@ -1151,7 +1210,7 @@ impl ConnectorBuilder {
             inner: Arc::new(ConnectorInner {
                 clients,
                 credentials,
-                policy: RwLock::new(Arc::new(self.policy)),
+                policy: Arc::new(RwLock::new(Arc::new(self.policy))),
                 idle_timeout: self.idle_timeout.unwrap_or(Duration::from_secs(15 * 60)),
                 credential_timeout: self
                     .credential_timeout
@@ -1164,7 +1223,7 @@ impl ConnectorBuilder {
                 clock,
                 warned_about_age: Mutex::new(HashMap::new()),
                 sweeper_started: std::sync::atomic::AtomicBool::new(false),
-                budgets: budget.map(Budgets::new),
+                budgets: budget.map(|budget| Arc::new(Budgets::new(budget))),
             }),
         })
     }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::auth_forms::AuthForms;
 use super::endpoint_cache::EndpointCache;
 use super::handler::ServerRequestHandlers;
-use super::model::Implementation;
+use super::model::{Implementation, ServerNotification};
 use super::protocol::ProtocolPreference;
 use crate::server::RemoteMcpServer;
 
@@ -31,6 +31,18 @@ pub(crate) struct ClientConfig {
     pub(crate) handlers: ServerRequestHandlers,
     pub(crate) max_concurrent_server_requests: usize,
     pub(crate) listen_for_server_requests: bool,
+    /// Called with every notification as it arrives ([`McpClientBuilder::on_notification`](super::McpClientBuilder::on_notification)).
+    pub(crate) notification_hook: Option<NotificationHook>,
+}
+
+/// A hook called with every notification a session receives, in order, on the task reading it.
+#[derive(Clone)]
+pub(crate) struct NotificationHook(pub(crate) Arc<dyn Fn(&ServerNotification) + Send + Sync>);
+
+impl fmt::Debug for NotificationHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NotificationHook")
+    }
 }
 
 pub(crate) struct ClientInner {
@@ -46,7 +58,7 @@ pub(crate) struct ClientInner {
     /// endpoint share one probe.
     pub(crate) negotiation: tokio::sync::Mutex<()>,
     /// The auth header forms the endpoint may accept, and the one it does.
-    pub(crate) auth_forms: AuthForms,
+    pub(crate) auth_forms: Arc<AuthForms>,
 }
 
 impl fmt::Debug for ClientInner {

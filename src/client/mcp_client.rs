@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::auth_forms::AuthForms;
-use super::client_state::{ClientConfig, ClientInner};
+use super::client_state::{ClientConfig, ClientInner, NotificationHook};
 use super::endpoint_cache::EndpointCache;
 use super::handler::{ServerRequestHandler, ServerRequestHandlers};
-use super::model::Implementation;
+use super::model::{Implementation, ServerNotification};
 use super::protocol::{ProtocolPreference, ProtocolVersion};
 use super::server_request::ServerRequestKind;
 use super::session::Session;
@@ -67,6 +67,36 @@ impl McpClient {
     /// The server this client talks to.
     pub fn server(&self) -> &dyn RemoteMcpServer {
         &*self.inner.server
+    }
+
+    /// A client like this one (the same server, settings, handlers and connection pool) that
+    /// speaks `preference`: for instance a gateway that passes session-era agents to the
+    /// upstream's session era and 2026-07-28 agents to its stateless era. What one client learnt
+    /// of the endpoint's era is not shared with the other; the auth header form it accepted is.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{McpClient, PagerDuty, ProtocolPreference, Region};
+    ///
+    /// let client = McpClient::new(PagerDuty::new(Region::Us))?;
+    /// let session_era = client.with_protocol(ProtocolPreference::Handshake);
+    /// assert_eq!(session_era.server().name(), client.server().name());
+    /// # Ok::<(), pagerduty_mcp_connect::Error>(())
+    /// ```
+    pub fn with_protocol(&self, preference: ProtocolPreference) -> McpClient {
+        let inner = &self.inner;
+        let mut config = inner.config.clone();
+        config.preference = preference;
+        McpClient {
+            inner: Arc::new(ClientInner {
+                http: inner.http.clone(),
+                server: inner.server.clone(),
+                config,
+                stateless_meta: inner.stateless_meta.clone(),
+                endpoint: EndpointCache::new(inner.server.endpoint(), false),
+                negotiation: tokio::sync::Mutex::new(()),
+                auth_forms: inner.auth_forms.clone(),
+            }),
+        }
     }
 
     /// The protocol version negotiated with the server by an earlier connection, if any.
@@ -150,6 +180,19 @@ impl McpClient {
             ProtocolPreference::Handshake => {
                 opener.open(ProtocolVersion::LATEST_SESSION, false).await
             }
+            ProtocolPreference::SessionFirst => {
+                match opener.open(ProtocolVersion::LATEST_SESSION, false).await {
+                    Err(err) if session_era_refused(&err) => {
+                        tracing::debug!(
+                            server = self.inner.server.name(),
+                            error = %err,
+                            "the server refused the session era; using the stateless era"
+                        );
+                        opener.open(ProtocolVersion::V2026_07_28, true).await
+                    }
+                    other => other,
+                }
+            }
             ProtocolPreference::Auto => self.connect_auto(&opener).await,
         }
     }
@@ -230,6 +273,20 @@ impl Opener<'_> {
         )
         .await
     }
+}
+
+/// Whether the error of an `initialize` says the server speaks only the stateless era.
+fn session_era_refused(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Server {
+            code: -32022 | -32601,
+            ..
+        } | Error::HttpStatus {
+            status: 400 | 404 | 405 | 415 | 422,
+            ..
+        }
+    )
 }
 
 /// Decides from the error of a stateless probe whether the server is an older one, and which
@@ -320,6 +377,7 @@ impl McpClientBuilder {
                 handlers: ServerRequestHandlers::default(),
                 max_concurrent_server_requests: 16,
                 listen_for_server_requests: true,
+                notification_hook: None,
             },
         }
     }
@@ -483,6 +541,34 @@ impl McpClientBuilder {
         self
     }
 
+    /// Calls `hook` with every notification any session of this client receives, in order, on
+    /// the task reading the stream that carried it, before the response that follows it on that
+    /// stream is returned. A notification on a call's own reply stream carries that call's
+    /// [context](crate::RequestOptions::context) ([`ServerNotification::call_context`]): a
+    /// gateway hands a call's log messages to the agent that made the call this way, with
+    /// nothing lost to a race with the call's result. Keep it short and never block in it.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect::{McpClient, PagerDuty, Region};
+    ///
+    /// let client = McpClient::builder(PagerDuty::new(Region::Us))
+    ///     .on_notification(|n| {
+    ///         if n.method == "notifications/message" {
+    ///             println!("server log: {}", n.params);
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), pagerduty_mcp_connect::Error>(())
+    /// ```
+    pub fn on_notification(
+        mut self,
+        hook: impl Fn(&ServerNotification) + Send + Sync + 'static,
+    ) -> Self {
+        self.config.notification_hook = Some(NotificationHook(Arc::new(hook)));
+        self
+    }
+
     pub(crate) fn add_handler(
         mut self,
         kind: ServerRequestKind,
@@ -564,7 +650,10 @@ impl McpClientBuilder {
         Ok(McpClient {
             inner: Arc::new(ClientInner {
                 http,
-                auth_forms: AuthForms::new(self.server.auth_scheme(), self.server.auth_fallbacks()),
+                auth_forms: Arc::new(AuthForms::new(
+                    self.server.auth_scheme(),
+                    self.server.auth_fallbacks(),
+                )),
                 server: self.server,
                 config: self.config,
                 stateless_meta,

@@ -20,6 +20,8 @@
 //! assert!(!result.is_error());
 //! ```
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -420,16 +422,44 @@ impl LoggingLevel {
 
 /// A notification the server sent (on a response stream or on the session's GET stream).
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct ServerNotification {
     /// The method (`notifications/progress`, `notifications/message`,
     /// `notifications/tools/list_changed` …).
     pub method: String,
     /// The parameters.
     pub params: Value,
+    /// The context of the call whose response stream carried it, if it came on one
+    /// ([`ServerNotification::call_context`]).
+    pub(crate) call: Option<crate::client::CallContext>,
+}
+
+impl fmt::Debug for ServerNotification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerNotification")
+            .field("method", &self.method)
+            .field("params", &self.params)
+            .field("in_a_call", &self.call.is_some())
+            .finish()
+    }
+}
+
+impl PartialEq for ServerNotification {
+    /// The method and parameters; the call it came with is not compared.
+    fn eq(&self, other: &Self) -> bool {
+        self.method == other.method && self.params == other.params
+    }
 }
 
 impl ServerNotification {
+    /// The [context](crate::RequestOptions::context) of the request whose own reply stream
+    /// carried this notification (a log message or progress the server sent while it worked on
+    /// that call), so that a gateway can pass it to the agent that made the call; `None` for a
+    /// notification on the session's standing stream, or of a call sent without a context.
+    pub fn call_context(&self) -> Option<&crate::client::CallContext> {
+        self.call.as_ref()
+    }
+
     /// The progress token, for `notifications/progress`.
     pub fn progress_token(&self) -> Option<&Value> {
         (self.method == "notifications/progress")
@@ -819,6 +849,7 @@ impl ServerNotification {
         ServerNotification {
             method: method.into(),
             params,
+            call: None,
         }
     }
 }

@@ -21,10 +21,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::bridge::{answer_into_json, server_request_into_rmcp};
 
-use pagerduty_mcp_connect::UserId;
 use pagerduty_mcp_connect::client::{
     HandlerError, Progress, RequestOptions, ServerRequest, ServerRequestHandler, server_request_fn,
 };
+use pagerduty_mcp_connect::{ServerNotification, UserId};
 
 /// How long an agent has to answer a server request.
 pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -33,6 +33,8 @@ pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) enum Event {
     Progress(Progress),
     Input(InputNeeded),
+    /// A `notifications/message` the upstream sent on this call's reply stream: its params.
+    Log(Value),
 }
 
 /// A server request waiting for the agent's answer.
@@ -118,6 +120,25 @@ impl AgentCall {
             Ok(Err(_)) => Err(HandlerError::internal("the agent's call has ended")),
             Err(_) => Err(HandlerError::internal("the agent did not answer in time")),
         }
+    }
+}
+
+/// The hook the gateway registers on its connector for notifications: a log message the
+/// upstream sent while working on an agent's call goes to that call (and so to the agent that
+/// made it), in order, before the call's result. Other notifications go through the per-user
+/// listener ([`list_changed`](super::list_changed)).
+pub(crate) fn call_notifications(notification: &ServerNotification) {
+    if notification.method != "notifications/message" {
+        return;
+    }
+    if let Some(call) = notification
+        .call_context()
+        .and_then(|context| context.downcast_ref::<AgentCall>())
+    {
+        // A slow agent loses log lines rather than stalling the call.
+        let _ = call
+            .events
+            .try_send(Event::Log(notification.params.clone()));
     }
 }
 

@@ -12,8 +12,12 @@ use rmcp::model::{
     ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, InputRequiredResult,
     InputResponses, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
     ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig, SubscriptionFilter,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequestParams,
 };
+// Logging is deprecated by SEP-2577 (2026-07-28) but the session era still uses it (logging.rs).
+#[allow(deprecated)]
+use rmcp::model::SetLevelRequestParams;
 use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
@@ -24,8 +28,10 @@ use super::agent_sessions::Declared;
 use super::bridge::{from_json, into_rmcp, marked_refused, tools_into_rmcp, upstream_params};
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
+use super::logging::pass_log_on;
 use super::metrics::capped_tool_name;
 use super::state::{AgentUser, GatewayState};
+use super::subscriptions::Change;
 use pagerduty_mcp_connect::UserId;
 use pagerduty_mcp_connect::client::{HandlerError, RequestOptions};
 use tokio_util::sync::CancellationToken;
@@ -156,9 +162,18 @@ impl GatewayHandler {
             };
             match step {
                 Step::Done(result) => {
-                    while let Ok(Event::Progress(update)) = running.events.try_recv() {
-                        if let Some((token, peer)) = &progress {
-                            let _ = peer.notify_progress(progress_param(token, &update)).await;
+                    // What the upstream sent before its result reaches the agent before it.
+                    while let Ok(event) = running.events.try_recv() {
+                        match event {
+                            Event::Progress(update) => {
+                                if let Some((token, peer)) = &progress {
+                                    let _ =
+                                        peer.notify_progress(progress_param(token, &update)).await;
+                                }
+                            }
+                            Event::Log(params) => pass_log_on(peer.as_ref(), params).await,
+                            // The call is over: nothing waits for an answer any more.
+                            Event::Input(_) => {}
                         }
                     }
                     unfinished.armed = false;
@@ -176,6 +191,7 @@ impl GatewayHandler {
                         let _ = peer.notify_progress(progress_param(token, &update)).await;
                     }
                 }
+                Step::Event(Some(Event::Log(params))) => pass_log_on(peer.as_ref(), params).await,
                 Step::Event(Some(Event::Input(need))) if !stateless_agent => {
                     // The session-era agent is asked on this request's own stream.
                     let answer = match &peer {
@@ -282,13 +298,14 @@ impl GatewayHandler {
     /// the credential, redaction, the span).
     async fn raw(
         state: Arc<GatewayState>,
+        stateless_agent: bool,
         user: UserId,
         method: &'static str,
         params: Value,
         options: RequestOptions,
     ) -> pagerduty_mcp_connect::Result<Value> {
         state
-            .connector
+            .upstream(stateless_agent)
             .request_with(&user, method, params, options)
             .await
     }
@@ -296,11 +313,21 @@ impl GatewayHandler {
     /// How [`GatewayHandler::start_or_resume`] sends `method` with `params` upstream.
     fn raw_start(
         &self,
+        stateless_agent: bool,
         method: &'static str,
         params: Value,
     ) -> impl FnOnce(UserId, RequestOptions) -> Upstream + use<> {
         let state = self.state.clone();
-        move |user, options| Box::pin(Self::raw(state, user, method, params, options))
+        move |user, options| {
+            Box::pin(Self::raw(
+                state,
+                stateless_agent,
+                user,
+                method,
+                params,
+                options,
+            ))
+        }
     }
 
     async fn forward_raw<T: DeserializeOwned>(
@@ -310,9 +337,17 @@ impl GatewayHandler {
         params: Value,
     ) -> Result<T, ErrorData> {
         let state = self.state.clone();
+        let stateless_agent = is_stateless(context);
         let value = self
             .forward(context, method, None, |user| {
-                Self::raw(state, user, method, params, RequestOptions::default())
+                Self::raw(
+                    state,
+                    stateless_agent,
+                    user,
+                    method,
+                    params,
+                    RequestOptions::default(),
+                )
             })
             .await?;
         into_rmcp(value, method)
@@ -327,7 +362,7 @@ impl GatewayHandler {
         let name = request.name.to_string();
         let resume = resume_of(request.request_state, request.input_responses);
         let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let connector = self.state.connector.clone();
+        let connector = self.state.upstream(agent.stateless_agent).clone();
         let tool = name.clone();
         let driven = self
             .start_or_resume(agent, "tools/call", name, resume, move |user, options| {
@@ -367,6 +402,27 @@ impl Drop for Unfinished<'_> {
     }
 }
 
+/// Whether the agent speaks the 2026-07-28 protocol (else the session era).
+fn is_stateless(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
+/// The agent's session id (resource subscriptions are the session era's).
+fn agent_session(parts: Option<&http::request::Parts>) -> Result<String, ErrorData> {
+    parts
+        .and_then(|parts| parts.headers.get(super::state::SESSION_HEADER))
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ErrorData::invalid_request(
+                "resources/subscribe needs a session: initialize first (protocol 2025-11-25 or older)",
+                None,
+            )
+        })
+}
+
 /// The user the authentication layer put on the request.
 fn user_of(parts: Option<&http::request::Parts>) -> Result<UserId, ErrorData> {
     parts
@@ -403,9 +459,7 @@ impl AgentRequest {
     fn from_context(context: RequestContext<RoleServer>) -> Result<Self, ErrorData> {
         let user = user_of(context.extensions.get::<http::request::Parts>())?;
         let capabilities = context.client_capabilities();
-        let stateless_agent = context
-            .protocol_version()
-            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        let stateless_agent = is_stateless(&context);
         let progress = context
             .meta
             .get_progress_token()
@@ -464,14 +518,19 @@ fn resume_of(
 
 impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
+        // Logging (deprecated by SEP-2577, still used by the session era) and resource
+        // subscriptions are passed through to the upstream (logging.rs, subscriptions.rs).
+        #[allow(deprecated)]
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_tool_list_changed()
             .enable_resources()
             .enable_resources_list_changed()
+            .enable_resources_subscribe()
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_completions()
+            .enable_logging()
             .build();
         let mut info = ServerConfig::new(capabilities).with_server_info(Implementation::new(
             self.state.name.clone(),
@@ -488,7 +547,7 @@ impl ServerHandler for GatewayHandler {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let connector = self.state.connector.clone();
+        let connector = self.state.upstream(is_stateless(&context)).clone();
         let listed = self
             .forward(&context, "tools/list", None, |user| async move {
                 connector.list_tools_with_verdicts(&user).await
@@ -549,14 +608,10 @@ impl ServerHandler for GatewayHandler {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let resume = resume_of(request.request_state.take(), request.input_responses.take());
         let params = upstream_params(&request);
+        let agent = AgentRequest::from_context(context)?;
+        let start = self.raw_start(agent.stateless_agent, "resources/read", params);
         let driven = self
-            .start_or_resume(
-                AgentRequest::from_context(context)?,
-                "resources/read",
-                request.uri,
-                resume,
-                self.raw_start("resources/read", params),
-            )
+            .start_or_resume(agent, "resources/read", request.uri, resume, start)
             .await?;
         driven.into_response::<rmcp::model::ReadResourceResult, _>(
             "resources/read",
@@ -580,14 +635,10 @@ impl ServerHandler for GatewayHandler {
     ) -> Result<GetPromptResponse, ErrorData> {
         let resume = resume_of(request.request_state.take(), request.input_responses.take());
         let params = upstream_params(&request);
+        let agent = AgentRequest::from_context(context)?;
+        let start = self.raw_start(agent.stateless_agent, "prompts/get", params);
         let driven = self
-            .start_or_resume(
-                AgentRequest::from_context(context)?,
-                "prompts/get",
-                request.name,
-                resume,
-                self.raw_start("prompts/get", params),
-            )
+            .start_or_resume(agent, "prompts/get", request.name, resume, start)
             .await?;
         driven.into_response::<rmcp::model::GetPromptResult, _>(
             "prompts/get",
@@ -602,6 +653,78 @@ impl ServerHandler for GatewayHandler {
     ) -> Result<CompleteResult, ErrorData> {
         self.forward_raw(&context, "completion/complete", upstream_params(&request))
             .await
+    }
+
+    /// Applies to the user's upstream session (shared by all of the user's agents).
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let _: Value = self
+            .forward_raw(&context, "logging/setLevel", upstream_params(&request))
+            .await?;
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let parts = context.extensions.get::<http::request::Parts>();
+        let user = user_of(parts)?;
+        let session = agent_session(parts)?;
+        match self.state.list_changed.subscriptions.subscribe(
+            &user,
+            &request.uri,
+            &session,
+            context.peer.clone(),
+        ) {
+            Change::TooMany => Err(ErrorData::invalid_params(
+                "too many resource subscriptions for your agents: unsubscribe some first",
+                None,
+            )),
+            Change::Joined => Ok(()),
+            Change::First => {
+                let forwarded: Result<Value, ErrorData> = self
+                    .forward_raw(&context, "resources/subscribe", upstream_params(&request))
+                    .await;
+                if let Err(err) = forwarded {
+                    self.state.list_changed.subscriptions.unsubscribe(
+                        &user,
+                        &request.uri,
+                        &session,
+                    );
+                    return Err(err);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let parts = context.extensions.get::<http::request::Parts>();
+        let user = user_of(parts)?;
+        let session = agent_session(parts)?;
+        if self
+            .state
+            .list_changed
+            .subscriptions
+            .unsubscribe(&user, &request.uri, &session)
+        {
+            let _: Value = self
+                .forward_raw(&context, "resources/unsubscribe", upstream_params(&request))
+                .await?;
+        }
+        Ok(())
     }
 
     fn accepted_subscription_filter(
@@ -658,7 +781,7 @@ impl ServerHandler for GatewayHandler {
         self.state
             .list_changed
             .register(
-                &self.state.connector,
+                &self.state.session_connector,
                 &user,
                 AgentSink::Session(context.peer.clone()),
             )

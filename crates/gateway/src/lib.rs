@@ -61,11 +61,13 @@ mod handler;
 mod keys;
 mod limits;
 mod list_changed;
+mod logging;
 mod metrics;
 mod param_headers;
 mod pending;
 mod service;
 mod state;
+mod subscriptions;
 
 pub use errors::{
     DENIED, UPSTREAM_ERROR, UPSTREAM_RATE_LIMITED, UPSTREAM_TIMEOUT, UPSTREAM_UNAUTHORIZED,

@@ -1,5 +1,9 @@
-//! Upstream `notifications/*/list_changed` to every agent of the same user: a session-era
-//! agent's session, or a 2026-07-28 agent's `subscriptions/listen` stream.
+//! The upstream's notifications to the agents of the same user, from one listener per user:
+//! `notifications/*/list_changed` to every agent (a session-era agent's session, or a
+//! 2026-07-28 agent's `subscriptions/listen` stream); `notifications/resources/updated` to the
+//! agents that subscribed to that resource ([`Subscriptions`]); a log message of the upstream's
+//! standing stream to every session-era agent (one sent during a call goes to the agent of that
+//! call instead, see [`call_notifications`](super::agent_call::call_notifications)).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -8,12 +12,16 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use rmcp::RoleServer;
 use rmcp::model::{
-    PromptListChangedNotification, ResourceListChangedNotification, ServerNotification,
-    ToolListChangedNotification,
+    PromptListChangedNotification, ResourceListChangedNotification, ResourceUpdatedNotification,
+    ResourceUpdatedNotificationParam, ServerNotification, ToolListChangedNotification,
 };
 use rmcp::service::{Peer, SubscriptionSink};
 
 use pagerduty_mcp_connect::Connector;
+use pagerduty_mcp_connect::ServerNotification as UpstreamNotification;
+
+use super::logging::log_notification;
+use super::subscriptions::Subscriptions;
 use pagerduty_mcp_connect::UserId;
 
 /// Where one agent hears about list changes.
@@ -100,16 +108,22 @@ struct UserAgents {
     pump: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Every user's listening agents, and one upstream listener per user that has any.
+/// A user's listening agents of one era: session-era agents hear the user's upstream session of
+/// the session era, 2026-07-28 agents the stateless one (see `GatewayState::upstream`).
+type Key = (UserId, bool);
+
+/// Every user's listening agents, and one upstream listener per user and era that has any.
 #[derive(Default)]
 pub(crate) struct ListChanged {
-    users: Mutex<HashMap<UserId, UserAgents>>,
+    users: Mutex<HashMap<Key, UserAgents>>,
+    /// The session-era agents' resource subscriptions.
+    pub(crate) subscriptions: Subscriptions,
 }
 
 /// Removes its agent when dropped (for `subscriptions/listen`, which ends with its request).
 pub(crate) struct Registration {
     registry: Weak<ListChanged>,
-    user: UserId,
+    user: Key,
     id: u64,
 }
 
@@ -137,8 +151,9 @@ impl ListChanged {
         user: &UserId,
         sink: AgentSink,
     ) -> Registration {
+        let key: Key = (user.clone(), matches!(sink, AgentSink::Session(_)));
         let mut users = self.lock();
-        let entry = users.entry(user.clone()).or_default();
+        let entry = users.entry(key.clone()).or_default();
         entry.agents.retain(|_, agent| !agent.is_gone());
         let id = entry.next_id;
         entry.next_id += 1;
@@ -147,12 +162,12 @@ impl ListChanged {
             entry.pump = Some(tokio::spawn(pump(
                 Arc::downgrade(self),
                 connector.clone(),
-                user.clone(),
+                key.clone(),
             )));
         }
         Registration {
             registry: Arc::downgrade(self),
-            user: user.clone(),
+            user: key,
             id,
         }
     }
@@ -162,7 +177,7 @@ impl ListChanged {
         self.lock().values().map(|u| u.agents.len()).sum()
     }
 
-    fn remove(&self, user: &UserId, id: u64) {
+    fn remove(&self, user: &Key, id: u64) {
         let mut users = self.lock();
         if let Some(entry) = users.get_mut(user) {
             entry.agents.remove(&id);
@@ -175,7 +190,7 @@ impl ListChanged {
         }
     }
 
-    fn agents_of(&self, user: &UserId) -> Option<Vec<(u64, AgentSink)>> {
+    fn agents_of(&self, user: &Key) -> Option<Vec<(u64, AgentSink)>> {
         let mut users = self.lock();
         let entry = users.get_mut(user)?;
         entry.agents.retain(|_, agent| !agent.is_gone());
@@ -192,20 +207,67 @@ impl ListChanged {
         )
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, UserAgents>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, UserAgents>> {
         self.users.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends one upstream notification of `user` to the agents it is for; `false` when the
+    /// user has no listening agent left.
+    async fn pass_on(&self, user: &Key, notification: UpstreamNotification) -> bool {
+        match notification.method.as_str() {
+            "notifications/resources/updated" => {
+                let Some(uri) = notification.params.get("uri").and_then(|u| u.as_str()) else {
+                    return true;
+                };
+                for peer in self.subscriptions.subscribers(&user.0, uri) {
+                    let updated = ServerNotification::ResourceUpdatedNotification(
+                        ResourceUpdatedNotification::new(ResourceUpdatedNotificationParam::new(
+                            uri,
+                        )),
+                    );
+                    let _ = peer.send_notification(updated).await;
+                }
+                true
+            }
+            // A call's log messages went to its agent (`call_notifications`).
+            "notifications/message" if notification.call_context().is_none() => {
+                let Some(agents) = self.agents_of(user) else {
+                    return false;
+                };
+                for (_, agent) in agents {
+                    if let AgentSink::Session(peer) = agent
+                        && let Some(log) = log_notification(notification.params.clone())
+                    {
+                        let _ = peer.send_notification(log).await;
+                    }
+                }
+                true
+            }
+            method => {
+                let Some(kind) = ListKind::from_method(method) else {
+                    return true;
+                };
+                let Some(agents) = self.agents_of(user) else {
+                    return false;
+                };
+                for (id, agent) in agents {
+                    if !agent.send(kind).await {
+                        self.remove(user, id);
+                    }
+                }
+                true
+            }
+        }
     }
 }
 
-/// Listens upstream for `user` while the user has listening agents.
-async fn pump(registry: Weak<ListChanged>, connector: Connector, user: UserId) {
+/// Listens upstream for `key`'s user (in its era) while the user has listening agents of it.
+async fn pump(registry: Weak<ListChanged>, connector: Connector, key: Key) {
+    let user = key.0.clone();
     let mut backoff = Duration::from_millis(500);
     loop {
         let alive = |registry: &Weak<ListChanged>| {
-            registry
-                .upgrade()
-                .and_then(|r| r.agents_of(&user))
-                .is_some()
+            registry.upgrade().and_then(|r| r.agents_of(&key)).is_some()
         };
         if !alive(&registry) {
             return;
@@ -227,14 +289,10 @@ async fn pump(registry: Weak<ListChanged>, connector: Connector, user: UserId) {
             tokio::select! {
                 next = notifications.next() => {
                     let Some(notification) = next else { break };
-                    let Some(kind) = ListKind::from_method(&notification.method) else { continue };
                     backoff = Duration::from_millis(500);
                     let Some(registry) = registry.upgrade() else { return };
-                    let Some(agents) = registry.agents_of(&user) else { return };
-                    for (id, agent) in agents {
-                        if !agent.send(kind).await {
-                            registry.remove(&user, id);
-                        }
+                    if !registry.pass_on(&key, notification).await {
+                        return;
                     }
                 }
                 _ = tick.tick() => {

@@ -16,7 +16,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use super::agent_auth::authenticate;
-use super::agent_call::forwarding_handler;
+use super::agent_call::{call_notifications, forwarding_handler};
 use super::agent_sessions::{AgentSessions, SESSION_IDLE_LIMIT};
 use super::connections::{
     self, ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, default_max_connections,
@@ -32,7 +32,7 @@ use super::metrics::GatewayMetrics;
 use super::pending::PendingCalls;
 use super::state::GatewayState;
 use pagerduty_mcp_connect::Result;
-use pagerduty_mcp_connect::{Connector, ConnectorBuilder};
+use pagerduty_mcp_connect::{Connector, ConnectorBuilder, ProtocolPreference};
 
 /// The shortest session idle time a gateway accepts.
 const MIN_SESSION_IDLE: Duration = Duration::from_millis(100);
@@ -234,7 +234,7 @@ async fn healthz(State(state): State<Arc<GatewayState>>) -> Response {
     let body = serde_json::json!({
         "status": if draining { "shutting_down" } else { "ok" },
         "in_flight": state.drain.in_flight(),
-        "active_users": state.connector.active_users(),
+        "active_users": state.connector.active_users() + state.session_connector.active_users(),
         "listening_agents": state.list_changed.listeners(),
     });
     let status = if draining {
@@ -248,7 +248,7 @@ async fn healthz(State(state): State<Arc<GatewayState>>) -> Response {
 async fn metrics(State(state): State<Arc<GatewayState>>) -> Response {
     state
         .metrics
-        .set_active_users(state.connector.active_users());
+        .set_active_users(state.connector.active_users() + state.session_connector.active_users());
     (
         [(
             header::CONTENT_TYPE,
@@ -443,7 +443,9 @@ impl GatewayBuilder {
             .connector
             .elicitation_handler(forwarding_handler())
             .sampling_handler(forwarding_handler())
+            .on_notification(call_notifications)
             .build()?;
+        let session_connector = connector.with_protocol(ProtocolPreference::SessionFirst);
         let help = connector.credential_help().to_owned();
         let origins = match self.allowed_origins {
             Some(origins) => origins,
@@ -462,6 +464,7 @@ impl GatewayBuilder {
         Ok(Gateway {
             state: Arc::new(GatewayState {
                 connector,
+                session_connector,
                 keys,
                 metrics: self.metrics.unwrap_or_default(),
                 agent_sessions: AgentSessions::default(),

@@ -48,7 +48,13 @@ impl AgentUser {
 
 /// What every request handler of one gateway shares.
 pub(crate) struct GatewayState {
+    /// The connector as configured: 2026-07-28 agents' requests go upstream through it.
     pub(crate) connector: Connector,
+    /// The same connector speaking the upstream's session era where it has one
+    /// ([`ProtocolPreference::SessionFirst`](pagerduty_mcp_connect::ProtocolPreference::SessionFirst)):
+    /// session-era agents' requests go through it, so that the upstream's server requests,
+    /// log messages and resource updates have the session era's way back to them.
+    pub(crate) session_connector: Connector,
     pub(crate) keys: GatewayKeys,
     pub(crate) metrics: GatewayMetrics,
     pub(crate) agent_sessions: AgentSessions,
@@ -75,6 +81,15 @@ pub(crate) struct GatewayState {
 }
 
 impl GatewayState {
+    /// The connector an agent's requests go upstream through: by the agent's protocol era.
+    pub(crate) fn upstream(&self, stateless_agent: bool) -> &Connector {
+        if stateless_agent {
+            &self.connector
+        } else {
+            &self.session_connector
+        }
+    }
+
     /// Starts (once, on the first request) the task that ends agents' sessions idle for the
     /// [idle timeout](GatewayBuilder::session_idle_timeout). rmcp's own keep-alive is off:
     /// requests on the direct path never reach its session, which would look idle to it.

@@ -139,7 +139,15 @@ impl SessionInner {
                 if method == "notifications/progress" {
                     self.report_progress(&params);
                 }
-                self.publish(ServerNotification { method, params });
+                let notification = ServerNotification {
+                    method,
+                    params,
+                    call: context.cloned(),
+                };
+                if let Some(hook) = &self.config().notification_hook {
+                    (hook.0)(&notification);
+                }
+                self.publish(notification);
                 None
             }
             Incoming::Request { id, method, params } => {
