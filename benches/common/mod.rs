@@ -231,16 +231,35 @@ impl Raw {
     }
 }
 
-/// Reads a JSON reply and returns the response's `result`.
+/// Reads a reply, JSON or SSE, to its end and returns the response's `result`.
 async fn read_result(response: reqwest::Response) -> Value {
     assert!(response.status().is_success(), "HTTP {}", response.status());
+    let sse = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"text/event-stream"));
     let bytes = response.bytes().await.expect("body");
-    match serde_json::from_slice::<Value>(&bytes).expect("JSON reply") {
+    let bytes = if sse {
+        sse_response(&bytes)
+    } else {
+        &bytes[..]
+    };
+    match serde_json::from_slice::<Value>(bytes).expect("JSON reply") {
         Value::Object(mut message) => message
             .remove("result")
             .unwrap_or_else(|| panic!("not a result: {message:?}")),
         other => panic!("not a JSON-RPC response: {other}"),
     }
+}
+
+/// The data of the last non-empty event of an SSE body (the response: what a minimal client
+/// reads, after the stream's end, when it asked one request on it).
+fn sse_response(body: &[u8]) -> &[u8] {
+    body.split(|&b| b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"data:"))
+        .map(|data| data.trim_ascii())
+        .rfind(|data| !data.is_empty())
+        .expect("an SSE event with data")
 }
 
 // ---------------------------------------------------------------------------------------------

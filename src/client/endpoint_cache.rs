@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::model::ServerDetails;
 use super::protocol::ProtocolVersion;
+use super::transport::StreamEnds;
 use crate::credential::Credential;
 use crate::error::Error;
 
@@ -75,6 +76,8 @@ pub(crate) struct EndpointCache {
     discovered: Mutex<Option<Discovered>>,
     /// The last session-era `initialize` details: equal details of later sessions share it.
     initialized: Mutex<Option<Arc<ServerDetails>>>,
+    /// Whether the endpoint ends its SSE replies soon after their response.
+    pub(crate) stream_ends: Arc<StreamEnds>,
 }
 
 /// Whether a stateless request's error says the endpoint does not speak that era (any more): an
@@ -113,6 +116,7 @@ impl EndpointCache {
             negotiated: Mutex::new(None),
             discovered: Mutex::new(None),
             initialized: Mutex::new(None),
+            stream_ends: Arc::default(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The HTTP side of Streamable HTTP: the shared `reqwest` client, header encoding, bounded body
 //! reads and error mapping.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -135,46 +137,132 @@ pub(crate) async fn next_chunk(
 
 /// The most a reply's rest is read for, after its response, to keep the connection.
 const RELEASE_MAX_BYTES: usize = 64 * 1024;
-/// How long a reply's rest is waited for, after its response, to keep the connection.
+/// How long the caller itself waits for a reply's end, after its response, before leaving the
+/// rest to a task: about what a new connection to a remote server costs (TCP and TLS 1.3, two
+/// round trips of 25 ms), so waiting is never dearer than the handshake it saves.
+const RELEASE_INLINE_WAIT: Duration = Duration::from_millis(50);
+/// How long a task waits for a reply's end beyond [`RELEASE_INLINE_WAIT`], to keep the
+/// connection.
 const RELEASE_MAX_WAIT: Duration = Duration::from_secs(2);
-/// The most replies whose rest is being read at once, in the process: beyond it (a server that
-/// keeps its streams open after the response, under load) a reply's connection is closed as it
-/// was before, so such a server cannot make the open connections grow with the call rate.
+/// The most replies whose rest is being read by a task at once, in the process: beyond it (a
+/// server that keeps its streams open after the response, under load) a reply's connection is
+/// closed, so such a server cannot make the open connections grow with the call rate.
 const RELEASE_MAX_TASKS: usize = 256;
 static RELEASE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(RELEASE_MAX_TASKS);
 
-/// Lets an SSE reply's connection go back to the pool once its response has arrived.
+/// Reads an SSE reply to its end once its response has arrived, so that its connection goes
+/// back to the pool.
 ///
-/// The server ends the stream after the response (the spec's SHOULD), but the end often comes
-/// in a later read than the response event; dropping the body before it closes the connection,
-/// and the next request pays a new TCP (and TLS) handshake. When the end is already here this
-/// costs nothing; otherwise a task reads what is left, at most [`RELEASE_MAX_BYTES`] for at most
-/// [`RELEASE_MAX_WAIT`], and drops it (nothing may follow a response on its own stream); at most
-/// [`RELEASE_MAX_TASKS`] such tasks run at once.
-pub(crate) fn release_connection(mut response: reqwest::Response) {
-    use futures_util::FutureExt as _;
-    if let Some(Ok(None) | Err(_)) = response.chunk().now_or_never() {
-        return; // ended (the connection is free), or broken (nothing to keep)
+/// The server ends the stream after the response (the spec's SHOULD), but the end usually comes
+/// in a later write than the response event; a body dropped before its end closes the
+/// connection, and the next request pays a new TCP (and TLS) handshake. So the caller reads the
+/// rest itself, as a client that reads a whole body does, for at most [`RELEASE_INLINE_WAIT`]
+/// and [`RELEASE_MAX_BYTES`] (nothing may follow a response on its own stream: whatever does is
+/// dropped). Only a stream still open then is left to a task, at most [`RELEASE_MAX_TASKS`] of
+/// them at once, for at most [`RELEASE_MAX_WAIT`]; beyond that its connection is closed.
+///
+/// The caller waits rather than a task from the start: under load a task runs late (behind the
+/// callers), a caller sends its next request before the task gave the previous connection
+/// back, the pool opens another one, and once the tasks outnumber their limit connections are
+/// closed by the hundred a second (issue 23; `benches/connection_churn.rs`).
+pub(crate) async fn release_connection(mut response: reqwest::Response, ends: &Arc<StreamEnds>) {
+    if !ends.worth_waiting() {
+        release_in_background(response, 0, ends);
+        return;
     }
+    let mut read = 0usize;
+    let rest = async {
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    read += chunk.len();
+                    if read > RELEASE_MAX_BYTES {
+                        return false; // not a stream that ends: give the connection up
+                    }
+                }
+                // Ended (the connection is free), or broken (nothing to keep).
+                Ok(None) | Err(_) => return true,
+            }
+        }
+    };
+    match crate::time_limit::within(RELEASE_INLINE_WAIT, rest).await {
+        Some(_) => ends.ended(),
+        None => {
+            ends.left_open();
+            release_in_background(response, read, ends);
+        }
+    }
+}
+
+/// Whether an endpoint ends its SSE replies soon after their response: after
+/// [`MAX_LEFT_OPEN`] replies in a row whose end did not come within [`RELEASE_INLINE_WAIT`],
+/// callers stop waiting for it (a server that keeps its streams open would cost every call
+/// the wait) until a reply's end arrives again, in time or later.
+#[derive(Debug, Default)]
+pub(crate) struct StreamEnds {
+    left_open_in_a_row: AtomicU32,
+}
+
+/// Replies left open in a row after which callers stop waiting for their end.
+const MAX_LEFT_OPEN: u32 = 3;
+
+impl StreamEnds {
+    fn worth_waiting(&self) -> bool {
+        self.left_open_in_a_row.load(Ordering::Relaxed) < MAX_LEFT_OPEN
+    }
+
+    fn ended(&self) {
+        if self.left_open_in_a_row.load(Ordering::Relaxed) != 0 {
+            self.left_open_in_a_row.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn left_open(&self) {
+        self.left_open_in_a_row.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Leaves the rest of a reply to a task (see [`release_connection`]); closes its connection
+/// when [`RELEASE_MAX_TASKS`] tasks are at it already.
+fn release_in_background(mut response: reqwest::Response, mut read: usize, ends: &Arc<StreamEnds>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     let Ok(slot) = RELEASE_SLOTS.try_acquire() else {
         return;
     };
+    let ends = ends.clone();
     runtime.spawn(async move {
         let _slot = slot;
-        let _ = tokio::time::timeout(RELEASE_MAX_WAIT, async move {
-            let mut read = 0usize;
-            while let Ok(Some(chunk)) = response.chunk().await {
-                read += chunk.len();
-                if read > RELEASE_MAX_BYTES {
-                    break;
+        let ended = tokio::time::timeout(RELEASE_MAX_WAIT, async move {
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        read += chunk.len();
+                        if read > RELEASE_MAX_BYTES {
+                            return false;
+                        }
+                    }
+                    Ok(None) => return true,
+                    Err(_) => return false,
                 }
             }
         })
         .await;
+        if ended == Ok(true) {
+            ends.ended(); // late, but it ends: worth waiting for again
+        }
     });
+}
+
+/// Reads (at most [`RELEASE_MAX_BYTES`] of) the body of a reply whose body means nothing (a
+/// `202` to a notification, the answer to a DELETE), so that its connection goes back to the
+/// pool; without a wait when the body is empty, as it usually is.
+pub(crate) async fn discard_body(response: reqwest::Response, ends: &Arc<StreamEnds>) {
+    if response.content_length() == Some(0) {
+        return;
+    }
+    release_connection(response, ends).await;
 }
 
 /// Maps a `reqwest` error. Its message names the URL (which never holds a credential).

@@ -315,7 +315,11 @@ impl SessionInner {
                     }
                     for message in jsonrpc::parse_event_data(&event.data)? {
                         if let Some(outcome) = initialize_outcome(message) {
-                            transport::release_connection(response);
+                            transport::release_connection(
+                                response,
+                                &self.client.endpoint.stream_ends,
+                            )
+                            .await;
                             return outcome;
                         }
                     }

@@ -20,7 +20,9 @@ impl SessionInner {
             let response = self
                 .send_post(self.headers(route, ACCEPT_POST), body)
                 .await?;
-            self.expect_success(response).await.map(drop)
+            let response = self.expect_success(response).await?;
+            transport::discard_body(response, &self.client.endpoint.stream_ends).await;
+            Ok(())
         };
         tokio::time::timeout(self.config().request_timeout, exchange)
             .await
@@ -133,6 +135,7 @@ impl SessionInner {
             || status == StatusCode::METHOD_NOT_ALLOWED
             || status == StatusCode::NOT_FOUND
         {
+            transport::discard_body(response, &self.client.endpoint.stream_ends).await;
             return Ok(());
         }
         Err(self.scrub(self.error_reply(status, &mut response).await))

@@ -190,7 +190,11 @@ impl SessionInner {
                             resumptions = 0;
                             for message in jsonrpc::parse_event_data(&event.data)? {
                                 if let Some(outcome) = self.dispatch(route, id, message, context) {
-                                    transport::release_connection(response);
+                                    transport::release_connection(
+                                        response,
+                                        &self.client.endpoint.stream_ends,
+                                    )
+                                    .await;
                                     return outcome;
                                 }
                             }
