@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run -p pagerduty-mcp-gateway -- \
 //!     --listen 127.0.0.1:8080 --users users.toml [--upstream URL | --region us|eu | --mock] \
-//!     [--read-only] [--allow-tool NAME]… [--deny-tool NAME]…
+//!     [--read-only] [--allow-tool NAME]… [--deny-tool NAME]… [--hide-refused-tools]
 //! ```
 //!
 //! `users.toml` holds one `[[user]]` table per user:
@@ -69,6 +69,11 @@ struct Args {
     /// Never offer nor allow these tools (repeatable).
     #[arg(long = "deny-tool", value_name = "NAME")]
     deny_tools: Vec<String>,
+    /// Leave the tools the policy refuses a user out of that user's tool list. By default they
+    /// are listed, marked as refused by the gateway's policy with the reason, so that a client
+    /// shows the refusal rather than "tool not found"; calling one is refused either way.
+    #[arg(long)]
+    hide_refused_tools: bool,
     /// Host header values agents may use besides loopback names, when listening on a public
     /// address (repeatable).
     #[arg(long = "allowed-host", value_name = "HOST")]
@@ -200,7 +205,8 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
         .max_in_flight_per_user(args.max_in_flight_per_user)
         .rate_per_user(args.rate_per_user, args.burst_per_user)
         .shutdown_grace(Duration::from_secs(args.shutdown_grace))
-        .session_idle_timeout(Duration::from_secs(args.session_idle));
+        .session_idle_timeout(Duration::from_secs(args.session_idle))
+        .list_refused_tools(!args.hide_refused_tools);
     if let Some(max) = args.max_connections {
         builder = builder.max_connections(usize::try_from(max).unwrap_or(usize::MAX));
     }
