@@ -98,7 +98,12 @@ enum Era<'a> {
     /// [`DirectCalls`] for as long as it runs.
     Session(String, CallGuard<'a>),
     /// 2026-07-28, with what the agent declared in the request's `_meta`.
-    Stateless { elicitation: bool, sampling: bool },
+    Stateless {
+        elicitation: bool,
+        sampling: bool,
+        /// The declared capabilities as sent, declared upstream in the gateway's place.
+        capabilities: serde_json::Value,
+    },
 }
 
 /// The call the direct path takes from this request, if it is one; passes a session-era
@@ -173,6 +178,10 @@ async fn plan<'a>(
                     .as_ref()
                     .is_some_and(|c| c.elicitation.is_some()),
                 sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
+                capabilities: capabilities
+                    .as_ref()
+                    .and_then(|c| serde_json::to_value(c).ok())
+                    .unwrap_or_else(|| serde_json::json!({})),
             }
         }
     };
@@ -190,19 +199,27 @@ async fn plan<'a>(
 async fn answer(state: &Arc<GatewayState>, user: &UserId, call: DirectCall<'_>) -> Response {
     let DirectCall { id, params, era } = call;
     let handler = GatewayHandler::new(state.clone());
-    let (cancelled, elicitation, sampling, stateless_agent) = match &era {
-        Era::Session(_, guard) => (guard.token.clone(), false, false, false),
+    let (cancelled, elicitation, sampling, capabilities) = match &era {
+        Era::Session(_, guard) => (guard.token.clone(), false, false, None),
         // Going away is dropping this future; 2026-07-28 has no cancel notification.
         Era::Stateless {
             elicitation,
             sampling,
-        } => (state.cancel.child_token(), *elicitation, *sampling, true),
+            capabilities,
+        } => (
+            state.cancel.child_token(),
+            *elicitation,
+            *sampling,
+            Some(capabilities.clone()),
+        ),
     };
+    let stateless_agent = capabilities.is_some();
     let agent = AgentRequest {
         user: user.clone(),
         elicitation,
         sampling,
         stateless_agent,
+        capabilities,
         progress: None,
         peer: None,
         cancelled,

@@ -106,12 +106,20 @@ impl GatewayHandler {
                 (parked.running, parked.started)
             }
             None => {
-                let (options, events) = AgentCall::options(
+                let (mut options, events) = AgentCall::options(
                     agent.user.clone(),
                     agent.elicitation,
                     agent.sampling,
                     agent.progress.is_some(),
                 );
+                if agent.stateless_agent {
+                    // The upstream's own input_required rounds go to the agent as they are
+                    // (its keys, its requestState), and it sees the agent's capabilities.
+                    options = options.return_input_required();
+                    if let Some(capabilities) = agent.capabilities.clone() {
+                        options = options.with_client_capabilities(capabilities);
+                    }
+                }
                 let upstream = start(agent.user.clone(), options);
                 (Running { upstream, events }, Instant::now())
             }
@@ -178,6 +186,12 @@ impl GatewayHandler {
                     }
                     unfinished.armed = false;
                     let result = self.finish(method, tool, &user, started, result)?;
+                    if result.get("resultType").and_then(Value::as_str) == Some("input_required") {
+                        // The upstream's own round, for the agent to answer (its keys and
+                        // requestState unchanged; the answers go back upstream as they come).
+                        let input: InputRequiredResult = from_json(result, method)?;
+                        return Ok(Driven::InputRequired(input));
+                    }
                     return Ok(Driven::Complete(result));
                 }
                 Step::Cancelled => {
@@ -357,19 +371,32 @@ impl GatewayHandler {
     pub(crate) async fn forward_call_tool(
         &self,
         agent: AgentRequest,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
     ) -> Result<CallToolResponse, ErrorData> {
+        let resume = self.own_round(&mut request.request_state, &mut request.input_responses);
+        // Answers to the upstream's own round go back upstream with the request.
+        let answers_upstream = (request.request_state.is_some()
+            || request.input_responses.is_some())
+        .then(|| upstream_params(&request));
         let name = request.name.to_string();
-        let resume = resume_of(request.request_state, request.input_responses);
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         let connector = self.state.upstream(agent.stateless_agent).clone();
         let tool = name.clone();
         let driven = self
             .start_or_resume(agent, "tools/call", name, resume, move |user, options| {
                 Box::pin(async move {
-                    connector
-                        .call_tool_raw(&user, &tool, arguments, options)
-                        .await
+                    match answers_upstream {
+                        Some(params) => {
+                            connector
+                                .request_with(&user, "tools/call", params, options)
+                                .await
+                        }
+                        None => {
+                            connector
+                                .call_tool_raw(&user, &tool, arguments, options)
+                                .await
+                        }
+                    }
                 })
             })
             .await?;
@@ -447,6 +474,9 @@ pub(crate) struct AgentRequest {
     pub(crate) sampling: bool,
     /// A 2026-07-28 agent: asked for input with `input_required`, never with a request.
     pub(crate) stateless_agent: bool,
+    /// A 2026-07-28 agent's declared capabilities, declared upstream for its requests in place
+    /// of the gateway's own (so the upstream asks it only for what it can answer).
+    pub(crate) capabilities: Option<Value>,
     /// Where the call's progress goes: the agent's progress token and its peer.
     pub(crate) progress: Option<(ProgressToken, Peer<RoleServer>)>,
     /// The session-era agent's peer, to ask it on this request's own stream.
@@ -470,6 +500,12 @@ impl AgentRequest {
                 .as_ref()
                 .is_some_and(|c| c.elicitation.is_some()),
             sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
+            capabilities: stateless_agent.then(|| {
+                capabilities
+                    .as_ref()
+                    .and_then(|c| serde_json::to_value(c).ok())
+                    .unwrap_or_else(|| json!({}))
+            }),
             stateless_agent,
             progress,
             peer: Some(context.peer),
@@ -506,14 +542,26 @@ impl Driven {
     }
 }
 
-/// The agent's `requestState` and answers, if it is coming back from an `input_required`
-/// round. Taken out of the request, they never go upstream: the gateway's client answers the
-/// upstream's own rounds.
-fn resume_of(
-    state: Option<String>,
-    responses: Option<InputResponses>,
-) -> Option<(String, InputResponses)> {
-    state.map(|state| (state, responses.unwrap_or_default()))
+impl GatewayHandler {
+    /// The agent's `requestState` and answers when it is coming back from one of the
+    /// gateway's own `input_required` rounds (a call parked here): taken out of the request,
+    /// they never go upstream. Any other `requestState` is the upstream's (its round was passed
+    /// to the agent as it was): left in the request, it goes back upstream with the answers.
+    fn own_round(
+        &self,
+        state: &mut Option<String>,
+        responses: &mut Option<InputResponses>,
+    ) -> Option<(String, InputResponses)> {
+        let own = state
+            .as_deref()
+            .is_some_and(|s| self.state.pending.holds(s));
+        if !own {
+            return None;
+        }
+        state
+            .take()
+            .map(|state| (state, responses.take().unwrap_or_default()))
+    }
 }
 
 impl ServerHandler for GatewayHandler {
@@ -606,7 +654,7 @@ impl ServerHandler for GatewayHandler {
         mut request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let resume = resume_of(request.request_state.take(), request.input_responses.take());
+        let resume = self.own_round(&mut request.request_state, &mut request.input_responses);
         let params = upstream_params(&request);
         let agent = AgentRequest::from_context(context)?;
         let start = self.raw_start(agent.stateless_agent, "resources/read", params);
@@ -633,7 +681,7 @@ impl ServerHandler for GatewayHandler {
         mut request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let resume = resume_of(request.request_state.take(), request.input_responses.take());
+        let resume = self.own_round(&mut request.request_state, &mut request.input_responses);
         let params = upstream_params(&request);
         let agent = AgentRequest::from_context(context)?;
         let start = self.raw_start(agent.stateless_agent, "prompts/get", params);

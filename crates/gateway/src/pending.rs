@@ -85,6 +85,12 @@ impl PendingCalls {
         if matches { calls.remove(state) } else { None }
     }
 
+    /// Whether a call is parked under `state` (a state the gateway made; any other is the
+    /// upstream's own, which goes back upstream).
+    pub(crate) fn holds(&self, state: &str) -> bool {
+        self.lock().contains_key(state)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }

@@ -62,6 +62,9 @@ impl SessionInner {
             let result = self
                 .exchange(&guard.id, method, &params, &routing, safe, context)
                 .await?;
+            if options.return_input_required {
+                return Ok(result);
+            }
             self.complete_rounds(&guard.id, method, &params, &routing, safe, context, result)
                 .await
         }
@@ -109,6 +112,12 @@ impl SessionInner {
         if stateless {
             for (key, value) in &self.client.stateless_meta {
                 meta.insert(key.clone(), value.clone());
+            }
+            if let Some(capabilities) = &options.client_capabilities {
+                meta.insert(
+                    "io.modelcontextprotocol/clientCapabilities".into(),
+                    capabilities.clone(),
+                );
             }
             if let Some(level) = *self.log_level.read().unwrap_or_else(|p| p.into_inner()) {
                 meta.insert(

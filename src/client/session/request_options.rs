@@ -33,6 +33,8 @@ pub struct RequestOptions {
     pub timeout: Option<Duration>,
     pub(crate) on_progress: Option<ProgressCallback>,
     pub(crate) context: Option<CallContext>,
+    pub(crate) client_capabilities: Option<Value>,
+    pub(crate) return_input_required: bool,
 }
 
 impl fmt::Debug for RequestOptions {
@@ -42,6 +44,8 @@ impl fmt::Debug for RequestOptions {
             .field("timeout", &self.timeout)
             .field("on_progress", &self.on_progress.is_some())
             .field("context", &self.context.is_some())
+            .field("client_capabilities", &self.client_capabilities)
+            .field("return_input_required", &self.return_input_required)
             .finish()
     }
 }
@@ -69,6 +73,28 @@ impl RequestOptions {
     #[must_use]
     pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.on_progress = Some(ProgressCallback(Arc::new(callback)));
+        self
+    }
+
+    /// 2026-07-28: the client capabilities this request declares
+    /// (`_meta["io.modelcontextprotocol/clientCapabilities"]`) in place of the client's own. A
+    /// gateway declares its agent's, so that the server asks the agent only for what the agent
+    /// can answer (and refuses with -32021 what needs more). No effect in the session era, whose
+    /// capabilities are the session's.
+    #[must_use]
+    pub fn with_client_capabilities(mut self, capabilities: Value) -> Self {
+        self.client_capabilities = Some(capabilities);
+        self
+    }
+
+    /// 2026-07-28: an `input_required` result comes back as it is (`resultType:
+    /// "input_required"`, the server's own `inputRequests` keys and `requestState`) instead of
+    /// being answered through the client's handlers. A gateway passes the round on to its agent
+    /// this way; the agent's answers go back to the server in the next request's
+    /// `inputResponses` with the `requestState`.
+    #[must_use]
+    pub fn return_input_required(mut self) -> Self {
+        self.return_input_required = true;
         self
     }
 
