@@ -20,6 +20,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bridge::{answer_into_json, server_request_into_rmcp};
+use super::list_changed::ListChanged;
 
 use pagerduty_mcp_connect::client::{
     HandlerError, Progress, RequestOptions, ServerRequest, ServerRequestHandler, server_request_fn,
@@ -50,6 +51,7 @@ pub(crate) struct AgentCall {
     events: mpsc::Sender<Event>,
     elicitation: bool,
     sampling: bool,
+    roots: bool,
 }
 
 /// The upstream call in progress, to its result's JSON.
@@ -69,8 +71,7 @@ impl AgentCall {
     /// its reply, which costs both sides.
     pub(crate) fn options(
         user: UserId,
-        elicitation: bool,
-        sampling: bool,
+        declared: Askable,
         progress: bool,
     ) -> (RequestOptions, mpsc::Receiver<Event>) {
         let (events, receiver) = mpsc::channel(64);
@@ -78,8 +79,9 @@ impl AgentCall {
         let call = Arc::new(AgentCall {
             user,
             events,
-            elicitation,
-            sampling,
+            elicitation: declared.elicitation,
+            sampling: declared.sampling,
+            roots: declared.roots,
         });
         let mut options = RequestOptions::default().context(call);
         if let Some(progress) = progress_events {
@@ -95,6 +97,7 @@ impl AgentCall {
         let declared = match request.method() {
             "elicitation/create" => self.elicitation,
             "sampling/createMessage" => self.sampling,
+            "roots/list" => self.roots,
             _ => false,
         };
         if !declared {
@@ -142,26 +145,81 @@ pub(crate) fn call_notifications(notification: &ServerNotification) {
     }
 }
 
-/// The handler the gateway registers on its connector for elicitation and sampling: it hands
-/// each request to the agent whose call caused it.
-pub(crate) fn forwarding_handler() -> impl ServerRequestHandler + 'static {
-    server_request_fn(|request: ServerRequest| async move {
-        let call = request
-            .call_context()
-            .cloned()
-            .and_then(|context| context.downcast::<AgentCall>().ok());
-        let Some(call) = call else {
-            return Err(HandlerError::new(
-                -32601,
-                "this gateway forwards server requests only while an agent's call runs",
-            ));
-        };
+/// What an agent declared it can be asked (elicitation, sampling, roots).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Askable {
+    pub(crate) elicitation: bool,
+    pub(crate) sampling: bool,
+    pub(crate) roots: bool,
+}
+
+/// The handler the gateway registers on its connector for elicitation, sampling and roots: it
+/// hands each request to the agent whose call caused it; one the upstream sends on its standing
+/// stream (no call) to a session-era agent of the same user that declared the capability. When
+/// no agent of the user can answer, the upstream gets a JSON-RPC error and the gateway logs a
+/// WARN line naming the user and the method: never a silent success.
+pub(crate) fn forwarding_handler(agents: Arc<ListChanged>) -> impl ServerRequestHandler + 'static {
+    server_request_fn(move |request: ServerRequest| {
+        let agents = agents.clone();
+        async move {
+            let call = request
+                .call_context()
+                .cloned()
+                .and_then(|context| context.downcast::<AgentCall>().ok());
+            match call {
+                Some(call) => ask_in_call(&call, &request).await,
+                None => ask_any_agent(&agents, &request).await,
+            }
+        }
+    })
+}
+
+/// A server request of the upstream's standing stream, to a session-era agent of its user.
+async fn ask_any_agent(
+    agents: &ListChanged,
+    request: &ServerRequest,
+) -> Result<Value, HandlerError> {
+    let method = request.method();
+    let Some(user) = request.user() else {
+        return Err(HandlerError::new(
+            -32601,
+            format!("{method}: no agent to ask (the session belongs to no user)"),
+        ));
+    };
+    for peer in agents.session_agents(user) {
+        let declared = peer.peer_info().is_some_and(|info| {
+            let capabilities = &info.capabilities;
+            match method {
+                "elicitation/create" => capabilities.elicitation.is_some(),
+                "sampling/createMessage" => capabilities.sampling.is_some(),
+                "roots/list" => capabilities.roots.is_some(),
+                _ => false,
+            }
+        });
+        if declared {
+            return ask_peer(&peer, method, request.params().clone()).await;
+        }
+    }
+    tracing::warn!(
+        user = %user,
+        method,
+        "the upstream asked outside any call, and no agent of this user that can answer is connected; refused"
+    );
+    Err(HandlerError::new(
+        -32601,
+        format!("{method}: no agent of this user that can answer it is connected to the gateway"),
+    ))
+}
+
+/// A server request that came with an agent's call, to that agent.
+async fn ask_in_call(call: &AgentCall, request: &ServerRequest) -> Result<Value, HandlerError> {
+    {
         if request.user().is_some_and(|user| user != &call.user) {
             // Never happens through a Connector; refuse rather than cross users.
             return Err(HandlerError::internal("the request came for another user"));
         }
-        call.ask(&request).await
-    })
+        call.ask(request).await
+    }
 }
 
 /// Sends a server request to a session-era agent and returns its answer.

@@ -218,6 +218,10 @@ async fn answer(state: &Arc<GatewayState>, user: &UserId, call: DirectCall<'_>) 
         user: user.clone(),
         elicitation,
         sampling,
+        // Only a 2026-07-28 agent can be asked, in an input_required round passed on as it is.
+        roots: capabilities
+            .as_ref()
+            .is_some_and(|c| c.get("roots").is_some()),
         stateless_agent,
         capabilities,
         progress: None,

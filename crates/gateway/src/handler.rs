@@ -23,7 +23,7 @@ use rmcp::{RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::agent_call::{AgentCall, Event, Running, Upstream, ask_peer, progress_param};
+use super::agent_call::{AgentCall, Askable, Event, Running, Upstream, ask_peer, progress_param};
 use super::agent_sessions::Declared;
 use super::bridge::{from_json, into_rmcp, marked_refused, tools_into_rmcp, upstream_params};
 use super::errors::{outcome, to_error_data};
@@ -106,12 +106,13 @@ impl GatewayHandler {
                 (parked.running, parked.started)
             }
             None => {
-                let (mut options, events) = AgentCall::options(
-                    agent.user.clone(),
-                    agent.elicitation,
-                    agent.sampling,
-                    agent.progress.is_some(),
-                );
+                let declared = Askable {
+                    elicitation: agent.elicitation,
+                    sampling: agent.sampling,
+                    roots: agent.roots,
+                };
+                let (mut options, events) =
+                    AgentCall::options(agent.user.clone(), declared, agent.progress.is_some());
                 if agent.stateless_agent {
                     // The upstream's own input_required rounds go to the agent as they are
                     // (its keys, its requestState), and it sees the agent's capabilities.
@@ -472,6 +473,8 @@ pub(crate) struct AgentRequest {
     pub(crate) elicitation: bool,
     /// The agent declared `sampling`.
     pub(crate) sampling: bool,
+    /// The agent declared `roots`.
+    pub(crate) roots: bool,
     /// A 2026-07-28 agent: asked for input with `input_required`, never with a request.
     pub(crate) stateless_agent: bool,
     /// A 2026-07-28 agent's declared capabilities, declared upstream for its requests in place
@@ -500,6 +503,7 @@ impl AgentRequest {
                 .as_ref()
                 .is_some_and(|c| c.elicitation.is_some()),
             sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
+            roots: capabilities.as_ref().is_some_and(|c| c.roots.is_some()),
             capabilities: stateless_agent.then(|| {
                 capabilities
                     .as_ref()

@@ -172,6 +172,18 @@ impl ListChanged {
         }
     }
 
+    /// The session-era agents of `user` (they can be sent server requests).
+    pub(crate) fn session_agents(&self, user: &UserId) -> Vec<Peer<RoleServer>> {
+        self.agents_of(&(user.clone(), true))
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, agent)| match agent {
+                AgentSink::Session(peer) => Some(peer),
+                AgentSink::Subscription(_) => None,
+            })
+            .collect()
+    }
+
     /// How many agents listen, over all users.
     pub(crate) fn listeners(&self) -> usize {
         self.lock().values().map(|u| u.agents.len()).sum()

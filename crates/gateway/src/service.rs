@@ -186,6 +186,11 @@ impl Gateway {
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .route("/.well-known/{*probe}", axum::routing::any(no_oauth))
+            // Where OAuth clients turn when discovery finds nothing (mcp-remote registers at
+            // /register and prints the body of the refusal): the same message.
+            .route("/register", axum::routing::any(no_oauth))
+            .route("/authorize", axum::routing::any(no_oauth))
+            .route("/token", axum::routing::any(no_oauth))
             .with_state(state)
             .merge(mcp)
     }
@@ -439,10 +444,12 @@ impl GatewayBuilder {
     /// Checks and builds.
     pub fn build(self) -> Result<Gateway> {
         let keys = self.keys;
+        let list_changed = Arc::new(ListChanged::default());
         let connector = self
             .connector
-            .elicitation_handler(forwarding_handler())
-            .sampling_handler(forwarding_handler())
+            .elicitation_handler(forwarding_handler(list_changed.clone()))
+            .sampling_handler(forwarding_handler(list_changed.clone()))
+            .roots_handler(forwarding_handler(list_changed.clone()))
             .on_notification(call_notifications)
             .build()?;
         let session_connector = connector.with_protocol(ProtocolPreference::SessionFirst);
@@ -469,7 +476,7 @@ impl GatewayBuilder {
                 metrics: self.metrics.unwrap_or_default(),
                 agent_sessions: AgentSessions::default(),
                 drain: Arc::new(Drain::default()),
-                list_changed: Arc::new(ListChanged::default()),
+                list_changed,
                 pending: PendingCalls::default(),
                 help,
                 instructions: Some(self.instructions.unwrap_or(default_instructions)),

@@ -192,3 +192,43 @@ async fn list_changed_notifications_reach_the_users_agents() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_of_the_upstreams_standing_stream_reaches_an_agent_of_that_user_or_is_refused() {
+    let Some((_gateway, url)) = gateway_to_asking_upstream().await else {
+        return;
+    };
+    // Alice's session-era agent is connected when the upstream asks, outside any call.
+    let steps = json!([
+        {"op": "call", "tool": "confirm_later", "args": {"action": "page the team"}},
+        {"op": "call", "tool": "later_answer", "args": {}},
+    ]);
+    let alice = agent_with(
+        &url,
+        ALICE_KEY,
+        "legacy",
+        steps,
+        &["--elicit-answer", ACCEPT_CONFIRMED],
+    )
+    .await;
+    let later = &ok(&alice, 1)["structured"]["later"];
+    assert_eq!(later["answer"]["action"], "accept", "{alice}");
+    let asked = alice["elicitations"].as_array().unwrap();
+    assert_eq!(asked.len(), 1, "{alice}");
+    assert_eq!(asked[0]["message"], "Really page the team?");
+
+    // No agent of the demo user is connected when the upstream asks (the one that called has
+    // gone; a 2026-07-28 agent cannot be asked outside a call): the upstream hears so.
+    let call = json!([{"op": "call", "tool": "confirm_later", "args": {"action": "restart", "after_ms": 2000}}]);
+    ok(&agent(&url, DEMO_KEY, "legacy", call).await, 0);
+    let out = agent(
+        &url,
+        DEMO_KEY,
+        "2026-07-28",
+        json!([{"op": "call", "tool": "later_answer", "args": {}}]),
+    )
+    .await;
+    let later = &ok(&out, 0)["structured"]["later"];
+    let error = later["error"].as_str().unwrap_or_default();
+    assert!(error.contains("no agent of this user"), "{out}");
+}

@@ -9,6 +9,10 @@
 //! sampling; `whoami` returns the user. The prompt `confirmed_prompt {topic}` and the resource
 //! `asking://secret` ask "Really show <topic / the secret>?" the same way and return the user and
 //! the answer as their text.
+//!
+//! Session era only: `confirm_later {action, after_ms}` returns at once and asks "Really
+//! <action>?" `after_ms` (default 300) later on the session's standing stream (no call is running then); `later_answer`
+//! waits (up to 10 s) for what that request got, the answer or the error, and returns it.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -74,6 +78,18 @@ fn sampling(text: &str) -> Value {
     })
 }
 
+/// What each user's `confirm_later` request got: the answer, or the error's text.
+fn later_answers() -> &'static (
+    std::sync::Mutex<HashMap<String, Value>>,
+    tokio::sync::Notify,
+) {
+    static LATER: std::sync::OnceLock<(
+        std::sync::Mutex<HashMap<String, Value>>,
+        tokio::sync::Notify,
+    )> = std::sync::OnceLock::new();
+    LATER.get_or_init(Default::default)
+}
+
 fn text_result(value: Value) -> CallToolResult {
     serde_json::from_value(json!({
         "content": [{ "type": "text", "text": value.to_string() }],
@@ -107,6 +123,8 @@ impl ServerHandler for Asking {
                 { "name": "confirm_action", "inputSchema": { "type": "object", "properties": { "action": { "type": "string" } } }, "annotations": read_only },
                 { "name": "summarize", "inputSchema": { "type": "object", "properties": { "text": { "type": "string" } } }, "annotations": read_only },
                 { "name": "whoami", "inputSchema": { "type": "object" }, "annotations": read_only },
+                { "name": "confirm_later", "inputSchema": { "type": "object", "properties": { "action": { "type": "string" } } }, "annotations": read_only },
+                { "name": "later_answer", "inputSchema": { "type": "object" }, "annotations": read_only },
             ]
         }))
         .unwrap())
@@ -127,6 +145,39 @@ impl ServerHandler for Asking {
         };
         let (key, ask) = match request.name.as_ref() {
             "whoami" => return Ok(text_result(json!({ "user": user })).into()),
+            "confirm_later" => {
+                let (answers, _) = later_answers();
+                answers.lock().unwrap().remove(&user);
+                let peer = context.peer.clone();
+                let ask: rmcp::model::ServerRequest =
+                    serde_json::from_value(elicitation(&arg("action"))).unwrap();
+                let asker = user.clone();
+                let after = args.get("after_ms").and_then(Value::as_u64).unwrap_or(300);
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(after)).await;
+                    let got = match peer.send_request(ask).await {
+                        Ok(answer) => json!({ "answer": answer }),
+                        Err(err) => json!({ "error": err.to_string() }),
+                    };
+                    let (answers, arrived) = later_answers();
+                    answers.lock().unwrap().insert(asker, got);
+                    arrived.notify_waiters();
+                });
+                return Ok(text_result(json!({ "user": user, "asking": "later" })).into());
+            }
+            "later_answer" => {
+                let (answers, arrived) = later_answers();
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    let waiting = arrived.notified();
+                    if let Some(got) = answers.lock().unwrap().get(&user).cloned() {
+                        return Ok(text_result(json!({ "user": user, "later": got })).into());
+                    }
+                    if tokio::time::timeout_at(deadline, waiting).await.is_err() {
+                        return Ok(text_result(json!({ "user": user, "later": null })).into());
+                    }
+                }
+            }
             "confirm_action" => ("confirm", elicitation(&arg("action"))),
             "summarize" => ("sample", sampling(&arg("text"))),
             other => return Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
