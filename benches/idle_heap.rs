@@ -21,6 +21,8 @@ mod common;
 mod counting_allocator;
 #[path = "common/mock_process.rs"]
 mod mock_process;
+#[path = "common/upstream_process.rs"]
+mod upstream_process;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +33,7 @@ use mock_process::MockProcess;
 use pagerduty_mcp_connect::{Connector, ProtocolVersion, UserId};
 use serde_json::Value;
 use tokio::sync::Semaphore;
+use upstream_process::{Replies, UpstreamProcess};
 use url::Url;
 
 #[global_allocator]
@@ -63,27 +66,51 @@ async fn connector_calls(connector: &Connector, users: &[UserId]) {
 }
 
 struct Figures {
+    server: &'static str,
+    /// Whether the pool's idle connections were closed before each reading.
+    emptied: bool,
     name: &'static str,
     per_session: f64,
     sockets: Option<usize>,
 }
 
-/// Lets spawned clean-ups finish and freed buffers go back.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(300)).await;
+/// How long the pools keep an idle connection when they are emptied before each reading.
+const POOL_IDLE: Duration = Duration::from_millis(100);
+
+/// Lets spawned clean-ups finish and freed buffers go back (and, with `emptied`, the pool's
+/// idle connections close).
+async fn settle(emptied: bool) {
+    let wait = if emptied {
+        4 * POOL_IDLE
+    } else {
+        Duration::ZERO
+    };
+    tokio::time::sleep(Duration::from_millis(300) + wait).await;
 }
 
-async fn measure_connector(url: &Url, n: usize, version: ProtocolVersion) -> Figures {
-    let (connector, ids) = common::connector(url, WARM + n, 6, version);
+async fn measure_connector(
+    server: &'static str,
+    url: &Url,
+    n: usize,
+    version: ProtocolVersion,
+    emptied: bool,
+) -> Figures {
+    let (connector, ids) = common::connector_with(url, WARM + n, 6, version, move |client| {
+        if emptied {
+            client.pool_idle_timeout(POOL_IDLE)
+        } else {
+            client
+        }
+    });
     let (warm, users) = ids.split_at(WARM);
     connector_calls(&connector, warm).await;
     for user in warm {
         connector.disconnect(user).await.expect("disconnect");
     }
-    settle().await;
+    settle(emptied).await;
     let before = live();
     connector_calls(&connector, users).await;
-    settle().await;
+    settle(emptied).await;
     let after = live();
     let sockets = common::open_sockets();
     assert_eq!(connector.active_users(), n);
@@ -91,6 +118,8 @@ async fn measure_connector(url: &Url, n: usize, version: ProtocolVersion) -> Fig
         let _ = connector.disconnect(user).await;
     }
     Figures {
+        server,
+        emptied,
         name: if version.is_stateless() {
             "connector, stateless 2026-07-28"
         } else {
@@ -101,8 +130,12 @@ async fn measure_connector(url: &Url, n: usize, version: ProtocolVersion) -> Fig
     }
 }
 
-async fn measure_raw(url: &Url, n: usize) -> Figures {
-    let http = reqwest::Client::new();
+async fn measure_raw(server: &'static str, url: &Url, n: usize, emptied: bool) -> Figures {
+    let mut http = reqwest::Client::builder();
+    if emptied {
+        http = http.pool_idle_timeout(POOL_IDLE);
+    }
+    let http = http.build().expect("reqwest client");
     let open = |range: std::ops::Range<usize>| {
         let (http, url) = (http.clone(), url.clone());
         async move {
@@ -128,16 +161,18 @@ async fn measure_raw(url: &Url, n: usize) -> Figures {
     for raw in open(0..WARM).await {
         raw.delete().await;
     }
-    settle().await;
+    settle(emptied).await;
     let before = live();
     let raws = open(WARM..WARM + n).await;
-    settle().await;
+    settle(emptied).await;
     let after = live();
     let sockets = common::open_sockets();
     for raw in &raws {
         raw.delete().await;
     }
     Figures {
+        server,
+        emptied,
         name: "raw_reqwest, session 2025-11-25",
         per_session: (after as f64 - before as f64) / n as f64,
         sockets,
@@ -148,20 +183,30 @@ fn main() {
     if mock_process::serve_if_asked() {
         return;
     }
+    if upstream_process::serve_if_asked() {
+        return;
+    }
     let test = common::test_mode();
     let n = if test { 200 } else { 10_000 };
     let mock = MockProcess::start(WARM + n);
+    // A server shaped like a production one (SSE replies, UUID session ids, a real server's
+    // initialize result): see common/upstream_process.rs.
+    let upstream = UpstreamProcess::start(Replies::Sse, Duration::from_millis(5));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let figures = runtime.block_on(async {
         let sockets_at_start = common::open_sockets();
-        let figures = vec![
-            measure_raw(&mock.url, n).await,
-            measure_connector(&mock.url, n, ProtocolVersion::V2025_11_25).await,
-            measure_connector(&mock.url, n, ProtocolVersion::V2026_07_28).await,
-        ];
+        let mut figures = Vec::new();
+        for emptied in [false, true] {
+            for (server, url) in [("mock", &mock.url), ("upstream", &upstream.url)] {
+                figures.push(measure_raw(server, url, n, emptied).await);
+                for version in [ProtocolVersion::V2025_11_25, ProtocolVersion::V2026_07_28] {
+                    figures.push(measure_connector(server, url, n, version, emptied).await);
+                }
+            }
+        }
         (sockets_at_start, figures)
     });
     let (sockets_at_start, figures) = figures;
@@ -174,17 +219,22 @@ fn main() {
         }
     );
     println!(
-        "{:<34} {:>16} {:>12} {:>14}",
-        "client", "bytes/session", "÷ raw", "TCP sockets"
+        "{:<10} {:<6} {:<34} {:>16} {:>12} {:>14}",
+        "server", "pool", "client", "bytes/session", "÷ raw", "TCP sockets"
     );
-    let raw = figures[0].per_session;
     for f in &figures {
+        let raw = figures
+            .iter()
+            .find(|r| r.server == f.server && r.emptied == f.emptied && r.name.starts_with("raw"))
+            .map_or(f64::NAN, |r| r.per_session);
         let sockets = match (f.sockets, sockets_at_start) {
             (Some(now), Some(start)) => format!("{}", now.saturating_sub(start)),
             _ => "n/a".to_owned(),
         };
         println!(
-            "{:<34} {:>16.0} {:>12.2} {:>14}",
+            "{:<10} {:<6} {:<34} {:>16.0} {:>12.2} {:>14}",
+            f.server,
+            if f.emptied { "empty" } else { "kept" },
             f.name,
             f.per_session,
             f.per_session / raw,
@@ -199,18 +249,21 @@ fn main() {
             // The pool (this crate's and the raw one) plus the calls in flight, never the users.
             assert!(
                 now.saturating_sub(start) <= 2 * IN_FLIGHT + 8,
-                "{}: {now} sockets open for {n} users",
-                f.name
+                "{} ({}): {now} sockets open for {n} users",
+                f.name,
+                f.server
             );
         }
         if !test && f.name.starts_with("connector") {
             assert!(
                 f.per_session <= 1024.0,
-                "{}: {:.0} bytes per idle session",
+                "{} ({}): {:.0} bytes per idle session",
                 f.name,
+                f.server,
                 f.per_session
             );
         }
     }
     drop(mock);
+    drop(upstream);
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use http::{HeaderValue, header};
 use pagerduty_mcp_connect::{
-    AuthScheme, Connector, GenericServer, InMemoryCredentialStore, ProtocolPreference,
-    ProtocolVersion, UserId,
+    AuthScheme, Connector, GenericServer, InMemoryCredentialStore, McpClientBuilder,
+    ProtocolPreference, ProtocolVersion, UserId,
 };
 use rmcp::model::{
     CallToolRequestParams, ClientConfig as RmcpClientConfig, ProtocolVersion as RmcpVersion,
@@ -74,6 +74,17 @@ pub fn connector(
     width: usize,
     version: ProtocolVersion,
 ) -> (Connector, Vec<UserId>) {
+    connector_with(url, users, width, version, |client| client)
+}
+
+/// [`connector`], its client configured further by `configure`.
+pub fn connector_with(
+    url: &Url,
+    users: usize,
+    width: usize,
+    version: ProtocolVersion,
+    configure: impl FnOnce(McpClientBuilder) -> McpClientBuilder + Send + 'static,
+) -> (Connector, Vec<UserId>) {
     let store = InMemoryCredentialStore::new();
     let ids: Vec<UserId> = (0..users)
         .map(|i| UserId::from(format!("user-{i:0width$}")))
@@ -86,7 +97,9 @@ pub fn connector(
     let connector = Connector::builder()
         .server(server)
         .credentials(store)
-        .configure_client(move |client| client.protocol(ProtocolPreference::Exact(version)))
+        .configure_client(move |client| {
+            configure(client.protocol(ProtocolPreference::Exact(version)))
+        })
         .build()
         .expect("connector");
     (connector, ids)

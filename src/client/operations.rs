@@ -32,7 +32,8 @@ impl Session {
             tracing::warn!(tools = ?names, "leaving out tools with invalid x-mcp-header declarations");
             tools.retain(|tool| !invalid.contains(&tool.name));
         }
-        *self.inner.tools.write().unwrap_or_else(|p| p.into_inner()) = table;
+        *self.inner.tools.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::sync::Arc::new(table));
         Ok(tools)
     }
 
@@ -176,7 +177,8 @@ impl Session {
             .tools
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .contains_key(name)
+            .as_ref()
+            .is_some_and(|tools| tools.contains_key(name))
     }
 
     async fn list_all<T: DeserializeOwned>(&self, method: &str, field: &str) -> Result<Vec<T>> {

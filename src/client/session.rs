@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -46,6 +46,21 @@ mod server_requests;
 pub use notification_stream::NotificationStream;
 pub use request_options::RequestOptions;
 
+/// `SessionInner::log_level` before a level was asked for.
+const NO_LOG_LEVEL: u8 = u8::MAX;
+
+/// The log levels, by their number in `SessionInner::log_level`.
+const LOG_LEVELS: [LoggingLevel; 8] = [
+    LoggingLevel::Debug,
+    LoggingLevel::Info,
+    LoggingLevel::Notice,
+    LoggingLevel::Warning,
+    LoggingLevel::Error,
+    LoggingLevel::Critical,
+    LoggingLevel::Alert,
+    LoggingLevel::Emergency,
+];
+
 /// How many notifications a slow reader of [`Session::notifications`] may lag behind.
 const NOTIFICATION_BUFFER: usize = 64;
 
@@ -62,7 +77,6 @@ pub(crate) struct SessionInner {
     credential: Credential,
     auth: HeaderValue,
     version: ProtocolVersion,
-    version_header: HeaderValue,
     session_id: RwLock<(Option<HeaderValue>, u64)>,
     /// Shared with the other sessions of the client when the server said the same to them.
     details: RwLock<Arc<ServerDetails>>,
@@ -70,18 +84,23 @@ pub(crate) struct SessionInner {
     /// Created by the first `notifications()` call: most sessions never have a listener, and an
     /// idle session must stay small.
     notifications: OnceLock<broadcast::Sender<ServerNotification>>,
-    log_level: RwLock<Option<LoggingLevel>>,
+    /// The log level asked for in the 2026-07-28 protocol ([`LoggingLevel`] as a number),
+    /// [`NO_LOG_LEVEL`] until then.
+    log_level: AtomicU8,
     closed: AtomicBool,
     /// The server rejected the credential (401), or the connector learnt it was invalidated:
     /// no request carries it any more, not even the DELETE ending the session.
     rejected: AtomicBool,
     reinit: tokio::sync::Mutex<()>,
-    pub(crate) tools: RwLock<HashMap<String, ToolRouting>>,
+    /// The routing of the tools `tools/list` returned; `None` until then (most sessions never
+    /// list them, and an idle session must stay small).
+    pub(crate) tools: RwLock<Option<Arc<HashMap<String, ToolRouting>>>>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The user this session belongs to, when a `Connector` opened it.
     user: Option<UserId>,
-    /// Permits for server requests being handled (handler and answer) at once.
-    server_requests: Arc<tokio::sync::Semaphore>,
+    /// Permits for server requests being handled (handler and answer) at once; created by the
+    /// first server request.
+    server_requests: OnceLock<Arc<tokio::sync::Semaphore>>,
     /// The per-call progress callbacks, by progress token.
     progress: std::sync::Mutex<Vec<(Value, ProgressCallback)>>,
     /// Responses that arrived on the standing stream, for requests still reading their own.
@@ -252,15 +271,31 @@ impl Session {
     }
 
     pub(crate) fn set_log_level_for_stateless(&self, level: LoggingLevel) {
-        *self
-            .inner
-            .log_level
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(level);
+        let index = LOG_LEVELS
+            .iter()
+            .position(|l| *l == level)
+            .map_or(NO_LOG_LEVEL, |i| i as u8);
+        self.inner.log_level.store(index, Ordering::Relaxed);
     }
 }
 
 impl SessionInner {
+    /// The log level asked for in the 2026-07-28 protocol, if any.
+    fn log_level(&self) -> Option<LoggingLevel> {
+        LOG_LEVELS
+            .get(usize::from(self.log_level.load(Ordering::Relaxed)))
+            .copied()
+    }
+
+    /// The permits for server requests being handled at once.
+    fn server_request_permits(&self) -> &Arc<tokio::sync::Semaphore> {
+        self.server_requests.get_or_init(|| {
+            Arc::new(tokio::sync::Semaphore::new(
+                self.client.config.max_concurrent_server_requests,
+            ))
+        })
+    }
+
     /// How many [`NotificationStream`]s are open.
     fn listeners(&self) -> usize {
         self.notifications
@@ -302,7 +337,7 @@ impl SessionInner {
         if route.send_version {
             headers.insert(
                 HeaderName::from_static(transport::PROTOCOL_VERSION),
-                self.version_header.clone(),
+                HeaderValue::from_static(self.version.as_str()),
             );
         }
         headers

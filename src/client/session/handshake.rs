@@ -1,8 +1,7 @@
 //! The session-era handshake (`initialize`, `notifications/initialized`), opening a session in
 //! either era, and re-establishing an expired session.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -36,21 +35,18 @@ impl Session {
             credential: credential.clone(),
             auth,
             version,
-            version_header: HeaderValue::from_static(version.as_str()),
             session_id: RwLock::new((None, 0)),
             details: RwLock::new(Arc::default()),
             next_id: AtomicU64::new(1),
             notifications: OnceLock::new(),
-            log_level: RwLock::new(None),
+            log_level: AtomicU8::new(super::NO_LOG_LEVEL),
             closed: AtomicBool::new(false),
             rejected: AtomicBool::new(false),
             reinit: tokio::sync::Mutex::new(()),
-            tools: RwLock::new(HashMap::new()),
+            tools: RwLock::new(None),
             listener: std::sync::Mutex::new(None),
             user,
-            server_requests: Arc::new(tokio::sync::Semaphore::new(
-                client.config.max_concurrent_server_requests,
-            )),
+            server_requests: OnceLock::new(),
             progress: std::sync::Mutex::new(Vec::new()),
             stray_responses: std::sync::Mutex::new(Vec::new()),
             stray_arrived: tokio::sync::Notify::new(),
@@ -121,7 +117,6 @@ impl Session {
                 )));
             }
             inner.version = chosen;
-            inner.version_header = HeaderValue::from_static(chosen.as_str());
         }
         *inner.details.get_mut().unwrap_or_else(|p| p.into_inner()) =
             client.endpoint.intern_initialized(details);

@@ -119,7 +119,7 @@ impl SessionInner {
                     capabilities.clone(),
                 );
             }
-            if let Some(level) = *self.log_level.read().unwrap_or_else(|p| p.into_inner()) {
+            if let Some(level) = self.log_level() {
                 meta.insert(
                     "io.modelcontextprotocol/logLevel".into(),
                     json!(level.as_str()),
@@ -153,7 +153,7 @@ impl SessionInner {
             if let Some(routing) = params
                 .get("name")
                 .and_then(Value::as_str)
-                .and_then(|name| tools.get(name))
+                .and_then(|name| tools.as_ref()?.get(name))
             {
                 let arguments = params.get("arguments").and_then(Value::as_object);
                 headers.extend(param_header_values(routing, arguments));
@@ -171,7 +171,8 @@ impl SessionInner {
                     self.tools
                         .read()
                         .unwrap_or_else(|p| p.into_inner())
-                        .get(name)
+                        .as_ref()
+                        .and_then(|tools| tools.get(name))
                         .is_some_and(|tool| tool.safe_to_repeat)
                 }),
             _ => true,

@@ -28,7 +28,7 @@ impl SessionInner {
         if self.version.is_stateless() {
             return; // the stateless era has no server-to-client requests on a stream
         }
-        let Ok(permit) = self.server_requests.clone().try_acquire_owned() else {
+        let Ok(permit) = self.server_request_permits().clone().try_acquire_owned() else {
             tracing::warn!(
                 method = %method.chars().take(64).collect::<String>(),
                 limit = self.config().max_concurrent_server_requests,
