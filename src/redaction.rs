@@ -41,6 +41,10 @@ pub(crate) const MIN_RUN: usize = 6;
 #[derive(Default)]
 pub(crate) struct Redactor {
     needles: Vec<SecretString>,
+    /// For each needle: whether runs of its characters are removed too (the value as sent), or
+    /// only the whole of it (a stored value with a pasted prefix: `Token ` is six characters
+    /// of it that ordinary text holds).
+    partial: Vec<bool>,
 }
 
 impl fmt::Debug for Redactor {
@@ -59,14 +63,30 @@ impl Redactor {
 
     /// Adds a credential value. Values shorter than [`MIN_PARTIAL`] characters are ignored (they
     /// would blank ordinary words).
-    pub(crate) fn with_secret(mut self, secret: &str) -> Self {
+    pub(crate) fn with_secret(self, secret: &str) -> Self {
+        self.add(secret, true)
+    }
+
+    /// Adds a credential value removed only whole (and in its escaped forms), not by runs of
+    /// its characters.
+    pub(crate) fn with_whole_secret(self, secret: &str) -> Self {
+        self.add(secret, false)
+    }
+
+    fn add(mut self, secret: &str, partial: bool) -> Self {
         let secret = secret.trim();
         if secret.chars().count() < MIN_PARTIAL {
             return self;
         }
-        let mut add = |needle: String| {
-            if !self.needles.iter().any(|n| n.expose_secret() == needle) {
+        let mut add = |needle: String| match self
+            .needles
+            .iter()
+            .position(|n| n.expose_secret() == needle)
+        {
+            Some(at) => self.partial[at] |= partial,
+            None => {
                 self.needles.push(SecretString::from(needle));
+                self.partial.push(partial);
             }
         };
         add(secret.to_owned());
@@ -82,15 +102,27 @@ impl Redactor {
     /// without a pasted prefix).
     pub(crate) fn for_credential(secret: &SecretString, scheme: &crate::AuthScheme) -> Self {
         let stored = secret.expose_secret();
-        let redactor = Redactor::new().with_secret(stored);
         match scheme.header_value(secret) {
             Ok(value) => {
                 let sent = value.as_bytes();
-                let bare = sent.get(scheme.prefix().len()..).unwrap_or_default();
-                redactor.with_secret(&String::from_utf8_lossy(bare))
+                let bare =
+                    String::from_utf8_lossy(sent.get(scheme.prefix().len()..).unwrap_or_default())
+                        .into_owned();
+                // Runs of the value as sent; the stored one (which may carry a pasted prefix)
+                // whole.
+                Redactor::new().with_whole_secret(stored).with_secret(&bare)
             }
-            Err(_) => redactor,
+            Err(_) => Redactor::new().with_secret(stored),
         }
+    }
+
+    /// The needles whose runs are removed too.
+    fn run_needles(&self) -> impl Iterator<Item = &SecretString> {
+        self.needles
+            .iter()
+            .zip(&self.partial)
+            .filter(|(_, partial)| **partial)
+            .map(|(needle, _)| needle)
     }
 
     /// Whether it knows no value.
@@ -154,7 +186,8 @@ impl Redactor {
         for needle in &self.needles {
             find(text, needle.expose_secret(), |s, e| ranges.push((s, e)));
         }
-        partial_runs(text, &self.needles, |s, e| ranges.push((s, e)));
+        let runs: Vec<&SecretString> = self.run_needles().collect();
+        partial_runs(text, &runs, |s, e| ranges.push((s, e)));
         // The text with one level of JSON and percent escapes decoded.
         if text.contains(['\\', '%']) {
             let view = DecodedView::new(text);
@@ -164,7 +197,7 @@ impl Redactor {
                         ranges.push(view.original(s, e));
                     });
                 }
-                partial_runs(&view.decoded, &self.needles, |s, e| {
+                partial_runs(&view.decoded, &runs, |s, e| {
                     ranges.push(view.original(s, e));
                 });
             }
@@ -185,7 +218,7 @@ fn find(haystack: &str, needle: &str, mut hit: impl FnMut(usize, usize)) {
 /// of a token) leaves of one. A run of at least [`MIN_RUN`] bytes is removed wherever it stands;
 /// a shorter one of at least [`MIN_PARTIAL`] bytes when it touches a cut: the start or end of
 /// the text, a `…` or `...` truncation mark, or a `[redacted]` mark.
-fn partial_runs(text: &str, needles: &[SecretString], mut hit: impl FnMut(usize, usize)) {
+fn partial_runs(text: &str, needles: &[&SecretString], mut hit: impl FnMut(usize, usize)) {
     let bytes = text.as_bytes();
     for needle in needles {
         let needle = needle.expose_secret().as_bytes();
@@ -481,6 +514,19 @@ mod tests {
             clean.contains("(ask an admin for the permission)"),
             "{clean}"
         );
+    }
+
+    #[test]
+    fn a_pasted_prefix_is_not_redacted_from_ordinary_text() {
+        let stored = SecretString::from(format!("Token token={BARE}"));
+        let redactor = Redactor::for_credential(&stored, &crate::AuthScheme::token_equals());
+        let help = "Create a PagerDuty User API Token: paste the token=… value";
+        assert_eq!(redactor.redact(help), help);
+        assert_eq!(
+            redactor.redact(&format!("got Token token={BARE} x")),
+            "got [redacted] x"
+        );
+        assert_eq!(redactor.redact("id 07690eXy was"), "id [redacted] was");
     }
 
     #[test]

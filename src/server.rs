@@ -54,10 +54,11 @@ pub trait RemoteMcpServer: Send + Sync + fmt::Debug {
         None
     }
 
-    /// Other forms of the auth header this server documents for the same credential, tried
-    /// once each time a connection is refused with 401 while the endpoint has accepted no form
-    /// yet; the form that opens a session is then used for every user (see
-    /// [`McpClient`](crate::McpClient)). Only forms in the same header count. `&[]` (the
+    /// Other forms of the auth header this server documents for the same credential. While the
+    /// endpoint has accepted no form yet, a connection refused with 401 is tried once more in
+    /// one of them (the one the server's `WWW-Authenticate` challenge names, else the first);
+    /// the form that opens a session is then used for every user, and afterwards only a
+    /// challenge naming another form is tried. Only forms in the same header count. `&[]` (the
     /// default): none.
     ///
     /// ```

@@ -10,7 +10,7 @@
 //! would turn every later connection away from a form that works.) The first form that
 //! opens a session is kept for every later connection (logged once at INFO), so a token that
 //! is really revoked costs at most two requests while the endpoint is being learnt and one
-//! afterwards, and never a loop.
+//! afterwards (two when the server's challenge names another form), and never a loop.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -69,17 +69,19 @@ impl AuthForms {
         }
     }
 
-    /// The form to try after `tried` was refused with 401, if the endpoint is still being
-    /// learnt: the one the server's challenge named, else the first alternative.
+    /// The form to try after `tried` was refused with 401: the one the server's challenge
+    /// named, else (while the endpoint is still being learnt) the first alternative. Once a form
+    /// is accepted, only a challenge naming another form is tried (a server may take tokens of
+    /// different kinds in different forms), so a revoked token still costs one request there.
     pub(crate) fn retry_after_401(&self, tried: usize) -> Option<usize> {
-        if self.forms.len() < 2 || self.settled.load(Ordering::Acquire) != UNSETTLED {
+        if self.forms.len() < 2 {
             return None;
         }
         let challenged = self.challenged.swap(UNSETTLED, Ordering::AcqRel);
-        let candidate = if challenged == UNSETTLED {
-            1
-        } else {
-            challenged
+        let candidate = match (challenged, self.settled.load(Ordering::Acquire)) {
+            (UNSETTLED, UNSETTLED) => 1,
+            (UNSETTLED, _) => return None,
+            (challenged, _) => challenged,
         };
         (candidate != tried).then_some(candidate)
     }
@@ -163,6 +165,9 @@ mod tests {
         forms.accepted(1, "test");
         assert_eq!(forms.first(), 1);
         assert_eq!(forms.retry_after_401(1), None);
+        // Settled, a challenge naming another form is still tried (another kind of token).
+        forms.note_challenge(Some(&HeaderValue::from_static("Bearer")));
+        assert_eq!(forms.retry_after_401(1), Some(2));
         forms.accepted(2, "test");
         assert_eq!(forms.first(), 1, "the first accepted form stays");
     }

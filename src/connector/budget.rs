@@ -41,13 +41,16 @@ pub struct UserBudget {
     max_wait: Duration,
 }
 
+/// The longest period and wait a budget takes (longer values are cut to it): a day.
+const LONGEST: Duration = Duration::from_secs(86_400);
+
 impl UserBudget {
-    /// `requests` per `period` (at least one request, a period of at least a millisecond), 8
-    /// calls in flight, waiting up to 10 s for room.
+    /// `requests` per `period` (at least one request; a period from a millisecond to a day,
+    /// values outside cut to those), 8 calls in flight, waiting up to 10 s for room.
     pub fn new(requests: u32, period: Duration) -> Self {
         UserBudget {
             requests: requests.max(1),
-            period: period.max(Duration::from_millis(1)),
+            period: period.clamp(Duration::from_millis(1), LONGEST),
             in_flight: 8,
             max_wait: Duration::from_secs(10),
         }
@@ -60,18 +63,19 @@ impl UserBudget {
         UserBudget::new(960, Duration::from_secs(60)).in_flight(4)
     }
 
-    /// At most `calls` (at least 1) of a user's calls in flight at once; more wait their turn.
+    /// At most `calls` (at least 1, at most 1,000,000) of a user's calls in flight at once;
+    /// more wait their turn.
     #[must_use]
     pub fn in_flight(mut self, calls: usize) -> Self {
-        self.in_flight = calls.max(1);
+        self.in_flight = calls.clamp(1, 1_000_000);
         self
     }
 
     /// How long a call waits for room in the budget before it fails with
-    /// [`Error::RateLimited`] (without a request). Zero: fail at once.
+    /// [`Error::RateLimited`] (without a request). Zero: fail at once; at most a day.
     #[must_use]
     pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.max_wait = wait;
+        self.max_wait = wait.min(LONGEST);
         self
     }
 
@@ -231,7 +235,7 @@ impl Budgets {
     pub(crate) fn pause(&self, user: &UserId, wait: Duration) {
         let gate = self.gate(user);
         let mut bucket = gate.bucket.lock().unwrap_or_else(|p| p.into_inner());
-        let until = Instant::now() + wait;
+        let until = Instant::now() + wait.min(LONGEST);
         bucket.paused_until = Some(bucket.paused_until.map_or(until, |t| t.max(until)));
     }
 
@@ -332,6 +336,22 @@ mod tests {
         // All busy past the wait limit: fails.
         let _held = budgets.admit(&alice).await.unwrap();
         assert!(budgets.admit(&alice).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn extreme_settings_are_cut_to_sane_ones_rather_than_panicking() {
+        let budget = UserBudget::new(u32::MAX, Duration::MAX)
+            .in_flight(usize::MAX)
+            .max_wait(Duration::MAX);
+        assert_eq!(budget.period(), LONGEST);
+        assert_eq!(budget.calls_in_flight(), 1_000_000);
+        assert_eq!(budget.wait_limit(), LONGEST);
+        let budgets = Budgets::new(budget);
+        budgets.admit(&user("alice")).await.unwrap();
+        budgets.pause(&user("alice"), Duration::MAX);
+        let tiny = Budgets::new(UserBudget::new(0, Duration::ZERO).max_wait(Duration::ZERO));
+        tiny.admit(&user("bob")).await.unwrap();
+        assert!(tiny.admit(&user("bob")).await.is_err());
     }
 
     #[tokio::test(start_paused = true)]

@@ -361,3 +361,21 @@ async fn the_get_stream_follows_the_session_when_it_is_reestablished() {
         assert!(record.auth_matched, "{record:?}");
     }
 }
+
+#[tokio::test]
+async fn a_log_message_that_echoes_the_token_reaches_the_application_redacted() {
+    let (mock, _session, mut notifications) = listening_session(SESSION).await;
+    wait_for_get_stream(&mock).await;
+    let echoed = format!("request had Authorization: Token {}", MockPagerDuty::DEMO_TOKEN);
+    assert_eq!(
+        mock.notify(
+            "notifications/message",
+            json!({"level": "debug", "data": {"line": echoed, "token": MockPagerDuty::DEMO_TOKEN}})
+        ),
+        1
+    );
+    let log = next_notification(&mut notifications).await;
+    let text = log.params.to_string();
+    assert!(text.contains("[redacted]"), "{text}");
+    assert!(!text.contains(MockPagerDuty::DEMO_TOKEN), "{text}");
+}

@@ -139,6 +139,13 @@ impl SessionInner {
                 if method == "notifications/progress" {
                     self.report_progress(&params);
                 }
+                // What the server says goes on to the application (and, through a gateway, to an
+                // agent): a log message that echoes the request's credential must not carry it.
+                let params = if params.is_null() || method == "notifications/progress" {
+                    params
+                } else {
+                    self.redactor().redact_value(params)
+                };
                 let notification = ServerNotification {
                     method,
                     params,
