@@ -99,8 +99,8 @@ pub enum ProtocolPreference {
     /// the Python SDK calls legacy mode: for servers that mishandle a 2026-07-28 probe.
     Handshake,
     /// The session era first, like [`Handshake`](Self::Handshake); a server that refuses it
-    /// the way a 2026-07-28-only server does (HTTP 400, 404, 405, 415 or 422, or error -32022
-    /// to `initialize`) gets the stateless era instead. For a gateway passing a session-era
+    /// the way a 2026-07-28-only server does (HTTP 400, 404, 405, 415 or 422, or error -32022 or
+    /// -32601 to `initialize`) gets the stateless era instead. For a gateway passing a session-era
     /// agent on: its server requests and notifications need the session era where the server
     /// has one. Nothing is remembered: each connection to a stateless-only server costs the
     /// refused `initialize` once.

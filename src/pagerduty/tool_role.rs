@@ -83,7 +83,7 @@ impl ToolRole {
     ///
     /// assert!(ToolRole::ALL.contains(&ToolRole::ListIncidents));
     /// ```
-    pub const ALL: [ToolRole; 15] = [
+    pub const ALL: &'static [ToolRole] = &[
         ToolRole::ListIncidents,
         ToolRole::GetIncident,
         ToolRole::ListIncidentNotes,
@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn every_role_is_found_under_each_of_its_known_names() {
-        for role in ToolRole::ALL {
+        for &role in ToolRole::ALL {
             for name in role.known_names() {
                 let read = role.access() == ToolAccess::Read;
                 let catalogue = ToolCatalogue::new(vec![tool(name, read)]);

@@ -366,7 +366,10 @@ async fn the_get_stream_follows_the_session_when_it_is_reestablished() {
 async fn a_log_message_that_echoes_the_token_reaches_the_application_redacted() {
     let (mock, _session, mut notifications) = listening_session(SESSION).await;
     wait_for_get_stream(&mock).await;
-    let echoed = format!("request had Authorization: Token {}", MockPagerDuty::DEMO_TOKEN);
+    let echoed = format!(
+        "request had Authorization: Token {}",
+        MockPagerDuty::DEMO_TOKEN
+    );
     assert_eq!(
         mock.notify(
             "notifications/message",

@@ -31,7 +31,7 @@ use super::list_changed::AgentSink;
 use super::logging::pass_log_on;
 use super::metrics::capped_tool_name;
 use super::state::{AgentUser, GatewayState};
-use super::subscriptions::Change;
+use super::subscriptions::{Change, MAX_URI_BYTES};
 use pagerduty_mcp_connect::UserId;
 use pagerduty_mcp_connect::client::{HandlerError, RequestOptions};
 use tokio_util::sync::CancellationToken;
@@ -729,6 +729,12 @@ impl ServerHandler for GatewayHandler {
         let parts = context.extensions.get::<http::request::Parts>();
         let user = user_of(parts)?;
         let session = agent_session(parts)?;
+        if request.uri.len() > MAX_URI_BYTES {
+            return Err(ErrorData::invalid_params(
+                format!("the resource URI is longer than {MAX_URI_BYTES} bytes"),
+                None,
+            ));
+        }
         match self.state.list_changed.subscriptions.subscribe(
             &user,
             &request.uri,
@@ -745,11 +751,10 @@ impl ServerHandler for GatewayHandler {
                     .forward_raw(&context, "resources/subscribe", upstream_params(&request))
                     .await;
                 if let Err(err) = forwarded {
-                    self.state.list_changed.subscriptions.unsubscribe(
-                        &user,
-                        &request.uri,
-                        &session,
-                    );
+                    self.state
+                        .list_changed
+                        .subscriptions
+                        .refused(&user, &request.uri);
                     return Err(err);
                 }
                 Ok(())

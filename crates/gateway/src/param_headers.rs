@@ -148,7 +148,9 @@ pub(crate) async fn check(
     let arguments = request.pointer("/params/arguments");
     let refuse = |reason: String| {
         state.metrics.record_rejection("header_mismatch");
-        tracing::info!(user = %user, tool = name, reason, "refused a tools/call whose headers do not match its body");
+        // The reason (which quotes header and argument values) goes to the agent only; the log
+        // line names the user and the tool, capped.
+        tracing::info!(user = %user, tool = crate::metrics::capped_tool_name(name), "refused a tools/call whose headers do not match its body");
         mismatch(id, &reason)
     };
     if let Err(reason) = standard_headers(headers, name) {

@@ -8,6 +8,9 @@
 //! upstream call).
 
 use std::collections::HashMap;
+
+/// How the gateway's own `requestState`s begin.
+const STATE_PREFIX: &str = "gw1.";
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,7 +91,9 @@ impl PendingCalls {
     /// Whether a call is parked under `state` (a state the gateway made; any other is the
     /// upstream's own, which goes back upstream).
     pub(crate) fn holds(&self, state: &str) -> bool {
-        self.lock().contains_key(state)
+        // The gateway's states carry its prefix: an expired one is still its own (and answered
+        // "expired"), never sent upstream.
+        state.starts_with(STATE_PREFIX) || self.lock().contains_key(state)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -118,7 +123,7 @@ impl PendingCalls {
                 .to_le_bytes(),
         );
         let digest = hasher.finalize();
-        let mut out = String::from("gw1.");
+        let mut out = String::from(STATE_PREFIX);
         for byte in digest.iter() {
             out.push_str(&format!("{byte:02x}"));
         }

@@ -112,7 +112,10 @@ impl Gateway {
         }
     }
 
-    /// The connector the gateway forwards through.
+    /// The connector the gateway forwards 2026-07-28 agents' requests through, as configured.
+    /// Session-era agents' requests go through its twin speaking the upstream's session era
+    /// first ([`Connector::with_protocol`]), which shares its credentials, policy and budgets
+    /// but has sessions of its own: [`Connector::set_policy`] on this one applies to both.
     pub fn connector(&self) -> &Connector {
         &self.state.connector
     }

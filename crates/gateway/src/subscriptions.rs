@@ -11,9 +11,10 @@ use rmcp::service::Peer;
 
 use pagerduty_mcp_connect::UserId;
 
-/// The most URIs one user's agents may subscribe to (a bound on what an agent can make the
-/// gateway keep).
+/// The most URIs one user's agents may subscribe to, and the longest URI (bounds on what an
+/// agent can make the gateway keep).
 const MAX_URIS_PER_USER: usize = 1024;
+pub(crate) const MAX_URI_BYTES: usize = 4096;
 
 /// One URI's subscribed agents, by session id.
 type Agents = HashMap<String, Peer<RoleServer>>;
@@ -64,6 +65,18 @@ impl Subscriptions {
         let first = agents.is_empty();
         agents.insert(session.to_owned(), peer);
         if first { Change::First } else { Change::Joined }
+    }
+
+    /// The upstream refused the user's subscription to `uri`: every agent's goes (an agent
+    /// that joined meanwhile must not leave the URI marked as subscribed upstream).
+    pub(crate) fn refused(&self, user: &UserId, uri: &str) {
+        let mut users = self.lock();
+        if let Some(uris) = users.get_mut(user) {
+            uris.remove(uri);
+            if uris.is_empty() {
+                users.remove(user);
+            }
+        }
     }
 
     /// The agent of `session` unsubscribes from `uri`: `true` when no agent of the user
