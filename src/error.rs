@@ -554,7 +554,9 @@ impl Error {
         }
     }
 
-    pub(crate) fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+    /// Too many requests (HTTP 429, or a per-user budget spent); `retry_after` is how long to
+    /// wait, when known.
+    pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
         Error::RateLimited {
             retry_after,
             message: message.into(),

@@ -9,7 +9,7 @@ It connects with `Authorization: Bearer <key>` (omitted with `--key ""`), in the
 (`--mode legacy`: initialize + Mcp-Session-Id) or the stateless era (`--mode 2026-07-28`), runs the
 steps in order, and prints one JSON object on stdout:
 
-    {"protocol_version": "...", "results": [...], "elicitations": [...], "samplings": [...]}
+    {"protocol_version": "...", "results": [...], "elicitations": [...], "samplings": [...], "logs": [...]}
 
 Each result is `{"ok": ...}` or `{"error": {"code": ..., "message": ...}}`. Steps (`op`):
     list_tools                       -> list of tool names
@@ -70,6 +70,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
 
     notifications: list[str] = []
+    logs: list[Any] = []
+
+    async def on_log(params: Any) -> None:
+        logs.append(params.model_dump(mode="json", by_alias=True, exclude_none=True))
 
     async def on_message(message: Any) -> None:
         method = getattr(message, "method", None) or getattr(getattr(message, "root", None), "method", None)
@@ -84,6 +88,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         elicitation_callback=on_elicit,
         sampling_callback=on_sample,
         message_handler=on_message,
+        logging_callback=on_log,
+        log_level=args.log_level or None,
         cache=None,
     )
     try:
@@ -172,6 +178,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "results": results,
             "elicitations": elicitations,
             "samplings": samplings,
+            "logs": logs,
         }
     finally:
         try:
@@ -188,6 +195,9 @@ def main() -> None:
     parser.add_argument("--mode", default="legacy")
     parser.add_argument("--steps", default="[]")
     parser.add_argument("--elicit-answer", default="")
+    parser.add_argument(
+        "--log-level", default="", help="the lowest log level asked of the server (logging/setLevel, or per request)"
+    )
     parser.add_argument("--sampling-answer", default="sampled by the agent")
     args = parser.parse_args()
     out = asyncio.run(run(args))

@@ -134,6 +134,7 @@ async fn plan<'a>(
     };
     let meta = request.request.get_meta();
     let plain = meta.get_progress_token().is_none()
+        && meta.get("io.modelcontextprotocol/logLevel").is_none()
         && call.params.request_state.is_none()
         && call.params.input_responses.is_none()
         && standard_headers_match(headers, &call.params.name, session.is_none());
@@ -224,6 +225,8 @@ async fn answer(state: &Arc<GatewayState>, user: &UserId, call: DirectCall<'_>) 
             .is_some_and(|c| c.get("roots").is_some()),
         stateless_agent,
         capabilities,
+        // (The direct path takes no request with a log level: those go through rmcp.)
+        log_level: None,
         progress: None,
         peer: None,
         cancelled,

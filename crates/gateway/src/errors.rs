@@ -109,4 +109,20 @@ mod tests {
         let upstream = to_error_data(&Error::server(-32602, "bad", None), "");
         assert_eq!(upstream.code.0, -32602);
     }
+
+    #[test]
+    fn a_rate_limit_passes_its_wait_on() {
+        let err = Error::rate_limited(
+            "this user's request budget is spent",
+            Some(std::time::Duration::from_secs(42)),
+        );
+        let data = to_error_data(&err, "");
+        assert_eq!(data.code.0, UPSTREAM_RATE_LIMITED);
+        assert!(
+            data.message.contains("retry after 42 s"),
+            "{}",
+            data.message
+        );
+        assert_eq!(data.data.unwrap()["retryAfterSeconds"], 42);
+    }
 }

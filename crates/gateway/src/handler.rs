@@ -32,8 +32,8 @@ use super::logging::pass_log_on;
 use super::metrics::capped_tool_name;
 use super::state::{AgentUser, GatewayState};
 use super::subscriptions::{Change, MAX_URI_BYTES};
-use pagerduty_mcp_connect::UserId;
 use pagerduty_mcp_connect::client::{HandlerError, RequestOptions};
+use pagerduty_mcp_connect::{LoggingLevel, UserId};
 use tokio_util::sync::CancellationToken;
 
 /// One rmcp service instance (rmcp makes one per agent session, or per stateless request); all
@@ -119,6 +119,9 @@ impl GatewayHandler {
                     options = options.return_input_required();
                     if let Some(capabilities) = agent.capabilities.clone() {
                         options = options.with_client_capabilities(capabilities);
+                    }
+                    if let Some(level) = agent.log_level {
+                        options = options.with_log_level(level);
                     }
                 }
                 let upstream = start(agent.user.clone(), options);
@@ -480,6 +483,8 @@ pub(crate) struct AgentRequest {
     /// A 2026-07-28 agent's declared capabilities, declared upstream for its requests in place
     /// of the gateway's own (so the upstream asks it only for what it can answer).
     pub(crate) capabilities: Option<Value>,
+    /// A 2026-07-28 agent's `logLevel` for this request, asked of the upstream in its place.
+    pub(crate) log_level: Option<LoggingLevel>,
     /// Where the call's progress goes: the agent's progress token and its peer.
     pub(crate) progress: Option<(ProgressToken, Peer<RoleServer>)>,
     /// The session-era agent's peer, to ask it on this request's own stream.
@@ -504,6 +509,15 @@ impl AgentRequest {
                 .is_some_and(|c| c.elicitation.is_some()),
             sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
             roots: capabilities.as_ref().is_some_and(|c| c.roots.is_some()),
+            log_level: stateless_agent
+                .then(|| {
+                    context
+                        .meta
+                        .get("io.modelcontextprotocol/logLevel")
+                        .cloned()
+                })
+                .flatten()
+                .and_then(|level| serde_json::from_value(level).ok()),
             capabilities: stateless_agent.then(|| {
                 capabilities
                     .as_ref()

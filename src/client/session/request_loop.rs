@@ -119,7 +119,7 @@ impl SessionInner {
                     capabilities.clone(),
                 );
             }
-            if let Some(level) = self.log_level() {
+            if let Some(level) = options.log_level.or_else(|| self.log_level()) {
                 meta.insert(
                     "io.modelcontextprotocol/logLevel".into(),
                     json!(level.as_str()),

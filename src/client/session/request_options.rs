@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::client::model::LoggingLevel;
 use crate::client::progress::{Progress, ProgressCallback};
 use crate::client::server_request::CallContext;
 
@@ -35,6 +36,7 @@ pub struct RequestOptions {
     pub(crate) context: Option<CallContext>,
     pub(crate) client_capabilities: Option<Value>,
     pub(crate) return_input_required: bool,
+    pub(crate) log_level: Option<LoggingLevel>,
 }
 
 impl fmt::Debug for RequestOptions {
@@ -46,6 +48,7 @@ impl fmt::Debug for RequestOptions {
             .field("context", &self.context.is_some())
             .field("client_capabilities", &self.client_capabilities)
             .field("return_input_required", &self.return_input_required)
+            .field("log_level", &self.log_level)
             .finish()
     }
 }
@@ -84,6 +87,16 @@ impl RequestOptions {
     #[must_use]
     pub fn with_client_capabilities(mut self, capabilities: Value) -> Self {
         self.client_capabilities = Some(capabilities);
+        self
+    }
+
+    /// 2026-07-28: the lowest level of log message the server may send while it works on this
+    /// request (`_meta["io.modelcontextprotocol/logLevel"]`), in place of the session's
+    /// ([`Session::set_logging_level`](super::Session::set_logging_level)). A gateway passes its
+    /// agent's on. No effect in the session era, where `logging/setLevel` sets it.
+    #[must_use]
+    pub fn with_log_level(mut self, level: LoggingLevel) -> Self {
+        self.log_level = Some(level);
         self
     }
 

@@ -232,3 +232,48 @@ async fn a_request_of_the_upstreams_standing_stream_reaches_an_agent_of_that_use
     let error = later["error"].as_str().unwrap_or_default();
     assert!(error.contains("no agent of this user"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calls_log_messages_reach_the_agent_that_made_it_in_both_eras() {
+    let Some(gw) = gateway_for_python_agents(Policy::new()).await else {
+        return;
+    };
+    for mode in ERAS {
+        // The mock logs (naming the caller) while it works on a call that asked for progress.
+        let call = json!([{"op": "call", "tool": "list_incidents", "args": {"limit": 1}, "progress": true}]);
+        let (alice, demo) = tokio::join!(
+            agent_with(
+                &gw.url,
+                ALICE_KEY,
+                mode,
+                call.clone(),
+                &["--log-level", "debug"]
+            ),
+            agent(&gw.url, DEMO_KEY, mode, call),
+        );
+        ok(&alice, 0);
+        ok(&demo, 0);
+        let logs = |out: &Value| -> Vec<String> {
+            out["logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|log| log["data"].to_string())
+                .collect()
+        };
+        let (alice_logs, demo_logs) = (logs(&alice), logs(&demo));
+        assert!(
+            !alice_logs.is_empty(),
+            "{mode}: no log message reached alice's agent: {alice}"
+        );
+        assert!(
+            alice_logs.iter().all(|l| l.contains("PALICE1")),
+            "{mode}: {alice_logs:?}"
+        );
+        assert!(
+            demo_logs.iter().all(|l| !l.contains("PALICE1")),
+            "{mode}: {demo_logs:?}"
+        );
+    }
+    gw.shutdown().await;
+}
