@@ -79,7 +79,7 @@ struct Args {
     #[arg(long = "allowed-host", value_name = "HOST")]
     allowed_hosts: Vec<String>,
     /// Browser origins whose pages may call the gateway besides loopback pages, as
-    /// scheme://host[:port] or scheme://host:* (repeatable). Requests without an Origin header
+    /// `scheme://host[:port]` or `scheme://host:*` (repeatable). Requests without an Origin header
     /// (every MCP client that is not a web page) are not affected.
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
