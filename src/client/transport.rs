@@ -141,12 +141,13 @@ const RELEASE_MAX_BYTES: usize = 64 * 1024;
 /// rest to a task: about what a new connection to a remote server costs (TCP and TLS 1.3, two
 /// round trips of 25 ms), so waiting is never dearer than the handshake it saves.
 const RELEASE_INLINE_WAIT: Duration = Duration::from_millis(50);
-/// How long a task waits for a reply's end beyond [`RELEASE_INLINE_WAIT`], to keep the
-/// connection.
+/// The longest a reply's end is waited for (by a task, or by the caller while every task is
+/// busy), to keep the connection.
 const RELEASE_MAX_WAIT: Duration = Duration::from_secs(2);
-/// The most replies whose rest is being read by a task at once, in the process: beyond it (a
-/// server that keeps its streams open after the response, under load) a reply's connection is
-/// closed, so such a server cannot make the open connections grow with the call rate.
+/// The most replies whose rest is being read by a task at once, in the process: beyond it the
+/// caller waits itself for an endpoint that ends its streams, and a reply's connection is
+/// closed for one that keeps them open (so that such a server cannot make the open connections
+/// grow with the call rate).
 const RELEASE_MAX_TASKS: usize = 256;
 static RELEASE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(RELEASE_MAX_TASKS);
 
@@ -158,8 +159,10 @@ static RELEASE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new
 /// connection, and the next request pays a new TCP (and TLS) handshake. So the caller reads the
 /// rest itself, as a client that reads a whole body does, for at most [`RELEASE_INLINE_WAIT`]
 /// and [`RELEASE_MAX_BYTES`] (nothing may follow a response on its own stream: whatever does is
-/// dropped). Only a stream still open then is left to a task, at most [`RELEASE_MAX_TASKS`] of
-/// them at once, for at most [`RELEASE_MAX_WAIT`]; beyond that its connection is closed.
+/// dropped). A stream still open then is left to a task, at most [`RELEASE_MAX_TASKS`] of them
+/// at once, for at most [`RELEASE_MAX_WAIT`]; when they are all busy the caller goes on waiting
+/// itself, as long as the endpoint is known to end its streams ([`StreamEnds`]), and otherwise
+/// gives the connection up.
 ///
 /// The caller waits rather than a task from the start: under load a task runs late (behind the
 /// callers), a caller sends its next request before the task gave the previous connection
@@ -167,92 +170,99 @@ static RELEASE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new
 /// closed by the hundred a second (issue 23; `benches/connection_churn.rs`).
 pub(crate) async fn release_connection(mut response: reqwest::Response, ends: &Arc<StreamEnds>) {
     if !ends.worth_waiting() {
-        release_in_background(response, 0, ends);
+        if let Some(slot) = release_slot() {
+            release_in_background(response, slot, ends);
+        }
         return;
     }
+    match crate::time_limit::within(RELEASE_INLINE_WAIT, read_rest(&mut response)).await {
+        Some(Rest::Ended) => return ends.ended(),
+        Some(Rest::TooLong) => return ends.stayed_open(),
+        None => {}
+    }
+    if let Some(slot) = release_slot() {
+        return release_in_background(response, slot, ends);
+    }
+    // Every task is busy with a late stream of an endpoint that does end them: wait on.
+    let rest = RELEASE_MAX_WAIT.saturating_sub(RELEASE_INLINE_WAIT);
+    match crate::time_limit::within(rest, read_rest(&mut response)).await {
+        Some(Rest::Ended) => ends.ended(),
+        Some(Rest::TooLong) | None => ends.stayed_open(),
+    }
+}
+
+/// How a reply's rest was read.
+enum Rest {
+    /// To its end (or to a broken connection: nothing to keep either way).
+    Ended,
+    /// Beyond [`RELEASE_MAX_BYTES`]: not a stream that ends.
+    TooLong,
+}
+
+/// Reads what is left of a reply (after its response), dropping it.
+async fn read_rest(response: &mut reqwest::Response) -> Rest {
     let mut read = 0usize;
-    let rest = async {
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    read += chunk.len();
-                    if read > RELEASE_MAX_BYTES {
-                        return false; // not a stream that ends: give the connection up
-                    }
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                read += chunk.len();
+                if read > RELEASE_MAX_BYTES {
+                    return Rest::TooLong;
                 }
-                // Ended (the connection is free), or broken (nothing to keep).
-                Ok(None) | Err(_) => return true,
             }
-        }
-    };
-    match crate::time_limit::within(RELEASE_INLINE_WAIT, rest).await {
-        Some(_) => ends.ended(),
-        None => {
-            ends.left_open();
-            release_in_background(response, read, ends);
+            Ok(None) | Err(_) => return Rest::Ended,
         }
     }
 }
 
-/// Whether an endpoint ends its SSE replies soon after their response: after
-/// [`MAX_LEFT_OPEN`] replies in a row whose end did not come within [`RELEASE_INLINE_WAIT`],
-/// callers stop waiting for it (a server that keeps its streams open would cost every call
-/// the wait) until a reply's end arrives again, in time or later.
-#[derive(Debug, Default)]
-pub(crate) struct StreamEnds {
-    left_open_in_a_row: AtomicU32,
+/// A permit for a task reading a reply's rest, if fewer than [`RELEASE_MAX_TASKS`] are.
+fn release_slot() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    tokio::runtime::Handle::try_current().ok()?;
+    RELEASE_SLOTS.try_acquire().ok()
 }
 
-/// Replies left open in a row after which callers stop waiting for their end.
-const MAX_LEFT_OPEN: u32 = 3;
+/// Leaves the rest of a reply to a task (see [`release_connection`]).
+fn release_in_background(
+    mut response: reqwest::Response,
+    slot: tokio::sync::SemaphorePermit<'static>,
+    ends: &Arc<StreamEnds>,
+) {
+    let ends = ends.clone();
+    tokio::spawn(async move {
+        let _slot = slot;
+        match tokio::time::timeout(RELEASE_MAX_WAIT, read_rest(&mut response)).await {
+            Ok(Rest::Ended) => ends.ended(), // late, but it ends
+            Ok(Rest::TooLong) | Err(_) => ends.stayed_open(),
+        }
+    });
+}
+
+/// Whether an endpoint ends its SSE replies after their response: after [`MAX_STAYED_OPEN`]
+/// replies in a row that did not end within [`RELEASE_MAX_WAIT`], callers stop waiting for
+/// their end (a server that keeps its streams open would cost every call the wait) until a
+/// reply's end arrives again. A late end (under load) is an end.
+#[derive(Debug, Default)]
+pub(crate) struct StreamEnds {
+    stayed_open_in_a_row: AtomicU32,
+}
+
+/// Replies that stayed open in a row after which callers stop waiting for their end.
+const MAX_STAYED_OPEN: u32 = 3;
 
 impl StreamEnds {
     fn worth_waiting(&self) -> bool {
-        self.left_open_in_a_row.load(Ordering::Relaxed) < MAX_LEFT_OPEN
+        self.stayed_open_in_a_row.load(Ordering::Relaxed) < MAX_STAYED_OPEN
     }
 
     fn ended(&self) {
-        if self.left_open_in_a_row.load(Ordering::Relaxed) != 0 {
-            self.left_open_in_a_row.store(0, Ordering::Relaxed);
+        if self.stayed_open_in_a_row.load(Ordering::Relaxed) != 0 {
+            self.stayed_open_in_a_row.store(0, Ordering::Relaxed);
         }
     }
 
-    fn left_open(&self) {
-        self.left_open_in_a_row.fetch_add(1, Ordering::Relaxed);
+    fn stayed_open(&self) {
+        self.stayed_open_in_a_row.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-/// Leaves the rest of a reply to a task (see [`release_connection`]); closes its connection
-/// when [`RELEASE_MAX_TASKS`] tasks are at it already.
-fn release_in_background(mut response: reqwest::Response, mut read: usize, ends: &Arc<StreamEnds>) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    let Ok(slot) = RELEASE_SLOTS.try_acquire() else {
-        return;
-    };
-    let ends = ends.clone();
-    runtime.spawn(async move {
-        let _slot = slot;
-        let ended = tokio::time::timeout(RELEASE_MAX_WAIT, async move {
-            loop {
-                match response.chunk().await {
-                    Ok(Some(chunk)) => {
-                        read += chunk.len();
-                        if read > RELEASE_MAX_BYTES {
-                            return false;
-                        }
-                    }
-                    Ok(None) => return true,
-                    Err(_) => return false,
-                }
-            }
-        })
-        .await;
-        if ended == Ok(true) {
-            ends.ended(); // late, but it ends: worth waiting for again
-        }
-    });
 }
 
 /// Reads (at most [`RELEASE_MAX_BYTES`] of) the body of a reply whose body means nothing (a
