@@ -12,6 +12,7 @@ mod jsonrpc;
 mod mcp_client;
 pub mod model;
 mod operations;
+pub(crate) use operations::call_tool_result;
 mod progress;
 mod protocol;
 mod server_request;

@@ -359,15 +359,8 @@ impl Connector {
         arguments: Value,
         options: RequestOptions,
     ) -> Result<CallToolResult> {
-        let check = |policy: Arc<Policy>| async move { self.check_tool(&policy, user, name).await };
-        self.run(
-            user,
-            "tools/call",
-            Some(name),
-            check,
-            |session, ()| async move { session.call_tool_with(name, arguments, options).await },
-        )
-        .await
+        let result = self.call_tool_raw(user, name, arguments, options).await?;
+        crate::client::call_tool_result(result)
     }
 
     /// [`Connector::call_tool_with`] returning the `result` as the server sent it

@@ -248,7 +248,7 @@ fn content_block(item: Value, index: usize) -> Result<Content> {
 }
 
 /// A `tools/call` result, moving `structuredContent` as it is instead of rebuilding it.
-fn call_tool_result(result: Value) -> Result<CallToolResult> {
+pub(crate) fn call_tool_result(result: Value) -> Result<CallToolResult> {
     let Value::Object(mut map) = result else {
         return Err(Error::protocol(
             "malformed tools/call result: not an object",

@@ -206,7 +206,7 @@ impl fmt::Display for PagerDutyArea {
 
 /// `_` + the name in lower-case snake_case words + `_`: `listIncidents` and `list-incidents`
 /// both become `_list_incidents_`.
-fn normalise(name: &str) -> String {
+pub(super) fn normalise(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 8);
     out.push('_');
     let mut previous_lower = false;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::catalogue::{PagerDutyArea, ToolAccess, ToolCatalogue};
+use super::catalogue::{PagerDutyArea, ToolAccess, ToolCatalogue, normalise};
 use crate::client::model::Tool;
 
 /// What a PagerDuty tool does, whatever the server calls it.
@@ -232,11 +232,12 @@ impl ToolRole {
         if ToolAccess::of(tool) != self.access() {
             return false;
         }
-        let name = snake_case(&tool.name);
+        let normalised = normalise(&tool.name);
+        let name = normalised.trim_matches('_');
         let name = ["pagerduty_", "pager_duty_"]
             .iter()
             .find_map(|prefix| name.strip_prefix(prefix))
-            .unwrap_or(&name);
+            .unwrap_or(name);
         verbs.iter().any(|verb| {
             name.strip_prefix(verb)
                 .and_then(|rest| rest.strip_prefix('_'))
@@ -249,31 +250,6 @@ impl fmt::Display for ToolRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.description())
     }
-}
-
-/// `name` in lower-case snake_case: `searchIncidents` and `search-incidents` both become
-/// `search_incidents`.
-fn snake_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    let mut previous_lower = false;
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            if c.is_ascii_uppercase() && previous_lower {
-                out.push('_');
-            }
-            previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-            out.push(c.to_ascii_lowercase());
-        } else {
-            previous_lower = false;
-            if !out.is_empty() && !out.ends_with('_') {
-                out.push('_');
-            }
-        }
-    }
-    while out.ends_with('_') {
-        out.pop();
-    }
-    out
 }
 
 /// No tool of a server plays the role asked for ([`ToolCatalogue::name_of`]).
