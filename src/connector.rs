@@ -16,8 +16,8 @@ use tracing::Instrument;
 
 use crate::client::model::{CallToolResult, ServerNotification, Tool};
 use crate::client::model::{
-    CompleteResult, CompletionTarget, GetPromptResult, Prompt, ReadResourceResult, Resource,
-    ResourceTemplate,
+    CompleteResult, CompletionTarget, GetPromptResult, LoggingLevel, Prompt, ReadResourceResult,
+    Resource, ResourceTemplate,
 };
 use crate::client::{
     McpClient, McpClientBuilder, ProtocolPreference, RequestOptions, ServerRequestHandler,
@@ -455,6 +455,16 @@ impl Connector {
                 budgets: inner.budgets.clone(),
             }),
         }
+    }
+
+    /// Sets the level of log messages `user`'s server sends ([`Session::set_logging_level`]:
+    /// `logging/setLevel` in the session era, each later request's `_meta` in the 2026-07-28
+    /// protocol), through the same path as every call.
+    pub async fn set_logging_level(&self, user: &UserId, level: LoggingLevel) -> Result<()> {
+        self.simple(user, "logging/setLevel", |session| async move {
+            session.set_logging_level(level).await
+        })
+        .await
     }
 
     /// The resources of `user`'s server.

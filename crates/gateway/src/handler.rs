@@ -728,10 +728,17 @@ impl ServerHandler for GatewayHandler {
         request: SetLevelRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let _: Value = self
-            .forward_raw(&context, "logging/setLevel", upstream_params(&request))
-            .await?;
-        Ok(())
+        // Through the session, so that an upstream that fell back to the stateless era gets
+        // the level in its requests' `_meta` (it has no logging/setLevel).
+        let level: LoggingLevel = from_json(
+            serde_json::to_value(request.level).unwrap_or(Value::Null),
+            "logging/setLevel",
+        )?;
+        let connector = self.state.upstream(is_stateless(&context)).clone();
+        self.forward(&context, "logging/setLevel", None, |user| async move {
+            connector.set_logging_level(&user, level).await
+        })
+        .await
     }
 
     #[allow(deprecated)]
