@@ -13,7 +13,7 @@
 
 use pagerduty_mcp_connect::client::HandlerError;
 use pagerduty_mcp_connect::{PolicyDenial, Tool};
-use rmcp::model::{ClientResult, ErrorData, ListToolsResult, ServerRequest};
+use rmcp::model::{ClientCapabilities, ClientResult, ErrorData, ListToolsResult, ServerRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -29,6 +29,14 @@ pub(crate) fn upstream_params<T: Serialize>(params: &T) -> Value {
         }
         other => other,
     }
+}
+
+/// A 2026-07-28 agent's declared capabilities as JSON, to declare upstream in the gateway's
+/// place (`{}` when it declared none).
+pub(crate) fn capabilities_upstream(declared: Option<&ClientCapabilities>) -> Value {
+    declared
+        .and_then(|c| serde_json::to_value(c).ok())
+        .unwrap_or_else(|| json!({}))
 }
 
 /// The upstream's `result` for `method` as rmcp's type `T`, after [`sanitize_result`].

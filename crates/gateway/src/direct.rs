@@ -39,6 +39,7 @@ use rmcp::model::{
 };
 
 use super::agent_sessions::Declared;
+use super::bridge::capabilities_upstream;
 use super::direct_calls::CallGuard;
 use super::handler::{AgentRequest, GatewayHandler};
 use super::param_headers;
@@ -179,10 +180,7 @@ async fn plan<'a>(
                     .as_ref()
                     .is_some_and(|c| c.elicitation.is_some()),
                 sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
-                capabilities: capabilities
-                    .as_ref()
-                    .and_then(|c| serde_json::to_value(c).ok())
-                    .unwrap_or_else(|| serde_json::json!({})),
+                capabilities: capabilities_upstream(capabilities.as_ref()),
             }
         }
     };

@@ -25,7 +25,9 @@ use serde_json::{Value, json};
 
 use super::agent_call::{AgentCall, Askable, Event, Running, Upstream, ask_peer, progress_param};
 use super::agent_sessions::Declared;
-use super::bridge::{from_json, into_rmcp, marked_refused, tools_into_rmcp, upstream_params};
+use super::bridge::{
+    capabilities_upstream, from_json, into_rmcp, marked_refused, tools_into_rmcp, upstream_params,
+};
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
 use super::logging::pass_log_on;
@@ -518,12 +520,7 @@ impl AgentRequest {
                 })
                 .flatten()
                 .and_then(|level| serde_json::from_value(level).ok()),
-            capabilities: stateless_agent.then(|| {
-                capabilities
-                    .as_ref()
-                    .and_then(|c| serde_json::to_value(c).ok())
-                    .unwrap_or_else(|| json!({}))
-            }),
+            capabilities: stateless_agent.then(|| capabilities_upstream(capabilities.as_ref())),
             stateless_agent,
             progress,
             peer: Some(context.peer),
