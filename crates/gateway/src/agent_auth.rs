@@ -1,5 +1,5 @@
 //! The agent's side of the door: the front checks (`Host`, `Origin`), `Authorization: Bearer
-//! <gateway key>` → the user, the user's limits, and session-era sessions bound to the user who
+//! <gateway key or OAuth access token>` → the user, the user's limits, and session-era sessions bound to the user who
 //! opened them, all checked before anything reaches the MCP service; then a 2026-07-28
 //! `tools/call`'s routing headers ([`param_headers`](super::param_headers), with the direct
 //! path).
@@ -15,6 +15,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 
 use super::direct::{self, Offer};
 use super::limits::OverLimit;
+use super::oauth::challenge;
 use super::param_headers;
 use super::state::{AgentUser, GatewayState, SESSION_HEADER};
 
@@ -57,13 +58,31 @@ pub(crate) async fn authenticate(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(bearer_key);
-    let Some(key) = presented else {
+    let Some(bearer) = presented else {
+        if let Some(oauth) = &state.oauth {
+            state.metrics.record_rejection("missing_credential");
+            return challenge::missing(oauth);
+        }
         state.metrics.record_rejection("missing_key");
         return unauthorized(MISSING_KEY);
     };
-    let Some(user) = state.keys.user_for(key) else {
-        state.metrics.record_rejection("unknown_key");
-        return unauthorized(UNKNOWN_KEY);
+    // A known gateway key first (a digest lookup: see `GatewayKeys`); any other bearer is an
+    // OAuth access token when OAuth is on.
+    let user = match (state.keys.user_for(bearer), &state.oauth) {
+        (Some(user), _) => user,
+        (None, Some(oauth)) => match oauth.validate(bearer).await {
+            Ok(token) => token.user,
+            Err(refused) => {
+                state.metrics.record_rejection(refused.reason());
+                // The reason, never the token.
+                tracing::info!(reason = refused.reason(), error = %refused, "refused an agent's access token");
+                return challenge::refused(oauth, &refused);
+            }
+        },
+        (None, None) => {
+            state.metrics.record_rejection("unknown_key");
+            return unauthorized(UNKNOWN_KEY);
+        }
     };
     let session = match request.headers().get(SESSION_HEADER) {
         None => None,
@@ -113,8 +132,10 @@ pub(crate) async fn authenticate(
     request
         .extensions_mut()
         .insert(AgentUser::new(user.clone()));
-    // The gateway key has done its job: nothing behind this point (rmcp keeps the request's
-    // parts in every handler's context) can log or forward it.
+    // The gateway key or access token has done its job: nothing behind this point (rmcp keeps
+    // the request's parts in every handler's context) can log or forward it; the upstream gets
+    // the user's own credential (the MCP authorization specification forbids passing the
+    // token through).
     request.headers_mut().remove(header::AUTHORIZATION);
     state.start_session_sweeper();
     let lists_tools = param_headers::lists_tools(request.headers());
@@ -181,9 +202,10 @@ fn bearer_key(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
 }
 
-/// 401 for a missing or unknown key. No `WWW-Authenticate: Bearer …` challenge: it would send
-/// OAuth-capable clients (MCP Inspector, mcp-remote) into OAuth discovery, which this gateway
-/// does not offer; the body says what to do instead.
+/// 401 for a missing or unknown key, without OAuth. No `WWW-Authenticate: Bearer …` challenge:
+/// it would send OAuth-capable clients (MCP Inspector, mcp-remote) into OAuth discovery, which
+/// this gateway then does not offer; the body says what to do instead. (With OAuth, the
+/// answers are [`challenge`]'s.)
 fn unauthorized(message: &str) -> Response {
     refuse(StatusCode::UNAUTHORIZED, message)
 }

@@ -5,10 +5,14 @@
 //!
 //! - [`Gateway`] is an axum router a team mounts in its own server (`/mcp`, `/healthz`,
 //!   `/metrics`), or runs with [`Gateway::serve`] and graceful shutdown.
-//! - Agents authenticate with `Authorization: Bearer <gateway key>`; [`GatewayKeys`] maps each
-//!   key to a [`UserId`](pagerduty_mcp_connect::UserId). An unknown or missing key gets HTTP 401 before
-//!   anything goes upstream, and a session-era session can only be used by the user who opened
-//!   it.
+//! - Agents sign in with OAuth 2.1 as the MCP authorization specification describes
+//!   ([`OAuthResourceServer`], [`GatewayBuilder::oauth`]: the gateway is a resource server
+//!   publishing its protected resource metadata and checking the access tokens of the
+//!   authorization servers it trusts), or authenticate with `Authorization: Bearer <gateway
+//!   key>` ([`GatewayKeys`] maps each key to a [`UserId`](pagerduty_mcp_connect::UserId)), or
+//!   both at once. A missing or refused credential gets HTTP 401 before anything goes upstream,
+//!   the agent's credential never goes upstream, and a session-era session can only be used by
+//!   the user who opened it.
 //! - Each request goes upstream through a [`Connector`](pagerduty_mcp_connect::Connector): that user's session,
 //!   that user's token only, the gateway's [`Policy`](pagerduty_mcp_connect::Policy) (read-only mode, allow and
 //!   deny lists) applied before anything is sent. An upstream 401 is an MCP error for that user
@@ -63,6 +67,7 @@ mod limits;
 mod list_changed;
 mod logging;
 mod metrics;
+mod oauth;
 mod param_headers;
 mod pending;
 mod service;
@@ -74,5 +79,9 @@ pub use errors::{
 };
 pub use keys::{GatewayKeys, KeyError, MIN_KEY_LENGTH, check_key};
 pub use metrics::GatewayMetrics;
+pub use oauth::{
+    DEFAULT_USER_CLAIM, Introspection, OAuthBuilder, OAuthConfigError, OAuthResourceServer,
+    ProtectedResourceMetadata, TokenError, ValidatedToken,
+};
 pub use service::{Gateway, GatewayBuilder};
 pub use state::AgentUser;

@@ -47,7 +47,11 @@ type HistogramFamily = Family<CallLabels, Histogram, fn() -> Histogram>;
 /// - `mcp_gateway_rejected_requests_total{reason}`: agent requests refused before anything went
 ///   upstream (`host_not_allowed`, `origin_not_allowed`, `missing_key`, `unknown_key`,
 ///   `foreign_session`, `unknown_session`, `rate_limited`, `too_many_in_flight`,
-///   `shutting_down`);
+///   `shutting_down`; with OAuth, `missing_credential` and each refused token's
+///   [`TokenError::reason`](crate::TokenError::reason): `token_malformed`, `token_algorithm`,
+///   `token_wrong_issuer`, `token_unknown_key`, `token_bad_signature`, `token_expired`,
+///   `token_not_yet_valid`, `token_missing_claim`, `token_wrong_audience`, `token_no_user`,
+///   `token_inactive`, `issuer_unavailable`, `insufficient_scope`);
 /// - `mcp_gateway_direct_requests_total`: agent requests the gateway answered on its direct
 ///   path ([`GatewayBuilder::direct_path`](super::GatewayBuilder::direct_path)) rather than
 ///   through rmcp's service.

@@ -29,6 +29,7 @@ use super::keys::GatewayKeys;
 use super::limits::{Limiter, UserLimits};
 use super::list_changed::ListChanged;
 use super::metrics::GatewayMetrics;
+use super::oauth::{OAuthResourceServer, challenge};
 use super::pending::PendingCalls;
 use super::state::GatewayState;
 use pagerduty_mcp_connect::Result;
@@ -40,8 +41,9 @@ const MIN_SESSION_IDLE: Duration = Duration::from_millis(100);
 /// An MCP gateway: a Streamable HTTP MCP server for agents that forwards each agent's requests
 /// to one remote MCP server with the credential of the agent's user.
 ///
-/// Agents authenticate with `Authorization: Bearer <gateway key>` ([`GatewayKeys`]); an unknown
-/// or missing key gets HTTP 401 before anything goes upstream. Each request is forwarded
+/// Agents authenticate with `Authorization: Bearer <gateway key>` ([`GatewayKeys`]), or with an
+/// OAuth access token when the gateway is an OAuth resource server ([`GatewayBuilder::oauth`]);
+/// a missing or refused credential gets HTTP 401 before anything goes upstream. Each request is forwarded
 /// through a [`Connector`] as that user (their own session, their own token, the gateway's
 /// [`Policy`](pagerduty_mcp_connect::Policy)). [`Gateway::router`] is an axum [`Router`] with three routes:
 ///
@@ -84,6 +86,7 @@ impl fmt::Debug for Gateway {
             .field("name", &self.state.name)
             .field("connector", &self.state.connector)
             .field("keys", &self.state.keys)
+            .field("oauth", &self.state.oauth)
             .field("grace", &self.grace)
             .field("connections", &self.connections)
             .finish_non_exhaustive()
@@ -97,6 +100,7 @@ impl Gateway {
         GatewayBuilder {
             connector,
             keys,
+            oauth: None,
             name: None,
             instructions: None,
             allowed_hosts: None,
@@ -125,6 +129,12 @@ impl Gateway {
         &self.state.keys
     }
 
+    /// The OAuth resource server agents sign in through, when there is one
+    /// ([`GatewayBuilder::oauth`]).
+    pub fn oauth(&self) -> Option<&OAuthResourceServer> {
+        self.state.oauth.as_ref()
+    }
+
     /// The gateway's metrics.
     pub fn metrics(&self) -> &GatewayMetrics {
         &self.state.metrics
@@ -140,12 +150,19 @@ impl Gateway {
     /// Every request to `/mcp` is checked in this order, and refused with an HTTP error whose
     /// body is a JSON-RPC error saying what to do: its `Host` and `Origin` (403,
     /// [`GatewayBuilder::allowed_hosts`], [`GatewayBuilder::allowed_origins`]), the gateway
-    /// key (401), the session (404, the same reply for a session that does not exist and for
-    /// another user's), the user's limits (429 with `Retry-After`,
-    /// [`GatewayBuilder::max_in_flight_per_user`], [`GatewayBuilder::rate_per_user`]). The
-    /// OAuth discovery paths clients probe (`/.well-known/oauth-protected-resource`,
-    /// `/.well-known/oauth-authorization-server`, …) answer 404 with no key needed: the
-    /// gateway offers no OAuth.
+    /// key or OAuth access token (401; 403 for a token without a required scope), the session
+    /// (404, the same reply for a session that does not exist and for another user's), the
+    /// user's limits (429 with `Retry-After`, [`GatewayBuilder::max_in_flight_per_user`],
+    /// [`GatewayBuilder::rate_per_user`]).
+    ///
+    /// With [OAuth](GatewayBuilder::oauth), the protected resource metadata is served (no
+    /// credential needed) at `/.well-known/oauth-protected-resource`,
+    /// `/.well-known/oauth-protected-resource/mcp` and under the resource URI's path, and a
+    /// 401 carries `WWW-Authenticate: Bearer resource_metadata="…"`. The other discovery
+    /// paths clients probe (`/.well-known/oauth-authorization-server`,
+    /// `/.well-known/openid-configuration`, …) and `/register`, `/authorize`, `/token` answer
+    /// 404 with a body naming the authorization server. Without OAuth they all answer 404
+    /// saying that the gateway offers no OAuth, and a 401 has no challenge.
     ///
     /// Serving it yourself, set `TCP_NODELAY` on the accepted connections, as
     /// [`Gateway::serve`] does: a session-era reply is an SSE stream written in pieces, and
@@ -185,9 +202,26 @@ impl Gateway {
         let mcp = Router::new().route_service("/mcp", mcp).route_layer(
             axum::middleware::from_fn_with_state(state.clone(), authenticate),
         );
-        Router::new()
+        let mut router = Router::new()
             .route("/healthz", get(healthz))
-            .route("/metrics", get(metrics))
+            .route("/metrics", get(metrics));
+        if let Some(oauth) = &state.oauth {
+            let mut paths = vec![WELL_KNOWN_PRM.to_owned(), format!("{WELL_KNOWN_PRM}/mcp")];
+            let own = format!(
+                "{WELL_KNOWN_PRM}{}",
+                oauth.resource_path().trim_end_matches('/')
+            );
+            if !paths.contains(&own) {
+                paths.push(own);
+            }
+            for path in paths {
+                router = router.route(
+                    &path,
+                    get(resource_metadata).options(resource_metadata_preflight),
+                );
+            }
+        }
+        router
             .route("/.well-known/{*probe}", axum::routing::any(no_oauth))
             // Where OAuth clients turn when discovery finds nothing (mcp-remote registers at
             // /register and prints the body of the refusal): the same message.
@@ -267,9 +301,49 @@ async fn metrics(State(state): State<Arc<GatewayState>>) -> Response {
         .into_response()
 }
 
-/// The OAuth (and OpenID) discovery documents OAuth-capable clients look for: none here, at
-/// once, with no key needed, and a body saying what to do instead.
-async fn no_oauth() -> Response {
+/// The well-known path of the protected resource metadata (RFC 9728).
+const WELL_KNOWN_PRM: &str = "/.well-known/oauth-protected-resource";
+
+/// The protected resource metadata (RFC 9728), for anyone: it is public, and browser-based
+/// clients read it from other origins.
+async fn resource_metadata(State(state): State<Arc<GatewayState>>) -> Response {
+    let Some(oauth) = &state.oauth else {
+        return no_oauth(State(state)).await;
+    };
+    let mut response = axum::Json(oauth.metadata()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// A browser's CORS preflight for the metadata (clients send `MCP-Protocol-Version` with it).
+async fn resource_metadata_preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, OPTIONS"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "*"),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+        ],
+    )
+        .into_response()
+}
+
+/// The OAuth (and OpenID) discovery documents OAuth-capable clients look for, other than the
+/// protected resource metadata: none here, at once, with no key needed, and a body saying what
+/// to do instead (where the authorization server is, when OAuth is on).
+async fn no_oauth(State(state): State<Arc<GatewayState>>) -> Response {
+    if let Some(oauth) = &state.oauth {
+        return challenge::not_the_authorization_server(oauth);
+    }
     super::agent_auth::json_rpc_error(
         StatusCode::NOT_FOUND,
         super::agent_auth::REFUSED_CODE,
@@ -298,6 +372,7 @@ fn session_manager() -> LocalSessionManager {
 pub struct GatewayBuilder {
     connector: ConnectorBuilder,
     keys: GatewayKeys,
+    oauth: Option<OAuthResourceServer>,
     name: Option<String>,
     instructions: Option<String>,
     allowed_hosts: Option<Vec<String>>,
@@ -317,11 +392,25 @@ impl fmt::Debug for GatewayBuilder {
         f.debug_struct("GatewayBuilder")
             .field("connector", &self.connector)
             .field("keys", &self.keys)
+            .field("oauth", &self.oauth)
             .finish_non_exhaustive()
     }
 }
 
 impl GatewayBuilder {
+    /// Makes the gateway an OAuth 2.1 resource server, as the MCP authorization specification
+    /// describes: agents may sign in with an access token of the authorization server(s)
+    /// `oauth` trusts, beside the [gateway keys](GatewayKeys) (both work at once: a bearer that
+    /// is a known key is that key's user; any other is checked as an access token). See
+    /// [`OAuthResourceServer`] for what the gateway then serves and answers.
+    ///
+    /// Remember [`allowed_hosts`](Self::allowed_hosts): a gateway with a public resource URI
+    /// listens under a public host name.
+    pub fn oauth(mut self, oauth: OAuthResourceServer) -> Self {
+        self.oauth = Some(oauth);
+        self
+    }
+
     /// The server name agents see (default `pagerduty-mcp-gateway`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -476,6 +565,7 @@ impl GatewayBuilder {
                 connector,
                 session_connector,
                 keys,
+                oauth: self.oauth,
                 metrics: self.metrics.unwrap_or_default(),
                 agent_sessions: AgentSessions::default(),
                 drain: Arc::new(Drain::default()),

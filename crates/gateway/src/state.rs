@@ -20,6 +20,7 @@ use super::keys::GatewayKeys;
 use super::limits::Limiter;
 use super::list_changed::ListChanged;
 use super::metrics::GatewayMetrics;
+use super::oauth::OAuthResourceServer;
 use super::pending::PendingCalls;
 use pagerduty_mcp_connect::{Connector, UserId};
 
@@ -56,6 +57,8 @@ pub(crate) struct GatewayState {
     /// log messages and resource updates have the session era's way back to them.
     pub(crate) session_connector: Connector,
     pub(crate) keys: GatewayKeys,
+    /// The OAuth resource server, when agents may sign in with OAuth.
+    pub(crate) oauth: Option<OAuthResourceServer>,
     pub(crate) metrics: GatewayMetrics,
     pub(crate) agent_sessions: AgentSessions,
     pub(crate) drain: Arc<Drain>,
