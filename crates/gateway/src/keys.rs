@@ -20,6 +20,16 @@ pub const MIN_KEY_LENGTH: usize = 16;
 /// them, and a lookup compares digests, not the key itself. Clones share the same map: a key
 /// added or removed through one clone is seen by a running gateway at once.
 ///
+/// **Timing.** A lookup hashes the presented key and looks the digest up in a hash map; no
+/// comparison ever touches the key's own bytes. What a lookup's timing could reveal is at most
+/// how many leading bytes of the presented key's digest match a stored digest, which brings an
+/// attacker no closer to a key (finding a key for a known digest is a SHA-256 preimage), so
+/// byte-by-byte guessing of a key through response times is not possible. Keys are never
+/// logged: the gateway logs the user a key stands for, never the key.
+///
+/// With [OAuth](crate::GatewayBuilder::oauth) on, a bearer that is not a known key is checked
+/// as an OAuth access token.
+///
 /// ```
 /// use pagerduty_mcp_connect_gateway::GatewayKeys;
 ///

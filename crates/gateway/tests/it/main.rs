@@ -5,6 +5,10 @@
 mod asking_upstream;
 #[path = "../support/gateway.rs"]
 mod gateway_support;
+#[path = "../support/oauth_gateway.rs"]
+mod oauth_gateway;
+#[path = "../support/oauth.rs"]
+mod oauth_support;
 
 /// Set-up that several scenario modules share.
 mod shared {
@@ -36,6 +40,9 @@ mod gateway;
 mod gateway_direct_path;
 mod gateway_server_requests;
 mod hostile_agents;
+mod oauth_discovery;
+mod oauth_sessions;
+mod oauth_tokens;
 mod param_headers;
 mod raw_http;
 mod real_clients;
