@@ -172,9 +172,14 @@ id = "conformance"
 key = "$GATEWAY_KEY"
 token = "u+ignored-by-the-reference-server"
 TOML
+# The gateway reads tokens from its encrypted store only: a fresh one here, with a fresh key; the
+# users file's token is imported into it at start (with a WARN to remove it from the file).
+(umask 077 && "$PYTHON" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())' \
+    >"$work/store.key")
 # The per-user limits off: every scenario is the one user of this key, the suite sends requests
 # as fast as it can, and a 429 would be a rate limit, not a protocol verdict.
 "$GATEWAY" --listen 127.0.0.1:0 --users "$work/users.toml" --upstream "$DIRECT" \
+    --store "sqlite:$work/store.db" --store-key-file "$work/store.key" \
     --rate-per-user 0 --max-in-flight-per-user 0 \
     >"$work/gateway.out" 2>"$work/gateway.err" &
 pids+=($!)

@@ -2,19 +2,27 @@
 //! request goes to PagerDuty's hosted MCP server with that user's own User API Token.
 //!
 //! ```sh
+//! export PAGERDUTY_MCP_STORE_KEY=…   # the credential store's key (the credentials tool's keygen)
 //! cargo run -p pagerduty-mcp-gateway -- \
-//!     --listen 127.0.0.1:8080 --users users.toml [--upstream URL | --region us|eu | --mock] \
+//!     --listen 127.0.0.1:8080 --users users.toml [--store sqlite:PATH | --store postgres://…] \
+//!     [--upstream URL | --region us|eu | --mock] \
 //!     [--read-only] [--allow-tool NAME]… [--deny-tool NAME]… [--hide-refused-tools]
 //! ```
 //!
-//! `users.toml` holds one `[[user]]` table per user:
+//! Users' PagerDuty tokens live only in the encrypted credential store (`--store`, default
+//! `sqlite:gateway-credentials.db`; the key from `PAGERDUTY_MCP_STORE_KEY` or
+//! `--store-key-file`), which the `credentials` admin tool writes. `users.toml` holds one
+//! `[[user]]` table per user, with the gateway key their agent sends:
 //!
 //! ```toml
 //! [[user]]
-//! id = "alice@example.com"
+//! id = "alice@example.com"                # the user's id in the credential store
 //! key = "gk_alice_change-me-0123456789"   # the agent sends Authorization: Bearer <key>
-//! token_env = "ALICE_PAGERDUTY_TOKEN"     # or: token = "u+…"
 //! ```
+//!
+//! A file that still has `token = "u+…"` or `token_env = "VAR"` is imported: a user the store
+//! has no token for gets that one, once; either way a WARN line says to remove it from the file.
+//! With `--mock` and no `--store`, tokens are the mock's test tokens, in memory.
 //!
 //! Agents use `http://127.0.0.1:8080/mcp`; `/healthz` and `/metrics` (Prometheus) are beside
 //! it. SIGINT or SIGTERM stops the gateway after the calls in flight finish. A bad `users.toml`
@@ -24,6 +32,7 @@
 
 #[cfg(feature = "mock")]
 mod mock_users;
+mod token_store;
 mod users_file;
 
 use std::net::SocketAddr;
@@ -33,9 +42,10 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Parser};
 use pagerduty_mcp_connect::{Connector, PagerDuty, Policy, Region};
-use pagerduty_mcp_connect_gateway::Gateway;
+use pagerduty_mcp_connect_gateway::{Gateway, OAuthResourceServer};
 #[cfg(feature = "mock")]
 use pagerduty_mcp_connect_mock::MockPagerDuty;
+use token_store::TokenStore;
 use tracing_subscriber::EnvFilter;
 use users_file::UsersFile;
 
@@ -47,9 +57,19 @@ struct Args {
     /// Where agents connect (the MCP endpoint is /mcp there).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The users, their gateway keys and their tokens.
-    #[arg(long)]
-    users: PathBuf,
+    /// The users and their gateway keys (a `token`/`token_env` still there is imported into
+    /// the store). Optional with --oauth-issuer (agents then sign in with OAuth only).
+    #[arg(long, required_unless_present = "oauth_issuers")]
+    users: Option<PathBuf>,
+    /// The encrypted credential store holding users' tokens: sqlite:PATH, sqlite://PATH or
+    /// postgres://USER@HOST/DATABASE [default: sqlite:gateway-credentials.db; with --mock:
+    /// memory].
+    #[arg(long, value_name = "STORE")]
+    store: Option<String>,
+    /// A file holding the store's key (mode 600), instead of the environment variable
+    /// PAGERDUTY_MCP_STORE_KEY.
+    #[arg(long, value_name = "PATH")]
+    store_key_file: Option<PathBuf>,
     /// The upstream MCP endpoint (default: the region's hosted PagerDuty endpoint).
     #[arg(long)]
     upstream: Option<String>,
@@ -60,6 +80,26 @@ struct Args {
     /// the build feature `mock`).
     #[arg(long)]
     mock: bool,
+    /// An OAuth 2.1 authorization server whose access tokens sign agents in, by its issuer URL
+    /// (repeatable): the gateway becomes a resource server (RFC 9728 metadata, JWTs checked
+    /// against the issuer's keys). Gateway keys from --users keep working beside it.
+    #[arg(long = "oauth-issuer", value_name = "URL")]
+    oauth_issuers: Vec<String>,
+    /// The gateway's public MCP URL, the resource its access tokens must be for
+    /// [default: http://<listen address>/mcp].
+    #[arg(long, value_name = "URL", requires = "oauth_issuers")]
+    public_url: Option<String>,
+    /// A scope every access token must carry (repeatable; asked for in the 401's challenge).
+    #[arg(long = "oauth-scope", value_name = "SCOPE", requires = "oauth_issuers")]
+    oauth_scopes: Vec<String>,
+    /// The access token's claim that names the user in the credential store (sub, email, …).
+    #[arg(
+        long,
+        value_name = "CLAIM",
+        default_value = "sub",
+        requires = "oauth_issuers"
+    )]
+    user_claim: String,
     /// Offer and allow only tools annotated readOnlyHint: true.
     #[arg(long)]
     read_only: bool,
@@ -120,8 +160,8 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     // With --mock, a user without a token gets one from the mock (below).
-    let users = match UsersFile::load(&args.users, args.mock) {
-        Ok(users) => users,
+    let users = match args.users.as_deref().map(UsersFile::load).transpose() {
+        Ok(users) => users.unwrap_or_default(),
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(2);
@@ -145,6 +185,17 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
                 .into(),
         );
     }
+    let tokens = match (&args.store, args.mock) {
+        (None, true) => TokenStore::memory(),
+        (spec, _) => {
+            token_store::open(
+                spec.as_deref().unwrap_or(token_store::DEFAULT_STORE),
+                args.store_key_file.clone(),
+            )
+            .await?
+        }
+    };
+    tokens.import(&users).await?;
     #[cfg(not(feature = "mock"))]
     let mock: Option<std::convert::Infallible> = None;
     #[cfg(feature = "mock")]
@@ -154,7 +205,7 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
             "--mock: the embedded mock PagerDuty MCP server (test data, not PagerDuty) is at {}",
             mock.url()
         );
-        mock_users::give_tokens(&mock, &users);
+        mock_users::give_tokens(&mock, &users, &tokens).await?;
         Some(mock)
     } else {
         None
@@ -170,6 +221,9 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
             .build()?,
         (None, None) => PagerDuty::new(args.region),
     };
+    // PagerDuty itself: a token the credentials tool checked (`add --verify`) names its region,
+    // and goes there; one that names none goes to --region's.
+    let hosted = mock.is_none() && args.upstream.is_none();
     let mut policy = Policy::new()
         .read_only(args.read_only)
         .deny_tools(args.deny_tools.iter().cloned());
@@ -193,10 +247,41 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
         "::1".to_owned(),
     ];
     hosts.extend(args.allowed_hosts.iter().cloned());
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    let oauth = if args.oauth_issuers.is_empty() {
+        None
+    } else {
+        let public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}/mcp"));
+        // Agents reach the gateway under its public name.
+        if let Some(host) = url::Url::parse(&public_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+        {
+            hosts.push(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+            );
+        }
+        let oauth = OAuthResourceServer::builder(public_url)
+            .issuers(args.oauth_issuers.iter().cloned())
+            .required_scopes(args.oauth_scopes.iter().cloned())
+            .user_claim(args.user_claim.clone())
+            .build()?;
+        Some(oauth)
+    };
     let upstream = pagerduty_mcp_connect::RemoteMcpServer::endpoint(&server).to_string();
-    let connector = Connector::builder()
+    let mut connector = Connector::builder();
+    if hosted {
+        connector = connector.routes(PagerDuty::routes());
+    }
+    let connector = connector
         .server(server)
-        .credentials(users.credentials().clone())
+        .credentials(tokens.clone())
         .policy(policy);
     let mut builder = Gateway::builder(connector, users.keys().clone())
         .allowed_hosts(hosts)
@@ -215,13 +300,21 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
             "A gateway to the embedded mock PagerDuty MCP server at {upstream} (test data, not PagerDuty): every request goes there with your own credential."
         ));
     }
+    if let Some(oauth) = oauth {
+        eprintln!(
+            "OAuth sign-in: access tokens of {} for {}, the user from claim {:?}",
+            oauth.issuers().join(", "),
+            oauth.resource(),
+            oauth.user_claim()
+        );
+        builder = builder.oauth(oauth);
+    }
     let gateway = builder.build()?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let addr = listener.local_addr()?;
-    eprintln!("gateway for {users} forwarding to {upstream}");
+    eprintln!("gateway for {users} forwarding to {upstream}; tokens from {tokens}");
     // The line scripts wait for.
     println!("LISTENING http://{addr}/mcp");
     gateway.serve(listener, shutdown_signal()).await?;
+    tokens.close().await;
     eprintln!("gateway stopped");
     #[cfg(feature = "mock")]
     if let Some(mock) = mock {

@@ -6,12 +6,20 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use pagerduty_mcp_connect::CredentialProvider;
 use pagerduty_mcp_connect_mock::{MockPagerDuty, MockUser};
 
+use crate::token_store::{TokenStore, TokenStoreError};
 use crate::users_file::UsersFile;
 
-/// Gives each user of `users` a token the mock accepts.
-pub(crate) fn give_tokens(mock: &MockPagerDuty, users: &UsersFile) {
+/// Gives each user of `users` a token the mock accepts, in `store`: the one `store` holds (the
+/// users file's tokens are imported into it first), else the token of the mock's user with the
+/// same email, else a new one.
+pub(crate) async fn give_tokens(
+    mock: &MockPagerDuty,
+    users: &UsersFile,
+    store: &TokenStore,
+) -> Result<(), TokenStoreError> {
     let known = MockPagerDuty::default_users();
     let known_tokens = [
         MockPagerDuty::DEMO_TOKEN,
@@ -20,14 +28,15 @@ pub(crate) fn give_tokens(mock: &MockPagerDuty, users: &UsersFile) {
     ];
     for (index, entry) in users.tokens().iter().enumerate() {
         let id = entry.user.as_str();
-        match &entry.token {
+        let stored = store.credential(&entry.user).await.ok();
+        match stored.as_ref().map(|credential| credential.secret()) {
             Some(token) if known_tokens.contains(&token.expose_secret()) => {
                 eprintln!("--mock: user {id}: its token is one of the mock's users' tokens");
             }
             Some(token) => {
                 mock.add_user(mock_user(index, id, token.expose_secret()));
                 eprintln!(
-                    "--mock: user {id}: added to the mock as a new user with the token from the users file"
+                    "--mock: user {id}: added to the mock as a new user with its stored token"
                 );
             }
             None => {
@@ -54,12 +63,13 @@ pub(crate) fn give_tokens(mock: &MockPagerDuty, users: &UsersFile) {
                         token
                     }
                 };
-                users
-                    .credentials()
-                    .insert(entry.user.clone(), SecretString::from(token));
+                store
+                    .put_if_absent(&entry.user, SecretString::from(token))
+                    .await?;
             }
         }
     }
+    Ok(())
 }
 
 /// A mock user for the users file's user `id` (its email: `id` if it is one).

@@ -1,5 +1,6 @@
-//! `users.toml`: the gateway's users, their gateway keys and their PagerDuty tokens (the file
-//! format belongs to this command line, not to the gateway library).
+//! `users.toml`: the gateway's users and their gateway keys (the file format belongs to this
+//! command line, not to the gateway library). Tokens belong in the credential store; a file that
+//! still holds them is imported into it (see `token_store`).
 
 use std::fmt;
 use std::ops::Range;
@@ -10,36 +11,37 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use pagerduty_mcp_connect::AuthScheme;
-use pagerduty_mcp_connect::{InMemoryCredentialStore, UserId};
+use pagerduty_mcp_connect::UserId;
 use pagerduty_mcp_connect_gateway::{GatewayKeys, KeyError, check_key};
 
 /// The users of a gateway, read from a `users.toml` file.
 ///
 /// One `[[user]]` table per user: `id` (the gateway's name for the user), `key` (the gateway key
 /// the user's agent sends as `Authorization: Bearer <key>`, at least
-/// [`MIN_KEY_LENGTH`](pagerduty_mcp_connect_gateway::MIN_KEY_LENGTH) characters) and either `token` (the user's PagerDuty
-/// User API Token) or `token_env` (the name of an environment variable holding it). A user may
-/// have several keys with `keys = [...]` instead of `key`.
+/// [`MIN_KEY_LENGTH`](pagerduty_mcp_connect_gateway::MIN_KEY_LENGTH) characters). A user may
+/// have several keys with `keys = [...]` instead of `key`. The older `token` (the user's
+/// PagerDuty User API Token) or `token_env` (an environment variable holding it) are still read,
+/// to be imported into the credential store once.
 ///
 /// A mistake names the line and never shows a token (see the tests below).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct UsersFile {
     keys: GatewayKeys,
-    credentials: InMemoryCredentialStore,
+    path: String,
     user_ids: Vec<UserId>,
     /// Each user's token, and why there is none (for `--mock`, which fills the gaps).
     tokens: Vec<UserToken>,
 }
 
-/// A user's token as the file gives it, for `--mock`.
+/// A user's token as the file gives it (to import into the store, and for `--mock`).
 #[derive(Debug, Clone)]
-#[cfg_attr(not(feature = "mock"), allow(dead_code))]
 pub struct UserToken {
     /// The user.
     pub user: UserId,
     /// The token (`None`: missing, and `missing` says why).
     pub token: Option<SecretString>,
     /// Why there is no token (`token_env` unset, …).
+    #[cfg_attr(not(feature = "mock"), allow(dead_code))]
     pub missing: Option<String>,
 }
 
@@ -87,43 +89,26 @@ struct RawUser {
 }
 
 impl UsersFile {
-    /// Reads `path`, taking `token_env` values from the process environment.
-    /// With `missing_tokens_ok` (for `--mock`), a user whose token is missing (`token_env`
-    /// unset or empty, neither `token` nor `token_env`) is not an error: the user has no
-    /// credential yet, and [`UsersFile::tokens`] says why.
-    pub fn load(
-        path: impl AsRef<Path>,
-        missing_tokens_ok: bool,
-    ) -> Result<UsersFile, UsersFileError> {
+    /// Reads `path`, taking `token_env` values from the process environment. A user without a
+    /// token (neither `token` nor `token_env`, or `token_env` unset or empty) is not an error:
+    /// the credential store holds the user's token, and [`UsersFile::tokens`] says why the file
+    /// has none.
+    pub fn load(path: impl AsRef<Path>) -> Result<UsersFile, UsersFileError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| UsersFileError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(
-            &text,
-            &path.display().to_string(),
-            |name| std::env::var(name).ok(),
-            missing_tokens_ok,
-        )
+        Self::parse_with_env(&text, &path.display().to_string(), |name| {
+            std::env::var(name).ok()
+        })
     }
 
     /// Parses `text` (named `file` in messages), looking `token_env` names up with `env`.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn parse_with_env(
         text: &str,
         file: &str,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<UsersFile, UsersFileError> {
-        Self::parse(text, file, env, false)
-    }
-
-    /// [`UsersFile::parse_with_env`], with missing tokens allowed if `missing_tokens_ok`.
-    pub fn parse(
-        text: &str,
-        file: &str,
-        env: impl Fn(&str) -> Option<String>,
-        missing_tokens_ok: bool,
     ) -> Result<UsersFile, UsersFileError> {
         let fail = |span: Range<usize>, message: String| UsersFileError::Invalid {
             file: file.to_owned(),
@@ -140,12 +125,10 @@ impl UsersFile {
         if raw.user.is_empty() {
             return Err(fail(
                 0..0,
-                "no users: add one `[[user]]` table per user with `id`, `key` and `token` or `token_env`"
-                    .to_owned(),
+                "no users: add one `[[user]]` table per user with its `id` and `key`".to_owned(),
             ));
         }
         let keys = GatewayKeys::new();
-        let credentials = InMemoryCredentialStore::new();
         let mut user_ids: Vec<UserId> = Vec::new();
         let mut tokens: Vec<UserToken> = Vec::new();
         for entry in raw.user {
@@ -201,7 +184,7 @@ impl UsersFile {
                         format!("user {id} has both `token` and `token_env`: keep one"),
                     ));
                 }
-                (None, None) if missing_tokens_ok => {
+                (None, None) => {
                     tokens.push(UserToken {
                         user: user_id.clone(),
                         token: None,
@@ -209,12 +192,6 @@ impl UsersFile {
                     });
                     user_ids.push(user_id);
                     continue;
-                }
-                (None, None) => {
-                    return Err(fail(
-                        table,
-                        format!("user {id} has neither `token` nor `token_env`"),
-                    ));
                 }
                 (Some(token), None) => {
                     let span = token.span();
@@ -225,9 +202,7 @@ impl UsersFile {
                     let name = env_name.into_inner();
                     match env(&name).filter(|v| !v.trim().is_empty()) {
                         Some(value) => (SecretString::from(value), span),
-                        None if missing_tokens_ok
-                            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
-                        {
+                        None if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
                             tokens.push(UserToken {
                                 user: user_id.clone(),
                                 token: None,
@@ -237,18 +212,12 @@ impl UsersFile {
                             continue;
                         }
                         None => {
+                            // Not a variable name: perhaps the token itself, never repeated.
                             return Err(fail(
                                 span,
-                                if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                                    format!(
-                                        "user {id}: the environment variable {name} (token_env) is not set or empty"
-                                    )
-                                } else {
-                                    // Not a variable name: perhaps the token itself, never repeated.
-                                    format!(
-                                        "user {id}: token_env must name an environment variable (letters, digits, _); its value is not shown"
-                                    )
-                                },
+                                format!(
+                                    "user {id}: token_env must name an environment variable (letters, digits, _); its value is not shown"
+                                ),
                             ));
                         }
                     }
@@ -260,7 +229,6 @@ impl UsersFile {
             if let Err(err) = AuthScheme::token().header_value(&token) {
                 return Err(fail(span, format!("user {id}: {err}")));
             }
-            credentials.insert(user_id.clone(), token.clone());
             tokens.push(UserToken {
                 user: user_id.clone(),
                 token: Some(token),
@@ -270,14 +238,13 @@ impl UsersFile {
         }
         Ok(UsersFile {
             keys,
-            credentials,
+            path: file.to_owned(),
             user_ids,
             tokens,
         })
     }
 
     /// Each user's token as the file gives it (or why it has none), in the file's order.
-    #[cfg_attr(not(feature = "mock"), allow(dead_code))]
     pub fn tokens(&self) -> &[UserToken] {
         &self.tokens
     }
@@ -287,9 +254,9 @@ impl UsersFile {
         &self.keys
     }
 
-    /// Each user's PagerDuty token, as a credential provider.
-    pub fn credentials(&self) -> &InMemoryCredentialStore {
-        &self.credentials
+    /// The file's name, as given.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// The users, in the file's order.
@@ -391,17 +358,16 @@ mod tests {
             "bob@example.com"
         );
 
-        // Mistakes name the line and never show a token.
-        let err = UsersFile::parse_with_env(
+        // The tokens are read (to import into the store), never required.
+        let tokens = users.tokens();
+        assert!(tokens.iter().all(|t| t.token.is_some()));
+        let users = UsersFile::parse_with_env(
             "[[user]]\nid = \"carol\"\nkey = \"gk_carol_0123456789abc\"\n",
             "users.toml",
             env,
         )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "users.toml:1: user carol has neither `token` nor `token_env`"
-        );
+        .unwrap();
+        assert!(users.tokens()[0].token.is_none());
     }
 
     const KEY_A: &str = "gk_a_0123456789abcdef";
@@ -415,7 +381,22 @@ mod tests {
         let users = parse(&text).unwrap();
         assert_eq!(users.user_ids(), &[UserId::from("a"), UserId::from("b")]);
         assert_eq!(users.keys().user_for(KEY_B), Some(UserId::from("b")));
-        assert!(users.credentials().contains(&UserId::from("b")));
+        assert!(users.tokens().iter().all(|t| t.token.is_some()));
+    }
+
+    #[test]
+    fn a_user_without_a_token_in_the_file_says_why() {
+        let text = format!(
+            "[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\n\n[[user]]\nid = \"b\"\nkey = \"{KEY_B}\"\ntoken_env = \"MISSING\"\n"
+        );
+        let users = parse(&text).unwrap();
+        let why: Vec<_> = users
+            .tokens()
+            .iter()
+            .map(|t| (t.token.is_none(), t.missing.clone().unwrap_or_default()))
+            .collect();
+        assert!(why[0].0 && why[0].1.contains("neither"), "{why:?}");
+        assert!(why[1].0 && why[1].1.contains("MISSING"), "{why:?}");
     }
 
     #[test]
@@ -424,26 +405,11 @@ mod tests {
         let cases: Vec<(String, usize, &str)> = vec![
             (String::new(), 1, "no users"),
             (
-                format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\n"),
-                1,
-                "neither",
-            ),
-            (
                 format!(
                     "[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken = \"{secret}\"\ntoken_env = \"SET\"\n"
                 ),
                 5,
                 "both",
-            ),
-            (
-                format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"MISSING\"\n"),
-                4,
-                "MISSING",
-            ),
-            (
-                format!("[[user]]\nid = \"a\"\nkey = \"{KEY_A}\"\ntoken_env = \"EMPTY\"\n"),
-                4,
-                "not set or empty",
             ),
             (
                 format!("[[user]]\nid = \"a\"\nkey = \"short\"\ntoken = \"{secret}\"\n"),

@@ -1,13 +1,10 @@
 //! `--read-only` with and without `--hide-refused-tools`: by default a tool the policy refuses is
 //! listed, marked as refused; with the flag it is left out of the list. Calling it is refused
 //! either way.
-#![cfg(feature = "mock")]
-
-use std::process::Stdio;
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::support::{GatewayProcess, TempDir, command, meta, rpc};
 
 const USERS: &str = r#"
 [[user]]
@@ -16,44 +13,14 @@ key = "gk_alice_7f3c9a1e5b2d4c6a8e0f"
 "#;
 const KEY: &str = "gk_alice_7f3c9a1e5b2d4c6a8e0f";
 
-fn meta() -> Value {
-    json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
-    })
-}
-
-async fn rpc(http: &reqwest::Client, url: &str, body: Value) -> Value {
-    let mut request = http.post(url);
-    if let Some(name) = body["params"]["name"].as_str() {
-        request = request.header("mcp-name", name);
-    }
-    let text = request
-        .header("authorization", format!("Bearer {KEY}"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", body["method"].as_str().unwrap())
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
 /// The tools Alice's agent is listed, and the reply to calling `create_incident`, from a gateway
 /// started with `--mock --read-only` and `extra`.
 async fn listed_and_called(extra: &[&str]) -> (Vec<Value>, Value) {
-    let dir =
-        std::env::temp_dir().join(format!("gw-refused-{}-{}", std::process::id(), extra.len()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new(&format!("refused-{}", extra.len()));
     let users = dir.join("users.toml");
     std::fs::write(&users, USERS).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pagerduty-mcp-gateway"))
+    let mut gateway = command();
+    gateway
         .args([
             "--mock",
             "--read-only",
@@ -62,41 +29,27 @@ async fn listed_and_called(extra: &[&str]) -> (Vec<Value>, Value) {
             "--users",
         ])
         .arg(&users)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), stdout.next_line())
-        .await
-        .expect("the gateway starts")
-        .unwrap()
-        .unwrap_or_default();
-    let url = line
-        .strip_prefix("LISTENING ")
-        .unwrap_or_else(|| panic!("no LISTENING line: {line}"))
-        .to_owned();
+        .args(extra);
+    let gateway = GatewayProcess::start(gateway).await;
+    let url = gateway.url.clone();
     let http = reqwest::Client::new();
     let list = rpc(
         &http,
         &url,
+        KEY,
         json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta()}}),
     )
     .await;
     let call = rpc(
         &http,
         &url,
+        KEY,
         json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
             "name": "create_incident", "arguments": {"title": "x", "service_id": "PSVC001"},
             "_meta": meta()}}),
     )
     .await;
-    child.start_kill().unwrap();
-    let _ = child.wait().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    gateway.stop().await;
     let tools = list["result"]["tools"]
         .as_array()
         .unwrap_or_else(|| panic!("{list}"))
