@@ -7,6 +7,8 @@ mod asking_upstream;
 mod gateway_support;
 #[path = "../support/oauth_gateway.rs"]
 mod oauth_gateway;
+#[path = "../support/oauth_provider.rs"]
+mod oauth_provider;
 #[path = "../support/oauth.rs"]
 mod oauth_support;
 
@@ -41,6 +43,7 @@ mod gateway_direct_path;
 mod gateway_server_requests;
 mod hostile_agents;
 mod oauth_discovery;
+mod oauth_real_provider;
 mod oauth_sessions;
 mod oauth_tokens;
 mod param_headers;
