@@ -173,7 +173,7 @@ async fn the_typescript_sdk_signs_in_by_itself_through_the_gateways_401() {
         let http = step("http");
         assert!(
             http.iter()
-                .any(|l| l["status"] == 401 && l["url"] == Value::from(gw.url.as_str())),
+                .any(|l| l["status"] == 401 && l["url"] == gw.url.as_str()),
             "{name}: no 401 from the gateway: {stdout}"
         );
         assert!(
