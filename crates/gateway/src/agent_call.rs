@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::bridge::{answer_into_json, server_request_into_rmcp};
 use super::list_changed::ListChanged;
+use super::resource_listen::UpstreamListen;
 
 use pagerduty_mcp_connect::client::{
     HandlerError, Progress, RequestOptions, ServerRequest, ServerRequestHandler, server_request_fn,
@@ -128,16 +129,21 @@ impl AgentCall {
 
 /// The hook the gateway registers on its connector for notifications: a log message the
 /// upstream sent while working on an agent's call goes to that call (and so to the agent that
-/// made it), in order, before the call's result. Other notifications go through the per-user
-/// listener ([`list_changed`](super::list_changed)).
+/// made it), in order, before the call's result; what arrives on a 2026-07-28 agent's own
+/// upstream listen stream goes to that stream ([`UpstreamListen`]). Other notifications go
+/// through the per-user listener ([`list_changed`](super::list_changed)).
 pub(crate) fn call_notifications(notification: &ServerNotification) {
+    let Some(context) = notification.call_context() else {
+        return;
+    };
+    if let Some(listen) = context.downcast_ref::<UpstreamListen>() {
+        listen.hear(notification);
+        return;
+    }
     if notification.method != "notifications/message" {
         return;
     }
-    if let Some(call) = notification
-        .call_context()
-        .and_then(|context| context.downcast_ref::<AgentCall>())
-    {
+    if let Some(call) = context.downcast_ref::<AgentCall>() {
         // A slow agent loses log lines rather than stalling the call.
         let _ = call
             .events

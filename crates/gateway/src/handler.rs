@@ -32,8 +32,9 @@ use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
 use super::logging::pass_log_on;
 use super::metrics::capped_tool_name;
+use super::resource_listen::{accepted_uris, forward as forward_resource_updates};
 use super::state::{AgentUser, GatewayState};
-use super::subscriptions::{Change, MAX_URI_BYTES};
+use super::subscriptions::{Change, MAX_URI_BYTES, Target};
 use pagerduty_mcp_connect::client::{HandlerError, RequestOptions};
 use pagerduty_mcp_connect::{LoggingLevel, UserId};
 use tokio_util::sync::CancellationToken;
@@ -757,7 +758,7 @@ impl ServerHandler for GatewayHandler {
             &user,
             &request.uri,
             &session,
-            context.peer.clone(),
+            Target::Session(context.peer.clone()),
         ) {
             Change::TooMany => Err(ErrorData::invalid_params(
                 "too many resource subscriptions for your agents: unsubscribe some first",
@@ -772,7 +773,7 @@ impl ServerHandler for GatewayHandler {
                     self.state
                         .list_changed
                         .subscriptions
-                        .refused(&user, &request.uri);
+                        .refused(&user, &request.uri, true);
                     return Err(err);
                 }
                 Ok(())
@@ -793,7 +794,7 @@ impl ServerHandler for GatewayHandler {
             .state
             .list_changed
             .subscriptions
-            .unsubscribe(&user, &request.uri, &session)
+            .unsubscribe(&user, &request.uri, &session, true)
         {
             let _: Value = self
                 .forward_raw(&context, "resources/unsubscribe", upstream_params(&request))
@@ -810,9 +811,13 @@ impl ServerHandler for GatewayHandler {
         accepted.tools_list_changed = requested.tools_list_changed;
         accepted.prompts_list_changed = requested.prompts_list_changed;
         accepted.resources_list_changed = requested.resources_list_changed;
+        // Taken upstream for the agent's stream alone (resource_listen.rs), within bounds.
+        accepted.resource_subscriptions = accepted_uris(requested.resource_subscriptions.as_ref());
         Some(accepted)
     }
 
+    /// List changes come from the user's standing listen (list_changed.rs); resource updates
+    /// from an upstream listen of this stream's own (resource_listen.rs).
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let user = user_of(
             context
@@ -825,8 +830,29 @@ impl ServerHandler for GatewayHandler {
             &user,
             AgentSink::Subscription(context.sink().clone()),
         );
-        context.cancelled().await;
-        Ok(())
+        let uris = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        if uris.is_empty() {
+            context.cancelled().await;
+            return Ok(());
+        }
+        let listens = &self.state.list_changed;
+        let slot = listens.resource_listens.admit(&user)?;
+        tokio::select! {
+            ended = forward_resource_updates(
+                &self.state.connector,
+                &listens.subscriptions,
+                &slot,
+                context.sink(),
+                uris,
+                &self.state.help,
+            ) => ended,
+            // Dropping the forwarding ends the upstream stream.
+            () = context.cancelled() => Ok(()),
+        }
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

@@ -70,6 +70,7 @@ mod metrics;
 mod oauth;
 mod param_headers;
 mod pending;
+mod resource_listen;
 mod service;
 mod state;
 mod subscriptions;

@@ -1,7 +1,9 @@
 //! The upstream's notifications to the agents of the same user, from one listener per user:
 //! `notifications/*/list_changed` to every agent (a session-era agent's session, or a
 //! 2026-07-28 agent's `subscriptions/listen` stream); `notifications/resources/updated` to the
-//! agents that subscribed to that resource ([`Subscriptions`]); a log message of the upstream's
+//! agents that subscribed to that resource upstream with `resources/subscribe`
+//! ([`Subscriptions`]; a 2026-07-28 agent's own upstream stream brings its updates itself, see
+//! [`resource_listen`](super::resource_listen)); a log message of the upstream's
 //! standing stream to every session-era agent (one sent during a call goes to the agent of that
 //! call instead, see [`call_notifications`](super::agent_call::call_notifications)).
 
@@ -21,7 +23,8 @@ use pagerduty_mcp_connect::Connector;
 use pagerduty_mcp_connect::ServerNotification as UpstreamNotification;
 
 use super::logging::log_notification;
-use super::subscriptions::Subscriptions;
+use super::resource_listen::{ResourceListens, UpstreamListen, send_update};
+use super::subscriptions::{Subscriptions, Target};
 use pagerduty_mcp_connect::UserId;
 
 /// Where one agent hears about list changes.
@@ -116,8 +119,10 @@ type Key = (UserId, bool);
 #[derive(Default)]
 pub(crate) struct ListChanged {
     users: Mutex<HashMap<Key, UserAgents>>,
-    /// The session-era agents' resource subscriptions.
+    /// The resource subscriptions taken upstream with `resources/subscribe`.
     pub(crate) subscriptions: Subscriptions,
+    /// The 2026-07-28 agents' streams with resource subscriptions, per user.
+    pub(crate) resource_listens: ResourceListens,
 }
 
 /// Removes its agent when dropped (for `subscriptions/listen`, which ends with its request).
@@ -227,17 +232,26 @@ impl ListChanged {
     /// user has no listening agent left.
     async fn pass_on(&self, user: &Key, notification: UpstreamNotification) -> bool {
         match notification.method.as_str() {
-            "notifications/resources/updated" => {
+            // One on an agent's own upstream listen stream went to that agent
+            // (`resource_listen`).
+            "notifications/resources/updated" if !on_agent_stream(&notification) => {
                 let Some(uri) = notification.params.get("uri").and_then(|u| u.as_str()) else {
                     return true;
                 };
-                for peer in self.subscriptions.subscribers(&user.0, uri) {
-                    let updated = ServerNotification::ResourceUpdatedNotification(
-                        ResourceUpdatedNotification::new(ResourceUpdatedNotificationParam::new(
-                            uri,
-                        )),
-                    );
-                    let _ = peer.send_notification(updated).await;
+                for target in self.subscriptions.subscribers(&user.0, uri, user.1) {
+                    match target {
+                        Target::Session(peer) => {
+                            let updated = ServerNotification::ResourceUpdatedNotification(
+                                ResourceUpdatedNotification::new(
+                                    ResourceUpdatedNotificationParam::new(uri),
+                                ),
+                            );
+                            let _ = peer.send_notification(updated).await;
+                        }
+                        Target::Listen(sink) => {
+                            let _ = send_update(&sink, uri.to_owned()).await;
+                        }
+                    }
                 }
                 true
             }
@@ -271,6 +285,14 @@ impl ListChanged {
             }
         }
     }
+}
+
+/// Whether `notification` came on a 2026-07-28 agent's own upstream listen stream (the hook
+/// passed it to that agent).
+fn on_agent_stream(notification: &UpstreamNotification) -> bool {
+    notification
+        .call_context()
+        .is_some_and(|context| context.downcast_ref::<UpstreamListen>().is_some())
 }
 
 /// Listens upstream for `key`'s user (in its era) while the user has listening agents of it.

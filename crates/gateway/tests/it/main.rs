@@ -11,6 +11,8 @@ mod oauth_gateway;
 mod oauth_provider;
 #[path = "../support/oauth.rs"]
 mod oauth_support;
+#[path = "../support/subscribing_upstream.rs"]
+mod subscribing_upstream;
 
 /// Set-up that several scenario modules share.
 mod shared {
@@ -50,3 +52,4 @@ mod param_headers;
 mod raw_http;
 mod real_clients;
 mod refused_tools;
+mod resource_subscriptions;
