@@ -86,7 +86,7 @@ struct Args {
     #[arg(long = "oauth-issuer", value_name = "URL")]
     oauth_issuers: Vec<String>,
     /// The gateway's public MCP URL, the resource its access tokens must be for
-    /// [default: http://<listen address>/mcp].
+    /// [default: http://LISTEN/mcp, LISTEN being the address listened on].
     #[arg(long, value_name = "URL", requires = "oauth_issuers")]
     public_url: Option<String>,
     /// A scope every access token must carry (repeatable; asked for in the 401's challenge).
