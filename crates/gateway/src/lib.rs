@@ -26,6 +26,14 @@
 //!   answers complete the same upstream call. An agent cancelling a request cancels it upstream.
 //! - One log line per call (target `mcp_gateway::call`: user, method, tool, outcome, latency;
 //!   never a token) and [`GatewayMetrics`].
+//! - "Connect your PagerDuty account" (MCP URL-mode elicitation), as parts to embed: the
+//!   [`ConnectRegistry`] of single-use, expiring links, the payloads of each protocol era
+//!   ([`PendingConnection::elicitation_required_error`],
+//!   [`PendingConnection::input_required`] with a sealed `requestState`,
+//!   [`PendingConnection::tool_error_result`]), [`Onboarding`] (check a pasted User API
+//!   Token with PagerDuty, then seal and store it in a [`ConnectStore`]) and the
+//!   [`ConnectPage`] router where the person signs in ([`OidcSignIn`] or their gateway key)
+//!   and pastes the token.
 //!
 //! The agent side is the official Rust SDK's Streamable HTTP server (`rmcp`), which speaks both
 //! protocol eras (`2025-11-25` sessions and stateless `2026-07-28`); the upstream side is this
@@ -55,6 +63,7 @@ mod agent_auth;
 mod agent_call;
 mod agent_sessions;
 mod bridge;
+mod connect;
 mod connections;
 mod direct;
 mod direct_calls;
@@ -75,6 +84,15 @@ mod service;
 mod state;
 mod subscriptions;
 
+pub use connect::{
+    CONNECT_CSP, CONNECT_INPUT_KEY, ConnectConfigError, ConnectPage, ConnectPageBuilder,
+    ConnectRegistry, ConnectRequestState, ConnectStore, ConnectStoreError, ConnectionStatus,
+    ConnectionWatch, DEFAULT_LINK_TTL, DEFAULT_MESSAGE, ELICITATION_COMPLETE, MAX_TOKEN_LENGTH,
+    OidcSignIn, OidcSignInBuilder, Onboarding, PastedTokenError, PendingConnection,
+    REQUEST_STATE_PREFIX, RegistryLimits, RequestStateError, RequestStateKey, SignInError,
+    SignedInUser, StartError, StoredAccount, SubmitError, URL_ELICITATION_REQUIRED,
+    check_pasted_token, elicitation_complete_notification,
+};
 pub use errors::{
     DENIED, UPSTREAM_ERROR, UPSTREAM_RATE_LIMITED, UPSTREAM_TIMEOUT, UPSTREAM_UNAUTHORIZED,
 };

@@ -3,6 +3,12 @@
 
 #[path = "../support/asking_upstream.rs"]
 mod asking_upstream;
+#[cfg(feature = "store")]
+#[path = "../support/connect_rest.rs"]
+mod connect_rest;
+#[cfg(feature = "store")]
+#[path = "../support/connect.rs"]
+mod connect_support;
 #[path = "../support/gateway.rs"]
 mod gateway_support;
 #[path = "../support/oauth_gateway.rs"]
@@ -39,6 +45,14 @@ mod shared {
 }
 
 mod agent_errors;
+// The connect page's tests store tokens in the SqlCredentialStore (feature `store`; the
+// workspace's test command builds with --all-features).
+#[cfg(feature = "store")]
+mod connect_flow;
+#[cfg(feature = "store")]
+mod connect_hostile;
+#[cfg(feature = "store")]
+mod connect_load;
 mod forbidden;
 mod gateway;
 mod gateway_direct_path;
