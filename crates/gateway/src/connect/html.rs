@@ -117,7 +117,7 @@ pub(crate) fn token_form(action: &str, csrf: &str, button: &str, require_email: 
 <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" spellcheck=\"false\" autocapitalize=\"off\" required maxlength=\"4096\" aria-describedby=\"token-help\">\n\
 <div class=\"help\" id=\"token-help\">\n<p>Create one in PagerDuty: <strong>My Profile → User Settings → API Access → Create API User Token</strong>. PagerDuty shows it once: copy it and paste it here.</p>\n\
 <p>The gateway checks it with PagerDuty (your service region is found automatically), stores it encrypted, and never shows it again. It acts with your PagerDuty permissions.{}</p>\n</div>\n\
-<button type=\"submit\">{}</button>\n</form>\n",
+<button type=\"submit\" id=\"submit-token\">{}</button>\n</form>\n",
         escape(action),
         escape(csrf),
         if require_email {

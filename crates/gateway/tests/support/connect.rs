@@ -55,6 +55,10 @@ impl TempDir {
         std::fs::create_dir_all(&path).unwrap();
         TempDir(path)
     }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
 }
 
 impl Drop for TempDir {
