@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::agent_auth::authenticate;
 use super::agent_call::{call_notifications, forwarding_handler};
 use super::agent_sessions::{AgentSessions, SESSION_IDLE_LIMIT};
+use super::connect::ConnectPage;
 use super::connections::{
     self, ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, default_max_connections,
 };
@@ -101,6 +102,7 @@ impl Gateway {
             connector,
             keys,
             oauth: None,
+            connect: None,
             name: None,
             instructions: None,
             allowed_hosts: None,
@@ -135,6 +137,11 @@ impl Gateway {
         self.state.oauth.as_ref()
     }
 
+    /// The connect page, when there is one ([`GatewayBuilder::connect`]).
+    pub fn connect_page(&self) -> Option<&ConnectPage> {
+        self.state.connect.as_ref()
+    }
+
     /// The gateway's metrics.
     pub fn metrics(&self) -> &GatewayMetrics {
         &self.state.metrics
@@ -145,7 +152,8 @@ impl Gateway {
         self.state.drain.in_flight()
     }
 
-    /// The axum router: `/mcp`, `/healthz`, `/metrics`.
+    /// The axum router: `/mcp`, `/healthz`, `/metrics` (and `/connect/…` with a
+    /// [connect page](GatewayBuilder::connect)).
     ///
     /// Every request to `/mcp` is checked in this order, and refused with an HTTP error whose
     /// body is a JSON-RPC error saying what to do: its `Host` and `Origin` (403,
@@ -221,7 +229,8 @@ impl Gateway {
                 );
             }
         }
-        router
+        let connect = state.connect.as_ref().map(ConnectPage::router);
+        let router = router
             .route("/.well-known/{*probe}", axum::routing::any(no_oauth))
             // Where OAuth clients turn when discovery finds nothing (mcp-remote registers at
             // /register and prints the body of the refusal): the same message.
@@ -229,7 +238,11 @@ impl Gateway {
             .route("/authorize", axum::routing::any(no_oauth))
             .route("/token", axum::routing::any(no_oauth))
             .with_state(state)
-            .merge(mcp)
+            .merge(mcp);
+        match connect {
+            Some(page) => router.merge(page),
+            None => router,
+        }
     }
 
     /// Serves [`Gateway::router`] on `listener` until `shutdown` resolves; then refuses new
@@ -373,6 +386,7 @@ pub struct GatewayBuilder {
     connector: ConnectorBuilder,
     keys: GatewayKeys,
     oauth: Option<OAuthResourceServer>,
+    connect: Option<ConnectPage>,
     name: Option<String>,
     instructions: Option<String>,
     allowed_hosts: Option<Vec<String>>,
@@ -393,6 +407,7 @@ impl fmt::Debug for GatewayBuilder {
             .field("connector", &self.connector)
             .field("keys", &self.keys)
             .field("oauth", &self.oauth)
+            .field("connect", &self.connect)
             .finish_non_exhaustive()
     }
 }
@@ -408,6 +423,16 @@ impl GatewayBuilder {
     /// listens under a public host name.
     pub fn oauth(mut self, oauth: OAuthResourceServer) -> Self {
         self.oauth = Some(oauth);
+        self
+    }
+
+    /// Serves the connect page (`/connect/…`, [`ConnectPage::router`]) beside `/mcp`: the
+    /// page where users connect their PagerDuty accounts through the links of its
+    /// [registry](ConnectPage::registry). Build the page's [`Onboarding`](crate::Onboarding)
+    /// with the store the connector reads, so that a token connected there is used from the
+    /// user's next call.
+    pub fn connect(mut self, page: ConnectPage) -> Self {
+        self.connect = Some(page);
         self
     }
 
@@ -566,6 +591,7 @@ impl GatewayBuilder {
                 session_connector,
                 keys,
                 oauth: self.oauth,
+                connect: self.connect,
                 metrics: self.metrics.unwrap_or_default(),
                 agent_sessions: AgentSessions::default(),
                 drain: Arc::new(Drain::default()),

@@ -13,6 +13,7 @@ use rmcp::transport::streamable_http_server::session::{SessionId, SessionManager
 use tokio_util::sync::CancellationToken;
 
 use super::agent_sessions::AgentSessions;
+use super::connect::ConnectPage;
 use super::direct_calls::DirectCalls;
 use super::drain::Drain;
 use super::front::Front;
@@ -59,6 +60,9 @@ pub(crate) struct GatewayState {
     pub(crate) keys: GatewayKeys,
     /// The OAuth resource server, when agents may sign in with OAuth.
     pub(crate) oauth: Option<OAuthResourceServer>,
+    /// The connect page, when users connect their accounts through it (its registry makes the
+    /// links the handler gives agents).
+    pub(crate) connect: Option<ConnectPage>,
     pub(crate) metrics: GatewayMetrics,
     pub(crate) agent_sessions: AgentSessions,
     pub(crate) drain: Arc<Drain>,

@@ -306,3 +306,41 @@ async fn the_account_page_shows_replaces_and_disconnects_the_token() {
     );
     assert!(!out.body.contains("Signed in as"));
 }
+
+#[tokio::test]
+async fn the_gateway_serves_the_connect_page_beside_mcp() {
+    let h = ConnectHarness::start(Options::default()).await.unwrap();
+    let mock = MockPagerDuty::start().await;
+    let gateway = pagerduty_mcp_connect_gateway::Gateway::builder(
+        pagerduty_mcp_connect::Connector::builder()
+            .route(pagerduty_mcp_connect::Region::Us, mock.pagerduty())
+            .credentials(h.store.clone()),
+        h.keys.clone(),
+    )
+    .connect(h.page.clone())
+    .build()
+    .unwrap();
+    assert!(gateway.connect_page().is_some());
+    let mcp = crate::shared::serve_on_loopback(&gateway).await;
+    let base = mcp.strip_suffix("/mcp").unwrap().to_owned();
+    let pending = h.link(ALICE);
+    let browser = Browser::new();
+    let link = format!("{base}/connect/{}", pending.elicitation_id);
+    let form = browser.sign_in_with_key(&base, &link, ALICE_KEY).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let done = browser.paste(&link, MockPagerDuty::ALICE_TOKEN).await;
+    assert!(
+        done.body.contains("Connected as Alice Example"),
+        "{}",
+        done.body
+    );
+    // /mcp is still the agents' door: no key, 401.
+    let refused = reqwest::Client::new()
+        .post(&mcp)
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
