@@ -54,7 +54,8 @@ impl PendingConnection {
     }
 
     /// The 2026-07-28 `input_required` result carrying the URL-mode elicitation, with a
-    /// `requestState` sealed by `key` (elicitation, user, expiry):
+    /// `requestState` sealed by `key` (elicitation, user, expiry; the registry's own is
+    /// [`ConnectRegistry::state_key`](super::ConnectRegistry::state_key)):
     ///
     /// ```json
     /// {"resultType": "input_required",

@@ -367,13 +367,22 @@ fn sign_in_page(
     headers: &HeaderMap,
     status: StatusCode,
 ) -> Response {
-    let Some((_, session, cookie)) = session_or_new(page, headers) else {
-        return unavailable("The gateway could not start a session (its random source failed).");
+    // The gateway-key form needs a session for its CSRF token; a sign-in with the
+    // authorization server makes its session at /connect/login.
+    let (csrf, cookie) = if page.keys.is_some() {
+        let Some((_, session, cookie)) = session_or_new(page, headers) else {
+            return unavailable(
+                "The gateway could not start a session (its random source failed).",
+            );
+        };
+        (Some(session.csrf), cookie)
+    } else {
+        (None, None)
     };
     let body = html::sign_in(
         to,
         page.oauth.is_some(),
-        page.keys.as_ref().map(|_| session.csrf.as_str()),
+        csrf.as_deref(),
         error,
         to != "account",
     );

@@ -13,6 +13,7 @@ use pagerduty_mcp_connect::UserId;
 
 use super::error::{ConnectConfigError, StartError};
 use super::ids;
+use super::request_state::RequestStateKey;
 
 /// How long a connect link stays valid, unless [`RegistryLimits::ttl`] says otherwise.
 pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(15 * 60);
@@ -254,6 +255,7 @@ struct Inner {
     base: Url,
     message: String,
     limits: RegistryLimits,
+    state_key: RequestStateKey,
     entries: Mutex<HashMap<[u8; 32], Entry>>,
 }
 
@@ -274,7 +276,9 @@ impl ConnectRegistry {
     ///
     /// # Errors
     ///
-    /// [`ConnectConfigError::InvalidBase`] saying what is wrong with `public_base`.
+    /// [`ConnectConfigError::InvalidBase`] saying what is wrong with `public_base`;
+    /// [`ConnectConfigError::Random`] when the operating system's random source failed (for the
+    /// [state key](ConnectRegistry::state_key)).
     pub fn new(public_base: &str) -> Result<Self, ConnectConfigError> {
         let base = parse_base(public_base)?;
         Ok(ConnectRegistry {
@@ -282,6 +286,7 @@ impl ConnectRegistry {
                 base,
                 message: DEFAULT_MESSAGE.to_owned(),
                 limits: RegistryLimits::default(),
+                state_key: RequestStateKey::generate()?,
                 entries: Mutex::new(HashMap::new()),
             }),
         })
@@ -302,11 +307,26 @@ impl ConnectRegistry {
         self.rebuilt(|inner| inner.message = message)
     }
 
+    /// The same registry configuration whose links' 2026-07-28 `requestState`s are sealed
+    /// with `key` (replicas share one; by default each registry makes its own at random), a
+    /// new, empty registry.
+    #[must_use]
+    pub fn with_state_key(self, key: RequestStateKey) -> Self {
+        self.rebuilt(|inner| inner.state_key = key)
+    }
+
+    /// The key that seals and opens the `requestState` of this registry's links
+    /// ([`PendingConnection::input_required`], [`RequestStateKey::open`]).
+    pub fn state_key(&self) -> &RequestStateKey {
+        &self.inner.state_key
+    }
+
     fn rebuilt(self, change: impl FnOnce(&mut Inner)) -> Self {
         let mut inner = Inner {
             base: self.inner.base.clone(),
             message: self.inner.message.clone(),
             limits: self.inner.limits,
+            state_key: self.inner.state_key.clone(),
             entries: Mutex::new(HashMap::new()),
         };
         change(&mut inner);

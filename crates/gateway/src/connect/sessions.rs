@@ -139,9 +139,11 @@ impl PageSessions {
             sessions.retain(|_, s| self.alive(s, now));
         }
         while sessions.len() >= self.limits.max_sessions {
+            // Sessions nobody signed in to give way first (anyone can make those), the least
+            // recently used first.
             let Some(oldest) = sessions
                 .iter()
-                .min_by_key(|(_, s)| s.last_seen)
+                .min_by_key(|(_, s)| (s.user.is_some(), s.last_seen))
                 .map(|(k, _)| *k)
             else {
                 break;
@@ -278,9 +280,17 @@ mod tests {
         assert_ne!(signed, anon);
         assert!(sessions.get(&headers).is_none(), "the old id is dead");
         assert_eq!(state.user.unwrap().user.as_str(), "alice@example.com");
-        sessions.create(None).unwrap();
-        sessions.create(None).unwrap();
+        // A flood of anonymous sessions evicts anonymous ones, never the signed-in one.
+        for _ in 0..10 {
+            sessions.create(None).unwrap();
+        }
         assert_eq!(sessions.len(), 2);
+        let mut signed_headers = HeaderMap::new();
+        signed_headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("{COOKIE_NAME}={signed}")).unwrap(),
+        );
+        assert!(sessions.get(&signed_headers).is_some());
         assert!(
             set_cookie(&signed, Duration::from_secs(60), true)
                 .contains("HttpOnly; SameSite=Strict; Secure")

@@ -166,9 +166,12 @@ async fn a_person_signs_in_at_the_authorization_server_and_connects_an_eu_accoun
     };
     let grace = UserId::from(GRACE);
     let pending = h.link(GRACE);
-    // A 2026-07-28 agent got `input_required` with a sealed requestState.
-    let key = RequestStateKey::generate().unwrap();
+    // A 2026-07-28 agent got `input_required` with a requestState sealed by the registry's key.
+    let key = h.registry.state_key().clone();
     let input = pending.input_required(&key).unwrap();
+    assert!(RequestStateKey::is_connect_state(
+        input["requestState"].as_str().unwrap()
+    ));
     let state = input["requestState"].as_str().unwrap().to_owned();
 
     let browser = Browser::new();
@@ -343,4 +346,75 @@ async fn the_gateway_serves_the_connect_page_beside_mcp() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A sign-in server on another site: the browser comes back to `/connect/callback` without the
+/// `SameSite=Strict` session cookie; the page bounces it once through itself (a `Refresh` to
+/// the same callback), and the second request, same-site, carries the cookie and finishes. A
+/// callback that reaches another browser (login CSRF: an attacker's sign-in planted in a
+/// victim's browser) is refused.
+#[tokio::test]
+async fn a_callback_without_the_strict_cookie_is_bounced_once_and_another_browsers_is_refused() {
+    let Some(h) = ConnectHarness::start(Options {
+        oauth: true,
+        ..Options::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let sign_in_up_to_the_callback = |browser: Browser, link: String| {
+        let base = h.base.clone();
+        async move {
+            let stopped = browser.sign_in_with_oauth(&base, &link, ALICE).await;
+            assert_eq!(stopped.status, StatusCode::SEE_OTHER, "{}", stopped.body);
+            let callback = stopped.location.expect("the redirect to the callback");
+            assert!(callback.starts_with(&format!("{base}/connect/callback?")));
+            callback
+        }
+    };
+
+    // Alice's browser comes back without its cookie (cross-site): bounced, not refused.
+    let pending = h.link(ALICE);
+    let alice = Browser::stopping_at_callback();
+    let callback = sign_in_up_to_the_callback(alice.clone(), pending.url.to_string()).await;
+    let cookieless = Browser::new().get(&callback).await;
+    assert_eq!(cookieless.status, StatusCode::OK, "{}", cookieless.body);
+    let refresh = cookieless.refresh.expect("a Refresh to the same callback");
+    assert!(refresh.starts_with("0;url=/connect/callback?"), "{refresh}");
+    assert!(refresh.ends_with("&bounced=1"), "{refresh}");
+    assert!(cookieless.body.contains("Finishing your sign-in"));
+    // The bounce, in Alice's browser (same-site now: the cookie comes along): signed in.
+    let bounced = alice
+        .get(&format!(
+            "{}{}",
+            h.base,
+            refresh.trim_start_matches("0;url=")
+        ))
+        .await;
+    assert_eq!(bounced.status, StatusCode::OK, "{}", bounced.body);
+    assert_eq!(bounced.url, pending.url.as_str());
+    assert!(
+        bounced
+            .body
+            .contains("Signed in as <strong id=\"signed-in-as\">alice@example.com")
+    );
+
+    // An attacker signs in as themselves and sends the callback to a victim whose browser
+    // has a session of the page: refused, the victim is not signed in as the attacker.
+    let attacker_link = h.link(ALICE);
+    let attacker = Browser::stopping_at_callback();
+    let planted = sign_in_up_to_the_callback(attacker, attacker_link.url.to_string()).await;
+    let victim = Browser::new();
+    let account = victim.get(&format!("{}/connect/account", h.base)).await;
+    assert_eq!(account.status, StatusCode::OK);
+    let refused = victim.get(&planted).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(
+        refused.body.contains("begun in another browser"),
+        "{}",
+        refused.body
+    );
+    let after = victim.get(&format!("{}/connect/account", h.base)).await;
+    assert!(!after.body.contains("Signed in as"), "{}", after.body);
 }

@@ -216,6 +216,10 @@ impl ConnectHarness {
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub status: StatusCode,
+    /// The `Location` of a redirect the browser did not follow.
+    pub location: Option<String>,
+    /// The `Refresh` header, if any.
+    pub refresh: Option<String>,
     /// Where the redirects ended.
     pub url: String,
     pub body: String,
@@ -231,13 +235,25 @@ pub struct Browser {
 
 impl Browser {
     pub fn new() -> Browser {
+        Browser::build(false)
+    }
+
+    /// A browser that stops before following a redirect to `/connect/callback` (to play the
+    /// part of a browser that comes back from another site).
+    pub fn stopping_at_callback() -> Browser {
+        Browser::build(true)
+    }
+
+    fn build(stop_at_callback: bool) -> Browser {
         let trail: Arc<Mutex<Vec<String>>> = Arc::default();
         let recorder = trail.clone();
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 recorder.lock().unwrap().push(attempt.url().to_string());
-                if attempt.previous().len() > 15 {
+                if stop_at_callback && attempt.url().path() == "/connect/callback" {
+                    attempt.stop()
+                } else if attempt.previous().len() > 15 {
                     attempt.error("too many redirects")
                 } else {
                     attempt.follow()
@@ -252,11 +268,24 @@ impl Browser {
     async fn seen(&self, response: reqwest::Response) -> Seen {
         let status = response.status();
         let url = response.url().to_string();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let (location, refresh) = (header("location"), header("refresh"));
         let body = response.text().await.unwrap();
         let mut trail = self.trail.lock().unwrap();
         trail.push(url.clone());
         trail.push(body.clone());
-        Seen { status, url, body }
+        Seen {
+            status,
+            location,
+            refresh,
+            url,
+            body,
+        }
     }
 
     pub async fn get(&self, url: &str) -> Seen {
