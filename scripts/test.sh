@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs the official Python MCP SDK peer into a virtualenv
 # (scripts/install-python-peer.sh) and the real Node MCP clients into .node-clients/
-# (scripts/install-node-clients.sh), then runs every test of the workspace against the embedded
+# (scripts/install-node-clients.sh) and Debian's Chromium (scripts/install-chromium.sh), then runs every test of the workspace against the embedded
 # mock server and that peer, and every benchmark once in test mode (`test = true` in
 # benches/Cargo.toml). Without DATABASE_URL it also starts a throwaway Postgres server
 # (scripts/postgres.sh) for the credential store's tests, and stops it afterwards.
@@ -25,6 +25,17 @@ if ! ./scripts/install-node-clients.sh; then
     else
         echo "ERROR: the Node MCP clients could not be installed (./scripts/install-node-clients.sh failed above)." >&2
         echo "       Fix that, or run with PAGERDUTY_MCP_SKIP_PEERS=1 to skip the tests that need them." >&2
+        exit 1
+    fi
+fi
+# Debian's Chromium and chromedriver, which the connect page's browser test drives: missing, that
+# test fails naming ./scripts/install-chromium.sh, like the peers above.
+if ! ./scripts/install-chromium.sh; then
+    if [ "${PAGERDUTY_MCP_SKIP_PEERS:-0}" = "1" ]; then
+        echo "WARNING: Chromium could not be installed; PAGERDUTY_MCP_SKIP_PEERS=1, so its test will check nothing" >&2
+    else
+        echo "ERROR: Chromium could not be installed (./scripts/install-chromium.sh failed above)." >&2
+        echo "       Fix that, or run with PAGERDUTY_MCP_SKIP_PEERS=1 to skip the tests that need it." >&2
         exit 1
     fi
 fi
