@@ -13,7 +13,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 use crate::error::StoreError;
 use crate::record::{CredentialRecord, Revocation, RevokedBy, Verification};
-use crate::sealing::Sealed;
+use crate::sealing::{Binding, SEAL_V2, Sealed};
 use pagerduty_mcp_connect::{Route, UserId, VerifiedIdentity};
 
 /// A connection pool of one of the engines.
@@ -44,7 +44,7 @@ macro_rules! record_columns {
     () => {
         "user_id, key_id, created_at, rotated_at, revoked_at, revoked_reason, revoked_by, \
          revision, last_used_at, route, last_verified_at, identity_id, identity_name, \
-         identity_email, identity_role"
+         identity_email, identity_role, seal_version"
     };
 }
 
@@ -68,6 +68,97 @@ macro_rules! read_record {
             identity_name: row.try_get("identity_name")?,
             identity_email: row.try_get("identity_email")?,
             identity_role: row.try_get("identity_role")?,
+            seal_version: row.try_get("seal_version")?,
+        }
+    }};
+}
+
+/// Reads a record and its sealed token out of a row of either engine.
+macro_rules! read_sealed_record {
+    ($row:expr) => {{
+        let row = $row;
+        let record = read_record!(row);
+        let sealed = Sealed {
+            key_id: record.key_id.clone(),
+            nonce: row.try_get("nonce")?,
+            ciphertext: row.try_get("ciphertext")?,
+            version: record.seal_version,
+        };
+        (record, sealed)
+    }};
+}
+
+/// Binds the parameters of [`INSERT_ROW`] and [`UPDATE_ROW`] (the same, in the same order).
+macro_rules! bind_row {
+    ($query:expr, $server:expr, $record:expr, $sealed:expr) => {{
+        let record: &RawRecord = $record;
+        let sealed: &Sealed = $sealed;
+        $query
+            .bind($server)
+            .bind(record.user_id.as_str())
+            .bind(sealed.key_id.as_str())
+            .bind(sealed.nonce.as_slice())
+            .bind(sealed.ciphertext.as_slice())
+            .bind(sealed.version)
+            .bind(record.created_at)
+            .bind(record.rotated_at)
+            .bind(record.revoked_at)
+            .bind(record.revoked_reason.as_deref())
+            .bind(record.revoked_by.as_deref())
+            .bind(record.revision)
+            .bind(record.route.as_deref())
+            .bind(record.last_verified_at)
+            .bind(record.identity_id.as_deref())
+            .bind(record.identity_name.as_deref())
+            .bind(record.identity_email.as_deref())
+            .bind(record.identity_role.as_deref())
+    }};
+}
+
+/// The body of [`Pool::update_rows`] for one engine: `$begin` starts a transaction that holds
+/// the rows it reads (SQLite: `BEGIN IMMEDIATE`, the write lock up front; Postgres: `SELECT …
+/// FOR UPDATE`), so that each decision is made on the row as it is and written before anyone
+/// else changes it.
+macro_rules! update_rows_in {
+    ($begin:expr, $select:expr, $server:expr, $users:expr, $decide:expr) => {{
+        let mut attempt = 0;
+        'attempt: loop {
+            attempt += 1;
+            let mut tx = $begin.await?;
+            let mut out = Vec::with_capacity($users.len());
+            for (index, user) in $users.iter().enumerate() {
+                let row = sqlx::query($select)
+                    .bind($server)
+                    .bind(user.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let current = match row {
+                    None => None,
+                    Some(row) => Some(read_sealed_record!(&row)),
+                };
+                let existed = current.is_some();
+                match ($decide)(index, user, current)? {
+                    Decision::Keep(value) => out.push(value),
+                    Decision::Write(record, sealed, value) => {
+                        let sql = if existed { UPDATE_ROW } else { INSERT_ROW };
+                        let done = bind_row!(sqlx::query(sql), $server, &*record, &sealed)
+                            .execute(&mut *tx)
+                            .await?;
+                        if done.rows_affected() == 0 {
+                            // Another connection inserted the same user meanwhile (Postgres
+                            // does not lock a row that does not exist yet): start over.
+                            drop(tx);
+                            if attempt < 5 {
+                                continue 'attempt;
+                            }
+                            return Err(StoreError::Changed { user: user.clone() });
+                        }
+                        out.push(value);
+                    }
+                }
+            }
+            tx.commit().await?;
+            break Ok(out);
         }
     }};
 }
@@ -78,104 +169,123 @@ const SELECT_ONE: &str = concat!(
     ", nonce, ciphertext FROM mcp_credentials WHERE server = $1 AND user_id = $2"
 );
 
+#[cfg(feature = "postgres")]
+const SELECT_ONE_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    ", nonce, ciphertext FROM mcp_credentials WHERE server = $1 AND user_id = $2 FOR UPDATE"
+);
+
 const SELECT_ALL: &str = concat!(
     "SELECT ",
     record_columns!(),
     " FROM mcp_credentials WHERE server = $1 ORDER BY user_id"
 );
 
-const UPSERT: &str = concat!(
-    "INSERT INTO mcp_credentials (server, user_id, key_id, nonce, ciphertext, \
-     created_at, route, last_verified_at, identity_id, identity_name, identity_email, \
-     identity_role, revision) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1) \
-     ON CONFLICT (server, user_id) DO UPDATE SET \
-     key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext, \
-     rotated_at = excluded.created_at, \
-     revoked_at = NULL, revoked_reason = NULL, revoked_by = NULL, \
-     route = COALESCE(excluded.route, mcp_credentials.route), \
-     last_verified_at = excluded.last_verified_at, \
-     identity_id = excluded.identity_id, identity_name = excluded.identity_name, \
-     identity_email = excluded.identity_email, identity_role = excluded.identity_role, \
-     revision = mcp_credentials.revision + 1 \
-     RETURNING ",
-    record_columns!()
-);
+const INSERT_ROW: &str = "INSERT INTO mcp_credentials (server, user_id, key_id, nonce, \
+     ciphertext, seal_version, created_at, rotated_at, revoked_at, revoked_reason, revoked_by, \
+     revision, route, last_verified_at, identity_id, identity_name, identity_email, \
+     identity_role) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+     ON CONFLICT (server, user_id) DO NOTHING";
 
-const ROTATE: &str = concat!(
-    "UPDATE mcp_credentials SET key_id = $3, nonce = $4, ciphertext = $5, \
-     rotated_at = $6, revoked_at = NULL, revoked_reason = NULL, revoked_by = NULL, \
-     route = COALESCE($7, route), last_verified_at = $8, identity_id = $9, \
-     identity_name = $10, identity_email = $11, identity_role = $12, \
-     revision = revision + 1 \
-     WHERE server = $1 AND user_id = $2 RETURNING ",
-    record_columns!()
-);
-
-const REVOKE: &str = concat!(
-    "UPDATE mcp_credentials SET revoked_at = $3, revoked_reason = $4, \
-     revoked_by = $5, revision = revision + 1 \
-     WHERE server = $1 AND user_id = $2 RETURNING ",
-    record_columns!()
-);
-
-const REVOKE_IF_CURRENT: &str = "UPDATE mcp_credentials SET revoked_at = $3, \
-     revoked_reason = $4, revoked_by = $5, revision = revision + 1 \
-     WHERE server = $1 AND user_id = $2 AND revision = $6 AND revoked_at IS NULL";
+const UPDATE_ROW: &str = "UPDATE mcp_credentials SET key_id = $3, nonce = $4, \
+     ciphertext = $5, seal_version = $6, created_at = $7, rotated_at = $8, revoked_at = $9, \
+     revoked_reason = $10, revoked_by = $11, revision = $12, route = $13, \
+     last_verified_at = $14, identity_id = $15, identity_name = $16, identity_email = $17, \
+     identity_role = $18 \
+     WHERE server = $1 AND user_id = $2";
 
 const DELETE: &str = "DELETE FROM mcp_credentials WHERE server = $1 AND user_id = $2";
 
-const TOUCH: &str = "UPDATE mcp_credentials SET last_used_at = $3 \
-     WHERE server = $1 AND user_id = $2 AND (last_used_at IS NULL OR last_used_at < $3)";
+const KEY_CENSUS: &str =
+    "SELECT key_id, COUNT(*) AS n FROM mcp_credentials WHERE server = $1 GROUP BY key_id";
 
-const VERIFIED: &str = concat!(
-    "UPDATE mcp_credentials SET last_verified_at = $3, identity_id = $4, \
-     identity_name = $5, identity_email = $6, identity_role = $7, route = COALESCE($8, route), \
-     revision = revision + 1 \
-     WHERE server = $1 AND user_id = $2 AND revision = $9 RETURNING ",
-    record_columns!()
-);
+const USERS_UNDER_KEY: &str = "SELECT user_id FROM mcp_credentials \
+     WHERE server = $1 AND key_id = $2 ORDER BY user_id LIMIT $3";
 
-const SET_ROUTE: &str = concat!(
-    "UPDATE mcp_credentials SET route = $3, revision = revision + 1 \
-     WHERE server = $1 AND user_id = $2 RETURNING ",
-    record_columns!()
-);
-
-const KEY_IDS: &str = "SELECT DISTINCT key_id FROM mcp_credentials WHERE server = $1";
+const LEGACY_COUNT: &str =
+    "SELECT COUNT(*) AS n FROM mcp_credentials WHERE server = $1 AND seal_version < $2";
 
 const COUNT: &str = "SELECT COUNT(*) AS n FROM mcp_credentials WHERE server = $1";
 
-const REKEY_BATCH: &str = "SELECT user_id, key_id, nonce, ciphertext, revision \
-     FROM mcp_credentials WHERE server = $1 AND key_id <> $2 AND user_id > $3 \
+const REKEY_BATCH: &str = "SELECT user_id FROM mcp_credentials \
+     WHERE server = $1 AND (key_id <> $2 OR seal_version < $3) AND user_id > $4 \
      ORDER BY user_id LIMIT 256";
 
-const RESEAL: &str = "UPDATE mcp_credentials SET key_id = $3, nonce = $4, \
-     ciphertext = $5 WHERE server = $1 AND user_id = $2 AND revision = $6 AND key_id = $7";
+/// At most this many users' last use per statement (two parameters each).
+const TOUCH_CHUNK: usize = 250;
+
+/// `WITH v(user_id, at) AS (VALUES ($2, $3), …) UPDATE …`: the last use of `n` users in one
+/// statement, never moving a recorded time backwards.
+fn touch_many_sql(n: usize) -> String {
+    let mut sql = String::from("WITH v(user_id, at) AS (VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${}, ${})", 2 + 2 * i, 3 + 2 * i));
+    }
+    sql.push_str(
+        ") UPDATE mcp_credentials SET last_used_at = v.at FROM v \
+         WHERE mcp_credentials.server = $1 AND mcp_credentials.user_id = v.user_id \
+         AND (mcp_credentials.last_used_at IS NULL OR mcp_credentials.last_used_at < v.at)",
+    );
+    sql
+}
 
 /// A record as stored, before its columns are turned into typed values.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RawRecord {
-    user_id: String,
-    key_id: String,
-    created_at: i64,
-    rotated_at: Option<i64>,
-    revoked_at: Option<i64>,
-    revoked_reason: Option<String>,
-    revoked_by: Option<String>,
-    revision: i64,
-    last_used_at: Option<i64>,
-    route: Option<String>,
-    last_verified_at: Option<i64>,
-    identity_id: Option<String>,
-    identity_name: Option<String>,
-    identity_email: Option<String>,
-    identity_role: Option<String>,
+    pub(crate) user_id: String,
+    pub(crate) key_id: String,
+    pub(crate) created_at: i64,
+    pub(crate) rotated_at: Option<i64>,
+    pub(crate) revoked_at: Option<i64>,
+    pub(crate) revoked_reason: Option<String>,
+    pub(crate) revoked_by: Option<String>,
+    pub(crate) revision: i64,
+    pub(crate) last_used_at: Option<i64>,
+    pub(crate) route: Option<String>,
+    pub(crate) last_verified_at: Option<i64>,
+    pub(crate) identity_id: Option<String>,
+    pub(crate) identity_name: Option<String>,
+    pub(crate) identity_email: Option<String>,
+    pub(crate) identity_role: Option<String>,
+    pub(crate) seal_version: i64,
 }
 
 impl RawRecord {
-    pub(crate) fn revision_value(&self) -> i64 {
-        self.revision
+    /// A new entry of `user`, created now, at revision 1, holding nothing yet.
+    pub(crate) fn new_entry(user: &UserId, now: i64) -> RawRecord {
+        RawRecord {
+            user_id: user.as_str().to_owned(),
+            key_id: String::new(),
+            created_at: now,
+            rotated_at: None,
+            revoked_at: None,
+            revoked_reason: None,
+            revoked_by: None,
+            revision: 1,
+            last_used_at: None,
+            route: None,
+            last_verified_at: None,
+            identity_id: None,
+            identity_name: None,
+            identity_email: None,
+            identity_role: None,
+            seal_version: SEAL_V2,
+        }
+    }
+
+    /// The row state a sealed token of this row is bound to.
+    pub(crate) fn binding(&self) -> Binding<'_> {
+        Binding {
+            created_at: self.created_at,
+            revision: self.revision,
+            route: self.route.as_deref(),
+            revoked: self.revoked_at.map(|_| self.revoked_by().as_str()),
+        }
     }
 
     pub(crate) fn is_revoked(&self) -> bool {
@@ -184,6 +294,34 @@ impl RawRecord {
 
     pub(crate) fn revoked_by(&self) -> RevokedBy {
         RevokedBy::parse(self.revoked_by.as_deref())
+    }
+
+    /// Marks the entry revoked now by `by` for `reason`.
+    pub(crate) fn revoke(&mut self, reason: &str, by: RevokedBy) {
+        self.revoked_at = Some(now_ms());
+        self.revoked_reason = Some(reason.to_owned());
+        self.revoked_by = Some(by.as_str().to_owned());
+    }
+
+    /// Records a successful token check.
+    pub(crate) fn set_verified(&mut self, identity: &VerifiedIdentity) {
+        self.last_verified_at = Some(now_ms());
+        self.identity_id = Some(identity.id.clone());
+        self.identity_name = Some(identity.name.clone());
+        self.identity_email = Some(identity.email.clone());
+        self.identity_role = Some(identity.role.clone());
+        if let Some(route) = &identity.route {
+            self.route = Some(route.as_str().to_owned());
+        }
+    }
+
+    /// Forgets the token check (a new token has not been checked).
+    pub(crate) fn clear_verified(&mut self) {
+        self.last_verified_at = None;
+        self.identity_id = None;
+        self.identity_name = None;
+        self.identity_email = None;
+        self.identity_role = None;
     }
 
     /// When the current token was stored, in Unix milliseconds.
@@ -232,18 +370,11 @@ impl RawRecord {
     }
 }
 
-/// What a write stores besides the sealed token.
-#[derive(Debug, Default)]
-pub(crate) struct WriteMeta {
-    pub(crate) route: Option<Route>,
-    pub(crate) verified: Option<VerifiedIdentity>,
-}
-
-/// A row to reseal during a rekey.
-pub(crate) struct RekeyRow {
-    pub(crate) user: UserId,
-    pub(crate) revision: i64,
-    pub(crate) sealed: Sealed,
+/// What [`Pool::update_rows`] does with one row: write this state and sealed token, or leave
+/// the row as it is; either way with a value for the caller.
+pub(crate) enum Decision<T> {
+    Write(Box<RawRecord>, Sealed, T),
+    Keep(T),
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -271,8 +402,40 @@ impl Pool {
         Ok(())
     }
 
+    /// Closes every connection of the pool, waiting for those in use to come back.
+    ///
+    /// sqlx's `close` can miss a connection that was on its way back to the pool when it began
+    /// (it lands among the idle ones after the last check and stays open, and with it SQLite's
+    /// write-ahead log): close again until no connection is left (for at most a second beyond
+    /// the connections in use).
     pub(crate) async fn close(&self) {
-        with_pool!(self, p => p.close().await)
+        with_pool!(self, p => {
+            for _ in 0..200 {
+                p.close().await;
+                if p.size() == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    }
+
+    /// SQLite: copies everything the write-ahead log holds into the database file and empties
+    /// the log (`wal_checkpoint(TRUNCATE)`); whether it completed (no reader held it back).
+    /// Postgres: nothing to do.
+    pub(crate) async fn checkpoint(&self) -> Result<bool, StoreError> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => {
+                let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(p)
+                    .await?;
+                let busy: i64 = row.try_get(0)?;
+                Ok(busy == 0)
+            }
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Ok(true),
+        }
     }
 
     /// The record and the sealed token of `user`.
@@ -289,15 +452,7 @@ impl Pool {
                 .await?;
             match row {
                 None => Ok(None),
-                Some(row) => {
-                    let record = read_record!(&row);
-                    let sealed = Sealed {
-                        key_id: record.key_id.clone(),
-                        nonce: row.try_get("nonce")?,
-                        ciphertext: row.try_get("ciphertext")?,
-                    };
-                    Ok(Some((record, sealed)))
-                }
+                Some(row) => Ok(Some(read_sealed_record!(&row))),
             }
         })
     }
@@ -313,123 +468,50 @@ impl Pool {
         })
     }
 
-    /// Inserts or replaces `user`'s token (`must_exist`: only replaces).
-    pub(crate) async fn write(
+    /// Reads each of `users`' rows (or its absence) and lets `decide` say what to write, in one
+    /// transaction that holds the rows until it commits: all of it is written, or none.
+    /// `decide` gets each user's index in `users`; it may be called again for the same user
+    /// when the transaction has to start over.
+    pub(crate) async fn update_rows<T>(
+        &self,
+        server: &str,
+        users: &[UserId],
+        mut decide: impl FnMut(
+            usize,
+            &UserId,
+            Option<(RawRecord, Sealed)>,
+        ) -> Result<Decision<T>, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => update_rows_in!(
+                p.begin_with("BEGIN IMMEDIATE"),
+                SELECT_ONE,
+                server,
+                users,
+                decide
+            ),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => {
+                update_rows_in!(p.begin(), SELECT_ONE_FOR_UPDATE, server, users, decide)
+            }
+        }
+    }
+
+    /// [`update_rows`](Pool::update_rows) for one user.
+    pub(crate) async fn update_row<T>(
         &self,
         server: &str,
         user: &UserId,
-        sealed: &Sealed,
-        meta: &WriteMeta,
-        must_exist: bool,
-    ) -> Result<Option<RawRecord>, StoreError> {
-        let now = now_ms();
-        let route = meta
-            .verified
-            .as_ref()
-            .and_then(|identity| identity.route.as_ref())
-            .or(meta.route.as_ref())
-            .map(Route::as_str);
-        let verified_at = meta.verified.as_ref().map(|_| now);
-        let v = meta.verified.as_ref();
-        let sql = if must_exist { ROTATE } else { UPSERT };
-        with_pool!(self, p => {
-            let row = sqlx::query(sql)
-                .bind(server)
-                .bind(user.as_str())
-                .bind(sealed.key_id.as_str())
-                .bind(sealed.nonce.as_slice())
-                .bind(sealed.ciphertext.as_slice())
-                .bind(now)
-                .bind(route)
-                .bind(verified_at)
-                .bind(v.map(|u| u.id.as_str()))
-                .bind(v.map(|u| u.name.as_str()))
-                .bind(v.map(|u| u.email.as_str()))
-                .bind(v.map(|u| u.role.as_str()))
-                .fetch_optional(p)
-                .await?;
-            match row {
-                None => Ok(None),
-                Some(row) => Ok(Some(read_record!(&row))),
-            }
-        })
-    }
-
-    /// Inserts or replaces many users' tokens in one transaction: all or nothing.
-    pub(crate) async fn write_all(
-        &self,
-        server: &str,
-        rows: &[(UserId, Sealed)],
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            for (user, sealed) in rows {
-                sqlx::query(UPSERT)
-                    .bind(server)
-                    .bind(user.as_str())
-                    .bind(sealed.key_id.as_str())
-                    .bind(sealed.nonce.as_slice())
-                    .bind(sealed.ciphertext.as_slice())
-                    .bind(now)
-                    .bind(None::<&str>)
-                    .bind(None::<i64>)
-                    .bind(None::<&str>)
-                    .bind(None::<&str>)
-                    .bind(None::<&str>)
-                    .bind(None::<&str>)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
-    pub(crate) async fn revoke(
-        &self,
-        server: &str,
-        user: &UserId,
-        reason: &str,
-        by: RevokedBy,
-    ) -> Result<Option<RawRecord>, StoreError> {
-        with_pool!(self, p => {
-            let row = sqlx::query(REVOKE)
-                .bind(server)
-                .bind(user.as_str())
-                .bind(now_ms())
-                .bind(reason)
-                .bind(by.as_str())
-                .fetch_optional(p)
-                .await?;
-            match row {
-                None => Ok(None),
-                Some(row) => Ok(Some(read_record!(&row))),
-            }
-        })
-    }
-
-    /// Revokes `user`'s token if it is still at `revision` and not revoked; whether it did.
-    pub(crate) async fn revoke_if_current(
-        &self,
-        server: &str,
-        user: &UserId,
-        revision: i64,
-        reason: &str,
-        by: RevokedBy,
-    ) -> Result<bool, StoreError> {
-        with_pool!(self, p => {
-            let done = sqlx::query(REVOKE_IF_CURRENT)
-                .bind(server)
-                .bind(user.as_str())
-                .bind(now_ms())
-                .bind(reason)
-                .bind(by.as_str())
-                .bind(revision)
-                .execute(p)
-                .await?;
-            Ok(done.rows_affected() > 0)
-        })
+        mut decide: impl FnMut(Option<(RawRecord, Sealed)>) -> Result<Decision<T>, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut out = self
+            .update_rows(server, std::slice::from_ref(user), |_, _, current| {
+                decide(current)
+            })
+            .await?;
+        out.pop()
+            .ok_or_else(|| StoreError::Changed { user: user.clone() })
     }
 
     pub(crate) async fn delete(&self, server: &str, user: &UserId) -> Result<bool, StoreError> {
@@ -443,78 +525,71 @@ impl Pool {
         })
     }
 
-    pub(crate) async fn touch(
+    /// Records the last use of many users (Unix ms each), a few hundred users per statement
+    /// (each its own transaction, so that other writers get the lock in between); a recorded
+    /// time never moves backwards.
+    pub(crate) async fn touch_many(
         &self,
         server: &str,
-        user: &UserId,
-        at: i64,
+        uses: &[(UserId, i64)],
     ) -> Result<(), StoreError> {
         with_pool!(self, p => {
-            sqlx::query(TOUCH)
-                .bind(server)
-                .bind(user.as_str())
-                .bind(at)
-                .execute(p)
-                .await?;
+            for chunk in uses.chunks(TOUCH_CHUNK) {
+                let sql = touch_many_sql(chunk.len());
+                let mut query = sqlx::query(&sql).persistent(false).bind(server);
+                for (user, at) in chunk {
+                    query = query.bind(user.as_str()).bind(*at);
+                }
+                query.execute(p).await?;
+            }
             Ok(())
         })
     }
 
-    pub(crate) async fn verified(
-        &self,
-        server: &str,
-        user: &UserId,
-        revision: i64,
-        identity: &VerifiedIdentity,
-    ) -> Result<Option<RawRecord>, StoreError> {
+    /// How many rows each key id seals.
+    pub(crate) async fn key_census(&self, server: &str) -> Result<Vec<(String, i64)>, StoreError> {
         with_pool!(self, p => {
-            let row = sqlx::query(VERIFIED)
-                .bind(server)
-                .bind(user.as_str())
-                .bind(now_ms())
-                .bind(identity.id.as_str())
-                .bind(identity.name.as_str())
-                .bind(identity.email.as_str())
-                .bind(identity.role.as_str())
-                .bind(identity.route.as_ref().map(Route::as_str))
-                .bind(revision)
-                .fetch_optional(p)
-                .await?;
-            match row {
-                None => Ok(None),
-                Some(row) => Ok(Some(read_record!(&row))),
-            }
-        })
-    }
-
-    pub(crate) async fn set_route(
-        &self,
-        server: &str,
-        user: &UserId,
-        route: &Route,
-    ) -> Result<Option<RawRecord>, StoreError> {
-        with_pool!(self, p => {
-            let row = sqlx::query(SET_ROUTE)
-                .bind(server)
-                .bind(user.as_str())
-                .bind(route.as_str())
-                .fetch_optional(p)
-                .await?;
-            match row {
-                None => Ok(None),
-                Some(row) => Ok(Some(read_record!(&row))),
-            }
-        })
-    }
-
-    pub(crate) async fn key_ids(&self, server: &str) -> Result<Vec<String>, StoreError> {
-        with_pool!(self, p => {
-            let rows = sqlx::query(KEY_IDS).bind(server).fetch_all(p).await?;
-            let mut ids = Vec::with_capacity(rows.len());
+            let rows = sqlx::query(KEY_CENSUS).bind(server).fetch_all(p).await?;
+            let mut census = Vec::with_capacity(rows.len());
             for row in &rows {
-                ids.push(row.try_get::<String, _>("key_id")?);
+                census.push((row.try_get::<String, _>("key_id")?, row.try_get::<i64, _>("n")?));
             }
-            Ok(ids)
+            Ok(census)
+        })
+    }
+
+    /// Up to `limit` users whose rows are sealed under `key_id`, in order.
+    pub(crate) async fn users_under_key(
+        &self,
+        server: &str,
+        key_id: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(USERS_UNDER_KEY)
+                .bind(server)
+                .bind(key_id)
+                .bind(limit)
+                .fetch_all(p)
+                .await?;
+            let mut users = Vec::with_capacity(rows.len());
+            for row in &rows {
+                users.push(row.try_get::<String, _>("user_id")?);
+            }
+            Ok(users)
+        })
+    }
+
+    /// How many rows record a seal version older than this release's.
+    pub(crate) async fn legacy_count(&self, server: &str) -> Result<u64, StoreError> {
+        with_pool!(self, p => {
+            let row = sqlx::query(LEGACY_COUNT)
+                .bind(server)
+                .bind(SEAL_V2)
+                .fetch_one(p)
+                .await?;
+            let n: i64 = row.try_get("n")?;
+            Ok(u64::try_from(n).unwrap_or(0))
         })
     }
 
@@ -526,57 +601,27 @@ impl Pool {
         })
     }
 
-    /// Up to 256 rows not sealed under `primary`, after `after` in user order.
+    /// Up to 256 users, after `after` in user order, whose rows are not sealed under `primary`
+    /// or record an older seal version.
     pub(crate) async fn rekey_batch(
         &self,
         server: &str,
         primary: &str,
         after: &str,
-    ) -> Result<Vec<RekeyRow>, StoreError> {
+    ) -> Result<Vec<UserId>, StoreError> {
         with_pool!(self, p => {
             let rows = sqlx::query(REKEY_BATCH)
                 .bind(server)
                 .bind(primary)
+                .bind(SEAL_V2)
                 .bind(after)
                 .fetch_all(p)
                 .await?;
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
-                out.push(RekeyRow {
-                    user: UserId::from(row.try_get::<String, _>("user_id")?),
-                    revision: row.try_get("revision")?,
-                    sealed: Sealed {
-                        key_id: row.try_get("key_id")?,
-                        nonce: row.try_get("nonce")?,
-                        ciphertext: row.try_get("ciphertext")?,
-                    },
-                });
+                out.push(UserId::from(row.try_get::<String, _>("user_id")?));
             }
             Ok(out)
-        })
-    }
-
-    /// Replaces the sealed token of a row still at `revision` and sealed under `old_key`.
-    pub(crate) async fn reseal(
-        &self,
-        server: &str,
-        user: &UserId,
-        revision: i64,
-        old_key: &str,
-        sealed: &Sealed,
-    ) -> Result<bool, StoreError> {
-        with_pool!(self, p => {
-            let done = sqlx::query(RESEAL)
-                .bind(server)
-                .bind(user.as_str())
-                .bind(sealed.key_id.as_str())
-                .bind(sealed.nonce.as_slice())
-                .bind(sealed.ciphertext.as_slice())
-                .bind(revision)
-                .bind(old_key)
-                .execute(p)
-                .await?;
-            Ok(done.rows_affected() > 0)
         })
     }
 }
@@ -601,6 +646,11 @@ fn engine_migrations(pool: &Pool) -> &'static [(i64, &'static str, &'static str)
                 "generic names",
                 include_str!("../migrations/sqlite/0003_generic_names.sql"),
             ),
+            (
+                4,
+                "seal version",
+                include_str!("../migrations/sqlite/0004_seal_version.sql"),
+            ),
         ],
         #[cfg(feature = "postgres")]
         Pool::Postgres(_) => &[
@@ -618,6 +668,11 @@ fn engine_migrations(pool: &Pool) -> &'static [(i64, &'static str, &'static str)
                 3,
                 "generic names",
                 include_str!("../migrations/postgres/0003_generic_names.sql"),
+            ),
+            (
+                4,
+                "seal version",
+                include_str!("../migrations/postgres/0004_seal_version.sql"),
             ),
         ],
     }

@@ -80,9 +80,11 @@ pub enum StoreError {
         #[source]
         source: Option<BoxError>,
     },
-    /// Rows in the database were sealed with keys the store was not given: the key is wrong, or
-    /// the previous key is missing while a [`rekey`](super::SqlCredentialStore::rekey) is under
-    /// way.
+    /// No row of the database opens with the keys the store was given: every row is sealed
+    /// under other keys. The key is wrong, or the previous key is missing while a
+    /// [`rekey`](super::SqlCredentialStore::rekey) is under way. (When only some rows are under
+    /// unknown keys the store opens, and those users' lookups fail with
+    /// [`StoreError::UnknownKey`].)
     #[error("the credential database holds tokens sealed with key(s) {} that this store was not given (configured: {}); give it the right key, or the previous one with `previous_key`", found.join(", "), configured.join(", "))]
     WrongKey {
         /// The key ids found in the database and not configured.
@@ -90,16 +92,63 @@ pub enum StoreError {
         /// The key ids configured.
         configured: Vec<String>,
     },
-    /// A stored token does not open with its key: the row was altered, or copied from another
-    /// user or server (each sealed token is bound to its server and user).
+    /// A stored token does not open with its key: the row was tampered with. Each sealed token
+    /// is bound to its server and user and to the state of its row (creation time, revision,
+    /// route, revocation), so an altered ciphertext, a row copied from another user or server,
+    /// an older sealed token put back under a newer revision, or a route or revocation changed
+    /// outside the store all end here. Put a new token for the user.
     #[error(
-        "the stored token of user {user} does not open with key {key_id}: the row was altered, or copied from another user or server"
+        "the stored token of user {user} does not open with key {key_id}: the row was tampered with (its token, revision, route or revocation changed outside the store, or it was copied from another user or server); put a new token for the user"
     )]
     Unsealable {
         /// The user whose row failed.
         user: UserId,
         /// The key id recorded in the row.
         key_id: String,
+    },
+    /// The user's token is sealed under a key the store was not given. Only this user is
+    /// affected: give the store that key (as
+    /// [`previous_key`](super::SqlCredentialStoreBuilder::previous_key)), or put a new token for
+    /// the user.
+    #[error(
+        "the stored token of user {user} is sealed with key {key_id}, which this store was not given (configured: {}); give the store that key with `previous_key`, or put a new token for the user",
+        configured.join(", ")
+    )]
+    UnknownKey {
+        /// The user whose row is under the unknown key.
+        user: UserId,
+        /// The key id recorded in the row.
+        key_id: String,
+        /// The key ids configured.
+        configured: Vec<String>,
+    },
+    /// The user's row is older than one this process has already seen: a whole earlier row
+    /// (with its earlier revision) was put back, for example from a backup, to bring back a
+    /// token that was since rotated or revoked. Put a new token for the user.
+    #[error(
+        "the stored entry of user {user} is at revision {revision}, older than revision {newest_seen} this process has already seen: an earlier copy of the row was put back; put a new token for the user"
+    )]
+    RolledBack {
+        /// The user.
+        user: UserId,
+        /// The revision found in the database.
+        revision: u64,
+        /// The newest revision of the same entry this process has seen.
+        newest_seen: u64,
+    },
+    /// An existing SQLite file (the database, or its `-wal` or `-shm` file) may be read or
+    /// written by its group or others. The store refuses to open it, as it refuses such a key
+    /// file: `chmod 600` it (new files are created with mode 600).
+    #[error(
+        "the credential database file {} has mode {mode:o}: its group or others may access it; run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    InsecureFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
     },
     /// The key could not be loaded, or is not a 32-byte key.
     #[error("the store's key: {message}")]

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::logs::capture_logs;
 use pagerduty_mcp_connect::{
     CREDENTIAL_HELP, CredentialError, CredentialProvider, Error, Region, UserId,
 };
@@ -19,8 +20,8 @@ use pagerduty_mcp_connect_store::{KeySource, RevokedBy, SqlCredentialStore, Stor
 use secrecy::ExposeSecret;
 use serde_json::json;
 use store::{
-    TempDir, connector_to, contains, key, open_with_key, raw_database_bytes, record_of, secret,
-    sqlite, token_of,
+    TempDir, connector_to, contains, key, legacy_seal, open_with_key, raw_database_bytes,
+    record_of, secret, sqlite, token_of,
 };
 
 const ALICE_TOKEN: &str = "u+AliceStoreToken7Qx2";
@@ -32,6 +33,17 @@ fn alice() -> UserId {
 
 fn bob() -> UserId {
     UserId::from("bob@example.com")
+}
+
+/// `chmod 600` for a database file a test made by hand (the store refuses one others may read).
+fn private(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Asserts that `store` cannot unseal `user`'s token (an `Unsealable` store error).
@@ -313,10 +325,12 @@ async fn rekey_reseals_every_row_while_the_store_keeps_serving() {
             lookups
         })
     };
-    let resealed = store.rekey().await.unwrap();
+    let report = store.rekey().await.unwrap();
     assert!(reader.await.unwrap() > 200);
-    assert_eq!(resealed, users.len());
-    assert_eq!(store.rekey().await.unwrap(), 0, "nothing left to reseal");
+    assert_eq!(report.resealed, users.len());
+    assert!(report.is_complete(), "{report:?}");
+    let again = store.rekey().await.unwrap();
+    assert_eq!(again.resealed, 0, "nothing left to reseal");
     assert!(
         store
             .list()
@@ -640,6 +654,7 @@ async fn a_corrupt_file_is_a_typed_error_and_is_left_untouched() {
     let dir = TempDir::new("corrupt");
     let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 31 % 251) as u8).collect();
     std::fs::write(dir.db(), &garbage).unwrap();
+    private(&dir.db());
     let err = sqlite(&dir).open().await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     assert_eq!(
@@ -669,16 +684,8 @@ async fn a_corrupt_file_is_a_typed_error_and_is_left_untouched() {
 
 #[tokio::test]
 async fn an_older_schema_is_upgraded_on_open() {
-    // A token sealed by the current store, to put into a database of the version-1 schema.
-    let source_dir = TempDir::new("v1source");
-    let source = sqlite(&source_dir).open().await.unwrap();
-    source.put(&alice(), secret(ALICE_TOKEN)).await.unwrap();
-    let (key_id, nonce, ciphertext): (String, Vec<u8>, Vec<u8>) =
-        sqlx::query_as("SELECT key_id, nonce, ciphertext FROM mcp_credentials WHERE user_id = $1")
-            .bind(alice().as_str())
-            .fetch_one(source.sqlite_pool().unwrap())
-            .await
-            .unwrap();
+    // A token sealed as releases of that time sealed it (associated data: server and user).
+    let (key_id, nonce, ciphertext) = legacy_seal(1, "pagerduty", &alice(), ALICE_TOKEN);
 
     // Version 1, created by hand: no revision, no metadata columns.
     let dir = TempDir::new("v1");
@@ -710,6 +717,7 @@ async fn an_older_schema_is_upgraded_on_open() {
     .await
     .unwrap();
     conn.close().await.unwrap();
+    private(&dir.db());
 
     let store = sqlite(&dir).open().await.unwrap();
     let credential = store.credential(&alice()).await.unwrap();
@@ -732,7 +740,7 @@ async fn an_older_schema_is_upgraded_on_open() {
         .fetch_one(store.sqlite_pool().unwrap())
         .await
         .unwrap();
-    assert_eq!(versions, 3);
+    assert_eq!(versions, 4);
     store.close().await;
     // Opening again is a no-op.
     let again = sqlite(&dir).open().await.unwrap();
@@ -804,7 +812,9 @@ async fn last_use_is_recorded_and_the_connector_warns_about_a_token_stored_long_
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    sqlx::query("UPDATE mcp_credentials SET created_at = $1 WHERE user_id = $2")
+    // (The token's own time, `rotated_at`: the entry's creation time is bound to the sealed
+    // token, and a row whose creation time changed by hand no longer opens.)
+    sqlx::query("UPDATE mcp_credentials SET rotated_at = $1 WHERE user_id = $2")
         .bind(ms)
         .bind(alice().as_str())
         .execute(store.sqlite_pool().unwrap())
@@ -830,34 +840,6 @@ async fn last_use_is_recorded_and_the_connector_warns_about_a_token_stored_long_
         .unwrap_or_else(|| panic!("no token-age warning in:\n{text}"));
     assert!(warning.contains("age_days=200"), "{warning}");
     assert!(!text.contains(MockPagerDuty::ALICE_TOKEN));
-}
-
-/// Captures every log line of this test binary (one global subscriber).
-fn capture_logs() -> Arc<std::sync::Mutex<Vec<u8>>> {
-    use std::sync::{Mutex, OnceLock};
-    #[derive(Clone)]
-    struct Writer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Writer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let writer = Writer(logs.clone());
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        logs
-    })
-    .clone()
 }
 
 #[tokio::test]

@@ -6,8 +6,7 @@
 //! Needs `DATABASE_URL`; without it these tests fail unless `PAGERDUTY_MCP_SKIP_POSTGRES=1`.
 #![cfg(feature = "postgres")]
 
-#[path = "../support/postgres.rs"]
-mod postgres;
+use super::postgres;
 use super::store;
 
 use std::io::{BufRead, BufReader, Write};
@@ -24,7 +23,7 @@ use pagerduty_mcp_connect_store::{
 };
 use secrecy::ExposeSecret;
 use serde_json::json;
-use store::{connector_to, key, record_of, secret, token_of};
+use store::{connector_to, key, legacy_seal, record_of, secret, token_of};
 
 const FIRST_TOKEN: &str = "u+ReplicaFirstTok0001";
 const SECOND_TOKEN: &str = "u+ReplicaSecondTok002";
@@ -82,15 +81,10 @@ async fn an_older_postgres_schema_is_upgraded_on_open() {
     let Some(url) = postgres::fresh_database().await else {
         return;
     };
+    // A token sealed as releases of that time sealed it (associated data: server and user).
+    let (key_id, nonce, ciphertext) = legacy_seal(1, "source", &alice(), FIRST_TOKEN);
+    // The schema as a first release left it.
     let source = postgres(&url).server_name("source").open().await.unwrap();
-    source.put(&alice(), secret(FIRST_TOKEN)).await.unwrap();
-    let pool = source.postgres_pool().unwrap().clone();
-    // Move the sealed token out, drop everything, and build the version-1 schema by hand.
-    let (key_id, nonce, ciphertext): (String, Vec<u8>, Vec<u8>) =
-        sqlx::query_as("SELECT key_id, nonce, ciphertext FROM mcp_credentials")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
     source.close().await;
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::raw_sql(

@@ -10,6 +10,7 @@
 //! - grace: put_in_region `u+GraceFixtureTok001`, region eu;
 //! - bob: put `u+BobFixtureToken001`, revoked by an admin, "left the team";
 //! - carol: put `u+CarolFixtureTok001`, then rejected by the server (invalidate).
+#![cfg(feature = "sqlite")]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,7 +19,8 @@ use pagerduty_mcp_connect::{CredentialError, CredentialProvider, Region, UserId}
 use pagerduty_mcp_connect_store::{RevokedBy, SqlCredentialStore};
 use secrecy::ExposeSecret;
 
-use super::store::{TempDir, key, token_of};
+use super::store::{TempDir, key, legacy_seal, token_of};
+use pagerduty_mcp_connect_store::sqlx;
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -88,6 +90,52 @@ async fn a_database_written_before_the_split_opens_and_serves_every_user() {
         RevokedBy::Server
     );
     assert_eq!(records[4].route, Some(Region::Eu.into()));
+
+    // Rows of that release are resealed with today's associated data: those read above in the
+    // background, every one by a rekey (under the same key).
+    let report = store.rekey().await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    let versions: Vec<(String, i64)> =
+        sqlx::query_as("SELECT user_id, seal_version FROM mcp_credentials ORDER BY user_id")
+            .fetch_all(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+    assert!(versions.iter().all(|(_, v)| *v == 2), "{versions:?}");
+    assert_eq!(
+        token("alice").await.unwrap().secret().expose_secret(),
+        "u+AliceFixtureTok002"
+    );
+    // From now on their revocations are bound too: clearing bob's by hand does not bring his
+    // token back, and neither does a row sealed the old way put back.
+    sqlx::query(
+        "UPDATE mcp_credentials SET revoked_at = NULL, revoked_by = NULL WHERE user_id = 'bob'",
+    )
+    .execute(store.sqlite_pool().unwrap())
+    .await
+    .unwrap();
+    assert!(matches!(
+        token("bob").await,
+        Err(CredentialError::Unavailable { .. })
+    ));
+    let (key_id, nonce, ciphertext) = legacy_seal(
+        7,
+        "pagerduty",
+        &UserId::from("grace"),
+        "u+GraceFixtureTok001",
+    );
+    sqlx::query(
+        "UPDATE mcp_credentials SET key_id = $1, nonce = $2, ciphertext = $3, seal_version = 1          WHERE user_id = 'grace'",
+    )
+    .bind(&key_id)
+    .bind(&nonce)
+    .bind(&ciphertext)
+    .execute(store.sqlite_pool().unwrap())
+    .await
+    .unwrap();
+    assert!(matches!(
+        token("grace").await,
+        Err(CredentialError::Unavailable { .. })
+    ));
 
     // The migrated database takes writes, and opens again without migrating twice.
     store

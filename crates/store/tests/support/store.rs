@@ -110,3 +110,46 @@ pub fn raw_database_bytes(db: &Path) -> Vec<u8> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// A token sealed the way releases before seal version 2 sealed it (associated data: server and
+/// user only), under the test key of `byte`: `(key_id, nonce, ciphertext)` for a row of an
+/// older database.
+pub fn legacy_seal(
+    byte: u8,
+    server: &str,
+    user: &UserId,
+    token: &str,
+) -> (String, Vec<u8>, Vec<u8>) {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+    let cipher = XChaCha20Poly1305::new_from_slice(&[byte; 32]).unwrap();
+    let tag = cipher
+        .encrypt(
+            &XNonce::default(),
+            Payload {
+                msg: b"",
+                aad: b"pagerduty-mcp-connect/sql-store/key-id/v1",
+            },
+        )
+        .unwrap();
+    let key_id: String = tag[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let mut aad = b"pagerduty-mcp-connect/sql-store/v1".to_vec();
+    for part in [server.as_bytes(), user.as_str().as_bytes()] {
+        aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        aad.extend_from_slice(part);
+    }
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let mut nonce = [0u8; 24];
+    nonce[..8].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    nonce[8..16].copy_from_slice(&std::process::id().to_be_bytes().repeat(2));
+    let ciphertext = cipher
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: token.as_bytes(),
+                aad: &aad,
+            },
+        )
+        .unwrap();
+    (key_id, nonce.to_vec(), ciphertext)
+}
