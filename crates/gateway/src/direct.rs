@@ -41,7 +41,7 @@ use rmcp::model::{
 use super::agent_sessions::Declared;
 use super::bridge::capabilities_upstream;
 use super::direct_calls::CallGuard;
-use super::handler::{AgentRequest, GatewayHandler};
+use super::handler::{AgentRequest, GatewayHandler, declares_url_elicitation};
 use super::param_headers;
 use super::state::{GatewayState, SESSION_HEADER};
 use pagerduty_mcp_connect::UserId;
@@ -101,6 +101,8 @@ enum Era<'a> {
     /// 2026-07-28, with what the agent declared in the request's `_meta`.
     Stateless {
         elicitation: bool,
+        /// Declared `elicitation.url`.
+        elicitation_url: bool,
         sampling: bool,
         /// The declared capabilities as sent, declared upstream in the gateway's place.
         capabilities: serde_json::Value,
@@ -179,6 +181,7 @@ async fn plan<'a>(
                 elicitation: capabilities
                     .as_ref()
                     .is_some_and(|c| c.elicitation.is_some()),
+                elicitation_url: declares_url_elicitation(capabilities.as_ref()),
                 sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
                 capabilities: capabilities_upstream(capabilities.as_ref()),
             }
@@ -198,16 +201,18 @@ async fn plan<'a>(
 async fn answer(state: &Arc<GatewayState>, user: &UserId, call: DirectCall<'_>) -> Response {
     let DirectCall { id, params, era } = call;
     let handler = GatewayHandler::new(state.clone());
-    let (cancelled, elicitation, sampling, capabilities) = match &era {
-        Era::Session(_, guard) => (guard.token.clone(), false, false, None),
+    let (cancelled, elicitation, elicitation_url, sampling, capabilities) = match &era {
+        Era::Session(_, guard) => (guard.token.clone(), false, false, false, None),
         // Going away is dropping this future; 2026-07-28 has no cancel notification.
         Era::Stateless {
             elicitation,
+            elicitation_url,
             sampling,
             capabilities,
         } => (
             state.cancel.child_token(),
             *elicitation,
+            *elicitation_url,
             *sampling,
             Some(capabilities.clone()),
         ),
@@ -216,6 +221,7 @@ async fn answer(state: &Arc<GatewayState>, user: &UserId, call: DirectCall<'_>) 
     let agent = AgentRequest {
         user: user.clone(),
         elicitation,
+        elicitation_url,
         sampling,
         // Only a 2026-07-28 agent can be asked, in an input_required round passed on as it is.
         roots: capabilities
@@ -228,6 +234,7 @@ async fn answer(state: &Arc<GatewayState>, user: &UserId, call: DirectCall<'_>) 
         progress: None,
         peer: None,
         cancelled,
+        asked: None,
     };
     state.metrics.record_direct();
     let response = handler.forward_call_tool(agent, params).await;

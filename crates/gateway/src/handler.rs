@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use std::collections::HashMap;
 
-use rmcp::model::ProgressToken;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorCode,
     ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, InputRequiredResult,
@@ -15,6 +14,7 @@ use rmcp::model::{
     ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
     SubscriptionFilter, UnsubscribeRequestParams,
 };
+use rmcp::model::{ClientCapabilities, ProgressToken};
 // Logging is deprecated by SEP-2577 (2026-07-28) but the session era still uses it (logging.rs).
 #[allow(deprecated)]
 use rmcp::model::SetLevelRequestParams;
@@ -25,9 +25,11 @@ use serde_json::{Value, json};
 
 use super::agent_call::{AgentCall, Askable, Event, Running, Upstream, ask_peer, progress_param};
 use super::agent_sessions::Declared;
+use super::ask_to_connect::{Ask, Asked, ask, connect_round, needs_connect};
 use super::bridge::{
     capabilities_upstream, from_json, into_rmcp, marked_refused, tools_into_rmcp, upstream_params,
 };
+use super::connect::PendingConnection;
 use super::errors::{outcome, to_error_data};
 use super::list_changed::AgentSink;
 use super::logging::pass_log_on;
@@ -71,7 +73,29 @@ impl GatewayHandler {
             result = call(user.clone()) => result,
             () = context.ct.cancelled() => return Err(self.cancelled(method, tool, &user, started)),
         };
-        self.finish(method, tool, &user, started, result)
+        let connect = matches!(&result, Err(err) if needs_connect(err));
+        match self.finish(method, tool, &user, started, result) {
+            Err(error) if connect => {
+                let Some(page) = &self.state.connect else {
+                    return Err(error);
+                };
+                let capabilities = context.client_capabilities();
+                let asked = Asked {
+                    user: &user,
+                    method,
+                    elicitation_url: declares_url_elicitation(capabilities.as_ref()),
+                    stateless_agent: is_stateless(context),
+                    peer: Some(&context.peer),
+                    again: None,
+                };
+                match ask(page, asked, &self.state.cancel) {
+                    Ask::Error(asking) => Err(asking),
+                    // (Only tools/call, prompts/get and resources/read are answered otherwise.)
+                    Ask::InputRequired(_) | Ask::ToolResult(_) => Err(error),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Starts `method` upstream for the agent (or, for a 2026-07-28 agent coming back with the
@@ -147,9 +171,11 @@ impl GatewayHandler {
         let AgentRequest {
             user,
             stateless_agent,
+            elicitation_url,
             progress,
             peer,
             cancelled,
+            asked,
             ..
         } = agent;
         let tool = (method == "tools/call").then_some(name.as_str());
@@ -192,7 +218,28 @@ impl GatewayHandler {
                         }
                     }
                     unfinished.armed = false;
-                    let result = self.finish(method, tool, &user, started, result)?;
+                    let connect = matches!(&result, Err(err) if needs_connect(err));
+                    let result = match self.finish(method, tool, &user, started, result) {
+                        Ok(result) => result,
+                        Err(error) => {
+                            let Some(page) = self.state.connect.as_ref().filter(|_| connect) else {
+                                return Err(error);
+                            };
+                            let asked = Asked {
+                                user: &user,
+                                method,
+                                elicitation_url,
+                                stateless_agent,
+                                peer: peer.as_ref(),
+                                again: asked,
+                            };
+                            return match ask(page, asked, &self.state.cancel) {
+                                Ask::Error(asking) => Err(asking),
+                                Ask::InputRequired(input) => Ok(Driven::InputRequired(input)),
+                                Ask::ToolResult(result) => Ok(Driven::Complete(result)),
+                            };
+                        }
+                    };
                     if result.get("resultType").and_then(Value::as_str) == Some("input_required") {
                         // The upstream's own round, for the agent to answer (its keys and
                         // requestState unchanged; the answers go back upstream as they come).
@@ -377,9 +424,15 @@ impl GatewayHandler {
     /// `tools/call`, from rmcp's handler or the direct path.
     pub(crate) async fn forward_call_tool(
         &self,
-        agent: AgentRequest,
+        mut agent: AgentRequest,
         mut request: CallToolRequestParams,
     ) -> Result<CallToolResponse, ErrorData> {
+        agent.asked = connect_round(
+            self.state.connect.as_ref(),
+            &agent.user,
+            &mut request.request_state,
+            &mut request.input_responses,
+        )?;
         let resume = self.own_round(&mut request.request_state, &mut request.input_responses);
         // Answers to the upstream's own round go back upstream with the request.
         let answers_upstream = (request.request_state.is_some()
@@ -436,6 +489,13 @@ impl Drop for Unfinished<'_> {
     }
 }
 
+/// Whether the agent declared URL-mode elicitation (`capabilities.elicitation.url`).
+pub(crate) fn declares_url_elicitation(capabilities: Option<&ClientCapabilities>) -> bool {
+    capabilities
+        .and_then(|c| c.elicitation.as_ref())
+        .is_some_and(|e| e.url.is_some())
+}
+
 /// Whether the agent speaks the 2026-07-28 protocol (else the session era).
 fn is_stateless(context: &RequestContext<RoleServer>) -> bool {
     context
@@ -477,6 +537,9 @@ pub(crate) struct AgentRequest {
     pub(crate) user: UserId,
     /// The agent declared `elicitation` (for this request, or its session).
     pub(crate) elicitation: bool,
+    /// The agent declared URL-mode elicitation (`elicitation.url`): it can be asked to open
+    /// the connect page's link.
+    pub(crate) elicitation_url: bool,
     /// The agent declared `sampling`.
     pub(crate) sampling: bool,
     /// The agent declared `roots`.
@@ -494,6 +557,9 @@ pub(crate) struct AgentRequest {
     pub(crate) peer: Option<Peer<RoleServer>>,
     /// Cancelled when the agent cancels the request or goes away.
     pub(crate) cancelled: CancellationToken,
+    /// A 2026-07-28 retry after a connect `input_required` whose link is still waiting: the
+    /// agent is asked again with it if the call still finds no token.
+    pub(crate) asked: Option<PendingConnection>,
 }
 
 impl AgentRequest {
@@ -510,6 +576,7 @@ impl AgentRequest {
             elicitation: capabilities
                 .as_ref()
                 .is_some_and(|c| c.elicitation.is_some()),
+            elicitation_url: declares_url_elicitation(capabilities.as_ref()),
             sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
             roots: capabilities.as_ref().is_some_and(|c| c.roots.is_some()),
             log_level: stateless_agent
@@ -526,6 +593,7 @@ impl AgentRequest {
             progress,
             peer: Some(context.peer),
             cancelled: context.ct,
+            asked: None,
         })
     }
 }
@@ -670,9 +738,15 @@ impl ServerHandler for GatewayHandler {
         mut request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        let mut agent = AgentRequest::from_context(context)?;
+        agent.asked = connect_round(
+            self.state.connect.as_ref(),
+            &agent.user,
+            &mut request.request_state,
+            &mut request.input_responses,
+        )?;
         let resume = self.own_round(&mut request.request_state, &mut request.input_responses);
         let params = upstream_params(&request);
-        let agent = AgentRequest::from_context(context)?;
         let start = self.raw_start(agent.stateless_agent, "resources/read", params);
         let driven = self
             .start_or_resume(agent, "resources/read", request.uri, resume, start)
@@ -697,9 +771,15 @@ impl ServerHandler for GatewayHandler {
         mut request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        let mut agent = AgentRequest::from_context(context)?;
+        agent.asked = connect_round(
+            self.state.connect.as_ref(),
+            &agent.user,
+            &mut request.request_state,
+            &mut request.input_responses,
+        )?;
         let resume = self.own_round(&mut request.request_state, &mut request.input_responses);
         let params = upstream_params(&request);
-        let agent = AgentRequest::from_context(context)?;
         let start = self.raw_start(agent.stateless_agent, "prompts/get", params);
         let driven = self
             .start_or_resume(agent, "prompts/get", request.name, resume, start)

@@ -62,6 +62,7 @@
 mod agent_auth;
 mod agent_call;
 mod agent_sessions;
+mod ask_to_connect;
 mod bridge;
 mod connect;
 mod connections;

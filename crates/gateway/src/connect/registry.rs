@@ -434,6 +434,35 @@ impl ConnectRegistry {
             })
     }
 
+    /// The link `elicitation_id` again, while it is waiting and was made for `user` (a
+    /// 2026-07-28 agent retried with its `requestState` before the person finished: it is
+    /// asked again with the same link); `None` otherwise.
+    pub fn pending(&self, elicitation_id: &str, user: &UserId) -> Option<PendingConnection> {
+        if !ids::is_id(elicitation_id) {
+            return None;
+        }
+        let url = self
+            .inner
+            .base
+            .join(&format!("connect/{elicitation_id}"))
+            .ok()?;
+        let entries = self.lock();
+        let entry = entries.get(&ids::digest(elicitation_id))?;
+        if &entry.user != user || entry.status() != ConnectionStatus::Pending {
+            return None;
+        }
+        let left = entry.expires.saturating_duration_since(Instant::now());
+        Some(PendingConnection {
+            elicitation_id: elicitation_id.to_owned(),
+            url,
+            message: self.inner.message.clone(),
+            user: entry.user.clone(),
+            expires_at: SystemTime::now() + left,
+            expires: entry.expires,
+            status: entry.status.subscribe(),
+        })
+    }
+
     /// Marks every waiting link of `user` [`Connected`](ConnectionStatus::Connected) (the user
     /// stored a token, through one of them or on the account page); returns how many.
     pub fn connected(&self, user: &UserId) -> usize {

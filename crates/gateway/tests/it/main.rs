@@ -48,6 +48,8 @@ mod agent_errors;
 // The connect page's tests store tokens in the SqlCredentialStore (feature `store`; the
 // workspace's test command builds with --all-features).
 #[cfg(feature = "store")]
+mod connect_agents;
+#[cfg(feature = "store")]
 mod connect_browser;
 #[cfg(feature = "store")]
 mod connect_flow;
