@@ -404,3 +404,49 @@ async fn the_pagerduty_preset_checks_against_its_own_rest_api() {
     );
     assert_no_token(&err, US_TOKEN);
 }
+
+/// The embedded mock answers `GET /users/me` for its own users (PagerDuty's REST form), so a
+/// token check (and a gateway's connect page) works against it as against PagerDuty.
+#[tokio::test]
+async fn the_mock_answers_the_token_check_for_its_users() {
+    let mock = pagerduty_mcp_connect_mock::MockPagerDuty::builder()
+        .start()
+        .await
+        .unwrap();
+    let api = mock.url().join("/").unwrap();
+    let verifier = TokenVerifier::new()
+        .unwrap()
+        .with_api_url(Region::Us, api)
+        .unwrap();
+    let alice = verifier
+        .verify(
+            &secret(pagerduty_mcp_connect_mock::MockPagerDuty::ALICE_TOKEN),
+            Some(Region::Us),
+        )
+        .await
+        .unwrap();
+    assert_eq!(alice.email, "alice@example.com");
+    assert_eq!(
+        alice.id,
+        pagerduty_mcp_connect_mock::MockPagerDuty::ALICE_USER_ID
+    );
+    assert_eq!(alice.region, Region::Us);
+    let err = verifier
+        .verify(&secret("u+NotAMockToken000000"), Some(Region::Us))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    // Recorded like every request to the mock, with whose token it was.
+    let checks: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/users/me")
+        .collect();
+    assert_eq!(checks.len(), 2);
+    assert_eq!(
+        checks[0].user_id.as_deref(),
+        Some(pagerduty_mcp_connect_mock::MockPagerDuty::ALICE_USER_ID)
+    );
+    assert!(!checks[1].auth_matched);
+    mock.shutdown().await;
+}

@@ -119,6 +119,7 @@ mod mock_server;
 mod options;
 mod record;
 mod replies;
+mod rest_api;
 mod session;
 mod sse;
 mod state;

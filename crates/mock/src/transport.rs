@@ -24,10 +24,12 @@ use super::users::UserProfile;
 use super::{session, stateless};
 use pagerduty_mcp_connect::AuthScheme;
 
-/// The router: `/mcp` and a recording 404 for every other path.
+/// The router: `/mcp`, the REST API's `GET /users/me` (for token checks), and a recording 404
+/// for every other path.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/mcp", any(mcp))
+        .route("/users/me", axum::routing::get(super::rest_api::users_me))
         .fallback(fallback)
         .with_state(shared)
 }
@@ -45,7 +47,7 @@ fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl Recording {
-    fn new(method: &Method, path: &str, headers: &HeaderMap) -> Self {
+    pub(crate) fn new(method: &Method, path: &str, headers: &HeaderMap) -> Self {
         Recording {
             request: RecordedRequest {
                 seq: 0,
@@ -75,7 +77,7 @@ impl Recording {
         self.pushed = true;
     }
 
-    fn finish(mut self, shared: &Shared, status: StatusCode) {
+    pub(crate) fn finish(mut self, shared: &Shared, status: StatusCode) {
         if !self.pushed {
             self.request.status = Some(status.as_u16());
             shared.recorder.push(self.request);

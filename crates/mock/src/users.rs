@@ -171,15 +171,22 @@ impl Directory {
         if token.is_empty() {
             return rejected;
         }
-        let users = self.users.read().unwrap_or_else(|e| e.into_inner());
-        let user = users
-            .iter()
-            .find(|u| u.tokens.iter().any(|t| t.expose_secret() == token))
-            .map(|u| u.profile.clone());
         AuthOutcome {
             present: true,
-            user,
+            user: self.user_by_token(token),
         }
+    }
+
+    /// The user one of whose tokens is `token`.
+    pub(crate) fn user_by_token(&self, token: &str) -> Option<Arc<UserProfile>> {
+        if token.is_empty() {
+            return None;
+        }
+        let users = self.users.read().unwrap_or_else(|e| e.into_inner());
+        users
+            .iter()
+            .find(|u| u.tokens.iter().any(|t| t.expose_secret() == token))
+            .map(|u| u.profile.clone())
     }
 
     pub(crate) fn add_user(&self, user: MockUser) {
