@@ -85,7 +85,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     client = Client(
         transport,
         mode=args.mode,
-        elicitation_callback=on_elicit,
+        # Without a callback the SDK declares no elicitation at all (neither form nor URL).
+        elicitation_callback=None if args.no_elicitation else on_elicit,
         sampling_callback=on_sample,
         message_handler=on_message,
         logging_callback=on_log,
@@ -199,6 +200,11 @@ def main() -> None:
         "--log-level", default="", help="the lowest log level asked of the server (logging/setLevel, or per request)"
     )
     parser.add_argument("--sampling-answer", default="sampled by the agent")
+    parser.add_argument(
+        "--no-elicitation",
+        action="store_true",
+        help="declare no elicitation capability (like an agent without URL elicitation)",
+    )
     args = parser.parse_args()
     out = asyncio.run(run(args))
     sys.stdout.write(json.dumps(out) + "\n")

@@ -418,3 +418,62 @@ async fn a_revoked_token_asks_to_connect_again() {
     let works = agent.call(5, "get_user_data").await;
     assert_ne!(works["result"]["isError"], true, "{works}");
 }
+
+/// The Python SDK client as the agent, in both eras, with and without URL elicitation (the
+/// SDK declares form and URL elicitation whenever it has an elicitation callback;
+/// `--no-elicitation` gives it none): the 2025-11-25 client sees -32042 with the URL-mode
+/// elicitation; the 2026-07-28 client's own `input_required` driver hands the URL-mode
+/// elicitation to its callback (and, the person not having connected, gives up after its
+/// rounds); without elicitation both see the `isError` tool result with the link. Once Alice
+/// has connected, the same clients' calls work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_client_is_asked_in_both_eras() {
+    use crate::gateway_support::{agent_with, err, ok, python};
+    if python().is_none() {
+        return;
+    }
+    let h = ConnectHarness::start(Options::default()).await.unwrap();
+    let mock = MockPagerDuty::start().await;
+    let url = gateway(&h, &mock, true).await;
+    let base = format!("{}/connect/", h.base);
+    let steps = json!([{"op": "call", "tool": "get_user_data"}]);
+
+    let legacy = agent_with(&url, ALICE_KEY, "legacy", steps.clone(), &[]).await;
+    let error = err(&legacy, 0);
+    assert_eq!(error["code"], -32042, "{legacy}");
+    assert!(error.to_string().contains(&base), "{legacy}");
+
+    let stateless = agent_with(&url, ALICE_KEY, STATELESS, steps.clone(), &[]).await;
+    let elicitation = &stateless["elicitations"][0];
+    assert_eq!(elicitation["mode"], "url", "{stateless}");
+    assert!(
+        elicitation["url"].as_str().unwrap().starts_with(&base),
+        "{stateless}"
+    );
+    assert!(
+        stateless["results"][0].get("error").is_some(),
+        "{stateless}"
+    );
+
+    for mode in ["legacy", STATELESS] {
+        let out = agent_with(&url, ALICE_KEY, mode, steps.clone(), &["--no-elicitation"]).await;
+        let result = ok(&out, 0);
+        assert_eq!(result["is_error"], true, "{mode}: {out}");
+        assert!(
+            result["text"].as_str().unwrap().contains(&base),
+            "{mode}: {out}"
+        );
+    }
+
+    let link = h.link(ALICE);
+    connect_through_the_page(&h, link.url.as_str(), ALICE_KEY, MockPagerDuty::ALICE_TOKEN).await;
+    for mode in ["legacy", STATELESS] {
+        let out = agent_with(&url, ALICE_KEY, mode, steps.clone(), &[]).await;
+        let result = ok(&out, 0);
+        assert_eq!(result["is_error"], false, "{mode}: {out}");
+        assert!(
+            result["text"].as_str().unwrap().contains("Alice"),
+            "{mode}: {out}"
+        );
+    }
+}
