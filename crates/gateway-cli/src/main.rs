@@ -30,6 +30,7 @@
 
 #![forbid(unsafe_code)]
 
+mod connect_page;
 #[cfg(feature = "mock")]
 mod mock_users;
 mod token_store;
@@ -100,6 +101,23 @@ struct Args {
         requires = "oauth_issuers"
     )]
     user_claim: String,
+    /// Serve the page where each user connects their own PagerDuty account
+    /// (<public URL's base>/connect/…), and give an agent whose user has no usable token a link
+    /// to it. People sign in there with the --oauth-issuer, or with their gateway key.
+    #[arg(long)]
+    connect: bool,
+    /// The connect page's OAuth client id at the issuer [default: registered at start]; a
+    /// confidential client's secret is read from PAGERDUTY_MCP_CONNECT_CLIENT_SECRET.
+    #[arg(long, value_name = "ID", requires = "connect")]
+    connect_client_id: Option<String>,
+    /// On the connect page, accept only a token of the PagerDuty user whose email is the
+    /// signed-in person's.
+    #[arg(long, requires = "connect")]
+    connect_require_matching_email: bool,
+    /// Check pasted tokens against this REST API base URL instead of PagerDuty's regional
+    /// ones (a proxy; with --mock, the mock's).
+    #[arg(long, value_name = "URL", requires = "connect")]
+    pagerduty_api_url: Option<String>,
     /// Offer and allow only tools annotated readOnlyHint: true.
     #[arg(long)]
     read_only: bool,
@@ -300,6 +318,7 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
             "A gateway to the embedded mock PagerDuty MCP server at {upstream} (test data, not PagerDuty): every request goes there with your own credential."
         ));
     }
+    let oauth_server = oauth.clone();
     if let Some(oauth) = oauth {
         eprintln!(
             "OAuth sign-in: access tokens of {} for {}, the user from claim {:?}",
@@ -308,6 +327,36 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
             oauth.user_claim()
         );
         builder = builder.oauth(oauth);
+    }
+    if args.connect {
+        let public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}/mcp"));
+        let mut api_url = args
+            .pagerduty_api_url
+            .as_deref()
+            .map(url::Url::parse)
+            .transpose()
+            .map_err(|err| format!("--pagerduty-api-url: {err}"))?;
+        #[cfg(feature = "mock")]
+        if let (None, Some(mock)) = (&api_url, &mock) {
+            // The mock answers the token check (`GET /users/me`) for its own users.
+            api_url = Some(mock.url().join("/")?);
+        }
+        let options = connect_page::ConnectOptions {
+            public_url,
+            client_id: args.connect_client_id.clone(),
+            require_matching_email: args.connect_require_matching_email,
+            api_url: api_url.take(),
+        };
+        let page =
+            connect_page::build(&options, oauth_server.as_ref(), users.keys(), &tokens).await?;
+        eprintln!(
+            "--connect: the connect page is at {}connect/",
+            page.registry().public_base()
+        );
+        builder = builder.connect(page);
     }
     let gateway = builder.build()?;
     eprintln!("gateway for {users} forwarding to {upstream}; tokens from {tokens}");

@@ -207,3 +207,47 @@ async fn oauth_issuer_makes_it_a_resource_server_without_a_users_file() {
     let stderr = gateway.stop().await;
     assert!(stderr.contains("OAuth sign-in"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_serves_the_connect_page_beside_mcp() {
+    let dir = TempDir::new("connect-flag");
+    let users_path = dir.join("users.toml");
+    std::fs::write(&users_path, users_file(None)).unwrap();
+    let mut gateway = command();
+    gateway
+        .args(["--mock", "--connect", "--listen", "127.0.0.1:0", "--users"])
+        .arg(&users_path);
+    let gateway = GatewayProcess::start(gateway).await;
+    let base = gateway.url.trim_end_matches("mcp").to_owned();
+    let http = reqwest::Client::new();
+    // A link the gateway never gave: gone, said on a page of the gateway's own, never cached.
+    let unknown = http
+        .get(format!(
+            "{base}connect/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 410);
+    assert_eq!(
+        unknown
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    assert!(
+        unknown
+            .headers()
+            .get("content-security-policy")
+            .is_some_and(|v| v.to_str().unwrap_or("").contains("default-src 'none'"))
+    );
+    // The MCP endpoint beside it still asks for a key.
+    let refused = http.post(&gateway.url).body("{}").send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let stderr = gateway.stop().await;
+    assert!(
+        stderr.contains(&format!("--connect: the connect page is at {base}connect/")),
+        "{stderr}"
+    );
+}
