@@ -5,6 +5,7 @@
 //! export PAGERDUTY_MCP_STORE_KEY=…   # the credential store's key (the credentials tool's keygen)
 //! cargo run -p pagerduty-mcp-gateway -- \
 //!     --listen 127.0.0.1:8080 --users users.toml [--store sqlite:PATH | --store postgres://…] \
+//!     [--store-cache-ttl SECONDS] \
 //!     [--upstream URL | --region us|eu | --mock] \
 //!     [--read-only] [--allow-tool NAME]… [--deny-tool NAME]… [--hide-refused-tools]
 //! ```
@@ -71,6 +72,11 @@ struct Args {
     /// PAGERDUTY_MCP_STORE_KEY.
     #[arg(long, value_name = "PATH")]
     store_key_file: Option<PathBuf>,
+    /// Seconds the store's lookups are cached in this process [default: 5]. With several
+    /// replicas on one Postgres, a token rotated or revoked through another replica is used or
+    /// refused here within this time; 0 turns the cache off (every call reads the database).
+    #[arg(long, value_name = "SECONDS")]
+    store_cache_ttl: Option<u64>,
     /// The upstream MCP endpoint (default: the region's hosted PagerDuty endpoint).
     #[arg(long)]
     upstream: Option<String>,
@@ -209,6 +215,7 @@ async fn run(args: Args, users: UsersFile) -> Result<(), Box<dyn std::error::Err
             token_store::open(
                 spec.as_deref().unwrap_or(token_store::DEFAULT_STORE),
                 args.store_key_file.clone(),
+                args.store_cache_ttl.map(Duration::from_secs),
             )
             .await?
         }

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use pagerduty_mcp_connect::{
     Credential, CredentialError, CredentialProvider, InMemoryCredentialStore, UserId,
@@ -41,7 +42,12 @@ impl fmt::Debug for TokenStore {
 impl fmt::Display for TokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TokenStore::Sealed(store) => write!(f, "the encrypted {} store", store.engine()),
+            TokenStore::Sealed(store) => write!(
+                f,
+                "the encrypted {} store (lookups cached for {} ms)",
+                store.engine(),
+                store.cache_ttl().as_millis()
+            ),
             TokenStore::Memory(_) => f.write_str("memory (--mock without --store: test tokens)"),
         }
     }
@@ -68,13 +74,21 @@ pub enum TokenStoreError {
 }
 
 /// Opens the store `spec` names with the key from `key_file`, or from the environment variable
-/// `PAGERDUTY_MCP_STORE_KEY` (the `credentials` tool's).
-pub async fn open(spec: &str, key_file: Option<PathBuf>) -> Result<TokenStore, TokenStoreError> {
+/// `PAGERDUTY_MCP_STORE_KEY` (the `credentials` tool's); lookups cached for `cache_ttl` (the
+/// store's default, 5 s, when `None`; zero: no cache).
+pub async fn open(
+    spec: &str,
+    key_file: Option<PathBuf>,
+    cache_ttl: Option<Duration>,
+) -> Result<TokenStore, TokenStoreError> {
     let key = match key_file {
         Some(path) => KeySource::file(path),
         None => KeySource::env(KeySource::DEFAULT_ENV),
     };
-    let builder = SqlCredentialStore::builder().key(key);
+    let mut builder = SqlCredentialStore::builder().key(key);
+    if let Some(ttl) = cache_ttl {
+        builder = builder.cache_ttl(ttl);
+    }
     let builder = if let Some(path) = spec
         .strip_prefix("sqlite:")
         .filter(|p| !p.starts_with("//"))
