@@ -1,15 +1,19 @@
 //! The server rejects a user's token (HTTP 401) while the credential database cannot take writes:
 //! the store keeps the rejection in memory, never hands that token out again, writes the
-//! rejection once the database takes writes again, and other replicas then see it too.
-#![cfg(feature = "sqlite")]
+//! rejection once the database takes writes again, and other replicas then see it too. On
+//! SQLite another process holds the write lock; on Postgres the network to the server is cut.
 
 use super::store;
 
 use std::time::{Duration, Instant};
 
 use pagerduty_mcp_connect::{CredentialError, CredentialProvider, UserId};
-use pagerduty_mcp_connect_store::{RevokedBy, sqlx};
-use store::{TempDir, record_of, secret, sqlite, token_of};
+use pagerduty_mcp_connect_store::RevokedBy;
+#[cfg(feature = "sqlite")]
+use pagerduty_mcp_connect_store::sqlx;
+#[cfg(feature = "sqlite")]
+use store::{TempDir, sqlite};
+use store::{record_of, secret, token_of};
 
 const TOKEN: &str = "u+RejectedWhileLocked1";
 const NEW_TOKEN: &str = "u+ReplacedAfterReject2";
@@ -18,11 +22,13 @@ fn alice() -> UserId {
     UserId::from("alice@example.com")
 }
 
+#[cfg(feature = "sqlite")]
 fn bob() -> UserId {
     UserId::from("bob@example.com")
 }
 
 /// Another process holding the database's write lock (reads go on: WAL).
+#[cfg(feature = "sqlite")]
 async fn hold_write_lock(db: &std::path::Path) -> sqlx::sqlite::SqliteConnection {
     use sqlx::Connection as _;
     let mut other = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
@@ -35,12 +41,14 @@ async fn hold_write_lock(db: &std::path::Path) -> sqlx::sqlite::SqliteConnection
     other
 }
 
+#[cfg(feature = "sqlite")]
 async fn release(mut other: sqlx::sqlite::SqliteConnection) {
     use sqlx::Connection as _;
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     other.close().await.unwrap();
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn a_rejection_the_database_could_not_take_is_kept_and_written_later() {
     let dir = TempDir::new("rejectlocked");
@@ -98,6 +106,7 @@ async fn a_rejection_the_database_could_not_take_is_kept_and_written_later() {
     assert_eq!(token_of(&other, &alice()).await, NEW_TOKEN);
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn a_token_rotated_by_another_replica_while_the_rejection_waited_is_served() {
     let dir = TempDir::new("rejectrotated");
@@ -134,4 +143,70 @@ async fn a_token_rotated_by_another_replica_while_the_rejection_waited_is_served
     }
     // The new token was never marked rejected.
     assert!(record_of(&store, &alice()).await.revocation.is_none());
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_while_postgres_is_unreachable_is_kept_and_written_when_it_is_back() {
+    use super::postgres;
+    use super::proxy::Proxy;
+    use pagerduty_mcp_connect_store::SqlCredentialStore;
+    let Some(url) = postgres::fresh_database().await else {
+        return;
+    };
+    let builder = |url: &str| {
+        SqlCredentialStore::builder()
+            .database_url(url)
+            .key(store::key(1))
+            .cache_ttl(Duration::from_millis(200))
+            .connect_timeout(Duration::from_secs(1))
+    };
+    let proxy = Proxy::to_database(&url).await;
+    let store = builder(&proxy.url_through(&url)).open().await.unwrap();
+    let direct = builder(&url)
+        .cache_ttl(Duration::ZERO)
+        .open()
+        .await
+        .unwrap();
+    store.put(&alice(), secret(TOKEN)).await.unwrap();
+    let credential = store.credential(&alice()).await.unwrap();
+
+    // The 401 arrives while the database cannot be reached.
+    proxy.cut();
+    store.invalidate(&alice(), &credential).await;
+    assert!(
+        record_of(&direct, &alice()).await.revocation.is_none(),
+        "the write reached the database through the cut"
+    );
+    for _ in 0..3 {
+        assert!(
+            matches!(
+                store.credential(&alice()).await,
+                Err(CredentialError::Rejected { .. })
+            ),
+            "the rejected token was handed out, or the rejection forgotten"
+        );
+    }
+
+    // The database is back: the rejection is written, and every replica refuses the token.
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let revocation = loop {
+        if let Some(revocation) = record_of(&direct, &alice()).await.revocation {
+            break revocation;
+        }
+        assert!(Instant::now() < deadline, "the rejection was never written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(revocation.by, RevokedBy::Server);
+    assert!(matches!(
+        direct.credential(&alice()).await,
+        Err(CredentialError::Rejected { .. })
+    ));
+    assert!(matches!(
+        store.credential(&alice()).await,
+        Err(CredentialError::Rejected { .. })
+    ));
+    store.put(&alice(), secret(NEW_TOKEN)).await.unwrap();
+    assert_eq!(token_of(&direct, &alice()).await, NEW_TOKEN);
 }
