@@ -19,7 +19,9 @@ use pagerduty_mcp_connect_gateway::{GatewayKeys, KeyError, check_key};
 /// One `[[user]]` table per user: `id` (the gateway's name for the user), `key` (the gateway key
 /// the user's agent sends as `Authorization: Bearer <key>`, at least
 /// [`MIN_KEY_LENGTH`](pagerduty_mcp_connect_gateway::MIN_KEY_LENGTH) characters). A user may
-/// have several keys with `keys = [...]` instead of `key`. The older `token` (the user's
+/// have several keys with `keys = [...]` instead of `key`. `key_sha256` (or `keys_sha256`) gives
+/// a key by its SHA-256 digest instead (`printf %s "$KEY" | sha256sum`), so that the file never
+/// holds the key itself. The older `token` (the user's
 /// PagerDuty User API Token) or `token_env` (an environment variable holding it) are still read,
 /// to be imported into the credential store once.
 ///
@@ -84,6 +86,8 @@ struct RawUser {
     id: Option<Spanned<String>>,
     key: Option<Spanned<SecretString>>,
     keys: Option<Vec<Spanned<SecretString>>>,
+    key_sha256: Option<Spanned<String>>,
+    keys_sha256: Option<Vec<Spanned<String>>>,
     token: Option<Spanned<SecretString>>,
     token_env: Option<Spanned<String>>,
 }
@@ -151,11 +155,13 @@ impl UsersFile {
             }
             let mut user_keys: Vec<Spanned<SecretString>> = user.keys.unwrap_or_default();
             user_keys.extend(user.key);
-            if user_keys.is_empty() {
+            let mut user_digests: Vec<Spanned<String>> = user.keys_sha256.unwrap_or_default();
+            user_digests.extend(user.key_sha256);
+            if user_keys.is_empty() && user_digests.is_empty() {
                 return Err(fail(
                     table,
                     format!(
-                        "user {id} has no `key` (the gateway key their agent sends as `Authorization: Bearer <key>`)"
+                        "user {id} has no `key` (the gateway key their agent sends as `Authorization: Bearer <key>`) nor `key_sha256` (its SHA-256 digest)"
                     ),
                 ));
             }
@@ -165,6 +171,21 @@ impl UsersFile {
                 check_key(secret.expose_secret())
                     .map_err(|err| fail(span.clone(), format!("user {id}: {err}")))?;
                 match keys.insert(secret.clone(), user_id.clone()) {
+                    Ok(()) => {}
+                    Err(KeyError::Duplicate(owner)) => {
+                        return Err(fail(
+                            span,
+                            format!(
+                                "user {id}: this gateway key is already given to user {owner}; every key must be unique"
+                            ),
+                        ));
+                    }
+                    Err(err) => return Err(fail(span, format!("user {id}: {err}"))),
+                }
+            }
+            for digest in &user_digests {
+                let span = digest.span();
+                match keys.insert_sha256(digest.get_ref(), user_id.clone()) {
                     Ok(()) => {}
                     Err(KeyError::Duplicate(owner)) => {
                         return Err(fail(
@@ -382,6 +403,18 @@ mod tests {
         assert_eq!(users.user_ids(), &[UserId::from("a"), UserId::from("b")]);
         assert_eq!(users.keys().user_for(KEY_B), Some(UserId::from("b")));
         assert!(users.tokens().iter().all(|t| t.token.is_some()));
+    }
+
+    #[test]
+    fn a_key_may_be_given_by_its_sha256_digest() {
+        // printf %s gk_a_0123456789abcdef | sha256sum
+        let real = "a88898b18bc2c54cf156bb157d5f5ba2005381327fc4b3e07471e4c04c534a36";
+        let text = format!("[[user]]\nid = \"a\"\nkey_sha256 = \"{real}\"\n");
+        let users = parse(&text).unwrap();
+        assert_eq!(users.keys().user_for(KEY_A), Some(UserId::from("a")));
+        let (line, message) = error("[[user]]\nid = \"a\"\nkey_sha256 = \"abc\"\n");
+        assert_eq!(line, 3);
+        assert!(message.contains("64 hexadecimal digits"), "{message}");
     }
 
     #[test]

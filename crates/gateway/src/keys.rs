@@ -59,6 +59,9 @@ pub enum KeyError {
     /// Another user already has this key.
     #[error("this gateway key is already given to user {0}")]
     Duplicate(UserId),
+    /// A key's SHA-256 digest is not 64 hexadecimal digits.
+    #[error("a key's SHA-256 digest is 64 hexadecimal digits (printf %s \"$KEY\" | sha256sum)")]
+    InvalidDigest,
 }
 
 impl GatewayKeys {
@@ -82,6 +85,40 @@ impl GatewayKeys {
             _ => {}
         }
         map.insert(digest(key.expose_secret()), user);
+        Ok(())
+    }
+
+    /// Gives the key whose SHA-256 digest is `sha256_hex` (64 hexadecimal digits, as
+    /// `printf %s "$KEY" | sha256sum` prints them) to `user`: the configuration then never holds
+    /// the key itself. The key's own shape cannot be checked from its digest: make it at least
+    /// [`MIN_KEY_LENGTH`] random characters.
+    ///
+    /// ```
+    /// use pagerduty_mcp_connect_gateway::GatewayKeys;
+    ///
+    /// let keys = GatewayKeys::new();
+    /// // printf %s gk_alice_0123456789abcdef | sha256sum
+    /// keys.insert_sha256(
+    ///     "6f36120cb6d18dcf01cf8ad56d68d0cad9b05da0230b4dc2075ea054178ef395",
+    ///     "alice@example.com",
+    /// )
+    /// .unwrap();
+    /// assert_eq!(keys.user_for("gk_alice_0123456789abcdef").unwrap().as_str(), "alice@example.com");
+    /// assert!(keys.insert_sha256("not hex", "bob@example.com").is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::InvalidDigest`], or [`KeyError::Duplicate`] when another user has that key.
+    pub fn insert_sha256(&self, sha256_hex: &str, user: impl Into<UserId>) -> Result<(), KeyError> {
+        let digest = parse_digest(sha256_hex.trim()).ok_or(KeyError::InvalidDigest)?;
+        let user = user.into();
+        let mut map = self.write();
+        match map.get(&digest) {
+            Some(owner) if owner != &user => return Err(KeyError::Duplicate(owner.clone())),
+            _ => {}
+        }
+        map.insert(digest, user);
         Ok(())
     }
 
@@ -152,9 +189,53 @@ fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// 64 hexadecimal digits (either case) as 32 bytes.
+fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_given_by_its_digest_authenticates_and_is_unique() {
+        let keys = GatewayKeys::new();
+        let key = "gk_carol_0123456789abcdef";
+        let hex: String = digest(key).iter().map(|b| format!("{b:02x}")).collect();
+        keys.insert_sha256(&hex.to_uppercase(), "carol").unwrap();
+        assert_eq!(keys.user_for(key), Some(UserId::from("carol")));
+        assert_eq!(
+            keys.insert_sha256(&hex, "dave"),
+            Err(KeyError::Duplicate(UserId::from("carol")))
+        );
+        assert_eq!(
+            keys.insert(key, "dave"),
+            Err(KeyError::Duplicate(UserId::from("carol")))
+        );
+        for bad in [
+            "",
+            "abc",
+            &hex[..63],
+            &format!("{}g", &hex[..63]),
+            &format!("{hex}0"),
+        ] {
+            assert_eq!(
+                keys.insert_sha256(bad, "x"),
+                Err(KeyError::InvalidDigest),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn keys_are_checked_and_unique() {
