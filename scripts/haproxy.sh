@@ -14,7 +14,10 @@
 #
 # What the load balancer does (HTTP mode):
 # - round robin: each request goes to the next backend that is up, also on a kept-alive client
-#   connection (a 2026-07-28 agent's requests are spread over the replicas);
+#   connection (a 2026-07-28 agent's requests are spread over the replicas), over a connection
+#   of its own to the backend (`option http-server-close`: a backend that died since its last
+#   answer refuses the next connection, and the request goes elsewhere, where a kept-alive
+#   backend connection would have failed the agent's request once);
 # - a session-era agent's session stays on the backend that opened it: the Mcp-Session-Id of a
 #   response is stored in a stick table and matched on the requests that carry it (a replica
 #   knows only its own sessions); when that backend is down the request goes to another one,
@@ -153,6 +156,12 @@ frontend agents
 
 backend gateways
     balance roundrobin
+    # A new connection to a replica for each request (the replica closes it after its answer;
+    # agents keep theirs to HAProxy). A kept-alive one could have been cut by a replica that
+    # died since: HAProxy then closes the agent's connection without an answer, as a kept-alive
+    # server would, and the agent's next request fails once. A fresh connection to a dead
+    # replica is refused instead, and the request goes to another one (redispatch).
+    option http-server-close
     option httpchk
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
