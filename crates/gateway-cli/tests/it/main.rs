@@ -4,6 +4,8 @@
 mod mock_quickstart;
 #[cfg(feature = "mock")]
 mod refused_tools;
+#[cfg(all(feature = "mock", feature = "postgres"))]
+mod replicas;
 mod support;
 #[cfg(feature = "mock")]
 mod token_store;
