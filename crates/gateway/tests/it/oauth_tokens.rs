@@ -314,21 +314,42 @@ async fn unknown_key_ids_refetch_the_jwks_at_most_once_per_interval() {
             &rsa,
         )
     };
+    let started = std::time::Instant::now();
     assert_eq!(
         initialize(&http, &gw.url, &sign_rsa(&claims)).await.status,
         200
     );
     assert_eq!(issuer.jwks_fetches(), 1);
-    // A flood of made-up key ids right after: one refetch, at most.
+    // At most one fetch per 2 s interval since the first, however long the floods below take
+    // on a busy machine.
+    let at_most = || 1 + (started.elapsed().as_secs_f64() / 2.0).floor() as usize;
+    // A flood of made-up key ids right after: no refetch within the interval.
     for n in 0..20 {
         assert_eq!(initialize(&http, &gw.url, &unknown(n)).await.status, 401);
     }
-    assert_eq!(issuer.jwks_fetches(), 1, "a fetch within the interval");
+    let allowed = at_most();
+    assert!(
+        issuer.jwks_fetches() <= allowed,
+        "{} fetches, at most {allowed} within the interval",
+        issuer.jwks_fetches()
+    );
     tokio::time::sleep(Duration::from_millis(2100)).await;
+    let before = issuer.jwks_fetches();
     for n in 20..40 {
         assert_eq!(initialize(&http, &gw.url, &unknown(n)).await.status, 401);
     }
-    assert_eq!(issuer.jwks_fetches(), 2, "one fetch for the next interval");
+    // The next interval: the unknown ids refetch (once), and the total keeps to the rate.
+    assert!(
+        issuer.jwks_fetches() > before,
+        "no fetch for the next interval"
+    );
+    let allowed = at_most();
+    assert!(
+        issuer.jwks_fetches() <= allowed,
+        "{} fetches, at most {allowed} in {:?}",
+        issuer.jwks_fetches(),
+        started.elapsed()
+    );
     // Known keys kept working all along.
     assert_eq!(
         initialize(&http, &gw.url, &sign_ec(&claims)).await.status,
