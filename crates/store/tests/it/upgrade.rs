@@ -33,6 +33,13 @@ async fn a_database_written_before_the_split_opens_and_serves_every_user() {
     let dir = TempDir::new("upgrade");
     let db: PathBuf = dir.db();
     std::fs::copy(FIXTURE, &db).unwrap();
+    // A checkout gives the fixture its umask's mode (git keeps no 0600) and the copy keeps it:
+    // the database file of a real deployment is private, and the store refuses one that is not.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let store = SqlCredentialStore::builder()
         .sqlite_file(&db)
         .key(key(7))
