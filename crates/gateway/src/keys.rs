@@ -78,14 +78,7 @@ impl GatewayKeys {
     ) -> Result<(), KeyError> {
         let key = key.into();
         check_key(key.expose_secret())?;
-        let user = user.into();
-        let mut map = self.write();
-        match map.get(&digest(key.expose_secret())) {
-            Some(owner) if owner != &user => return Err(KeyError::Duplicate(owner.clone())),
-            _ => {}
-        }
-        map.insert(digest(key.expose_secret()), user);
-        Ok(())
+        self.insert_digest(digest(key.expose_secret()), user.into())
     }
 
     /// Gives the key whose SHA-256 digest is `sha256_hex` (64 hexadecimal digits, as
@@ -112,14 +105,19 @@ impl GatewayKeys {
     /// [`KeyError::InvalidDigest`], or [`KeyError::Duplicate`] when another user has that key.
     pub fn insert_sha256(&self, sha256_hex: &str, user: impl Into<UserId>) -> Result<(), KeyError> {
         let digest = parse_digest(sha256_hex.trim()).ok_or(KeyError::InvalidDigest)?;
-        let user = user.into();
+        self.insert_digest(digest, user.into())
+    }
+
+    /// Gives the key of `digest` to `user`, unless another user has it.
+    fn insert_digest(&self, digest: [u8; 32], user: UserId) -> Result<(), KeyError> {
         let mut map = self.write();
         match map.get(&digest) {
-            Some(owner) if owner != &user => return Err(KeyError::Duplicate(owner.clone())),
-            _ => {}
+            Some(owner) if owner != &user => Err(KeyError::Duplicate(owner.clone())),
+            _ => {
+                map.insert(digest, user);
+                Ok(())
+            }
         }
-        map.insert(digest, user);
-        Ok(())
     }
 
     /// Takes `key` away; returns whether it was known.
